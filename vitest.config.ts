@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// The default suite: everything except the control-plane suite, which needs built
+// Kubernetes binaries and root (see vitest.cluster.config.ts).
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/cluster/**', 'node_modules/**'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
