@@ -1,0 +1,153 @@
+import { DEFAULT_RUNTIME_IMAGE, Gateways, RevisionDefaults } from './constants';
+
+/**
+ * What Knative keeps in its config-* ConfigMaps and what matters to a compiled graph. Every field
+ * is optional; `resolveServingConfig` fills Knative's defaults. The CLI reads this shape from its
+ * `--config` file; constructs take it as a prop.
+ */
+export interface ServingConfigProps {
+  /**
+   * Domain suffix of external hosts (config-domain).
+   * @default 'example.com' — Knative 1.8+ defaults to 'svc.cluster.local' (everything cluster-local)
+   * when config-domain is empty; we assume a domain is configured, as every real install does.
+   */
+  readonly domain?: string;
+  /** config-network `domain-template`. @default '{{.Name}}.{{.Namespace}}.{{.Domain}}' */
+  readonly domainTemplate?: string;
+  /** config-network `tag-template`. @default '{{.Tag}}-{{.Name}}' */
+  readonly tagTemplate?: string;
+  /** Istio gateway for external traffic. @default 'knative-serving/knative-ingress-gateway' */
+  readonly externalGateway?: string;
+  /** Istio gateway for cluster-local traffic. @default 'knative-serving/knative-local-gateway' */
+  readonly localGateway?: string;
+  /**
+   * The Service the route's ExternalName points at.
+   * @default 'knative-local-gateway.istio-system.svc.cluster.local'
+   */
+  readonly localGatewayService?: string;
+  /** Image of the queue-proxy sidecar, activator and autoscaler. @default DEFAULT_RUNTIME_IMAGE */
+  readonly runtimeImage?: string;
+  /** config-defaults `revision-timeout-seconds`. @default 300 */
+  readonly revisionTimeoutSeconds?: number;
+  /** config-defaults `max-revision-timeout-seconds`. @default 600 */
+  readonly maxRevisionTimeoutSeconds?: number;
+  /** config-defaults `container-concurrency`. @default 0 (unlimited) */
+  readonly containerConcurrency?: number;
+  /** config-autoscaler defaults. */
+  readonly autoscaler?: AutoscalerConfigProps;
+}
+
+/** config-autoscaler [reference 7]. Durations in seconds. */
+export interface AutoscalerConfigProps {
+  /** @default 70 */
+  readonly containerConcurrencyTargetPercentage?: number;
+  /** @default 100 */
+  readonly containerConcurrencyTargetDefault?: number;
+  /** @default 200 */
+  readonly requestsPerSecondTargetDefault?: number;
+  /** @default 211 */
+  readonly targetBurstCapacity?: number;
+  /** @default 60 */
+  readonly stableWindowSeconds?: number;
+  /** @default 10 */
+  readonly panicWindowPercentage?: number;
+  /** @default 200 */
+  readonly panicThresholdPercentage?: number;
+  /** @default 1000 */
+  readonly maxScaleUpRate?: number;
+  /** @default 2 */
+  readonly maxScaleDownRate?: number;
+  /** @default true */
+  readonly enableScaleToZero?: boolean;
+  /** @default 30 */
+  readonly scaleToZeroGracePeriodSeconds?: number;
+  /** @default 0 */
+  readonly scaleToZeroPodRetentionPeriodSeconds?: number;
+  /** @default 0 */
+  readonly scaleDownDelaySeconds?: number;
+  /** @default 'kpa.autoscaling.knative.dev' */
+  readonly podAutoscalerClass?: string;
+  /** @default 100 */
+  readonly activatorCapacity?: number;
+  /** @default 1 */
+  readonly initialScale?: number;
+  /** @default false */
+  readonly allowZeroInitialScale?: boolean;
+  /** @default 0 */
+  readonly minScale?: number;
+  /** @default 0 (unlimited) */
+  readonly maxScale?: number;
+  /** @default 0 (no limit) */
+  readonly maxScaleLimit?: number;
+}
+
+export type ServingConfig = Required<Omit<ServingConfigProps, 'autoscaler'>> & {
+  readonly autoscaler: Required<AutoscalerConfigProps>;
+};
+
+export const DEFAULT_AUTOSCALER_CONFIG: Required<AutoscalerConfigProps> = {
+  containerConcurrencyTargetPercentage: 70,
+  containerConcurrencyTargetDefault: 100,
+  requestsPerSecondTargetDefault: 200,
+  targetBurstCapacity: 211,
+  stableWindowSeconds: 60,
+  panicWindowPercentage: 10,
+  panicThresholdPercentage: 200,
+  maxScaleUpRate: 1000,
+  maxScaleDownRate: 2,
+  enableScaleToZero: true,
+  scaleToZeroGracePeriodSeconds: 30,
+  scaleToZeroPodRetentionPeriodSeconds: 0,
+  scaleDownDelaySeconds: 0,
+  podAutoscalerClass: 'kpa.autoscaling.knative.dev',
+  activatorCapacity: 100,
+  initialScale: 1,
+  allowZeroInitialScale: false,
+  minScale: 0,
+  maxScale: 0,
+  maxScaleLimit: 0,
+};
+
+export const DEFAULT_SERVING_CONFIG: ServingConfig = {
+  domain: 'example.com',
+  domainTemplate: '{{.Name}}.{{.Namespace}}.{{.Domain}}',
+  tagTemplate: '{{.Tag}}-{{.Name}}',
+  externalGateway: Gateways.EXTERNAL,
+  localGateway: Gateways.LOCAL,
+  localGatewayService: Gateways.LOCAL_SERVICE,
+  runtimeImage: DEFAULT_RUNTIME_IMAGE,
+  revisionTimeoutSeconds: RevisionDefaults.TIMEOUT_SECONDS,
+  maxRevisionTimeoutSeconds: RevisionDefaults.MAX_TIMEOUT_SECONDS,
+  containerConcurrency: RevisionDefaults.CONTAINER_CONCURRENCY,
+  autoscaler: DEFAULT_AUTOSCALER_CONFIG,
+};
+
+export function resolveServingConfig(props: ServingConfigProps = {}): ServingConfig {
+  return {
+    ...DEFAULT_SERVING_CONFIG,
+    ...dropUndefined(props),
+    autoscaler: { ...DEFAULT_AUTOSCALER_CONFIG, ...dropUndefined(props.autoscaler ?? {}) },
+  } as ServingConfig;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Renders Knative's Go-template host templates. Only field references (`{{.Name}}`) are
+ * supported, which is all Knative's documented templates use; anything else is reported.
+ */
+export function renderHostTemplate(template: string, fields: Record<string, string>): string {
+  return template.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (match, key: string) => {
+    const value = fields[key];
+    if (value === undefined) throw new Error(`unknown template field ${match}`);
+    return value;
+  });
+}
+
+/** Template fields a host template may use, by template. */
+export const TEMPLATE_FIELDS = {
+  domainTemplate: ['Name', 'Namespace', 'Domain', 'Annotations', 'Labels'],
+  tagTemplate: ['Tag', 'Name'],
+} as const;

@@ -1,0 +1,97 @@
+/**
+ * Knative Serving's fixed facts: ports, label and annotation keys, header names and defaults.
+ * Values carry over from ../shared/knative-reference.md (section numbers in brackets) so that the
+ * compiled graph and Knative's own components agree on the wire.
+ */
+
+/** queue-proxy and activator ports [3.3, 4, 9]. */
+export const Ports = {
+  /** The port the app listens on when the user declares none. */
+  DEFAULT_USER_PORT: 8080,
+  QUEUE_HTTP: 8012,
+  QUEUE_H2C: 8013,
+  QUEUE_HTTPS: 8112,
+  QUEUE_ADMIN: 8022,
+  QUEUE_METRICS: 9090,
+  QUEUE_USER_METRICS: 9091,
+  PROFILING: 8008,
+  /** Public Service port for HTTP/1 revisions. */
+  SERVICE_HTTP: 80,
+  /** Public Service port for h2c revisions. */
+  SERVICE_H2C: 81,
+  SERVICE_HTTPS: 443,
+  /** Ports a user container may not use [3.2]; 8112 is added because our queue-proxy binds it. */
+  RESERVED: [8012, 8013, 8022, 9090, 9091, 8008, 8112] as readonly number[],
+} as const;
+
+export const Group = {
+  SERVING: 'serving.knative.dev',
+  AUTOSCALING: 'autoscaling.knative.dev',
+  NETWORKING: 'networking.knative.dev',
+  NETWORKING_INTERNAL: 'networking.internal.knative.dev',
+} as const;
+
+/** Label keys [2]. */
+export const Labels = {
+  SERVICE: 'serving.knative.dev/service',
+  CONFIGURATION: 'serving.knative.dev/configuration',
+  CONFIGURATION_GENERATION: 'serving.knative.dev/configurationGeneration',
+  REVISION: 'serving.knative.dev/revision',
+  ROUTE: 'serving.knative.dev/route',
+  ROUTE_NAMESPACE: 'serving.knative.dev/routeNamespace',
+  ROUTING_STATE: 'serving.knative.dev/routingState',
+  SERVERLESS_SERVICE: 'networking.internal.knative.dev/serverlessservice',
+  SERVICE_TYPE: 'networking.internal.knative.dev/serviceType',
+  INGRESS: 'networking.internal.knative.dev/ingress',
+  VISIBILITY: 'networking.knative.dev/visibility',
+  APP: 'app',
+} as const;
+
+export const Annotations = {
+  ROUTES: 'serving.knative.dev/routes',
+  DEFAULT_CONTAINER: 'kubectl.kubernetes.io/default-container',
+  LAST_APPLIED: 'kubectl.kubernetes.io/last-applied-configuration',
+  INGRESS_CLASS: 'networking.knative.dev/ingress.class',
+  PROGRESS_DEADLINE: 'serving.knative.dev/progress-deadline',
+} as const;
+
+export const VISIBILITY_CLUSTER_LOCAL = 'cluster-local';
+export const ISTIO_INGRESS_CLASS = 'istio.ingress.networking.knative.dev';
+
+/** Request headers the data plane reads or writes [5.3, 9, 10]. */
+export const Headers = {
+  REVISION: 'Knative-Serving-Revision',
+  NAMESPACE: 'Knative-Serving-Namespace',
+  ORIGINAL_HOST: 'K-Original-Host',
+  PROXY_REQUEST: 'K-Proxy-Request',
+  NETWORK_PROBE: 'K-Network-Probe',
+  NETWORK_HASH: 'K-Network-Hash',
+} as const;
+
+export const SYSTEM_NAMESPACE = 'knative-serving';
+export const USER_CONTAINER_NAME = 'user-container';
+export const QUEUE_CONTAINER_NAME = 'queue-proxy';
+
+/** Revision-level defaults from config-defaults [11]. */
+export const RevisionDefaults = {
+  TIMEOUT_SECONDS: 300,
+  MAX_TIMEOUT_SECONDS: 600,
+  CONTAINER_CONCURRENCY: 0,
+  CONTAINER_CONCURRENCY_MAX: 1000,
+  PROGRESS_DEADLINE_SECONDS: 600,
+} as const;
+
+/** Gateways and their Services [5.5]. */
+export const Gateways = {
+  EXTERNAL: 'knative-serving/knative-ingress-gateway',
+  LOCAL: 'knative-serving/knative-local-gateway',
+  EXTERNAL_SERVICE: 'istio-ingressgateway.istio-system.svc.cluster.local',
+  LOCAL_SERVICE: 'knative-local-gateway.istio-system.svc.cluster.local',
+  MESH: 'mesh',
+} as const;
+
+/**
+ * The runtime image every revision's queue-proxy and the system Deployments use unless told
+ * otherwise. Built from this repository's Dockerfile.
+ */
+export const DEFAULT_RUNTIME_IMAGE = 'ghcr.io/cdk8s-kservice/runtime:0.1.0';

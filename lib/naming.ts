@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+
+/** Kubernetes object names (DNS-1123 labels) are at most this long. */
+export const MAX_NAME_LENGTH = 63;
+const MD5_HEX_LENGTH = 32;
+
+/**
+ * Knative's `kmeta.ChildName`: `parent + suffix` when it fits in 63 characters; otherwise the
+ * parent is cut short and the md5 of the whole parent is put before the suffix, so that long names
+ * are shortened deterministically instead of being rejected [reference 1].
+ */
+export function childName(parent: string, suffix: string): string {
+  const whole = parent + suffix;
+  if (whole.length <= MAX_NAME_LENGTH) return whole;
+  const head = MAX_NAME_LENGTH - MD5_HEX_LENGTH; // 31
+  const keep = head - suffix.length;
+  if (keep > 0) return parent.slice(0, keep) + md5Hex(parent) + suffix;
+  // A suffix of 31+ characters: hash everything, then fill up with the start of the suffix.
+  let name = parent.slice(0, head) + md5Hex(whole);
+  name += suffix.slice(0, Math.max(0, MAX_NAME_LENGTH - name.length));
+  return trimTrailingNonAlphanumerics(name);
+}
+
+function md5Hex(s: string): string {
+  return createHash('md5').update(s).digest('hex');
+}
+
+function trimTrailingNonAlphanumerics(s: string): string {
+  return s.replace(/[^a-z0-9]+$/i, '');
+}
+
+/** Names of every object in a revision's and a route's part of the graph [reference 1]. */
+export const Names = {
+  /** `NAME-00001` for generation 1. */
+  revision: (serviceName: string, generation: number) =>
+    childName(serviceName, `-${String(generation).padStart(5, '0')}`),
+  deployment: (revision: string) => childName(revision, '-deployment'),
+  privateService: (revision: string) => childName(revision, '-private'),
+  /** The public Service and its Endpoints share the revision's name. */
+  publicService: (revision: string) => revision,
+  podAutoscaler: (revision: string) => revision,
+  ingressVirtualService: (route: string) => childName(route, '-ingress'),
+  meshVirtualService: (route: string) => childName(route, '-mesh'),
+} as const;
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export function isDns1123Label(s: string): boolean {
+  return s.length <= MAX_NAME_LENGTH && DNS1123_LABEL.test(s);
+}
+
+export function isDns1035Label(s: string): boolean {
+  return s.length <= MAX_NAME_LENGTH && DNS1035_LABEL.test(s);
+}
