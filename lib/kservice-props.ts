@@ -1,0 +1,286 @@
+/**
+ * The public props of the KService construct: a typed mirror of Knative's `serving.knative.dev/v1`
+ * Service (`metadata` + `spec.template` + `spec.traffic`). Pod and container fields are typed with
+ * kubernetes-models interfaces and pass through to the Deployment as plain JSON, so YAML in is
+ * YAML out. The CLI maps Knative YAML onto exactly these props.
+ */
+import type { Duration } from 'cdk8s';
+import type { IAffinity } from 'kubernetes-models/v1/Affinity';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IEnvFromSource } from 'kubernetes-models/v1/EnvFromSource';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { IHostAlias } from 'kubernetes-models/v1/HostAlias';
+import type { ILocalObjectReference } from 'kubernetes-models/v1/LocalObjectReference';
+import type { IPodDNSConfig } from 'kubernetes-models/v1/PodDNSConfig';
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
+import type { IProbe } from 'kubernetes-models/v1/Probe';
+import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
+import type { IToleration } from 'kubernetes-models/v1/Toleration';
+import type { ITopologySpreadConstraint } from 'kubernetes-models/v1/TopologySpreadConstraint';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
+import type { ServingConfigProps } from './config';
+
+/** Who may reach a service: everyone through the ingress gateway, or only the cluster. */
+export enum Visibility {
+  /** External host `NAME.NS.<domain>` on the ingress gateway plus the cluster-local hosts. */
+  EXTERNAL = 'external',
+  /** Only `NAME.NS.svc.cluster.local` (Knative's `networking.knative.dev/visibility: cluster-local`). */
+  CLUSTER_LOCAL = 'cluster-local',
+}
+
+/**
+ * Who fills each revision's public Endpoints.
+ */
+export enum DataPlane {
+  /**
+   * Knative's model: the public Service has no selector and the runtime (activator + autoscaler)
+   * flips its Endpoints between the activator and the pods. Needs the ServingSystem installed.
+   */
+  RUNTIME = 'runtime',
+  /**
+   * Permanent "Serve" mode [reference 14]: the public Service selects the revision's pods, so
+   * Kubernetes fills its Endpoints and the service works without the runtime. Loses scale to
+   * zero and activator buffering, so it requires min-scale >= 1.
+   */
+  STATIC = 'static',
+}
+
+/** The HTTP protocol the user container speaks on its port [reference 11]. */
+export type PortName = 'http1' | 'h2c';
+
+/** One user container: the subset of a Kubernetes container that Knative allows. */
+export interface ContainerProps {
+  /**
+   * Container name.
+   * @default 'user-container' (with several unnamed containers: 'user-container-0', '-1', ...)
+   */
+  readonly name?: string;
+  /** Image reference. Passed through unchanged (no digest resolution in a static graph). */
+  readonly image: string;
+  /**
+   * The port the container serves on (Knative allows at most one per pod). Only the serving
+   * container may set it.
+   * @default 8080 for the serving container
+   */
+  readonly port?: number;
+  /**
+   * Protocol of `port`: 'h2c' moves queue-proxy to 8013 and the public Service to port 81.
+   * @default 'http1'
+   */
+  readonly portName?: PortName;
+  /**
+   * Environment. A record keeps declaration order; a list passes through as written
+   * (valueFrom allowed).
+   * @default none
+   */
+  readonly env?: Record<string, string> | readonly IEnvVar[];
+  /** @default none */
+  readonly envFrom?: readonly IEnvFromSource[];
+  /** @default the image's entrypoint */
+  readonly command?: readonly string[];
+  /** @default the image's cmd */
+  readonly args?: readonly string[];
+  /** @default the image's working directory */
+  readonly workingDir?: string;
+  /** @default none (config-defaults revision-* resources are not modelled) */
+  readonly resources?: IResourceRequirements;
+  /**
+   * Readiness probe. HTTP/TCP/gRPC probes move to queue-proxy (SERVING_READINESS_PROBE); exec
+   * probes stay on the container.
+   * @default TCP on the user port, run by queue-proxy
+   */
+  readonly readinessProbe?: IProbe;
+  /** Liveness probe; its HTTP/TCP port is rewritten to the user port. @default none */
+  readonly livenessProbe?: IProbe;
+  /** @default none */
+  readonly startupProbe?: IProbe;
+  /** Mounts; mounts of non-emptyDir volumes are forced readOnly, as in Knative. @default none */
+  readonly volumeMounts?: readonly IVolumeMount[];
+  /** Passed through as written. @default none */
+  readonly securityContext?: ISecurityContext;
+  /** @default Kubernetes' default for the tag */
+  readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** @default '/dev/termination-log' (Kubernetes) */
+  readonly terminationMessagePath?: string;
+  /** @default 'FallbackToLogsOnError' */
+  readonly terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
+}
+
+/** Autoscaler implementation: `autoscaling.knative.dev/class`. */
+export class AutoscalingClass {
+  /** Knative Pod Autoscaler, served by this project's runtime. Supports scale to zero. */
+  public static readonly KPA = new AutoscalingClass('kpa.autoscaling.knative.dev');
+  /** Kubernetes HorizontalPodAutoscaler (`autoscaling/v2`). No scale to zero. */
+  public static readonly HPA = new AutoscalingClass('hpa.autoscaling.knative.dev');
+  /** Any other class name (validated like Knative: `*.knative.dev` classes must be KPA/HPA). */
+  public static of(value: string): AutoscalingClass {
+    return new AutoscalingClass(value);
+  }
+  private constructor(public readonly value: string) {}
+}
+
+/** Scaling metric: `autoscaling.knative.dev/metric`. */
+export class AutoscalingMetric {
+  /** In-flight requests per pod (KPA default). */
+  public static readonly CONCURRENCY = new AutoscalingMetric('concurrency');
+  /** Requests per second per pod (KPA). */
+  public static readonly RPS = new AutoscalingMetric('rps');
+  /** CPU utilization percent (HPA default). */
+  public static readonly CPU = new AutoscalingMetric('cpu');
+  /** Memory MiB per pod (HPA). */
+  public static readonly MEMORY = new AutoscalingMetric('memory');
+  /** A custom (Pods) metric for the HPA class. */
+  public static custom(name: string): AutoscalingMetric {
+    return new AutoscalingMetric(name);
+  }
+  private constructor(public readonly value: string) {}
+}
+
+/**
+ * Typed autoscaling settings, written onto the template as Knative's canonical
+ * `autoscaling.knative.dev/*` annotations [reference 7]. Unset fields fall back to
+ * config-autoscaler. Raw annotations in `templateAnnotations` are accepted too; a typed field
+ * wins over the same raw annotation.
+ */
+export interface AutoscalingProps {
+  /** @default AutoscalingClass.KPA (config `pod-autoscaler-class`) */
+  readonly class?: AutoscalingClass;
+  /** @default CONCURRENCY for KPA, CPU for HPA */
+  readonly metric?: AutoscalingMetric;
+  /** Per-pod target (concurrency, RPS, CPU percent or memory MiB). @default from config */
+  readonly target?: number;
+  /** 1..100. @default 70 (config container-concurrency-target-percentage) */
+  readonly targetUtilizationPercentage?: number;
+  /** @default 0 (scale to zero) */
+  readonly minScale?: number;
+  /** @default 0 (unlimited) */
+  readonly maxScale?: number;
+  /** Replicas at creation; the Deployment's `replicas`. @default 1 */
+  readonly initialScale?: number;
+  /** Minimum replicas when scaling up from zero (>= 2 when set). @default 1 */
+  readonly activationScale?: number;
+  /** Stable window, 6s..1h, whole seconds. @default 60s */
+  readonly window?: Duration;
+  /** Panic window as a percentage of the stable window, 1..100. @default 10 */
+  readonly panicWindowPercentage?: number;
+  /** 110..1000. @default 200 */
+  readonly panicThresholdPercentage?: number;
+  /** 0..1h. @default 0s */
+  readonly scaleDownDelay?: Duration;
+  /** 0..1h. @default 0s */
+  readonly scaleToZeroPodRetentionPeriod?: Duration;
+  /** Requests of spare capacity before the activator leaves the path; -1 = always. @default 211 */
+  readonly targetBurstCapacity?: number;
+}
+
+/** Everything under a Knative `spec.template`: one revision's pod and serving settings. */
+export interface RevisionTemplateProps {
+  /** At least one container; with several, exactly one sets `port` (the serving container). */
+  readonly containers: readonly ContainerProps[];
+  /** Hard limit of in-flight requests per pod, 0..1000; 0 = unlimited. @default 0 (config) */
+  readonly containerConcurrency?: number;
+  /** Request timeout, at most 600s; also the pod's terminationGracePeriodSeconds. @default 300s */
+  readonly timeout?: Duration;
+  /** Time to the first response byte; must be <= timeout. @default none (0) */
+  readonly responseStartTimeout?: Duration;
+  /** Longest gap between response writes; must be <= timeout. @default none (0) */
+  readonly idleTimeout?: Duration;
+  /** Typed autoscaling annotations. @default config-autoscaler defaults */
+  readonly autoscaling?: AutoscalingProps;
+  /** `spec.template.metadata.labels`. @default none */
+  readonly templateLabels?: Record<string, string>;
+  /**
+   * `spec.template.metadata.annotations`, raw; autoscaling annotations and their camelCase
+   * aliases are accepted here as in Knative.
+   * @default none
+   */
+  readonly templateAnnotations?: Record<string, string>;
+  /** @default the namespace's default ServiceAccount */
+  readonly serviceAccountName?: string;
+  /** @default none */
+  readonly imagePullSecrets?: readonly ILocalObjectReference[];
+  /** @default none */
+  readonly volumes?: readonly IVolume[];
+  /** @default none */
+  readonly nodeSelector?: Record<string, string>;
+  /** @default none */
+  readonly tolerations?: readonly IToleration[];
+  /** @default preferred anti-affinity spreading the revision's pods over nodes */
+  readonly affinity?: IAffinity;
+  /** @default none */
+  readonly securityContext?: IPodSecurityContext;
+  /** @default none */
+  readonly runtimeClassName?: string;
+  /** @default none */
+  readonly priorityClassName?: string;
+  /** @default false (config-defaults enable-service-links) */
+  readonly enableServiceLinks?: boolean;
+  /** @default Kubernetes' default */
+  readonly automountServiceAccountToken?: boolean;
+  /** @default none */
+  readonly hostAliases?: readonly IHostAlias[];
+  /** @default Kubernetes' default (ClusterFirst) */
+  readonly dnsPolicy?: string;
+  /** @default none */
+  readonly dnsConfig?: IPodDNSConfig;
+  /** Passed through as written. @default none */
+  readonly initContainers?: readonly IContainer[];
+  /** @default none */
+  readonly topologySpreadConstraints?: readonly ITopologySpreadConstraint[];
+  /** @default Kubernetes' default scheduler */
+  readonly schedulerName?: string;
+}
+
+/** An earlier revision of the service, kept because traffic still routes to it (or `retain`). */
+export interface RevisionProps extends RevisionTemplateProps {
+  /** The revision's name, e.g. `NAME-00001`. Must start with `NAME-`. */
+  readonly name: string;
+  /**
+   * Synthesize this revision even when no traffic target names it (Knative's `reserve` state).
+   * @default false (unrouted earlier revisions are not synthesized)
+   */
+  readonly retain?: boolean;
+}
+
+/** One entry of `spec.traffic` [reference 6]. */
+export interface TrafficTargetProps {
+  /** A pinned revision (the current template's revision or one of `revisions`). XOR latestRevision. */
+  readonly revisionName?: string;
+  /** Route to the current template's revision. @default true when revisionName is unset */
+  readonly latestRevision?: boolean;
+  /** Share of traffic, 0..100; all targets sum to 100. @default 0 */
+  readonly percent?: number;
+  /** Also reachable at `TAG-NAME.NS.<domain>` at 100%. DNS-1035 label, unique. @default none */
+  readonly tag?: string;
+}
+
+/** A Knative Service: metadata, the current revision template, earlier revisions and traffic. */
+export interface KServiceProps extends RevisionTemplateProps {
+  /** Service name (DNS-1035 label). @default the construct id */
+  readonly name?: string;
+  /** @default 'default' */
+  readonly namespace?: string;
+  /** Service labels, copied onto the graph as Knative copies them. @default none */
+  readonly labels?: Record<string, string>;
+  /** Service annotations. @default none */
+  readonly annotations?: Record<string, string>;
+  /**
+   * @default Visibility.EXTERNAL, or CLUSTER_LOCAL when `labels` carry
+   * `networking.knative.dev/visibility: cluster-local`
+   */
+  readonly visibility?: Visibility;
+  /** @default [{ latestRevision: true, percent: 100 }] */
+  readonly traffic?: readonly TrafficTargetProps[];
+  /** Name of the current template's revision (`spec.template.metadata.name`); must start with `NAME-`. @default NAME-0000G */
+  readonly revisionName?: string;
+  /** The Configuration's generation, which numbers the current revision. @default 1 */
+  readonly generation?: number;
+  /** Earlier revisions (synthesized when routed or retained). @default none */
+  readonly revisions?: readonly RevisionProps[];
+  /** Serving config (domain, templates, gateways, runtime image, autoscaler defaults). @default Knative defaults */
+  readonly config?: ServingConfigProps;
+  /** @default DataPlane.RUNTIME */
+  readonly dataPlane?: DataPlane;
+}
