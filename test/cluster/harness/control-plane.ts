@@ -1,0 +1,148 @@
+// A real, throw-away Kubernetes control plane (etcd, kube-apiserver,
+// kube-controller-manager) on 127.0.0.1 for the cluster tests. There is no
+// kubelet and no scheduler: Pods are created by the controllers and stay
+// Pending until a test supplies something that runs them.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { applyObjects, type ApplyOptions } from './apply';
+import { findBinaries, type ControlPlaneBinaries } from './binaries';
+import {
+  KUBERNETES_SERVICE_IP, SERVICE_CLUSTER_IP_RANGE, startApiserver, startControllerManager, startEtcd,
+  type Ports,
+} from './components';
+import { installIstioCrds } from './istio-crds';
+import { writeKubeconfig } from './kubeconfig';
+import { createPki, type Pki } from './pki';
+import { freePort } from './ports';
+import type { ManagedProcess } from './processes';
+import { serviceAccountAccess, type ServiceAccountAccess, type ServiceAccountTokenOptions } from './service-accounts';
+
+export interface ControlPlane {
+  /** Admin (system:masters) client configuration. */
+  kubeConfig: KubeConfig;
+  /** Admin kubeconfig file, for child processes (KUBECONFIG=...). */
+  kubeconfigPath: string;
+  /** https://127.0.0.1:<port> */
+  apiServerUrl: string;
+  /** CA that signed the API server's serving cert (PEM file and contents). */
+  caFile: string;
+  caPem: string;
+  serviceClusterIpRange: string;
+  /** Temp dir with certs, kubeconfigs, etcd data and one log file per component. */
+  dir: string;
+  processes: { etcd: ManagedProcess; apiserver: ManagedProcess; controllerManager: ManagedProcess };
+
+  /** Token-based kubeconfig for an existing ServiceAccount (RBAC as granted). */
+  serviceAccountKubeConfig(
+    namespace: string, name: string, opts?: ServiceAccountTokenOptions,
+  ): Promise<ServiceAccountAccess>;
+  /** Server-side apply, in order, as admin under fieldManager. */
+  applyObjects(objects: readonly KubernetesObject[], fieldManager: string, opts?: ApplyOptions): Promise<KubernetesObject[]>;
+  /** VirtualService and Gateway CRDs (networking.istio.io), waited until Established. */
+  installIstioCrds(): Promise<string[]>;
+  /** Last lines of every component's log, for failure messages. */
+  logTails(lines?: number): string;
+  /** Stops all processes (controller manager, API server, etcd) and, unless keepDir, removes dir. */
+  stop(opts?: { keepDir?: boolean }): Promise<void>;
+}
+
+export interface StartOptions {
+  binaries?: ControlPlaneBinaries;
+  /** Keep the temp dir on stop (also: env KSERVICE_KEEP_CONTROL_PLANE=1). */
+  keepDir?: boolean;
+}
+
+async function pickPorts(): Promise<Ports> {
+  return {
+    etcdClient: await freePort(),
+    etcdPeer: await freePort(),
+    apiserver: await freePort(),
+    controllerManager: await freePort(),
+  };
+}
+
+async function stopAll(procs: ManagedProcess[]): Promise<void> {
+  // Reverse start order: clients first, so none logs errors about a vanished server.
+  for (const p of [...procs].reverse()) await p.stop();
+}
+
+async function startIn(dir: string, bins: ControlPlaneBinaries, started: ManagedProcess[]): Promise<{
+  pki: Pki; ports: Ports; adminKc: KubeConfig; adminPath: string;
+}> {
+  const pkiDir = join(dir, 'pki');
+  mkdirSync(pkiDir);
+  const pki = createPki(pkiDir, KUBERNETES_SERVICE_IP);
+  const ports = await pickPorts();
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  started.push(await startEtcd(bins, dir, ports));
+  started.push(await startApiserver(bins, dir, ports, pki));
+  const adminPath = join(dir, 'admin.kubeconfig');
+  const adminKc = writeKubeconfig(adminPath, server, pki.ca.cert, 'kubernetes-admin', {
+    clientCertificate: pki.admin.cert, clientKey: pki.admin.key,
+  });
+  const kcmPath = join(dir, 'controller-manager.kubeconfig');
+  writeKubeconfig(kcmPath, server, pki.ca.cert, 'system:kube-controller-manager', {
+    clientCertificate: pki.controllerManager.cert, clientKey: pki.controllerManager.key,
+  });
+  started.push(await startControllerManager(bins, dir, ports, pki, kcmPath));
+  return { pki, ports, adminKc, adminPath };
+}
+
+function logTails(procs: ManagedProcess[], lines: number): string {
+  return procs.map((p) => `--- ${p.name} (${p.logFile}) ---\n${p.logTail(lines)}`).join('\n');
+}
+
+/**
+ * Starts etcd, kube-apiserver and kube-controller-manager and waits until they
+ * are healthy. Retries once with new ports, because a port found free can be
+ * taken by another process before the component binds it.
+ */
+export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
+  const bins = opts.binaries ?? findBinaries();
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'kservice-cp-'));
+    const started: ManagedProcess[] = [];
+    try {
+      const s = await startIn(dir, bins, started);
+      return controlPlane(dir, started, s, opts.keepDir);
+    } catch (e) {
+      await stopAll(started);
+      const msg = `${e instanceof Error ? e.message : String(e)}\n${logTails(started, 20)}`;
+      if (attempt >= 2) throw new Error(`control plane failed to start (logs kept in ${dir}):\n${msg}`);
+      process.stderr.write(`control plane start attempt ${attempt} failed, retrying:\n${msg}\n`);
+    }
+  }
+}
+
+function controlPlane(
+  dir: string,
+  procs: ManagedProcess[],
+  s: { pki: Pki; ports: Ports; adminKc: KubeConfig; adminPath: string },
+  keepDirDefault = false,
+): ControlPlane {
+  const [etcd, apiserver, controllerManager] = procs;
+  const apiServerUrl = `https://127.0.0.1:${s.ports.apiserver}`;
+  const target = { server: apiServerUrl, caFile: s.pki.ca.cert, dir };
+  return {
+    kubeConfig: s.adminKc,
+    kubeconfigPath: s.adminPath,
+    apiServerUrl,
+    caFile: s.pki.ca.cert,
+    caPem: readFileSync(s.pki.ca.cert, 'utf8'),
+    serviceClusterIpRange: SERVICE_CLUSTER_IP_RANGE,
+    dir,
+    processes: { etcd, apiserver, controllerManager },
+    serviceAccountKubeConfig: (ns, name, o) => serviceAccountAccess(s.adminKc, target, ns, name, o),
+    applyObjects: (objs, fm, o) => applyObjects(s.adminKc, objs, fm, o),
+    installIstioCrds: () => installIstioCrds(s.adminKc),
+    logTails: (lines = 30) => logTails(procs, lines),
+    stop: async (o = {}) => {
+      await stopAll(procs);
+      const keep = o.keepDir ?? (keepDirDefault || process.env.KSERVICE_KEEP_CONTROL_PLANE === '1');
+      if (keep) process.stderr.write(`control plane files kept in ${dir}\n`);
+      else rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
