@@ -1,0 +1,79 @@
+/**
+ * What the CLI tells a user about bad input: `FILE:LINE:COL PATH: MESSAGE`, one per line, every
+ * problem of a run at once. A `DiagnosticError` carries them to the top, where they are printed
+ * without a stack trace.
+ */
+export interface Diagnostic {
+  readonly file: string;
+  /** 1-based; 0 when the problem has no place in a file (e.g. a missing file). */
+  readonly line: number;
+  readonly col: number;
+  /** Field path inside the document, e.g. `spec.traffic[1].percent`; '' for the document itself. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export class DiagnosticError extends Error {
+  constructor(readonly diagnostics: readonly Diagnostic[]) {
+    super(formatDiagnostics(diagnostics));
+    this.name = 'DiagnosticError';
+  }
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file;
+  return d.path ? `${where} ${d.path}: ${d.message}` : `${where}: ${d.message}`;
+}
+
+export function formatDiagnostics(diagnostics: readonly Diagnostic[]): string {
+  return sortDiagnostics(diagnostics).map(formatDiagnostic).join('\n');
+}
+
+/** File order as given, then by position, so the report reads top to bottom. */
+export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  const fileOrder = new Map<string, number>();
+  for (const d of diagnostics) if (!fileOrder.has(d.file)) fileOrder.set(d.file, fileOrder.size);
+  const unique = new Map<string, Diagnostic>();
+  for (const d of diagnostics) unique.set(formatDiagnostic(d), d);
+  return [...unique.values()].sort(
+    (a, b) =>
+      fileOrder.get(a.file)! - fileOrder.get(b.file)! ||
+      a.line - b.line ||
+      a.col - b.col ||
+      a.path.localeCompare(b.path) ||
+      a.message.localeCompare(b.message),
+  );
+}
+
+/** A path of keys and indices, as used to address a value in a parsed document. */
+export type PathSegments = readonly (string | number)[];
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** `['spec', 'traffic', 1, 'percent']` -> `spec.traffic[1].percent`; odd keys are quoted. */
+export function formatPath(segments: PathSegments): string {
+  let out = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (IDENTIFIER.test(segment)) out += out ? `.${segment}` : segment;
+    else out += `[${JSON.stringify(segment)}]`;
+  }
+  return out;
+}
+
+/**
+ * The inverse of `formatPath` and of the paths in `ValidationError` problems
+ * (`spec.template.spec.containers[0].image`, `annotations["a/b"]`).
+ */
+export function parsePath(path: string): (string | number)[] {
+  const segments: (string | number)[] = [];
+  const token = /\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|\['([^']*)'\]/gy;
+  let match: RegExpExecArray | null;
+  while (token.lastIndex < path.length && (match = token.exec(path)) !== null) {
+    if (match[1] !== undefined) segments.push(match[1]);
+    else if (match[2] !== undefined) segments.push(Number(match[2]));
+    else if (match[3] !== undefined) segments.push(JSON.parse(match[3]) as string);
+    else segments.push(match[4]);
+  }
+  return segments;
+}

@@ -1,0 +1,179 @@
+/**
+ * The revision history file: a lockfile committed next to the manifests that remembers, per
+ * service, the Configuration generation and each revision's name and template. It lets a
+ * controller-less compile number revisions the way Knative's configuration controller does:
+ * a changed template makes revision `NAME-0000<generation+1>` (or keeps its BYO name), an
+ * unchanged one keeps the current revision, and earlier revisions stay routable by name.
+ */
+import { promises as fs } from 'node:fs';
+import { stringify } from 'yaml';
+import { Names } from '../naming';
+import { Diagnostic } from './diagnostics';
+import type { KnativeRevisionTemplate } from './knative-types';
+import { HISTORY_API_VERSION, HISTORY_KIND, historySchema } from './schema/history';
+import { SourceDocument, diagnosticAt, parseYamlText, readText } from './source';
+import { validateDocument } from './validate';
+
+export interface HistoryRevision {
+  readonly name: string;
+  readonly generation: number;
+  /** The revision template (`spec.template`), keys sorted. */
+  readonly template: KnativeRevisionTemplate;
+}
+
+export interface HistoryService {
+  readonly namespace: string;
+  readonly name: string;
+  /** The Configuration generation: how many template changes the service has seen. */
+  readonly generation: number;
+  readonly revisions: readonly HistoryRevision[];
+}
+
+export interface RevisionHistory {
+  readonly services: readonly HistoryService[];
+  /** Where each service entry sits in the file, for error positions; absent for a new history. */
+  readonly source?: SourceDocument;
+}
+
+export const EMPTY_HISTORY: RevisionHistory = { services: [] };
+
+/** Reads a history file; a file that does not exist yet is an empty history. */
+export async function loadHistory(file: string): Promise<{ history: RevisionHistory; diagnostics: Diagnostic[] }> {
+  const exists = await fs.stat(file).then(() => true, () => false);
+  if (!exists) return { history: EMPTY_HISTORY, diagnostics: [] };
+  const diagnostics: Diagnostic[] = [];
+  const text = await readText(file, diagnostics);
+  if (text === undefined) return { history: EMPTY_HISTORY, diagnostics };
+  return parseHistory(file, text);
+}
+
+export function parseHistory(file: string, text: string): { history: RevisionHistory; diagnostics: Diagnostic[] } {
+  const { documents, diagnostics } = parseYamlText(file, text);
+  if (diagnostics.length > 0) return { history: EMPTY_HISTORY, diagnostics };
+  if (documents.length !== 1) {
+    const message = `must hold exactly one ${HISTORY_KIND} document, found ${documents.length}`;
+    return { history: EMPTY_HISTORY, diagnostics: [{ file, line: 1, col: 1, path: '', message }] };
+  }
+  const source = documents[0];
+  const schemaProblems = validateDocument(source, historySchema);
+  if (schemaProblems.length > 0) return { history: EMPTY_HISTORY, diagnostics: schemaProblems };
+  const history: RevisionHistory = { services: (source.value as { services: HistoryService[] }).services, source };
+  return { history, diagnostics: checkHistory(history, source) };
+}
+
+/** Consistency a hand edit could break: unique entries and generations that only go up. */
+function checkHistory(history: RevisionHistory, source: SourceDocument): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Map<string, number>();
+  history.services.forEach((service, s) => {
+    const key = `${service.namespace}/${service.name}`;
+    const first = seen.get(key);
+    if (first !== undefined) out.push(diagnosticAt(source, ['services', s], `${key} is already listed at services[${first}]`));
+    else seen.set(key, s);
+    const names = new Set<string>();
+    let previous = 0;
+    service.revisions.forEach((revision, r) => {
+      const at = ['services', s, 'revisions', r];
+      if (names.has(revision.name)) out.push(diagnosticAt(source, [...at, 'name'], `revision "${revision.name}" is listed twice`));
+      names.add(revision.name);
+      if (revision.generation <= previous) {
+        out.push(diagnosticAt(source, [...at, 'generation'], `must be greater than the previous revision's generation (${previous})`));
+      }
+      if (revision.generation > service.generation) {
+        out.push(diagnosticAt(source, [...at, 'generation'], `must not exceed the service's generation (${service.generation})`));
+      }
+      previous = revision.generation;
+    });
+  });
+  return out;
+}
+
+export function findService(history: RevisionHistory, namespace: string, name: string): { entry: HistoryService; index: number } | undefined {
+  const index = history.services.findIndex((s) => s.namespace === namespace && s.name === name);
+  return index < 0 ? undefined : { entry: history.services[index], index };
+}
+
+/** What the history says about a service's current template. */
+export type RevisionPlan =
+  | { readonly kind: 'ok'; readonly name: string; readonly generation: number; readonly entry: HistoryService }
+  | { readonly kind: 'conflict'; readonly name: string };
+
+/**
+ * Knative's configuration generation, replayed: an unchanged template keeps the latest revision;
+ * a changed one bumps the generation and names the new revision `NAME-%05d` (or its BYO name).
+ * A BYO name already used by a different template is a conflict, as it is in Knative.
+ * `firstGeneration` numbers a service the history has not seen (1 unless Revision documents
+ * already used generations).
+ */
+export function planRevision(
+  previous: HistoryService | undefined,
+  namespace: string,
+  service: string,
+  template: KnativeRevisionTemplate,
+  firstGeneration = 1,
+): RevisionPlan {
+  const normalized = normalize(template) as KnativeRevisionTemplate;
+  const byoName = template.metadata?.name;
+  if (previous === undefined) {
+    const name = byoName ?? Names.revision(service, firstGeneration);
+    return { kind: 'ok', name, generation: firstGeneration, entry: { namespace, name: service, generation: firstGeneration, revisions: [{ name, generation: firstGeneration, template: normalized }] } };
+  }
+  const latest = previous.revisions[previous.revisions.length - 1];
+  if (sameTemplate(latest.template, normalized)) {
+    return { kind: 'ok', name: latest.name, generation: latest.generation, entry: previous };
+  }
+  const generation = previous.generation + 1;
+  const name = byoName ?? Names.revision(service, generation);
+  const existing = previous.revisions.find((r) => r.name === name);
+  if (existing && !sameTemplate(existing.template, normalized)) return { kind: 'conflict', name };
+  const revisions = existing ? previous.revisions : [...previous.revisions, { name, generation, template: normalized }];
+  return { kind: 'ok', name, generation: existing ? existing.generation : generation, entry: { ...previous, generation, revisions } };
+}
+
+/** Replaces (or adds) service entries; the result is sorted so the file diffs cleanly. */
+export function withServices(history: RevisionHistory, entries: readonly HistoryService[]): RevisionHistory {
+  const byKey = new Map(history.services.map((s) => [`${s.namespace}/${s.name}`, s]));
+  for (const entry of entries) byKey.set(`${entry.namespace}/${entry.name}`, entry);
+  const services = [...byKey.values()].sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name));
+  return { services };
+}
+
+const HEADER = [
+  '# Revision history of `kservice compile --history`: which revisions each service has had.',
+  '# Commit it next to the manifests, like a lockfile. The compiler appends to it; do not edit by hand.',
+].join('\n');
+
+export function serializeHistory(history: RevisionHistory): string {
+  const body = {
+    apiVersion: HISTORY_API_VERSION,
+    kind: HISTORY_KIND,
+    services: history.services.map((s) => ({
+      namespace: s.namespace,
+      name: s.name,
+      generation: s.generation,
+      revisions: s.revisions.map((r) => ({ name: r.name, generation: r.generation, template: normalize(r.template) })),
+    })),
+  };
+  return `${HEADER}\n${stringify(body, { lineWidth: 0 })}`;
+}
+
+export function sameTemplate(a: unknown, b: unknown): boolean {
+  return JSON.stringify(normalize(a)) === JSON.stringify(normalize(b));
+}
+
+/** Sorted keys at every level: one spelling per template, whatever order the YAML used. */
+export function normalize(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normalize);
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => compareStrings(a, b));
+    return Object.fromEntries(entries.map(([k, v]) => [k, normalize(v)]));
+  }
+  return value;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export { HISTORY_API_VERSION, HISTORY_KIND };
