@@ -48,12 +48,12 @@ export async function startEtcd(bins: ControlPlaneBinaries, dir: string, ports: 
 }
 
 export async function startApiserver(
-  bins: ControlPlaneBinaries, dir: string, ports: Ports, pki: Pki,
+  bins: ControlPlaneBinaries, dir: string, ports: Ports, pki: Pki, bindAddress = '127.0.0.1',
 ): Promise<ManagedProcess> {
   const p = startProcess('kube-apiserver', bins.kubeApiserver, [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${bindAddress}`,
+    `--advertise-address=${bindAddress}`,
     `--secure-port=${ports.apiserver}`,
     `--cert-dir=${join(dir, 'apiserver-certs')}`,
     `--tls-cert-file=${pki.apiserver.cert}`,
@@ -71,7 +71,7 @@ export async function startApiserver(
   // /readyz covers etcd, informers and the post-start hooks, among them the
   // RBAC bootstrap policy that the controller manager's identity relies on.
   await waitFor('kube-apiserver /readyz', async () => {
-    const r = await get(`https://127.0.0.1:${ports.apiserver}/readyz`, tls);
+    const r = await get(`https://${bindAddress}:${ports.apiserver}/readyz`, tls);
     return r.status === 200;
   }, { abortIf: assertRunning(p) });
   return p;

@@ -24,7 +24,7 @@ export interface ControlPlane {
   kubeConfig: KubeConfig;
   /** Admin kubeconfig file, for child processes (KUBECONFIG=...). */
   kubeconfigPath: string;
-  /** https://127.0.0.1:<port> */
+  /** https://<bindAddress, default 127.0.0.1>:<port> */
   apiServerUrl: string;
   /** CA that signed the API server's serving cert (PEM file and contents). */
   caFile: string;
@@ -52,6 +52,12 @@ export interface StartOptions {
   binaries?: ControlPlaneBinaries;
   /** Keep the temp dir on stop (also: env KSERVICE_KEEP_CONTROL_PLANE=1). */
   keepDir?: boolean;
+  /**
+   * Address kube-apiserver listens on and advertises (added for the node agent: pods in their
+   * network namespaces reach it on the pod bridge's host address). It must already exist on an
+   * interface; it is added to the serving cert. Default 127.0.0.1.
+   */
+  bindAddress?: string;
 }
 
 async function pickPorts(): Promise<Ports> {
@@ -68,16 +74,16 @@ async function stopAll(procs: ManagedProcess[]): Promise<void> {
   for (const p of [...procs].reverse()) await p.stop();
 }
 
-async function startIn(dir: string, bins: ControlPlaneBinaries, started: ManagedProcess[]): Promise<{
+async function startIn(dir: string, bins: ControlPlaneBinaries, started: ManagedProcess[], bindAddress: string): Promise<{
   pki: Pki; ports: Ports; adminKc: KubeConfig; adminPath: string;
 }> {
   const pkiDir = join(dir, 'pki');
   mkdirSync(pkiDir);
-  const pki = createPki(pkiDir, KUBERNETES_SERVICE_IP);
+  const pki = createPki(pkiDir, KUBERNETES_SERVICE_IP, [bindAddress]);
   const ports = await pickPorts();
-  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const server = `https://${bindAddress}:${ports.apiserver}`;
   started.push(await startEtcd(bins, dir, ports));
-  started.push(await startApiserver(bins, dir, ports, pki));
+  started.push(await startApiserver(bins, dir, ports, pki, bindAddress));
   const adminPath = join(dir, 'admin.kubeconfig');
   const adminKc = writeKubeconfig(adminPath, server, pki.ca.cert, 'kubernetes-admin', {
     clientCertificate: pki.admin.cert, clientKey: pki.admin.key,
@@ -105,8 +111,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     const dir = mkdtempSync(join(tmpdir(), 'kservice-cp-'));
     const started: ManagedProcess[] = [];
     try {
-      const s = await startIn(dir, bins, started);
-      return controlPlane(dir, started, s, opts.keepDir);
+      const bindAddress = opts.bindAddress ?? '127.0.0.1';
+      const s = await startIn(dir, bins, started, bindAddress);
+      return controlPlane(dir, started, { ...s, bindAddress }, opts.keepDir);
     } catch (e) {
       await stopAll(started);
       const msg = `${e instanceof Error ? e.message : String(e)}\n${logTails(started, 20)}`;
@@ -119,11 +126,11 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
 function controlPlane(
   dir: string,
   procs: ManagedProcess[],
-  s: { pki: Pki; ports: Ports; adminKc: KubeConfig; adminPath: string },
+  s: { pki: Pki; ports: Ports; adminKc: KubeConfig; adminPath: string; bindAddress: string },
   keepDirDefault = false,
 ): ControlPlane {
   const [etcd, apiserver, controllerManager] = procs;
-  const apiServerUrl = `https://127.0.0.1:${s.ports.apiserver}`;
+  const apiServerUrl = `https://${s.bindAddress}:${s.ports.apiserver}`;
   const target = { server: apiServerUrl, caFile: s.pki.ca.cert, dir };
   return {
     kubeConfig: s.adminKc,

@@ -56,16 +56,20 @@ function signedCert(dir: string, ca: CertPair, name: string, subject: string, ex
 
 const CLIENT_EXT = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n';
 
-function serverExt(serviceIp: string): string {
+function serverExt(serviceIp: string, extraIps: readonly string[]): string {
   const names = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc',
     'kubernetes.default.svc.cluster.local'];
-  const san = [...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1', `IP:${serviceIp}`].join(',');
+  const ips = ['127.0.0.1', serviceIp, ...extraIps.filter((ip) => ip !== '127.0.0.1')];
+  const san = [...names.map((n) => `DNS:${n}`), ...ips.map((ip) => `IP:${ip}`)].join(',');
   return 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n' +
     `extendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`;
 }
 
-/** Creates all certificates and keys in dir. serviceIp: first IP of the service range. */
-export function createPki(dir: string, serviceIp: string): Pki {
+/**
+ * Creates all certificates and keys in dir. serviceIp: first IP of the service range; extraIps:
+ * more addresses for the API server's serving cert (the bind address, added for the node agent).
+ */
+export function createPki(dir: string, serviceIp: string, extraIps: readonly string[] = []): Pki {
   const caKey = newKey(dir, 'ca');
   const caCert = join(dir, 'ca.crt');
   openssl(['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=kservice-test-ca', '-days', '2',
@@ -79,7 +83,7 @@ export function createPki(dir: string, serviceIp: string): Pki {
 
   return {
     ca,
-    apiserver: signedCert(dir, ca, 'apiserver', '/CN=kube-apiserver', serverExt(serviceIp)),
+    apiserver: signedCert(dir, ca, 'apiserver', '/CN=kube-apiserver', serverExt(serviceIp, extraIps)),
     admin: signedCert(dir, ca, 'admin', '/O=system:masters/CN=kubernetes-admin', CLIENT_EXT),
     controllerManager: signedCert(dir, ca, 'controller-manager', '/CN=system:kube-controller-manager', CLIENT_EXT),
     serviceAccount: { privateKey: saKey, publicKey: saPub },
