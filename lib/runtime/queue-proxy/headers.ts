@@ -1,0 +1,56 @@
+/**
+ * What the queue-proxy changes in a request before the app sees it [reference 9, 10].
+ */
+import type { OutgoingHttpHeaders } from 'node:http';
+import { Headers } from '../../constants';
+
+const ORIGINAL_HOST = Headers.ORIGINAL_HOST.toLowerCase();
+const ROUTING_HEADERS = [Headers.REVISION.toLowerCase(), Headers.NAMESPACE.toLowerCase()];
+
+/** The activator moved the client's Host into K-Original-Host; put it back. */
+export function restoreOriginalHost(headers: OutgoingHttpHeaders): void {
+  const original = headers[ORIGINAL_HOST];
+  if (typeof original === 'string' && original !== '') headers.host = original;
+  delete headers[ORIGINAL_HOST];
+}
+
+/** Knative-Serving-Revision/Namespace route requests inside the mesh; the app never sees them. */
+export function stripRoutingHeaders(headers: OutgoingHttpHeaders): void {
+  for (const name of ROUTING_HEADERS) delete headers[name];
+}
+
+/**
+ * Adds an RFC 7239 `Forwarded` header built from X-Forwarded-For/-Proto/-Host when the client
+ * sent none, as Knative's ForwardedShimHandler does. Reads the headers as they arrived (before
+ * the proxy appended its own hop to X-Forwarded-For).
+ */
+export function addForwardedHeader(headers: OutgoingHttpHeaders, incoming: Readonly<Record<string, unknown>>): void {
+  if (incoming.forwarded !== undefined) return;
+  const forwardedFor = typeof incoming['x-forwarded-for'] === 'string' ? incoming['x-forwarded-for'] : '';
+  const proto = incoming['x-forwarded-proto'];
+  const host = incoming['x-forwarded-host'];
+  if (forwardedFor === '' && proto === undefined && host === undefined) return;
+  const hops = forwardedFor === '' ? [''] : forwardedFor.split(',').map((s) => s.trim());
+  const elements = hops.map((hop, i) => {
+    const pairs: string[] = [];
+    if (hop !== '') pairs.push(`for=${quoteIfNeeded(hop)}`);
+    if (i === 0 && typeof host === 'string') pairs.push(`host=${quoteIfNeeded(host)}`);
+    if (i === 0 && typeof proto === 'string') pairs.push(`proto=${proto}`);
+    return pairs.join(';');
+  });
+  headers.forwarded = elements.filter(Boolean).join(', ');
+}
+
+// IPv6 addresses and anything with a port need quotes (RFC 7239 section 6).
+function quoteIfNeeded(value: string): string {
+  if (/^[A-Za-z0-9._-]+$/.test(value)) return value;
+  const v6 = value.includes(':') && !value.startsWith('[') && /^[0-9a-fA-F:]+$/.test(value) ? `[${value}]` : value;
+  return `"${v6}"`;
+}
+
+/** All of the above, in order. */
+export function toUpstreamHeaders(headers: OutgoingHttpHeaders, incoming: Readonly<Record<string, unknown>>): void {
+  restoreOriginalHost(headers);
+  stripRoutingHeaders(headers);
+  addForwardedHeader(headers, incoming);
+}

@@ -1,0 +1,108 @@
+/**
+ * Parser of the Prometheus text exposition format (version 0.0.4), for the autoscaler's scrapes of
+ * queue-proxy and activator `/metrics`.
+ *
+ * Hand-written: the format is a few lines of grammar, and the npm parsers
+ * (parse-prometheus-text-format, prometheus-query) are unmaintained. Comments (# HELP / # TYPE)
+ * are skipped; histogram and summary series come out as their plain `_bucket`/`_sum`/`_count`
+ * samples.
+ */
+
+export interface Sample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+export class PromTextError extends Error {
+  constructor(
+    readonly line: number,
+    problem: string,
+  ) {
+    super(`prometheus text line ${line}: ${problem}`);
+    this.name = 'PromTextError';
+  }
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
+
+export function parsePromText(text: string): Sample[] {
+  const samples: Sample[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    samples.push(parseSampleLine(line, index + 1));
+  });
+  return samples;
+}
+
+/** The value of the first sample called `name` whose labels include `labels`. */
+export function findSample(
+  samples: readonly Sample[],
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number | undefined {
+  const match = samples.find(
+    (s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value),
+  );
+  return match?.value;
+}
+
+function parseSampleLine(line: string, lineNo: number): Sample {
+  const name = NAME.exec(line)?.[0];
+  if (!name) throw new PromTextError(lineNo, `expected a metric name, got "${line}"`);
+  let rest = line.slice(name.length);
+  let labels: Record<string, string> = {};
+  if (rest.startsWith('{')) {
+    const parsed = parseLabels(rest, lineNo);
+    labels = parsed.labels;
+    rest = rest.slice(parsed.consumed);
+  }
+  const [valueText] = rest.trim().split(/\s+/); // a timestamp may follow; it is ignored
+  const value = parseValue(valueText, lineNo);
+  return { name, labels, value };
+}
+
+function parseValue(text: string | undefined, lineNo: number): number {
+  switch (text) {
+    case '+Inf':
+      return Infinity;
+    case '-Inf':
+      return -Infinity;
+    case 'NaN':
+      return NaN;
+  }
+  const value = Number(text);
+  if (text === undefined || text === '' || Number.isNaN(value)) {
+    throw new PromTextError(lineNo, `expected a sample value, got "${text ?? ''}"`);
+  }
+  return value;
+}
+
+/** Parses `{a="x",b="y\"z"}` at the start of `text`; returns the labels and characters used. */
+function parseLabels(text: string, lineNo: number): { labels: Record<string, string>; consumed: number } {
+  const labels: Record<string, string> = {};
+  let i = 1; // past '{'
+  for (;;) {
+    while (text[i] === ' ' || text[i] === ',') i++;
+    if (text[i] === '}') return { labels, consumed: i + 1 };
+    const name = LABEL_NAME.exec(text.slice(i))?.[0];
+    if (!name) throw new PromTextError(lineNo, `bad label name at column ${i + 1}`);
+    i += name.length;
+    if (text[i] !== '=' || text[i + 1] !== '"') throw new PromTextError(lineNo, `expected =" after label ${name}`);
+    i += 2;
+    let value = '';
+    for (; i < text.length && text[i] !== '"'; i++) {
+      if (text[i] === '\\') {
+        i++;
+        value += text[i] === 'n' ? '\n' : text[i];
+      } else {
+        value += text[i];
+      }
+    }
+    if (i >= text.length) throw new PromTextError(lineNo, `unterminated value of label ${name}`);
+    labels[name] = value;
+    i++; // past closing quote
+  }
+}
