@@ -1,0 +1,105 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guardTimeouts, RequestTimeoutError, type TimeoutSettings } from '../../../lib/runtime/queue-proxy/timeouts';
+
+/**
+ * A real server whose handler behaves as the query says, guarded by the deadlines under test:
+ *   ?settings=<json TimeoutSettings>&headersAfter=ms&chunks=n&gap=ms
+ */
+let server: http.Server;
+let base: string;
+const aborts: unknown[] = [];
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const q = new URL(req.url ?? '/', 'http://t').searchParams;
+    const settings = JSON.parse(q.get('settings')!) as TimeoutSettings;
+    const guard = guardTimeouts(res, settings);
+    guard.signal.addEventListener('abort', () => aborts.push(guard.signal.reason));
+    const chunks = Number(q.get('chunks') ?? 1);
+    const gap = Number(q.get('gap') ?? 0);
+    setTimeout(() => {
+      if (guard.signal.aborted) return;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      let sent = 0;
+      const next = () => {
+        if (guard.signal.aborted) return;
+        res.write(`chunk ${sent}\n`);
+        if (++sent === chunks) return void res.end();
+        setTimeout(next, gap);
+      };
+      next();
+    }, Number(q.get('headersAfter') ?? 0));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const off: TimeoutSettings = { totalMs: 0, responseStartMs: 0, idleMs: 0 };
+
+function get(settings: Partial<TimeoutSettings>, query: string): Promise<{ status: number; body: string } | { error: string }> {
+  const url = `${base}/?settings=${encodeURIComponent(JSON.stringify({ ...off, ...settings }))}&${query}`;
+  return new Promise((resolve) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+        res.on('error', (err) => resolve({ error: err.message }));
+      })
+      .on('error', (err) => resolve({ error: err.message }));
+  });
+}
+
+describe('guardTimeouts', () => {
+  it('answers 504 "request timeout" when the whole request takes too long and nothing was written', async () => {
+    aborts.length = 0;
+    expect(await get({ totalMs: 100 }, 'headersAfter=400')).toEqual({ status: 504, body: 'request timeout' });
+    expect(aborts).toHaveLength(1);
+    expect(aborts[0]).toBeInstanceOf(RequestTimeoutError);
+    expect((aborts[0] as RequestTimeoutError).kind).toBe('total');
+  });
+
+  it('cuts the response off when the total deadline passes after the first byte', async () => {
+    const result = await get({ totalMs: 200 }, 'chunks=10&gap=100');
+    expect(result).toHaveProperty('error'); // the client sees an aborted response, not a complete one
+  });
+
+  it('answers 504 when the first byte comes later than the response-start deadline', async () => {
+    aborts.length = 0;
+    expect(await get({ responseStartMs: 100 }, 'headersAfter=400')).toEqual({ status: 504, body: 'request timeout' });
+    expect((aborts[0] as RequestTimeoutError).kind).toBe('response-start');
+  });
+
+  it('the response-start deadline no longer applies once writing started', async () => {
+    expect(await get({ responseStartMs: 150 }, 'chunks=4&gap=100')).toEqual({ status: 200, body: 'chunk 0\nchunk 1\nchunk 2\nchunk 3\n' });
+  });
+
+  it('lets a slow stream through while every gap is under the idle deadline', async () => {
+    expect(await get({ idleMs: 300 }, 'chunks=5&gap=50')).toEqual({
+      status: 200,
+      body: 'chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n',
+    });
+  });
+
+  it('cuts the stream at a gap longer than the idle deadline', async () => {
+    aborts.length = 0;
+    expect(await get({ idleMs: 100 }, 'chunks=3&gap=400')).toHaveProperty('error');
+    expect((aborts[0] as RequestTimeoutError).kind).toBe('idle');
+  });
+
+  it('answers 504 when nothing at all is written within the idle deadline', async () => {
+    expect(await get({ idleMs: 100 }, 'headersAfter=400')).toEqual({ status: 504, body: 'request timeout' });
+  });
+
+  it('0 turns every deadline off', async () => {
+    expect(await get(off, 'headersAfter=300&chunks=2&gap=300')).toEqual({ status: 200, body: 'chunk 0\nchunk 1\n' });
+  });
+});
