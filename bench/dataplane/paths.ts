@@ -1,0 +1,161 @@
+/**
+ * The request paths compared on loopback. Each starts its proxies in front of an already running
+ * app and says which processes are "the proxy" (their CPU and memory are what we report).
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Child, isAlive, startChild } from '../lib/children';
+import { freePort, isPortFree, waitForHttp200 } from '../lib/net';
+import { BenchOptions } from '../options';
+import { Peers } from '../peers';
+import { haproxyConfig } from './haproxy-config';
+import { BENCH_NAMESPACE, BENCH_REVISION, QUEUE_PROBE_HEADERS, queueProxyEnv, REVISION_HEADERS } from './queue-env';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const RUNTIME_BUNDLE = path.join(ROOT, 'dist-runtime/kservice-runtime.js');
+const READY_TIMEOUT_MS = 20_000;
+/** Ports Knative's queue-proxy always binds (admin, autoscaler metrics); they are not configurable there. */
+const KNATIVE_FIXED_PORTS = [8022, 9090];
+
+export type PathId = 'direct' | 'queue-proxy' | 'activator' | 'haproxy' | 'knative-queue-proxy';
+
+export interface PathContext {
+  readonly options: BenchOptions;
+  readonly peers: Peers;
+  readonly workDir: string;
+  readonly appPort: number;
+}
+
+export interface RunningPath {
+  readonly port: number;
+  /** The processes between the load generator and the app (empty for the direct path). */
+  readonly proxies: readonly Child[];
+}
+
+export interface PathDefinition {
+  readonly id: PathId;
+  readonly label: string;
+  /** A reason to skip this path on this machine, or undefined when it can run. */
+  unavailable(ctx: Omit<PathContext, 'appPort'>): Promise<string | undefined>;
+  start(ctx: PathContext): Promise<RunningPath>;
+}
+
+const bundleMissing = async () => (existsSync(RUNTIME_BUNDLE) ? undefined : `runtime bundle ${path.relative(ROOT, RUNTIME_BUNDLE)} not built (npm run build:runtime)`);
+
+const direct: PathDefinition = {
+  id: 'direct',
+  label: '(a) direct to the app',
+  unavailable: async () => undefined,
+  start: async (ctx) => ({ port: ctx.appPort, proxies: [] }),
+};
+
+const ourQueueProxy: PathDefinition = {
+  id: 'queue-proxy',
+  label: '(b) our queue-proxy',
+  unavailable: bundleMissing,
+  start: async (ctx) => {
+    const qp = await startOurQueueProxy(ctx, 'queue-proxy');
+    return { port: qp.port, proxies: [qp.child] };
+  },
+};
+
+const activator: PathDefinition = {
+  id: 'activator',
+  label: '(c) our activator + queue-proxy',
+  unavailable: bundleMissing,
+  start: async (ctx) => {
+    const qp = await startOurQueueProxy(ctx, 'queue-proxy (behind activator)');
+    const act = await startActivator(ctx, qp.port);
+    return { port: act.port, proxies: [act.child, qp.child] };
+  },
+};
+
+const haproxy: PathDefinition = {
+  id: 'haproxy',
+  label: '(d) HAProxy as the queue',
+  unavailable: async ({ peers }) => (peers.haproxy ? undefined : 'haproxy is not installed and apt-get install haproxy did not succeed'),
+  start: async (ctx) => {
+    const port = await freePort();
+    const cfg = path.join(ctx.workDir, 'haproxy.cfg');
+    writeFileSync(cfg, haproxyConfig({ listenPort: port, appPort: ctx.appPort, containerConcurrency: ctx.options.containerConcurrency, revisionTimeoutSeconds: 300 }));
+    // -db: stay in the foreground, one process (no master/worker), so /proc/<pid> is the proxy.
+    const child = startChild('haproxy', ctx.peers.haproxy!, ['-db', '-f', cfg], { cpus: ctx.options.serverCpus });
+    await waitForHttp200(port, '/', REVISION_HEADERS, READY_TIMEOUT_MS, () => isAlive(child));
+    return { port, proxies: [child] };
+  },
+};
+
+const knativeQueueProxy: PathDefinition = {
+  id: 'knative-queue-proxy',
+  label: "(e) Knative's queue-proxy (Go)",
+  unavailable: async ({ peers }) => {
+    if (!peers.knativeQueue) return "Knative's queue-proxy was not built (see scripts/build-knative-queue.sh output above)";
+    for (const port of KNATIVE_FIXED_PORTS) {
+      if (!(await isPortFree(port))) return `port ${port} (fixed in Knative's queue-proxy) is in use by another process`;
+    }
+    return undefined;
+  },
+  start: async (ctx) => {
+    const port = await freePort();
+    const env = { PATH: process.env.PATH ?? '', ...queueProxyEnv({ servingPort: port, userPort: ctx.appPort, containerConcurrency: ctx.options.containerConcurrency }) };
+    const child = startChild('knative queue-proxy', ctx.peers.knativeQueue!, [], { env, cpus: ctx.options.serverCpus });
+    await waitForHttp200(port, '/', QUEUE_PROBE_HEADERS, READY_TIMEOUT_MS, () => isAlive(child)).catch((err: Error) => {
+      throw new Error(`${err.message}\n${child.output().slice(-1500)}`);
+    });
+    return { port, proxies: [child] };
+  },
+};
+
+export const PATHS: readonly PathDefinition[] = [direct, ourQueueProxy, activator, haproxy, knativeQueueProxy];
+
+interface Started {
+  readonly port: number;
+  readonly child: Child;
+}
+
+async function startOurQueueProxy(ctx: PathContext, name: string): Promise<Started> {
+  const [port, adminPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    ...queueProxyEnv({ servingPort: port, userPort: ctx.appPort, containerConcurrency: ctx.options.containerConcurrency }),
+    QUEUE_ADMIN_PORT: String(adminPort),
+    QUEUE_METRICS_PORT: String(metricsPort),
+    QUEUE_DRAIN_SECONDS: '0',
+  };
+  const child = startChild(name, process.execPath, [RUNTIME_BUNDLE, 'queue-proxy'], { env, cpus: ctx.options.serverCpus });
+  await waitForHttp200(port, '/', QUEUE_PROBE_HEADERS, READY_TIMEOUT_MS, () => isAlive(child)).catch((err: Error) => {
+    throw new Error(`${err.message}\n${child.output().slice(-1500)}`);
+  });
+  return { port, child };
+}
+
+async function startActivator(ctx: PathContext, queuePort: number): Promise<Started> {
+  const [port, h2cPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const staticConfig = path.join(ctx.workDir, 'activator-static.json');
+  writeFileSync(staticConfig, JSON.stringify(activatorStaticConfig(ctx.options.containerConcurrency, queuePort), null, 2));
+  const env = {
+    ...process.env,
+    ACTIVATOR_STATIC_CONFIG: staticConfig,
+    ACTIVATOR_HTTP_PORT: String(port),
+    ACTIVATOR_H2C_PORT: String(h2cPort),
+    ACTIVATOR_METRICS_PORT: String(metricsPort),
+    POD_NAME: 'activator-bench',
+    POD_IP: '127.0.0.1',
+    SYSTEM_NAMESPACE: 'knative-serving',
+  };
+  const child = startChild('activator', process.execPath, [RUNTIME_BUNDLE, 'activator'], { env, cpus: ctx.options.serverCpus });
+  // Ready once a request goes through: the activator has probed the queue-proxy and routes to it.
+  await waitForHttp200(port, '/', REVISION_HEADERS, READY_TIMEOUT_MS, () => isAlive(child)).catch((err: Error) => {
+    throw new Error(`${err.message}\n${child.output().slice(-1500)}`);
+  });
+  return { port, child };
+}
+
+/** Standalone activator configuration (runtime contract: ACTIVATOR_STATIC_CONFIG). */
+function activatorStaticConfig(containerConcurrency: number, queuePort: number) {
+  return {
+    revisions: [
+      { namespace: BENCH_NAMESPACE, revision: BENCH_REVISION, containerConcurrency, timeoutSeconds: 300, queuePort, pods: [`127.0.0.1:${queuePort}`] },
+    ],
+  };
+}

@@ -1,0 +1,70 @@
+/** The two profiles of `npm run bench`: the full run and `--quick` (under two minutes). */
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  /** Sections to run; the others are left out of the run (and marked so in the JSON). */
+  readonly sections: ReadonlySet<SectionName>;
+  /** Repetitions of each data-plane configuration; figures are medians over them. */
+  readonly repetitions: number;
+  readonly fixedRate: { readonly rps: number; readonly seconds: number; readonly warmupSeconds: number };
+  readonly saturation: { readonly seconds: number; readonly connections: number };
+  /** containerConcurrency of the revision behind every proxy (HAProxy: server maxconn). */
+  readonly containerConcurrency: number;
+  readonly responseBytes: number;
+  readonly synthesisSizes: readonly number[];
+  readonly synthesisRepetitions: number;
+  readonly coldStartSamples: number;
+  readonly memorySeconds: number;
+  /** CPU for the proxies and the app / CPU for the load generator (the machine has 2 cores). */
+  readonly serverCpus: string;
+  readonly loadCpus: string;
+}
+
+export const SECTIONS = ['dataplane', 'synthesis', 'coldstart', 'memory'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+
+const FULL: Omit<BenchOptions, 'quick' | 'sections'> = {
+  repetitions: 3,
+  fixedRate: { rps: 1000, seconds: 30, warmupSeconds: 3 },
+  saturation: { seconds: 10, connections: 32 },
+  containerConcurrency: 10,
+  responseBytes: 1024,
+  synthesisSizes: [10, 100, 1000, 5000],
+  synthesisRepetitions: 3,
+  coldStartSamples: 10,
+  memorySeconds: 300,
+  serverCpus: '0',
+  loadCpus: '1',
+};
+
+const QUICK: Omit<BenchOptions, 'quick' | 'sections'> = {
+  ...FULL,
+  repetitions: 1,
+  fixedRate: { rps: 1000, seconds: 10, warmupSeconds: 1 },
+  saturation: { seconds: 3, connections: 32 },
+  synthesisSizes: [10, 100, 1000],
+  synthesisRepetitions: 1,
+  coldStartSamples: 3,
+  memorySeconds: 20,
+};
+
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const quick = argv.includes('--quick');
+  const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const sections = new Set<SectionName>(only ? parseSections(only) : SECTIONS);
+  const unknown = argv.filter((a) => a !== '--quick' && !a.startsWith('--only='));
+  if (unknown.length > 0) throw new UsageError(`unknown argument(s): ${unknown.join(' ')}`);
+  return { ...(quick ? QUICK : FULL), quick, sections };
+}
+
+function parseSections(list: string): SectionName[] {
+  const names = list.split(',').map((s) => s.trim());
+  for (const name of names) {
+    if (!(SECTIONS as readonly string[]).includes(name)) throw new UsageError(`--only: unknown section "${name}" (known: ${SECTIONS.join(', ')})`);
+  }
+  return names as SectionName[];
+}
+
+export class UsageError extends Error {}
+
+export const USAGE = `usage: npm run bench [-- --quick] [-- --only=${SECTIONS.join(',')}]`;

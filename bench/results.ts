@@ -1,0 +1,24 @@
+/** The shape of bench/results/latest.json. Every section says whether it ran and, if not, why. */
+import { DataplaneResult } from './dataplane/run';
+
+export interface MachineInfo {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly memoryGiB: number;
+  readonly node: string;
+  readonly loadAverageAtStart: readonly number[];
+}
+
+export interface BenchResults {
+  readonly version: 1;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly quick: boolean;
+  readonly commit: string;
+  readonly machine: MachineInfo;
+  readonly sections: {
+    dataplane?: DataplaneResult;
+  };
+  /** Sections not run, each with the reason. */
+  readonly notRun: Readonly<Record<string, string>>;
+}

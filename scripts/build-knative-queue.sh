@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds Knative Serving's own queue-proxy (knative.dev/serving/cmd/queue) with
+# the machine's Go toolchain, from the Go module proxy, as the Go peer for the
+# data-plane benchmark (bench/run.ts). The default release, v0.50.0, is the Go
+# module version of knative-v1.23.0, the snapshot /work/shared/knative-reference.md
+# was read from; set KNATIVE_SERVING_VERSION to build another one. When the
+# pinned version cannot be built, the script tries v0.51.0 (the next release).
+#
+# The binary is cached as
+#   ${KSERVICE_BENCH_CACHE:-$HOME/.cache/cdk8s-kservice/bench}/knative-queue-<version>
+# so a second run is a no-op. Last line on stdout: the binary's path.
+# Exit code 0 with a path, non-zero with a reason on stderr.
+set -euo pipefail
+
+export PATH="$PATH:/usr/local/go/bin"
+cache="${KSERVICE_BENCH_CACHE:-$HOME/.cache/cdk8s-kservice/bench}"
+versions=("${KNATIVE_SERVING_VERSION:-v0.50.0}" v0.51.0)
+
+log() { echo "[build-knative-queue $(date +%H:%M:%S)] $*" >&2; }
+
+command -v go >/dev/null || { log "Go toolchain not found"; exit 1; }
+mkdir -p "$cache"
+# One build at a time per cache; a second caller waits, then finds the binary.
+exec 9>"$cache/.knative-queue.lock"
+flock 9
+
+for version in "${versions[@]}"; do
+  bin="$cache/knative-queue-$version"
+  if [[ -x "$bin" ]]; then
+    log "up to date: $bin"
+    echo "$bin"
+    exit 0
+  fi
+  work="$cache/.build-knative-queue-$version"
+  rm -rf "$work" && mkdir -p "$work"
+  log "building knative.dev/serving/cmd/queue@$version (first build takes several minutes on 2 cores)"
+  # GOBIN install builds the module as released (its own go.mod and go.sum),
+  # which is what Knative ships. nice keeps other engineers' builds responsive.
+  if (cd "$work" && CGO_ENABLED=0 GOBIN="$work" GOFLAGS=-buildvcs=false \
+        nice -n 10 go install -trimpath "knative.dev/serving/cmd/queue@$version") >"$work/build.log" 2>&1; then
+    mv "$work/queue" "$bin"
+    rm -rf "$work"
+    log "built $bin"
+    echo "$bin"
+    exit 0
+  fi
+  log "build of $version failed; last lines of $work/build.log:"
+  tail -n 15 "$work/build.log" >&2
+done
+exit 1
