@@ -1,0 +1,47 @@
+import { Ports, SYSTEM_NAMESPACE } from '../../constants';
+import { Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
+
+/**
+ * The activator's environment (reference 9 for the defaults). Ports and the bind address are
+ * overridable so several instances run on one host in tests.
+ */
+export interface ActivatorConfig {
+  readonly httpPort: number;
+  readonly metricsPort: number;
+  /** Address the servers bind; undefined = every address. */
+  readonly bindAddress: string | undefined;
+  /** Requests held per revision before 503. */
+  readonly queueDepth: number;
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  /** How often per-revision statistics are closed off (the autoscaler scrapes once a second). */
+  readonly reportIntervalMs: number;
+  /** Standalone mode: revisions from this JSON file, no Kubernetes API. */
+  readonly staticConfigPath: string | undefined;
+  /** Standalone mode: where to send `/poke` (`host:port` list); in a cluster, the autoscaler Endpoints. */
+  readonly pokeAddresses: readonly string[];
+  readonly namespaces: readonly string[];
+  readonly systemNamespace: string;
+  /** Seconds between SIGTERM and closing the servers (Knative: 45). */
+  readonly drainSeconds: number;
+  /** Retry-After on 503 answers. */
+  readonly retryAfterSeconds: number;
+}
+
+export function readActivatorConfig(env: Env): ActivatorConfig {
+  return {
+    httpPort: envPort(env, 'ACTIVATOR_HTTP_PORT', Ports.QUEUE_HTTP),
+    metricsPort: envPort(env, 'ACTIVATOR_METRICS_PORT', Ports.QUEUE_METRICS),
+    bindAddress: envOptionalString(env, 'ACTIVATOR_BIND_ADDRESS'),
+    queueDepth: envInt(env, 'ACTIVATOR_QUEUE_DEPTH', 10_000, { min: 0 }),
+    probeIntervalMs: envInt(env, 'ACTIVATOR_PROBE_INTERVAL_MS', 200, { min: 10 }),
+    probeTimeoutMs: envInt(env, 'ACTIVATOR_PROBE_TIMEOUT_MS', 300, { min: 10 }),
+    reportIntervalMs: envInt(env, 'ACTIVATOR_REPORT_INTERVAL_MS', 1000, { min: 100 }),
+    staticConfigPath: envOptionalString(env, 'ACTIVATOR_STATIC_CONFIG'),
+    pokeAddresses: envList(env, 'ACTIVATOR_POKE_ADDRESSES'),
+    namespaces: envList(env, 'KSERVICE_NAMESPACES'),
+    systemNamespace: envString(env, 'SYSTEM_NAMESPACE', SYSTEM_NAMESPACE),
+    drainSeconds: envNumber(env, 'ACTIVATOR_DRAIN_SECONDS', 45, { min: 0 }),
+    retryAfterSeconds: envInt(env, 'ACTIVATOR_RETRY_AFTER_SECONDS', 1, { min: 0 }),
+  };
+}

@@ -1,0 +1,115 @@
+import type { V1Deployment, V1Endpoints } from '@kubernetes/client-node';
+import { Labels } from '../../constants';
+import { Names } from '../../naming';
+import { loadKubeClients } from '../kube/client';
+import { ResilientInformer } from '../kube/informer';
+import { endpointsIps, readRevisionDeployment } from '../kube/revision-deployment';
+import type { Logger } from '../shared/logger';
+import type { ActivatorConfig } from './config';
+import type { AutoscalerPoker } from './poker';
+import type { RevisionRegistry } from './registry';
+import { revisionKey } from './revision';
+
+/** The autoscaler's Service (and Endpoints) in the system namespace, and its HTTP port. */
+export const AUTOSCALER_ENDPOINTS = 'autoscaler';
+export const AUTOSCALER_HTTP_PORT = 8080;
+
+/**
+ * Feeds the registry from the cluster: revisions from their Deployments (label
+ * `serving.knative.dev/revision`, one informer per namespace in KSERVICE_NAMESPACES), pods from
+ * each revision's private Endpoints, and the autoscaler's pod addresses (for `/poke`) from the
+ * `autoscaler` Endpoints in SYSTEM_NAMESPACE. Returns a function that stops the informers.
+ */
+export async function startKubeRevisionSource(
+  config: ActivatorConfig,
+  registry: RevisionRegistry,
+  poker: AutoscalerPoker,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  if (config.namespaces.length === 0) {
+    throw new Error('KSERVICE_NAMESPACES is empty: set it to the namespaces to serve, or set ACTIVATOR_STATIC_CONFIG');
+  }
+  const kube = loadKubeClients();
+  const endpointsInformers: ResilientInformer<V1Endpoints>[] = [];
+  const deploymentInformers: ResilientInformer<V1Deployment>[] = [];
+  for (const namespace of config.namespaces) {
+    const endpoints = endpointsInformer(kube.config, namespace, logger);
+    const deployments = new ResilientInformer<V1Deployment>({
+      kubeConfig: kube.config,
+      path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
+      list: () => kube.apps.listNamespacedDeployment({ namespace, labelSelector: Labels.REVISION }),
+      labelSelector: Labels.REVISION,
+      logger,
+    });
+    const privateNames = new Map<string, string>(); // private Endpoints name → revision
+    const applyEndpoints = (ep: V1Endpoints | undefined, revision: string, queuePort: number) => {
+      const { ready, notReady } = endpointsIps(ep);
+      const toAddress = (host: string) => ({ host, port: queuePort });
+      registry.setPods(namespace, revision, { ready: ready.map(toAddress), notReady: notReady.map(toAddress) });
+    };
+    const onDeployment = (d: V1Deployment) => {
+      try {
+        const r = readRevisionDeployment(d);
+        registry.upsert({
+          namespace,
+          revision: r.revision,
+          containerConcurrency: r.containerConcurrency,
+          timeoutSeconds: r.timeoutSeconds,
+          queuePort: r.queuePort,
+        });
+        const privateName = Names.privateService(r.revision);
+        privateNames.set(privateName, r.revision);
+        applyEndpoints(endpoints.get(privateName, namespace), r.revision, r.queuePort);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'ignoring Deployment');
+      }
+    };
+    deployments.on('add', onDeployment);
+    deployments.on('update', onDeployment);
+    deployments.on('delete', (d) => {
+      const revision = d.metadata?.labels?.[Labels.REVISION];
+      if (!revision) return;
+      registry.remove(namespace, revision);
+      privateNames.delete(Names.privateService(revision));
+    });
+    const onEndpoints = (ep: V1Endpoints) => {
+      const revision = privateNames.get(ep.metadata?.name ?? '');
+      const backend = revision && registry.get(namespace, revision);
+      if (backend) applyEndpoints(ep, revision, backend.info.queuePort);
+    };
+    endpoints.on('add', onEndpoints);
+    endpoints.on('update', onEndpoints);
+    endpoints.on('delete', (ep) => onEndpoints({ ...ep, subsets: [] }));
+    endpointsInformers.push(endpoints);
+    deploymentInformers.push(deployments);
+  }
+  const system = endpointsInformer(kube.config, config.systemNamespace, logger);
+  const onAutoscaler = (ep: V1Endpoints) => {
+    if (ep.metadata?.name !== AUTOSCALER_ENDPOINTS) return;
+    const addresses = endpointsIps(ep).ready.map((ip) => `${ip}:${AUTOSCALER_HTTP_PORT}`);
+    poker.setAddresses(addresses);
+    logger.info({ addresses }, 'autoscaler addresses');
+  };
+  system.on('add', onAutoscaler);
+  system.on('update', onAutoscaler);
+  system.on('delete', (ep) => onAutoscaler({ ...ep, subsets: [] }));
+  endpointsInformers.push(system);
+
+  // Endpoints first, so a Deployment's add finds its pods in the cache.
+  await Promise.all(endpointsInformers.map((i) => i.start()));
+  await Promise.all(deploymentInformers.map((i) => i.start()));
+  logger.info({ namespaces: config.namespaces, revisions: [...registry.all()].map((b) => revisionKey(b.info.namespace, b.info.revision)) }, 'informers synced');
+  return async () => {
+    await Promise.all([...endpointsInformers, ...deploymentInformers].map((i) => i.stop()));
+  };
+}
+
+function endpointsInformer(kubeConfig: ReturnType<typeof loadKubeClients>['config'], namespace: string, logger: Logger): ResilientInformer<V1Endpoints> {
+  const core = loadKubeClients(kubeConfig).core;
+  return new ResilientInformer<V1Endpoints>({
+    kubeConfig,
+    path: `/api/v1/namespaces/${namespace}/endpoints`,
+    list: () => core.listNamespacedEndpoints({ namespace }),
+    logger,
+  });
+}

@@ -1,0 +1,141 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '../shared/logger';
+import { ActivatorConfig, readActivatorConfig } from './config';
+import { createRequestHandler, createUpgradeHandler } from './handler';
+import { ActivatorMetrics } from './metrics';
+import { AutoscalerPoker } from './poker';
+import { RevisionRegistry } from './registry';
+import { loadStaticConfig } from './static-config';
+
+/**
+ * `kservice-runtime activator`: holds requests for revisions without a ready pod, asks the
+ * autoscaler to scale them, and balances requests over the pods once they answer.
+ * Revisions come from the static config file (standalone mode) or from the Kubernetes API.
+ */
+export async function runActivator(env: NodeJS.ProcessEnv): Promise<void> {
+  const config = readActivatorConfig(env);
+  const logger = createLogger('activator');
+  const activator = await startActivator(config, logger);
+  await waitForTermination(activator, config, logger);
+}
+
+export interface RunningActivator {
+  readonly httpPort: number;
+  readonly metricsPort: number;
+  readonly registry: RevisionRegistry;
+  draining: boolean;
+  close(): Promise<void>;
+}
+
+export async function startActivator(config: ActivatorConfig, logger: Logger): Promise<RunningActivator> {
+  const poker = new AutoscalerPoker(logger);
+  poker.setAddresses(config.pokeAddresses);
+  let metrics: ActivatorMetrics | undefined;
+  const registry = new RevisionRegistry({
+    queueDepth: config.queueDepth,
+    probeIntervalMs: config.probeIntervalMs,
+    probeTimeoutMs: config.probeTimeoutMs,
+    onPodsChanged: (b) => logger.info({ namespace: b.info.namespace, revision: b.info.revision, pods: b.readyPods }, 'usable pods changed'),
+    onRefused: (b) => metrics?.podRefusals.inc({ namespace: b.info.namespace, revision: b.info.revision }),
+  });
+  metrics = new ActivatorMetrics(registry);
+  const stopSource = await startRevisionSource(config, registry, poker, logger);
+
+  const state = { draining: false };
+  const deps = {
+    registry,
+    logger,
+    onColdRequest: (ns: string, rev: string) => poker.poke(ns, rev),
+    isDraining: () => state.draining,
+    retryAfterSeconds: config.retryAfterSeconds,
+  };
+  const server = http.createServer(createRequestHandler(deps));
+  server.on('upgrade', createUpgradeHandler(deps));
+  server.keepAliveTimeout = 65_000;
+  const metricsServer = http.createServer((req, res) => void serveMetrics(metrics!, req, res));
+
+  const periodMs = config.reportIntervalMs;
+  const reporter = setInterval(() => metrics!.report(registry, Date.now(), periodMs), periodMs);
+  const httpPort = await listen(server, config.httpPort, config.bindAddress);
+  const metricsPort = await listen(metricsServer, config.metricsPort, config.bindAddress);
+  logger.info({ httpPort, metricsPort, mode: config.staticConfigPath ? 'standalone' : 'kubernetes' }, 'activator listening');
+
+  const running: RunningActivator = {
+    httpPort,
+    metricsPort,
+    registry,
+    get draining() {
+      return state.draining;
+    },
+    set draining(v: boolean) {
+      state.draining = v;
+    },
+    async close() {
+      clearInterval(reporter);
+      await stopSource();
+      registry.stop();
+      server.closeIdleConnections();
+      await Promise.all([close(server), close(metricsServer)]);
+    },
+  };
+  return running;
+}
+
+async function startRevisionSource(
+  config: ActivatorConfig,
+  registry: RevisionRegistry,
+  poker: AutoscalerPoker,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  if (config.staticConfigPath) {
+    for (const { info, pods } of loadStaticConfig(config.staticConfigPath)) {
+      registry.upsert(info);
+      registry.setPods(info.namespace, info.revision, { ready: [], notReady: pods });
+    }
+    return async () => undefined;
+  }
+  // Loaded lazily: standalone mode (and its bundle start-up) never touches the Kubernetes client.
+  const { startKubeRevisionSource } = await import('./kube-source');
+  return startKubeRevisionSource(config, registry, poker, logger);
+}
+
+async function serveMetrics(metrics: ActivatorMetrics, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  if (req.url !== '/metrics') {
+    res.writeHead(404).end();
+    return;
+  }
+  const body = await metrics.registry.metrics();
+  res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+}
+
+async function waitForTermination(activator: RunningActivator, config: ActivatorConfig, logger: Logger): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal, drainSeconds: config.drainSeconds }, 'draining');
+      activator.draining = true;
+      setTimeout(resolve, config.drainSeconds * 1000);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await activator.close();
+  logger.info('activator stopped');
+}
+
+function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,118 @@
+import { PodProber } from './pod-prober';
+import { RequestStats } from './request-stats';
+import { PodAddress, RevisionInfo, formatAddress } from './revision';
+import { RevisionThrottler } from './throttler';
+
+export interface BackendOptions {
+  readonly queueDepth: number;
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  /** Told when the revision's usable pods change (e.g. to log, or to stop poking). */
+  readonly onPodsChanged?: (backend: RevisionBackend) => void;
+  /** Told when a pod refused a connection (for the refusal counter). */
+  readonly onRefused?: (backend: RevisionBackend, pod: PodAddress) => void;
+}
+
+/** The pods a source knows for a revision: ready per Kubernetes, and the rest. */
+export interface PodSet {
+  readonly ready: readonly PodAddress[];
+  readonly notReady: readonly PodAddress[];
+}
+
+/**
+ * One revision at this activator: its throttler, its statistics and the prober of its pods.
+ * A pod is usable when Kubernetes lists it as ready, or as soon as its queue-proxy answers a
+ * probe. A pod that refused a connection is set aside until it answers a probe again.
+ */
+export class RevisionBackend {
+  readonly stats = new RequestStats(Date.now());
+  private throttlerNow: RevisionThrottler;
+  private readonly prober: PodProber;
+  private pods: PodSet = { ready: [], notReady: [] };
+  private readonly suspect = new Set<string>();
+
+  constructor(
+    private infoNow: RevisionInfo,
+    private readonly options: BackendOptions,
+  ) {
+    this.throttlerNow = this.newThrottler();
+    this.prober = new PodProber({
+      intervalMs: options.probeIntervalMs,
+      timeoutMs: options.probeTimeoutMs,
+      onChange: (healthy) => this.onProbeChange(healthy),
+    });
+  }
+
+  get info(): RevisionInfo {
+    return this.infoNow;
+  }
+
+  get throttler(): RevisionThrottler {
+    return this.throttlerNow;
+  }
+
+  /** Usable pods right now. */
+  get readyPods(): number {
+    return this.throttlerNow.podCount;
+  }
+
+  /** A revision's containerConcurrency never changes in Knative; if it does here, start afresh. */
+  updateInfo(info: RevisionInfo): void {
+    const ccChanged = info.containerConcurrency !== this.infoNow.containerConcurrency;
+    this.infoNow = info;
+    if (ccChanged) {
+      this.throttlerNow = this.newThrottler();
+      this.refresh();
+    }
+  }
+
+  setPods(pods: PodSet): void {
+    this.pods = pods;
+    const known = new Set([...pods.ready, ...pods.notReady].map(formatAddress));
+    for (const id of this.suspect) if (!known.has(id)) this.suspect.delete(id);
+    this.reprobe();
+    this.refresh();
+  }
+
+  stop(): void {
+    this.prober.stop();
+  }
+
+  private onRefused(pod: PodAddress): void {
+    this.options.onRefused?.(this, pod);
+    this.suspect.add(formatAddress(pod));
+    this.prober.markUnhealthy(pod);
+    this.reprobe();
+    this.refresh();
+  }
+
+  private onProbeChange(healthy: readonly PodAddress[]): void {
+    for (const a of healthy) this.suspect.delete(formatAddress(a));
+    this.refresh();
+  }
+
+  /** Probe what Kubernetes does not vouch for: not-ready pods and suspects. */
+  private reprobe(): void {
+    const targets = [...this.pods.notReady, ...this.pods.ready.filter((a) => this.suspect.has(formatAddress(a)))];
+    this.prober.setTargets(targets);
+  }
+
+  private refresh(): void {
+    const probed = new Set(this.prober.healthy.map(formatAddress));
+    const usable = [...this.pods.ready, ...this.pods.notReady].filter((a) => {
+      const id = formatAddress(a);
+      return probed.has(id) || (this.pods.ready.includes(a) && !this.suspect.has(id));
+    });
+    const before = this.throttlerNow.podCount;
+    this.throttlerNow.updatePods(usable);
+    if (usable.length !== before) this.options.onPodsChanged?.(this);
+  }
+
+  private newThrottler(): RevisionThrottler {
+    return new RevisionThrottler({
+      containerConcurrency: this.infoNow.containerConcurrency,
+      queueDepth: this.options.queueDepth,
+      onRefused: (pod) => this.onRefused(pod),
+    });
+  }
+}

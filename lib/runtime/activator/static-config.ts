@@ -1,0 +1,121 @@
+import Ajv, { ErrorObject } from 'ajv';
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { Ports, RevisionDefaults } from '../../constants';
+import { PodAddress, RevisionInfo, parseAddress } from './revision';
+
+/**
+ * Standalone mode (no Kubernetes): revisions and their pods from a JSON file, for local tests and
+ * benchmarks. Either an array of revisions or `{ "revisions": [...] }`:
+ * `{ namespace, revision, containerConcurrency, timeoutSeconds, queuePort?, pods: ["127.0.0.1:PORT"] }`.
+ * The pods are still probed, so one is used only once its queue-proxy answers.
+ */
+export interface StaticRevision {
+  readonly info: RevisionInfo;
+  readonly pods: readonly PodAddress[];
+}
+
+export class StaticConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaticConfigError';
+  }
+}
+
+const REVISION_SCHEMA = {
+  type: 'object',
+  required: ['namespace', 'revision', 'pods'],
+  additionalProperties: false,
+  properties: {
+    namespace: { type: 'string', minLength: 1 },
+    revision: { type: 'string', minLength: 1 },
+    containerConcurrency: { type: 'integer', minimum: 0 },
+    timeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
+    queuePort: { type: 'integer', minimum: 1, maximum: 65535 },
+    pods: { type: 'array', items: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\[\\]]+):\\d{1,5}$' } },
+  },
+} as const;
+
+const SCHEMA = {
+  oneOf: [
+    { type: 'array', items: REVISION_SCHEMA },
+    {
+      type: 'object',
+      required: ['revisions'],
+      additionalProperties: false,
+      properties: { revisions: { type: 'array', items: REVISION_SCHEMA } },
+    },
+  ],
+};
+
+const validate = new Ajv({ allErrors: true }).compile(SCHEMA);
+
+interface RawRevision {
+  namespace: string;
+  revision: string;
+  containerConcurrency?: number;
+  timeoutSeconds?: number;
+  queuePort?: number;
+  pods: string[];
+}
+
+export function loadStaticConfig(path: string): StaticRevision[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new StaticConfigError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return parseStaticConfig(text, path);
+}
+
+/** Parses the file's text; errors name the file, line and field. */
+export function parseStaticConfig(text: string, path = '<static config>'): StaticRevision[] {
+  // yaml parses JSON (a subset of YAML 1.2) and keeps source positions for the messages.
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const { line, col } = lines.linePos(e.pos[0]);
+    throw new StaticConfigError(`${path}:${line}:${col}: ${e.message.split('\n')[0]}`);
+  }
+  const data: unknown = doc.toJS();
+  if (!validate(data)) throw new StaticConfigError(describe(validate.errors ?? [], doc, lines, path));
+  const list = (Array.isArray(data) ? data : (data as { revisions: RawRevision[] }).revisions) as RawRevision[];
+  return list.map(toStaticRevision);
+}
+
+function toStaticRevision(raw: RawRevision): StaticRevision {
+  return {
+    info: {
+      namespace: raw.namespace,
+      revision: raw.revision,
+      containerConcurrency: raw.containerConcurrency ?? RevisionDefaults.CONTAINER_CONCURRENCY,
+      timeoutSeconds: raw.timeoutSeconds ?? RevisionDefaults.TIMEOUT_SECONDS,
+      queuePort: raw.queuePort ?? Ports.QUEUE_HTTP,
+    },
+    // The schema's pattern admits only host:port, so parseAddress succeeds (port range aside).
+    pods: raw.pods.map((p) => {
+      const a = parseAddress(p);
+      if (!a) throw new StaticConfigError(`pod address "${p}" has a port outside 1..65535`);
+      return a;
+    }),
+  };
+}
+
+/** The most specific schema errors, each with file:line:col and the field path. */
+function describe(errors: ErrorObject[], doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: string): string {
+  // oneOf reports the failures of both branches; keep those deepest in the document.
+  const relevant = errors.filter((e) => e.keyword !== 'oneOf');
+  const depth = (e: ErrorObject) => e.instancePath.split('/').length;
+  const deepest = Math.max(...relevant.map(depth), 0);
+  const shown = relevant.filter((e) => depth(e) === deepest).slice(0, 5);
+  const messages = (shown.length > 0 ? shown : errors).map((e) => {
+    const segments = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    const node = doc.getIn(segments, true) as { range?: [number, number, number] } | undefined;
+    const where = node?.range ? lines.linePos(node.range[0]) : { line: 1, col: 1 };
+    const field = segments.length > 0 ? segments.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '') : '(root)';
+    return `${path}:${where.line}:${where.col}: ${field} ${e.message ?? 'is invalid'}`;
+  });
+  return messages.join('\n');
+}

@@ -1,0 +1,158 @@
+import { Breaker } from '../shared/breaker';
+import { LbPolicy, PodSlot, policyFor } from './lb-policy';
+import { PodAddress, formatAddress } from './revision';
+
+/**
+ * Per-revision throttling (reference 9, "Throttling"): a revision breaker whose capacity is
+ * containerConcurrency × usable pods (an open/closed breaker on 0/≥1 pods when CC = 0) holds
+ * requests in a bounded FIFO queue while there is no room; each admitted request then reserves a
+ * slot on one pod, picked by the LB policy. A pod that refuses the connection is skipped and the
+ * request tries the next one (nothing was sent, so a retry is safe).
+ */
+
+/** Every usable pod refused the connection. */
+export class NoPodAcceptedError extends Error {
+  constructor(tried: number) {
+    super(`all ${tried} pods refused the connection`);
+    this.name = 'NoPodAcceptedError';
+  }
+}
+
+/** Returned by an attempt whose connection was refused before anything was sent. */
+export const REFUSED = Symbol('refused');
+
+export class PodTracker implements PodSlot {
+  inFlight = 0;
+  readonly id: string;
+
+  constructor(
+    readonly address: PodAddress,
+    private readonly capacity: number,
+  ) {
+    this.id = formatAddress(address);
+  }
+
+  hasCapacity(): boolean {
+    return this.inFlight < this.capacity;
+  }
+
+  reserve(): () => void {
+    this.inFlight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.inFlight--;
+    };
+  }
+}
+
+export interface ThrottlerProps {
+  readonly containerConcurrency: number;
+  readonly queueDepth: number;
+  /** Told when a pod refused a connection, so it can be taken out until it probes healthy. */
+  readonly onRefused?: (pod: PodAddress) => void;
+  /** @default Math.random (injected by tests of the LB policy) */
+  readonly random?: () => number;
+}
+
+export class RevisionThrottler {
+  private readonly breaker: Breaker;
+  private readonly policy: LbPolicy;
+  private readonly podCapacity: number;
+  private pods: PodTracker[] = [];
+  /** Requests admitted by the breaker that wait for a pod slot to free up or a pod to appear. */
+  private readonly slotWaiters = new Set<() => void>();
+
+  constructor(private readonly props: ThrottlerProps) {
+    this.podCapacity = props.containerConcurrency > 0 ? props.containerConcurrency : Infinity;
+    this.breaker = new Breaker({ capacity: 0, queueDepth: props.queueDepth });
+    this.policy = policyFor(props.containerConcurrency, props.random);
+  }
+
+  get podCount(): number {
+    return this.pods.length;
+  }
+
+  /** Requests holding a revision slot (being proxied, or about to be). */
+  get inFlight(): number {
+    return this.breaker.inFlight;
+  }
+
+  /** Requests held in the queue. */
+  get waiting(): number {
+    return this.breaker.waiting;
+  }
+
+  get capacity(): number {
+    return this.breaker.capacity;
+  }
+
+  /** Replaces the usable pods; trackers (and their in-flight counts) of pods that stay are kept. */
+  updatePods(addresses: readonly PodAddress[]): void {
+    const existing = new Map(this.pods.map((p) => [p.id, p]));
+    this.pods = addresses.map((a) => existing.get(formatAddress(a)) ?? new PodTracker(a, this.podCapacity));
+    const cc = this.props.containerConcurrency;
+    const n = this.pods.length;
+    this.breaker.setCapacity(cc === 0 ? (n > 0 ? Infinity : 0) : cc * n);
+    this.wakeSlotWaiters();
+  }
+
+  /**
+   * Waits for room (rejects with QueueFullError when the queue is full, or with the signal's
+   * reason), then calls `attempt` with a pod until one accepts the connection.
+   */
+  async run<T>(signal: AbortSignal, attempt: (pod: PodAddress) => Promise<T | typeof REFUSED>): Promise<T> {
+    const releaseRevision = await this.breaker.acquire(signal);
+    try {
+      const tried = new Set<string>();
+      for (;;) {
+        const pod = await this.reservePod(tried, signal);
+        const releasePod = pod.reserve();
+        let result: T | typeof REFUSED;
+        try {
+          result = await attempt(pod.address);
+        } finally {
+          releasePod();
+          this.wakeSlotWaiters();
+        }
+        if (result !== REFUSED) return result;
+        tried.add(pod.id);
+        this.props.onRefused?.(pod.address);
+      }
+    } finally {
+      releaseRevision();
+    }
+  }
+
+  private async reservePod(tried: ReadonlySet<string>, signal: AbortSignal): Promise<PodTracker> {
+    for (;;) {
+      const untried = this.pods.filter((p) => !tried.has(p.id));
+      if (this.pods.length > 0 && untried.length === 0) throw new NoPodAcceptedError(tried.size);
+      const pick = this.policy(untried);
+      if (pick) return pick;
+      await this.waitForSlot(signal);
+    }
+  }
+
+  private waitForSlot(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const wake = () => {
+        this.slotWaiters.delete(wake);
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.slotWaiters.delete(wake);
+        reject(signal.reason);
+      };
+      this.slotWaiters.add(wake);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private wakeSlotWaiters(): void {
+    for (const wake of [...this.slotWaiters]) wake();
+  }
+}

@@ -1,0 +1,49 @@
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+
+/** The API clients the activator and autoscaler use, from one KubeConfig. */
+export interface KubeClients {
+  readonly config: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly coordination: CoordinationV1Api;
+}
+
+/** In a pod: the service account token; elsewhere: KUBECONFIG or ~/.kube/config. */
+export function loadKubeClients(config: KubeConfig = defaultKubeConfig()): KubeClients {
+  return {
+    config,
+    core: config.makeApiClient(CoreV1Api),
+    apps: config.makeApiClient(AppsV1Api),
+    coordination: config.makeApiClient(CoordinationV1Api),
+  };
+}
+
+function defaultKubeConfig(): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromDefault();
+  return config;
+}
+
+/** The HTTP status of a failed API call, if it was one. */
+export function apiStatus(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export const isNotFound = (err: unknown): boolean => apiStatus(err) === 404;
+export const isConflict = (err: unknown): boolean => apiStatus(err) === 409;
+
+/** A short description of an API error for logs (the body of a Status, not a stack). */
+export function describeApiError(err: unknown): string {
+  const status = apiStatus(err);
+  const body = (err as { body?: unknown } | null)?.body;
+  let message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  if (typeof body === 'string') {
+    try {
+      message = (JSON.parse(body) as { message?: string }).message ?? message;
+    } catch {
+      // not JSON: keep the error's own message
+    }
+  }
+  return status !== undefined ? `HTTP ${status}: ${message}` : message;
+}

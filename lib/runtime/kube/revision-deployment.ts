@@ -1,0 +1,74 @@
+import type { V1Deployment, V1EndpointAddress, V1Endpoints } from '@kubernetes/client-node';
+import { Labels, Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from '../../constants';
+
+/**
+ * What the runtime reads from a revision's compiled Deployment: the graph is the configuration.
+ * The autoscaling annotations sit on the Deployment's metadata; containerConcurrency, the timeout
+ * and the serving port are the queue-proxy container's env (reference 3.3).
+ */
+export interface RevisionDeployment {
+  readonly namespace: string;
+  readonly revision: string;
+  readonly deploymentName: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly containerConcurrency: number;
+  readonly timeoutSeconds: number;
+  readonly queuePort: number;
+  /** spec.replicas (Kubernetes defaults it to 1). */
+  readonly replicas: number;
+  readonly progressDeadlineSeconds: number;
+}
+
+export class RevisionDeploymentError extends Error {
+  constructor(deployment: string, problem: string) {
+    super(`Deployment ${deployment}: ${problem}`);
+    this.name = 'RevisionDeploymentError';
+  }
+}
+
+export function readRevisionDeployment(d: V1Deployment): RevisionDeployment {
+  const namespace = d.metadata?.namespace ?? '';
+  const name = d.metadata?.name ?? '';
+  const where = `${namespace}/${name}`;
+  const revision = d.metadata?.labels?.[Labels.REVISION];
+  if (!revision) throw new RevisionDeploymentError(where, `has no ${Labels.REVISION} label`);
+  const queue = d.spec?.template?.spec?.containers?.find((c) => c.name === QUEUE_CONTAINER_NAME);
+  if (!queue) throw new RevisionDeploymentError(where, `has no ${QUEUE_CONTAINER_NAME} container`);
+  const env = new Map((queue.env ?? []).map((e) => [e.name, e.value ?? '']));
+  const number = (key: string, fallback: number) => {
+    const raw = env.get(key);
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new RevisionDeploymentError(where, `${QUEUE_CONTAINER_NAME} env ${key}="${raw}" is not a number >= 0`);
+    return n;
+  };
+  return {
+    namespace,
+    revision,
+    deploymentName: name,
+    annotations: d.metadata?.annotations ?? {},
+    containerConcurrency: number('CONTAINER_CONCURRENCY', RevisionDefaults.CONTAINER_CONCURRENCY),
+    timeoutSeconds: number('REVISION_TIMEOUT_SECONDS', RevisionDefaults.TIMEOUT_SECONDS),
+    queuePort: number('QUEUE_SERVING_PORT', Ports.QUEUE_HTTP),
+    replicas: d.spec?.replicas ?? 1,
+    progressDeadlineSeconds: d.spec?.progressDeadlineSeconds ?? RevisionDefaults.PROGRESS_DEADLINE_SECONDS,
+  };
+}
+
+/** IPs of an Endpoints object: ready addresses and not-ready ones, each sorted. */
+export function endpointsIps(ep: V1Endpoints | undefined): { ready: string[]; notReady: string[] } {
+  const ips = (pick: (s: { addresses?: V1EndpointAddress[]; notReadyAddresses?: V1EndpointAddress[] }) => V1EndpointAddress[] | undefined) =>
+    [...new Set((ep?.subsets ?? []).flatMap((s) => (pick(s) ?? []).map((a) => a.ip)))].sort(compareIps);
+  return { ready: ips((s) => s.addresses), notReady: ips((s) => s.notReadyAddresses) };
+}
+
+/** Numeric order for IPv4 (so 10.0.0.9 < 10.0.0.10), string order otherwise. */
+export function compareIps(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  if (pa.length === 4 && pb.length === 4 && [...pa, ...pb].every(Number.isInteger)) {
+    for (let i = 0; i < 4; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+    return 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
