@@ -1,0 +1,71 @@
+/**
+ * The revision's Deployment `REV-deployment` [reference 3.1], following Knative's
+ * revision/resources/deploy.go.
+ *
+ * Deliberate differences from Knative, forced by a static graph:
+ * - The selector is `serving.knative.dev/revision: REV`, not `revisionUID` (no UID exists before
+ *   the object is applied); the private Service selects on the same label.
+ * - No ownerReferences (they need the owner's UID), no `revisionUID`/`configurationUID`/`serviceUID`
+ *   labels and no `deployment-hash` label (nothing compares hashes without a controller).
+ * - The Deployment carries the autoscaling annotations (see meta.ts `deploymentAnnotations`).
+ * - Images are not resolved to digests.
+ */
+import type { IAffinity } from 'kubernetes-models/v1/Affinity';
+import { Names } from '../naming';
+import { compact, type Json } from './json';
+import { deploymentAnnotations, podAnnotations, revisionSelector, revisionWorkloadLabels } from './meta';
+import { buildQueueProxyContainer } from './queue-proxy-container';
+import type { RevisionSpec } from './spec';
+import { buildUserContainers } from './user-container';
+
+export function buildDeployment(rev: RevisionSpec): Json {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: Names.deployment(rev.name),
+      namespace: rev.namespace,
+      labels: revisionWorkloadLabels(rev),
+      annotations: deploymentAnnotations(rev),
+    },
+    spec: {
+      replicas: rev.autoscaling.initialScale,
+      selector: { matchLabels: revisionSelector(rev) },
+      progressDeadlineSeconds: rev.progressDeadlineSeconds,
+      revisionHistoryLimit: 0,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: revisionWorkloadLabels(rev), annotations: podAnnotations(rev) },
+        spec: buildPodSpec(rev),
+      },
+    },
+  };
+}
+
+/** Knative's makePodSpec: user pod fields, then containers, service links, grace period, affinity. */
+export function buildPodSpec(rev: RevisionSpec): Json {
+  return compact({
+    ...rev.pod,
+    containers: [...buildUserContainers(rev), buildQueueProxyContainer(rev)],
+    enableServiceLinks: rev.pod.enableServiceLinks ?? false,
+    terminationGracePeriodSeconds: rev.timeoutSeconds,
+    affinity: rev.pod.affinity ?? defaultAffinity(rev),
+  });
+}
+
+/** config-deployment `default-affinity-type: prefer-spread-revision-over-nodes`. */
+export function defaultAffinity(rev: RevisionSpec): IAffinity {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: revisionSelector(rev) },
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * The `autoscaling/v2` HorizontalPodAutoscaler `REV` for revisions of class
+ * `hpa.autoscaling.knative.dev` [reference 7], as Knative's autoscaling/hpa/resources/hpa.go makes
+ * it from the PodAutoscaler (whose labels and annotations it copies).
+ */
+import { AutoscalingAnnotations, Metric } from '../autoscaling';
+import { Names } from '../naming';
+import { compact, type Json } from './json';
+import { podAutoscalerAnnotations, revisionWorkloadLabels } from './meta';
+import type { RevisionSpec } from './spec';
+
+const MAX_INT32 = 2147483647;
+
+export function buildHpa(rev: RevisionSpec): Json {
+  const a = rev.autoscaling;
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: {
+      name: Names.podAutoscaler(rev.name),
+      namespace: rev.namespace,
+      labels: revisionWorkloadLabels(rev),
+      annotations: podAutoscalerAnnotations(rev),
+    },
+    spec: compact({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: Names.deployment(rev.name) },
+      minReplicas: a.minScale > 0 ? a.minScale : undefined,
+      maxReplicas: a.maxScale > 0 ? a.maxScale : MAX_INT32,
+      metrics: hpaMetrics(a.metric, a.target),
+      behavior: hpaBehavior(rev),
+    }),
+  };
+}
+
+/** Knative sets a metric only when a `target` annotation is given. */
+export function hpaMetrics(metric: string, target: number | undefined): Json[] | undefined {
+  if (target === undefined) return undefined;
+  switch (metric) {
+    case Metric.CPU:
+      return [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: Math.ceil(target) } } }];
+    case Metric.MEMORY:
+      return [{ type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: `${Math.trunc(target)}Mi` } } }];
+    default:
+      return [{ type: 'Pods', pods: { metric: { name: metric }, target: { type: 'AverageValue', averageValue: String(Math.trunc(target)) } } }];
+  }
+}
+
+/** Only an explicit `window` annotation sets the stabilization windows. */
+function hpaBehavior(rev: RevisionSpec): Json | undefined {
+  if (!(AutoscalingAnnotations.WINDOW in rev.autoscalingAnnotations)) return undefined;
+  const window = { stabilizationWindowSeconds: rev.autoscaling.stableWindowSeconds };
+  return { scaleDown: window, scaleUp: { ...window } };
+}

@@ -1,0 +1,28 @@
+/** Small helpers for building plain JSON objects (Kubernetes manifests) deterministically. */
+
+export type Json = Record<string, unknown>;
+
+/** Drops keys whose value is undefined, keeping the order of the rest (YAML stays stable). */
+export function compact<T extends Json>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** A copy with keys sorted, as Go's encoding/json writes maps (labels, annotations). */
+export function sortedRecord(record: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Deep copy of pass-through JSON, so builders never alias (and never mutate) user props. */
+export function clone<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/** `undefined` for an empty record, so empty maps are omitted like Go's `omitempty`. */
+export function nonEmpty<T extends Json>(record: T): T | undefined {
+  return Object.keys(record).length === 0 ? undefined : record;
+}
+
+/** Sorted, de-duplicated strings. */
+export function sortedUnique(values: Iterable<string>): string[] {
+  return [...new Set(values)].sort();
+}

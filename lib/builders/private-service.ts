@@ -1,0 +1,47 @@
+/**
+ * The private Service `REV-private` [reference 4.1], as Knative's serverlessservice/resources
+ * builds it. It selects the revision's pods (on `serving.knative.dev/revision`, our stand-in for
+ * revisionUID) and gives the autoscaler and activator a way to find them.
+ */
+import { Ports } from '../constants';
+import { Names } from '../naming';
+import type { Json } from './json';
+import { revisionSelector, serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
+import { H2C_APP_PROTOCOL, queueServingPort, servicePortName, type RevisionSpec } from './spec';
+
+export function buildPrivateService(rev: RevisionSpec): Json {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: Names.privateService(rev.name),
+      namespace: rev.namespace,
+      labels: serverlessServiceLabels(rev, 'Private'),
+      annotations: serverlessServiceAnnotations(rev),
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: revisionSelector(rev),
+      ports: privateServicePorts(rev),
+    },
+  };
+}
+
+export function privateServicePorts(rev: RevisionSpec): Json[] {
+  const h2c = rev.protocol === 'h2c';
+  const main = queueServingPort(rev);
+  return [
+    {
+      name: servicePortName(rev),
+      protocol: 'TCP',
+      ...(h2c ? { appProtocol: H2C_APP_PROTOCOL } : {}),
+      port: Ports.SERVICE_HTTP,
+      targetPort: main,
+    },
+    { name: 'https', protocol: 'TCP', port: Ports.SERVICE_HTTPS, targetPort: Ports.QUEUE_HTTPS },
+    { name: 'http-autometric', protocol: 'TCP', port: Ports.QUEUE_METRICS, targetPort: 'http-autometric' },
+    { name: 'http-usermetric', protocol: 'TCP', port: Ports.QUEUE_USER_METRICS, targetPort: 'http-usermetric' },
+    // Mirror port so Istio opens a listener for the pod's serving port.
+    { name: h2c ? 'http2-istio' : 'http-istio', protocol: 'TCP', port: main, targetPort: main },
+  ];
+}

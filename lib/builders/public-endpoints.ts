@@ -1,0 +1,22 @@
+/**
+ * The public Endpoints `REV` [reference 4.2], declared WITHOUT subsets. The runtime owns the
+ * addresses (activator IPs or pod IPs); leaving `subsets` out means re-applying the manifests never
+ * touches them (apply merges only the fields a manifest sets), so a deploy cannot cut a serving
+ * revision off from its pods. Not emitted with the static data plane (Kubernetes fills it).
+ */
+import type { Json } from './json';
+import { serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
+import type { RevisionSpec } from './spec';
+
+export function buildPublicEndpoints(rev: RevisionSpec): Json {
+  return {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: {
+      name: rev.name,
+      namespace: rev.namespace,
+      labels: serverlessServiceLabels(rev, 'Public'),
+      annotations: serverlessServiceAnnotations(rev),
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * The public Service `REV` [reference 4.2]: the address the VirtualServices route to.
+ *
+ * With the runtime data plane it has no selector and the runtime writes its Endpoints (activator
+ * IPs at zero, pod IPs when serving), exactly like Knative's SKS. With the static data plane it
+ * selects the revision's pods, the static equivalent of permanent Serve mode [reference 14].
+ */
+import { Ports } from '../constants';
+import type { Json } from './json';
+import { revisionSelector, serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
+import { H2C_APP_PROTOCOL, publicServicePort, queueServingPort, servicePortName, type RevisionSpec } from './spec';
+
+export function buildPublicService(rev: RevisionSpec): Json {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: rev.name,
+      namespace: rev.namespace,
+      labels: serverlessServiceLabels(rev, 'Public'),
+      annotations: serverlessServiceAnnotations(rev),
+    },
+    spec: {
+      type: 'ClusterIP',
+      ...(rev.dataPlane === 'static' ? { selector: revisionSelector(rev) } : {}),
+      ports: publicServicePorts(rev),
+    },
+  };
+}
+
+export function publicServicePorts(rev: RevisionSpec): Json[] {
+  return [
+    {
+      name: servicePortName(rev),
+      protocol: 'TCP',
+      ...(rev.protocol === 'h2c' ? { appProtocol: H2C_APP_PROTOCOL } : {}),
+      port: publicServicePort(rev),
+      targetPort: queueServingPort(rev),
+    },
+    { name: 'https', protocol: 'TCP', port: Ports.SERVICE_HTTPS, targetPort: Ports.QUEUE_HTTPS },
+  ];
+}

@@ -1,0 +1,154 @@
+/**
+ * The queue-proxy sidecar [reference 3.3], as Knative's revision/resources/queue.go builds it: ports,
+ * the env contract in Knative's exact order, the kubelet readiness probe pointing at queue-proxy,
+ * the user's readiness probe handed over as SERVING_READINESS_PROBE, 25m CPU and the restricted
+ * securityContext. Our runtime image runs it as `kservice-runtime queue-proxy`.
+ */
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { IProbe } from 'kubernetes-models/v1/Probe';
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
+import { Headers, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
+import { compact } from './json';
+import { queueServingPort, type RevisionSpec } from './spec';
+
+const LOCAL_ADDRESS = '127.0.0.1';
+/** config-observability with nothing configured, as Knative serializes it. */
+const EMPTY_OBSERVABILITY_CONFIG = '{"tracing":{},"metrics":{},"runtime":{},"requestMetrics":{}}';
+const FULL_DUPLEX_ANNOTATION = 'features.knative.dev/http-full-duplex';
+
+/** The runtime subcommand (the image's entrypoint is `kservice-runtime`). */
+export const QUEUE_PROXY_ARGS = ['queue-proxy'];
+
+/** Pod Security "restricted" container settings shared by queue-proxy and the system pods. */
+export function restrictedSecurityContext(): ISecurityContext {
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+export function buildQueueProxyContainer(rev: RevisionSpec): IContainer {
+  return {
+    name: QUEUE_CONTAINER_NAME,
+    image: rev.runtimeImage,
+    args: [...QUEUE_PROXY_ARGS],
+    ports: queueProxyPorts(rev),
+    env: queueProxyEnv(rev),
+    resources: { requests: { cpu: '25m' } },
+    readinessProbe: queueProxyReadinessProbe(rev),
+    securityContext: restrictedSecurityContext(),
+  };
+}
+
+/** 9090 stats, 9091 user metrics, the main port and 8112 TLS, in Knative's order. */
+export function queueProxyPorts(rev: RevisionSpec): NonNullable<IContainer['ports']> {
+  return [
+    { name: 'http-autometric', containerPort: Ports.QUEUE_METRICS },
+    { name: 'http-usermetric', containerPort: Ports.QUEUE_USER_METRICS },
+    { name: 'queue-port', containerPort: queueServingPort(rev) },
+    { name: 'https-port', containerPort: Ports.QUEUE_HTTPS },
+  ];
+}
+
+/** The env contract between the Deployment and queue-proxy, in Knative's exact order. */
+export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
+  const value = (name: string, v: string | number): IEnvVar => ({ name, value: String(v) });
+  const field = (name: string, fieldPath: string, apiVersion?: string): IEnvVar => ({
+    name,
+    valueFrom: { fieldRef: compact({ apiVersion, fieldPath }) },
+  });
+  return [
+    value('SERVING_NAMESPACE', rev.namespace),
+    value('SERVING_SERVICE', rev.serviceName),
+    value('SERVING_CONFIGURATION', rev.configurationName),
+    value('SERVING_REVISION', rev.name),
+    value('QUEUE_SERVING_PORT', queueServingPort(rev)),
+    value('QUEUE_SERVING_TLS_PORT', Ports.QUEUE_HTTPS),
+    value('CONTAINER_CONCURRENCY', rev.containerConcurrency),
+    value('REVISION_TIMEOUT_SECONDS', rev.timeoutSeconds),
+    value('REVISION_RESPONSE_START_TIMEOUT_SECONDS', rev.responseStartTimeoutSeconds),
+    value('REVISION_IDLE_TIMEOUT_SECONDS', rev.idleTimeoutSeconds),
+    field('SERVING_POD', 'metadata.name'),
+    field('SERVING_POD_IP', 'status.podIP'),
+    // Knative passes its zap logger JSON here; our runtime logs with pino and reads only the level.
+    value('SERVING_LOGGING_CONFIG', ''),
+    value('SERVING_LOGGING_LEVEL', ''),
+    value('USER_PORT', rev.userPort),
+    value('SYSTEM_NAMESPACE', SYSTEM_NAMESPACE),
+    value('SERVING_READINESS_PROBE', servingReadinessProbeJson(rev)),
+    field('HOST_IP', 'status.hostIP', 'v1'),
+    value('ENABLE_HTTP2_AUTO_DETECTION', 'false'),
+    value('ENABLE_HTTP_FULL_DUPLEX', String(rev.templateAnnotations[FULL_DUPLEX_ANNOTATION] === 'Enabled')),
+    value('ROOT_CA', ''),
+    value('QUEUE_PROXY_TLS_MIN_VERSION', ''),
+    value('QUEUE_PROXY_TLS_MAX_VERSION', ''),
+    value('QUEUE_PROXY_TLS_CIPHER_SUITES', ''),
+    value('QUEUE_PROXY_TLS_CURVE_PREFERENCES', ''),
+    value('ENABLE_MULTI_CONTAINER_PROBES', 'false'),
+    value('OBSERVABILITY_CONFIG', EMPTY_OBSERVABILITY_CONFIG),
+  ];
+}
+
+function servingProbe(rev: RevisionSpec): IProbe | undefined {
+  return rev.containers.find((c) => c.name === rev.servingContainerName)?.readinessProbe;
+}
+
+/**
+ * The kubelet's probe of queue-proxy: the user's probe timing (period, thresholds, initial delay)
+ * with the handler replaced by an HTTP GET on queue-proxy's port carrying `K-Network-Probe: queue`.
+ */
+export function queueProxyReadinessProbe(rev: RevisionSpec): IProbe {
+  const { exec: _e, httpGet: _h, tcpSocket: _t, grpc: _g, ...timing } = servingProbe(rev) ?? {};
+  return {
+    httpGet: { port: queueServingPort(rev), httpHeaders: [{ name: Headers.NETWORK_PROBE, value: 'queue' }] },
+    ...timing,
+  };
+}
+
+/**
+ * SERVING_READINESS_PROBE: the user's probe after Knative's applyReadinessProbeDefaults (host
+ * 127.0.0.1, the user port, HTTP scheme; exec becomes TCP on the user port, since the exec probe
+ * itself stays with the kubelet). Keys are written in the order Go's structs declare them, so the
+ * JSON matches Knative's byte for byte.
+ */
+export function servingReadinessProbeJson(rev: RevisionSpec): string {
+  const probe = servingProbe(rev);
+  return probe ? JSON.stringify(readinessProbeForQueue(probe, rev.userPort)) : '';
+}
+
+export function readinessProbeForQueue(probe: IProbe, userPort: number): Record<string, unknown> {
+  const portOr = (p: number | string | undefined) => (p === undefined || p === 0 ? userPort : p);
+  let handler: Record<string, unknown>;
+  if (probe.httpGet) {
+    const h = probe.httpGet;
+    handler = {
+      httpGet: compact({
+        path: h.path,
+        port: portOr(h.port),
+        host: LOCAL_ADDRESS,
+        scheme: h.scheme ?? 'HTTP',
+        httpHeaders: h.httpHeaders,
+      }),
+    };
+  } else if (probe.grpc) {
+    handler = { grpc: compact({ port: portOr(probe.grpc.port), service: probe.grpc.service }) };
+  } else {
+    // TCP, and exec converted to TCP.
+    handler = { tcpSocket: { port: portOr(probe.tcpSocket?.port), host: LOCAL_ADDRESS } };
+  }
+  const period = probe.periodSeconds ?? 0;
+  const timeout = period > 0 && (probe.timeoutSeconds ?? 0) < 1 ? 1 : probe.timeoutSeconds;
+  return compact({
+    ...handler,
+    initialDelaySeconds: probe.initialDelaySeconds || undefined,
+    timeoutSeconds: timeout || undefined,
+    periodSeconds: period || undefined,
+    successThreshold: probe.successThreshold || undefined,
+    failureThreshold: probe.failureThreshold || undefined,
+    terminationGracePeriodSeconds: probe.terminationGracePeriodSeconds,
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * Least-privilege RBAC for the runtime, computed from the graph: namespaced Roles only, nothing
+ * cluster-wide. Knative's controllers hold cluster-wide roles because revisions appear at run time;
+ * ours are known at synth time, so every write is limited to the exact objects that exist.
+ *
+ * `list` and `watch` are not limited by resourceNames: the runtime's informers list and watch the
+ * whole namespace (a name-limited list only works with a matching field selector per object), so a
+ * name restriction there would only break them. Writes (`update`/`patch`) are name-limited.
+ */
+import { SYSTEM_NAMESPACE } from '../constants';
+import { Names } from '../naming';
+import { sortedUnique, type Json } from './json';
+import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER } from './serving-system';
+
+/** The Kubernetes Lease the autoscaler replicas elect a leader with. */
+export const AUTOSCALER_LEASE = 'kservice-autoscaler';
+
+/** What RBAC needs to know about one revision. */
+export interface RbacRevision {
+  readonly name: string;
+  readonly namespace: string;
+  /** The autoscaler scales it (KPA class). */
+  readonly scaledByAutoscaler: boolean;
+  /** The runtime writes its public Endpoints (runtime data plane). */
+  readonly endpointsByRuntime: boolean;
+}
+
+export interface PolicyRule {
+  readonly apiGroups: string[];
+  readonly resources: string[];
+  readonly verbs: string[];
+  readonly resourceNames?: string[];
+}
+
+const READ = ['get', 'list', 'watch'];
+
+function rule(apiGroup: string, resource: string, verbs: string[], resourceNames?: string[]): PolicyRule {
+  return { apiGroups: [apiGroup], resources: [resource], verbs, ...(resourceNames ? { resourceNames } : {}) };
+}
+
+/**
+ * The autoscaler in one namespace: read Deployments and Endpoints, scale exactly the KPA
+ * revisions' Deployments, write exactly the runtime-managed public Endpoints. A name-limited rule
+ * with no names would grant everything, so such rules are left out.
+ */
+export function autoscalerNamespaceRules(revisions: readonly RbacRevision[]): PolicyRule[] {
+  const deployments = sortedUnique(revisions.filter((r) => r.scaledByAutoscaler).map((r) => Names.deployment(r.name)));
+  const endpoints = sortedUnique(revisions.filter((r) => r.endpointsByRuntime).map((r) => Names.publicService(r.name)));
+  return [
+    rule('apps', 'deployments', READ),
+    rule('', 'endpoints', READ),
+    ...(deployments.length ? [rule('apps', 'deployments/scale', ['get', 'patch', 'update'], deployments)] : []),
+    ...(endpoints.length ? [rule('', 'endpoints', ['get', 'update', 'patch'], endpoints)] : []),
+  ];
+}
+
+/** The activator in one namespace: read-only. */
+export function activatorNamespaceRules(): PolicyRule[] {
+  return [rule('apps', 'deployments', READ), rule('', 'endpoints', READ)];
+}
+
+/**
+ * Both components read the system Endpoints and config-autoscaler in knative-serving. These are
+ * single, known objects, so reads are name-limited; the runtime lists/watches them with a
+ * `metadata.name=` field selector, which is what lets the API server honour resourceNames.
+ */
+function systemReadRules(): PolicyRule[] {
+  return [
+    rule('', 'endpoints', READ, [ACTIVATOR_SERVICE, AUTOSCALER]),
+    rule('', 'configmaps', READ, [CONFIG_AUTOSCALER]),
+  ];
+}
+
+/** `create` cannot be limited by name (the object has no name yet to check); renewals can. */
+export function autoscalerSystemRules(): PolicyRule[] {
+  return [
+    rule('coordination.k8s.io', 'leases', ['create']),
+    rule('coordination.k8s.io', 'leases', ['get', 'update'], [AUTOSCALER_LEASE]),
+    ...systemReadRules(),
+  ];
+}
+
+export function activatorSystemRules(): PolicyRule[] {
+  return systemReadRules();
+}
+
+export function buildRole(name: string, namespace: string, rules: PolicyRule[]): Json {
+  return { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace }, rules };
+}
+
+/** Binds a Role to the component's ServiceAccount in knative-serving. */
+export function buildRoleBinding(name: string, namespace: string, serviceAccount: string): Json {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name, namespace },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace: SYSTEM_NAMESPACE }],
+  };
+}
+
+export const RoleNames = {
+  autoscaler: 'kservice-autoscaler',
+  activator: 'kservice-activator',
+  autoscalerSystem: 'kservice-autoscaler-system',
+  activatorSystem: 'kservice-activator-system',
+} as const;
+
+/**
+ * Every Role and RoleBinding: per namespace that holds revisions (or is watched anyway), then
+ * knative-serving.
+ */
+export function buildRbac(revisions: readonly RbacRevision[], extraNamespaces: readonly string[] = []): Json[] {
+  const namespaces = sortedUnique([...revisions.map((r) => r.namespace), ...extraNamespaces]);
+  const objects: Json[] = [];
+  for (const ns of namespaces) {
+    const inNs = revisions.filter((r) => r.namespace === ns);
+    objects.push(
+      buildRole(RoleNames.autoscaler, ns, autoscalerNamespaceRules(inNs)),
+      buildRoleBinding(RoleNames.autoscaler, ns, AUTOSCALER),
+      buildRole(RoleNames.activator, ns, activatorNamespaceRules()),
+      buildRoleBinding(RoleNames.activator, ns, ACTIVATOR),
+    );
+  }
+  objects.push(
+    buildRole(RoleNames.autoscalerSystem, SYSTEM_NAMESPACE, autoscalerSystemRules()),
+    buildRoleBinding(RoleNames.autoscalerSystem, SYSTEM_NAMESPACE, AUTOSCALER),
+    buildRole(RoleNames.activatorSystem, SYSTEM_NAMESPACE, activatorSystemRules()),
+    buildRoleBinding(RoleNames.activatorSystem, SYSTEM_NAMESPACE, ACTIVATOR),
+  );
+  return objects;
+}

@@ -1,0 +1,231 @@
+/**
+ * The install-time part of the graph (once per cluster): the knative-serving namespace, the Istio
+ * gateways and the local gateway Service [reference 5.5], the config-autoscaler ConfigMap, and our
+ * runtime (activator and autoscaler Deployments, Services, ServiceAccounts, PodDisruptionBudgets)
+ * [reference 4.2, 9]. Every system pod meets Pod Security "restricted".
+ */
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import { autoscalerConfigToData } from '../autoscaling';
+import type { ServingConfig } from '../config';
+import { Gateways, Headers, Ports, SYSTEM_NAMESPACE } from '../constants';
+import type { Json } from './json';
+import { restrictedSecurityContext } from './queue-proxy-container';
+
+export const ACTIVATOR = 'activator';
+export const ACTIVATOR_SERVICE = 'activator-service';
+export const AUTOSCALER = 'autoscaler';
+export const CONFIG_AUTOSCALER = 'config-autoscaler';
+/** Port the autoscaler listens on for the activator's pushed stats (websocket). */
+export const AUTOSCALER_PORT = 8080;
+export const ISTIO_GATEWAY_SELECTOR = { istio: 'ingressgateway' };
+
+/** Inputs of the system builders. */
+export interface ServingSystemSpec {
+  readonly config: ServingConfig;
+  readonly runtimeImage: string;
+  /** Sorted namespaces that contain revisions (the runtime watches these). */
+  readonly namespaces: readonly string[];
+  readonly activatorReplicas: number;
+  readonly autoscalerReplicas: number;
+}
+
+export function buildSystemNamespace(): Json {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: SYSTEM_NAMESPACE } };
+}
+
+/** `namespace/name` of a gateway reference. */
+export function splitGatewayRef(ref: string): { namespace: string; name: string } {
+  const [namespace, name] = ref.split('/');
+  return { namespace, name };
+}
+
+/** An Istio Gateway accepting plain HTTP for every host on one port of the ingress gateway pods. */
+export function buildGateway(ref: string, port: number): Json {
+  const { namespace, name } = splitGatewayRef(ref);
+  return {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'Gateway',
+    metadata: { name, namespace },
+    spec: {
+      selector: { ...ISTIO_GATEWAY_SELECTOR },
+      servers: [{ port: { number: port, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }],
+    },
+  };
+}
+
+export function buildIngressGateway(): Json {
+  return buildGateway(Gateways.EXTERNAL, 80);
+}
+
+export function buildLocalGateway(): Json {
+  return buildGateway(Gateways.LOCAL, 8081);
+}
+
+/** `istio-system/knative-local-gateway`: what every route's ExternalName Service points at. */
+export function buildLocalGatewayService(): Json {
+  const [name, namespace] = Gateways.LOCAL_SERVICE.split('.');
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace,
+      labels: { 'experimental.istio.io/disable-gateway-port-translation': 'true' },
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...ISTIO_GATEWAY_SELECTOR },
+      ports: [
+        { name: 'http2', port: 80, targetPort: 8081 },
+        { name: 'https', port: 443, targetPort: 8444 },
+      ],
+    },
+  };
+}
+
+export function buildConfigAutoscaler(config: ServingConfig): Json {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: CONFIG_AUTOSCALER, namespace: SYSTEM_NAMESPACE },
+    data: autoscalerConfigToData(config.autoscaler),
+  };
+}
+
+export function buildServiceAccount(name: string): Json {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: SYSTEM_NAMESPACE } };
+}
+
+/** Env both runtime components read. */
+export function systemEnv(spec: ServingSystemSpec): IEnvVar[] {
+  const field = (name: string, fieldPath: string): IEnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  return [
+    field('SYSTEM_NAMESPACE', 'metadata.namespace'),
+    field('POD_NAME', 'metadata.name'),
+    field('POD_IP', 'status.podIP'),
+    { name: 'KSERVICE_NAMESPACES', value: spec.namespaces.join(',') },
+  ];
+}
+
+export const ACTIVATOR_LABELS = { app: ACTIVATOR, role: ACTIVATOR };
+export const AUTOSCALER_LABELS = { app: AUTOSCALER };
+
+function probeGet(path: string, port: number, headers?: { name: string; value: string }[]) {
+  return { httpGet: { path, port, ...(headers ? { httpHeaders: headers } : {}) } };
+}
+
+export function activatorContainer(spec: ServingSystemSpec): IContainer {
+  const probe = probeGet('/healthz', Ports.QUEUE_HTTP, [{ name: Headers.NETWORK_PROBE, value: ACTIVATOR }]);
+  return {
+    name: ACTIVATOR,
+    image: spec.runtimeImage,
+    args: [ACTIVATOR],
+    ports: [
+      { name: 'http1', containerPort: Ports.QUEUE_HTTP },
+      { name: 'h2c', containerPort: Ports.QUEUE_H2C },
+      { name: 'metrics', containerPort: Ports.QUEUE_METRICS },
+    ],
+    env: systemEnv(spec),
+    resources: { requests: { cpu: '300m', memory: '60Mi' }, limits: { cpu: '1000m', memory: '600Mi' } },
+    readinessProbe: { ...probe, periodSeconds: 5, failureThreshold: 5 },
+    livenessProbe: { ...probe, initialDelaySeconds: 15, periodSeconds: 10, failureThreshold: 12 },
+    securityContext: restrictedSecurityContext(),
+  };
+}
+
+export function autoscalerContainer(spec: ServingSystemSpec): IContainer {
+  return {
+    name: AUTOSCALER,
+    image: spec.runtimeImage,
+    args: [AUTOSCALER],
+    ports: [
+      { name: 'websocket', containerPort: AUTOSCALER_PORT },
+      { name: 'metrics', containerPort: Ports.QUEUE_METRICS },
+    ],
+    env: systemEnv(spec),
+    resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1000m', memory: '1000Mi' } },
+    readinessProbe: { ...probeGet('/healthz', AUTOSCALER_PORT), periodSeconds: 5, failureThreshold: 5 },
+    securityContext: restrictedSecurityContext(),
+  };
+}
+
+function systemDeployment(
+  name: string,
+  labels: Record<string, string>,
+  replicas: number,
+  container: IContainer,
+  terminationGracePeriodSeconds: number,
+): Json {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: SYSTEM_NAMESPACE, labels: { ...labels } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { ...labels } },
+      template: {
+        metadata: { labels: { ...labels } },
+        spec: {
+          serviceAccountName: name,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds,
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [container],
+        },
+      },
+    },
+  };
+}
+
+/** The activator drains for up to 45s after SIGTERM and holds requests; Knative gives it 600s. */
+export function buildActivatorDeployment(spec: ServingSystemSpec): Json {
+  return systemDeployment(ACTIVATOR, ACTIVATOR_LABELS, spec.activatorReplicas, activatorContainer(spec), 600);
+}
+
+export function buildAutoscalerDeployment(spec: ServingSystemSpec): Json {
+  return systemDeployment(AUTOSCALER, AUTOSCALER_LABELS, spec.autoscalerReplicas, autoscalerContainer(spec), 30);
+}
+
+function systemService(name: string, labels: Record<string, string>, ports: Json[]): Json {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: SYSTEM_NAMESPACE, labels: { ...labels } },
+    spec: { type: 'ClusterIP', selector: { ...labels }, ports },
+  };
+}
+
+/** Its Endpoints are what revisions' public Endpoints point at while in proxy mode. */
+export function buildActivatorService(): Json {
+  return systemService(ACTIVATOR_SERVICE, ACTIVATOR_LABELS, [
+    { name: 'http-metrics', port: Ports.QUEUE_METRICS, targetPort: Ports.QUEUE_METRICS },
+    { name: 'http', port: Ports.SERVICE_HTTP, targetPort: Ports.QUEUE_HTTP },
+    { name: 'http2', port: Ports.SERVICE_H2C, targetPort: Ports.QUEUE_H2C },
+    { name: 'https', port: Ports.SERVICE_HTTPS, targetPort: Ports.QUEUE_HTTPS },
+  ]);
+}
+
+export function buildAutoscalerService(): Json {
+  return systemService(AUTOSCALER, AUTOSCALER_LABELS, [
+    { name: 'http-metrics', port: Ports.QUEUE_METRICS, targetPort: Ports.QUEUE_METRICS },
+    { name: 'http', port: AUTOSCALER_PORT, targetPort: AUTOSCALER_PORT },
+  ]);
+}
+
+export function buildPodDisruptionBudget(name: string, labels: Record<string, string>, minAvailable: number | string): Json {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: `${name}-pdb`, namespace: SYSTEM_NAMESPACE, labels: { ...labels } },
+    spec: { minAvailable, selector: { matchLabels: { ...labels } } },
+  };
+}
+
+export function buildActivatorPdb(): Json {
+  return buildPodDisruptionBudget(ACTIVATOR, ACTIVATOR_LABELS, '80%');
+}
+
+export function buildAutoscalerPdb(): Json {
+  return buildPodDisruptionBudget(AUTOSCALER, AUTOSCALER_LABELS, 1);
+}

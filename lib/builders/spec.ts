@@ -1,0 +1,115 @@
+/**
+ * The resolved model: what Knative's webhook defaulting and controllers would know about a
+ * service once its Configuration, Revisions and Route exist. Builders turn these specs into
+ * objects; they never look at props. Everything here is plain data (no cdk8s), so the runtime can
+ * import it too.
+ */
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { ResolvedAutoscaling } from '../autoscaling';
+import type { ServingConfig } from '../config';
+import { Ports } from '../constants';
+import type { Json } from './json';
+
+/** HTTP protocol of a revision's serving port [reference 11]. */
+export type Protocol = 'http1' | 'h2c';
+
+/** How the public Endpoints are filled; mirrors `DataPlane` of the public props. */
+export type DataPlaneMode = 'runtime' | 'static';
+
+/** One revision, defaulted as Knative's webhook would leave the Revision object. */
+export interface RevisionSpec {
+  readonly name: string;
+  readonly namespace: string;
+  /** Label `serving.knative.dev/service`. */
+  readonly serviceName: string;
+  /** Label `serving.knative.dev/configuration` (= the service name inside a KService). */
+  readonly configurationName: string;
+  /** Label `serving.knative.dev/configurationGeneration`, when known. */
+  readonly configurationGeneration?: number;
+  /** `spec.template.metadata.labels` as written. */
+  readonly templateLabels: Readonly<Record<string, string>>;
+  /** Template annotations except `autoscaling.knative.dev/*`. */
+  readonly templateAnnotations: Readonly<Record<string, string>>;
+  /** Canonical `autoscaling.knative.dev/*` annotations, `class` and `metric` defaulted. */
+  readonly autoscalingAnnotations: Readonly<Record<string, string>>;
+  readonly autoscaling: ResolvedAutoscaling;
+  /** Containers as in the defaulted Revision: names filled, serving readiness probe defaulted. */
+  readonly containers: readonly IContainer[];
+  /** Name of the container that receives traffic. */
+  readonly servingContainerName: string;
+  readonly userPort: number;
+  readonly protocol: Protocol;
+  readonly containerConcurrency: number;
+  readonly timeoutSeconds: number;
+  /** 0 = none. */
+  readonly responseStartTimeoutSeconds: number;
+  /** 0 = none. */
+  readonly idleTimeoutSeconds: number;
+  readonly progressDeadlineSeconds: number;
+  /** Pod-level fields passed through as written (volumes, serviceAccountName, affinity...). */
+  readonly pod: Readonly<Json>;
+  readonly runtimeImage: string;
+  readonly dataPlane: DataPlaneMode;
+}
+
+/** One revision's share of a traffic name. */
+export interface TrafficSplit {
+  readonly revisionName: string;
+  readonly percent: number;
+  readonly latestRevision: boolean;
+  /** Public Service port of the revision: 80, or 81 for h2c [reference 4.2]. */
+  readonly servicePort: number;
+}
+
+/** One traffic name: '' (the route itself) or a tag. */
+export interface TrafficName {
+  /** '' for the default target. */
+  readonly tag: string;
+  /** Host name (= route k8s Service name): `NAME`, or the tag template's `TAG-NAME`. */
+  readonly hostName: string;
+  /** External host, e.g. `NAME.NS.example.com`; undefined when cluster-local. */
+  readonly externalHost?: string;
+  /** In first-appearance order, consolidated by revision; tag lists hold one revision at 100%. */
+  readonly splits: readonly TrafficSplit[];
+}
+
+export interface RouteSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly clusterLocal: boolean;
+  /** Route labels: KService labels + `serving.knative.dev/service`. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Route annotations: KService annotations minus last-applied-configuration. */
+  readonly annotations: Readonly<Record<string, string>>;
+  /** '' first, then tags sorted. */
+  readonly names: readonly TrafficName[];
+  readonly externalGateway: string;
+  readonly localGateway: string;
+  readonly localGatewayService: string;
+}
+
+/** A whole KService: its synthesized revisions (current one first) and its route. */
+export interface ServiceSpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly revisions: readonly RevisionSpec[];
+  readonly route: RouteSpec;
+  readonly config: ServingConfig;
+}
+
+/** queue-proxy's main port: 8012, or 8013 for h2c. */
+export function queueServingPort(rev: Pick<RevisionSpec, 'protocol'>): number {
+  return rev.protocol === 'h2c' ? Ports.QUEUE_H2C : Ports.QUEUE_HTTP;
+}
+
+/** Public Service port: 80, or 81 for h2c. */
+export function publicServicePort(rev: Pick<RevisionSpec, 'protocol'>): number {
+  return rev.protocol === 'h2c' ? Ports.SERVICE_H2C : Ports.SERVICE_HTTP;
+}
+
+/** Service port name: `http`, or `http2` for h2c. */
+export function servicePortName(rev: Pick<RevisionSpec, 'protocol'>): string {
+  return rev.protocol === 'h2c' ? 'http2' : 'http';
+}
+
+export const H2C_APP_PROTOCOL = 'kubernetes.io/h2c';

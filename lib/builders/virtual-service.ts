@@ -1,0 +1,113 @@
+/**
+ * The route's Istio VirtualServices [reference 5.1, 5.3, 5.4]: `NAME-ingress` (bound to the ingress
+ * and local gateways) and `NAME-mesh` (sidecar traffic), as net-istio builds them from the KIngress
+ * that Knative's route controller would create.
+ *
+ * Not emitted: the probe routes net-istio prepends for its readiness prober (`K-Network-Hash`),
+ * which only matter to net-istio's controller; traffic is routed the same without them.
+ */
+import { Gateways, Headers } from '../constants';
+import { Names } from '../naming';
+import { sortedUnique, type Json } from './json';
+import { ingressAnnotations, virtualServiceLabels } from './meta';
+import type { RouteSpec, TrafficSplit } from './spec';
+
+const ISTIO_API_VERSION = 'networking.istio.io/v1beta1';
+const CLUSTER_LOCAL_SUFFIX = '.svc.cluster.local';
+
+export type IngressVisibility = 'ClusterLocal' | 'ExternalIP';
+
+/** One KIngress rule: hosts of one visibility for one traffic name, and its weighted splits. */
+export interface IngressRule {
+  readonly visibility: IngressVisibility;
+  readonly hosts: readonly string[];
+  readonly splits: readonly TrafficSplit[];
+}
+
+/** Knative's KIngress rules: per traffic name (sorted), a ClusterLocal rule, then ExternalIP unless cluster-local. */
+export function ingressRules(route: RouteSpec): IngressRule[] {
+  return route.names.flatMap((name) => {
+    const splits = name.splits.filter((s) => s.percent > 0);
+    const local: IngressRule = {
+      visibility: 'ClusterLocal',
+      hosts: expandedHosts(`${name.hostName}.${route.namespace}${CLUSTER_LOCAL_SUFFIX}`),
+      splits,
+    };
+    if (route.clusterLocal || !name.externalHost) return [local];
+    return [local, { visibility: 'ExternalIP', hosts: [name.externalHost], splits }];
+  });
+}
+
+/** `h.ns.svc.cluster.local` → `[h.ns, h.ns.svc, h.ns.svc.cluster.local]`; other hosts stay as they are. */
+export function expandedHosts(host: string): string[] {
+  if (!host.endsWith(CLUSTER_LOCAL_SUFFIX)) return [host];
+  const short = host.slice(0, -CLUSTER_LOCAL_SUFFIX.length);
+  return [short, `${short}.svc`, host];
+}
+
+export function buildIngressVirtualService(route: RouteSpec): Json {
+  const rules = ingressRules(route);
+  const gatewaysOf = (r: IngressRule) => [r.visibility === 'ClusterLocal' ? route.localGateway : route.externalGateway];
+  return virtualService(route, Names.ingressVirtualService(route.name), {
+    hosts: sortedUnique(rules.flatMap((r) => r.hosts)),
+    gateways: sortedUnique(rules.flatMap(gatewaysOf)),
+    http: rules.map((r) => httpRoute(route, r, gatewaysOf(r))),
+  });
+}
+
+export function buildMeshVirtualService(route: RouteSpec): Json {
+  const rules = ingressRules(route).filter((r) => r.visibility === 'ClusterLocal');
+  return virtualService(route, Names.meshVirtualService(route.name), {
+    hosts: sortedUnique(rules.flatMap((r) => r.hosts)),
+    gateways: [Gateways.MESH],
+    http: rules.map((r) => httpRoute(route, r, [Gateways.MESH])),
+  });
+}
+
+function virtualService(route: RouteSpec, name: string, spec: Json): Json {
+  return {
+    apiVersion: ISTIO_API_VERSION,
+    kind: 'VirtualService',
+    metadata: {
+      name,
+      namespace: route.namespace,
+      labels: virtualServiceLabels(route),
+      annotations: ingressAnnotations(route),
+    },
+    spec,
+  };
+}
+
+/** One HTTPRoute per rule: authority-prefix matches, weighted routes, no retries, no timeout. */
+function httpRoute(route: RouteSpec, rule: IngressRule, gateways: readonly string[]): Json {
+  return {
+    match: hostPrefixes(rule.hosts).map((prefix) => ({ authority: { prefix }, gateways: [...gateways] })),
+    route: rule.splits.map((s) => weightedDestination(route.namespace, s)),
+    retries: {},
+  };
+}
+
+function weightedDestination(namespace: string, split: TrafficSplit): Json {
+  return {
+    destination: {
+      host: `${split.revisionName}.${namespace}${CLUSTER_LOCAL_SUFFIX}`,
+      port: { number: split.servicePort },
+    },
+    weight: split.percent,
+    headers: {
+      request: { set: { [Headers.NAMESPACE]: namespace, [Headers.REVISION]: split.revisionName } },
+    },
+  };
+}
+
+/**
+ * net-istio matches on host prefixes: the `.svc.cluster.local` suffix is trimmed and hosts that
+ * start with an already-kept prefix are dropped, so `h.ns`, `h.ns.svc`, `h.ns.svc.cluster.local`
+ * become one match on `h.ns` (which also covers `h.ns:80`).
+ */
+export function hostPrefixes(hosts: readonly string[]): string[] {
+  const trimmed = sortedUnique(hosts.map((h) => (h.endsWith(CLUSTER_LOCAL_SUFFIX) ? h.slice(0, -CLUSTER_LOCAL_SUFFIX.length) : h)));
+  const kept: string[] = [];
+  for (const h of trimmed) if (!kept.some((k) => h.startsWith(k))) kept.push(h);
+  return kept;
+}

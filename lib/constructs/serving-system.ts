@@ -1,0 +1,139 @@
+import { Lazy, type ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { AutoscalerClass } from '../autoscaling';
+import type { Json } from '../builders/json';
+import { sortedUnique } from '../builders/json';
+import { buildRbac, type RbacRevision } from '../builders/rbac';
+import {
+  ACTIVATOR,
+  AUTOSCALER,
+  buildActivatorDeployment,
+  buildActivatorPdb,
+  buildActivatorService,
+  buildAutoscalerDeployment,
+  buildAutoscalerPdb,
+  buildAutoscalerService,
+  buildConfigAutoscaler,
+  buildIngressGateway,
+  buildLocalGateway,
+  buildLocalGatewayService,
+  buildServiceAccount,
+  buildSystemNamespace,
+  type ServingSystemSpec,
+} from '../builders/serving-system';
+import { resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../config';
+import { Gateways } from '../constants';
+import { isDns1123Label } from '../naming';
+import { ProblemList } from '../problems';
+import { emit, emitAll } from './emit';
+import { Revision } from './revision';
+
+export interface ServingSystemProps {
+  /** Serving config: autoscaler defaults (config-autoscaler), gateways, runtime image. @default Knative defaults */
+  readonly config?: ServingConfigProps;
+  /** Image of the activator and autoscaler. @default config.runtimeImage, else DEFAULT_RUNTIME_IMAGE */
+  readonly runtimeImage?: string;
+  /** @default 2 */
+  readonly activatorReplicas?: number;
+  /** @default 2 (one leader, elected with the `kservice-autoscaler` Lease) */
+  readonly autoscalerReplicas?: number;
+  /**
+   * Namespaces the runtime watches (and gets RBAC in) besides those holding revisions in this app.
+   * @default none
+   */
+  readonly extraNamespaces?: string[];
+}
+
+/**
+ * Everything installed once per cluster: the knative-serving namespace, the Istio gateways and
+ * local gateway Service, config-autoscaler, and the runtime (activator, autoscaler) with
+ * least-privilege RBAC computed from the app's revisions.
+ *
+ * The revisions are discovered when the app is synthesized, so KServices added after the
+ * ServingSystem count too: the runtime's `KSERVICE_NAMESPACES` env is a cdk8s Lazy, and the
+ * per-namespace Roles are added in a validation hook (cdk8s runs every construct's validations
+ * right before it renders charts; constructs has no separate "prepare" phase any more).
+ *
+ * Gateways and the local gateway Service are emitted only while the config uses Knative's default
+ * names; pointing the config at other gateways means those already exist.
+ */
+export class ServingSystem extends Construct {
+  public readonly config: ServingConfig;
+  public readonly activatorDeployment: ApiObject;
+  public readonly autoscalerDeployment: ApiObject;
+  private readonly props: ServingSystemProps;
+  private rbacObjects?: ApiObject[];
+
+  constructor(scope: Construct, id: string, props: ServingSystemProps = {}) {
+    super(scope, id);
+    validateSystemProps(props);
+    this.props = props;
+    this.config = resolveServingConfig(props.config);
+
+    emit(this, buildSystemNamespace());
+    if (this.config.externalGateway === Gateways.EXTERNAL) emit(this, buildIngressGateway());
+    if (this.config.localGateway === Gateways.LOCAL) emit(this, buildLocalGateway());
+    if (this.config.localGatewayService === Gateways.LOCAL_SERVICE) emit(this, buildLocalGatewayService());
+    emit(this, buildConfigAutoscaler(this.config));
+    emitAll(this, [buildServiceAccount(ACTIVATOR), buildServiceAccount(AUTOSCALER)]);
+    this.activatorDeployment = emit(this, lazySpec(buildActivatorDeployment, () => this.systemSpec()));
+    this.autoscalerDeployment = emit(this, lazySpec(buildAutoscalerDeployment, () => this.systemSpec()));
+    emitAll(this, [buildActivatorService(), buildAutoscalerService(), buildActivatorPdb(), buildAutoscalerPdb()]);
+
+    this.node.addValidation({ validate: () => (this.addRbac(), []) });
+  }
+
+  /** Every Revision in the app, in tree order. */
+  public get revisions(): Revision[] {
+    return this.node.root.node.findAll().filter(Revision.isRevision);
+  }
+
+  /** Sorted namespaces the runtime watches. */
+  public get namespaces(): string[] {
+    return sortedUnique([...this.revisions.map((r) => r.namespace), ...(this.props.extraNamespaces ?? [])]);
+  }
+
+  /** Adds the Roles and RoleBindings once the app's revisions are all known (idempotent). */
+  public addRbac(): ApiObject[] {
+    this.rbacObjects ??= emitAll(this, buildRbac(this.revisions.map(rbacRevision), this.props.extraNamespaces));
+    return this.rbacObjects;
+  }
+
+  private systemSpec(): ServingSystemSpec {
+    return {
+      config: this.config,
+      runtimeImage: this.props.runtimeImage ?? this.config.runtimeImage,
+      namespaces: this.namespaces,
+      activatorReplicas: this.props.activatorReplicas ?? 2,
+      autoscalerReplicas: this.props.autoscalerReplicas ?? 2,
+    };
+  }
+}
+
+function rbacRevision(r: Revision): RbacRevision {
+  return {
+    name: r.name,
+    namespace: r.namespace,
+    scaledByAutoscaler: r.spec.autoscaling.class === AutoscalerClass.KPA,
+    endpointsByRuntime: r.spec.dataPlane === 'runtime',
+  };
+}
+
+/** The object with its `spec` computed at synth time. */
+function lazySpec(build: (spec: ServingSystemSpec) => Json, systemSpec: () => ServingSystemSpec): Json {
+  const eager = build(systemSpec());
+  return { ...eager, spec: Lazy.any({ produce: () => build(systemSpec()).spec }) };
+}
+
+function validateSystemProps(props: ServingSystemProps): void {
+  const problems = new ProblemList();
+  for (const key of ['activatorReplicas', 'autoscalerReplicas'] as const) {
+    const n = props[key];
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) problems.add(key, `must be a whole number of at least 1, got ${n}`);
+  }
+  if (props.runtimeImage !== undefined && props.runtimeImage.trim() === '') problems.add('runtimeImage', 'must not be empty');
+  (props.extraNamespaces ?? []).forEach((ns, i) => {
+    if (!isDns1123Label(ns)) problems.add(`extraNamespaces[${i}]`, `"${ns}" must be a DNS-1123 label`);
+  });
+  problems.throwIfAny('ServingSystem');
+}

@@ -1,0 +1,210 @@
+/**
+ * Validation of KService props and of the resolved model, with Knative's rules [reference 3.2, 6,
+ * 7, 11]. Every problem is collected with its property path and raised once as a ValidationError
+ * before anything is added to the construct tree, so nothing is ever half-synthesized.
+ */
+import { AutoscalerClass } from './autoscaling';
+import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from './constants';
+import { currentRevisionName, resolveServiceSpec, seconds } from './builders/resolve';
+import type { ServiceSpec } from './builders/spec';
+import { DataPlane, Visibility, type KServiceProps, type RevisionTemplateProps } from './kservice-props';
+import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from './naming';
+import { joinPath, ProblemList } from './problems';
+
+const RESERVED_ENV = ['PORT', 'K_REVISION', 'K_CONFIGURATION', 'K_SERVICE'];
+const DEFAULT_SERVICE_NAME_HINT = 'a DNS-1035 label: lowercase letters, digits and "-", starting with a letter, at most 63 characters';
+
+/**
+ * Validates props, resolves them and validates the model. Returns the model or throws one
+ * ValidationError listing every problem.
+ */
+export function compileServiceSpec(props: KServiceProps, defaultName: string): ServiceSpec {
+  const problems = new ProblemList();
+  validateKServiceProps(props, defaultName, problems);
+  const spec = resolveServiceSpec(props, defaultName, problems);
+  validateServiceSpec(spec, props, problems);
+  problems.throwIfAny(`KService "${props.name ?? defaultName}"`);
+  return spec;
+}
+
+export function validateKServiceProps(props: KServiceProps, defaultName: string, problems: ProblemList): void {
+  const name = props.name ?? defaultName;
+  if (!isDns1035Label(name)) problems.add('name', `"${name}" must be ${DEFAULT_SERVICE_NAME_HINT}`);
+  if (props.namespace !== undefined && !isDns1123Label(props.namespace)) {
+    problems.add('namespace', `"${props.namespace}" must be a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters)`);
+  }
+  if (props.visibility !== undefined && !Object.values(Visibility).includes(props.visibility)) {
+    problems.add('visibility', `must be one of ${Object.values(Visibility).join(', ')}, got "${props.visibility}"`);
+  }
+  if (props.dataPlane !== undefined && !Object.values(DataPlane).includes(props.dataPlane)) {
+    problems.add('dataPlane', `must be one of ${Object.values(DataPlane).join(', ')}, got "${props.dataPlane}"`);
+  }
+  if (props.generation !== undefined && !(Number.isInteger(props.generation) && props.generation >= 1)) {
+    problems.add('generation', `must be a whole number of at least 1, got ${props.generation}`);
+  }
+  if (props.revisionName !== undefined) validateRevisionName(props.revisionName, name, 'revisionName', problems);
+  validateTemplate(props, '', props.config?.maxRevisionTimeoutSeconds, problems);
+  validateRevisions(props, name, problems);
+  validateTraffic(props, name, problems);
+}
+
+function validateRevisionName(revisionName: string, serviceName: string, path: string, problems: ProblemList): void {
+  if (!isDns1123Label(revisionName)) {
+    problems.add(path, `"${revisionName}" must be a DNS-1123 label (lowercase letters, digits and "-", at most ${MAX_NAME_LENGTH} characters)`);
+  }
+  if (!revisionName.startsWith(`${serviceName}-`)) {
+    problems.add(path, `"${revisionName}" must start with the service name and a dash ("${serviceName}-")`);
+  }
+}
+
+function validateRevisions(props: KServiceProps, serviceName: string, problems: ProblemList): void {
+  const seen = new Map<string, string>([[currentRevisionName(props, serviceName), 'the current template\'s revision']]);
+  (props.revisions ?? []).forEach((rev, i) => {
+    const path = `revisions[${i}]`;
+    validateRevisionName(rev.name, serviceName, `${path}.name`, problems);
+    const earlier = seen.get(rev.name);
+    if (earlier) problems.add(`${path}.name`, `two revisions are named "${rev.name}" (also ${earlier})`);
+    else seen.set(rev.name, path);
+    validateTemplate(rev, path, props.config?.maxRevisionTimeoutSeconds, problems);
+  });
+}
+
+/** The template rules: containers, ports, env, concurrency, timeouts. */
+export function validateTemplate(
+  t: RevisionTemplateProps,
+  prefix: string,
+  maxTimeoutSeconds: number | undefined,
+  problems: ProblemList,
+): void {
+  const at = (p: string) => joinPath(prefix, p);
+  validateContainers(t, prefix, problems);
+  const cc = t.containerConcurrency;
+  if (cc !== undefined && !(Number.isInteger(cc) && cc >= 0 && cc <= RevisionDefaults.CONTAINER_CONCURRENCY_MAX)) {
+    problems.add(at('containerConcurrency'), `must be a whole number from 0 to ${RevisionDefaults.CONTAINER_CONCURRENCY_MAX}, got ${cc}`);
+  }
+  const max = maxTimeoutSeconds ?? RevisionDefaults.MAX_TIMEOUT_SECONDS;
+  const timeout = checkDuration(t.timeout, at('timeout'), 0, max, problems);
+  const limit = timeout ?? max;
+  checkDuration(t.responseStartTimeout, at('responseStartTimeout'), 0, limit, problems, 'timeout');
+  checkDuration(t.idleTimeout, at('idleTimeout'), 0, limit, problems, 'timeout');
+}
+
+function checkDuration(
+  d: RevisionTemplateProps['timeout'],
+  path: string,
+  min: number,
+  max: number,
+  problems: ProblemList,
+  maxName?: string,
+): number | undefined {
+  const s = seconds(d);
+  if (s === undefined) return undefined;
+  if (!Number.isInteger(s)) problems.add(path, `must be a whole number of seconds, got ${s}s`);
+  else if (s < min || s > max) {
+    problems.add(path, `must be between ${min}s and ${max}s${maxName ? ` (the ${maxName})` : ''}, got ${s}s`);
+  } else return s;
+  return undefined;
+}
+
+function validateContainers(t: RevisionTemplateProps, prefix: string, problems: ProblemList): void {
+  const at = (p: string) => joinPath(prefix, p);
+  const containers = t.containers ?? [];
+  if (containers.length === 0) {
+    problems.add(at('containers'), 'at least one container is required');
+    return;
+  }
+  const withPort = containers.filter((c) => c.port !== undefined || c.portName !== undefined).length;
+  if (containers.length > 1 && withPort !== 1) {
+    problems.add(at('containers'), `with several containers exactly one must set a port (the serving container), found ${withPort}`);
+  }
+  const names = new Set<string>();
+  containers.forEach((c, i) => {
+    const path = at(`containers[${i}]`);
+    if (!c.image || typeof c.image !== 'string') problems.add(`${path}.image`, 'is required');
+    if (c.name !== undefined) {
+      if (!isDns1123Label(c.name)) problems.add(`${path}.name`, `"${c.name}" must be a DNS-1123 label`);
+      if (c.name === QUEUE_CONTAINER_NAME) problems.add(`${path}.name`, `"${QUEUE_CONTAINER_NAME}" is reserved for the sidecar`);
+      if (names.has(c.name)) problems.add(`${path}.name`, `duplicate container name "${c.name}"`);
+      names.add(c.name);
+    }
+    if (c.port !== undefined) validatePort(c.port, `${path}.port`, problems);
+    if (c.portName !== undefined && c.portName !== 'http1' && c.portName !== 'h2c') {
+      problems.add(`${path}.portName`, `must be "http1" or "h2c", got "${c.portName}"`);
+    }
+    validateEnv(c.env, `${path}.env`, problems);
+  });
+}
+
+function validatePort(port: number, path: string, problems: ProblemList): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    problems.add(path, `must be a port number from 1 to 65535, got ${port}`);
+  } else if (Ports.RESERVED.includes(port)) {
+    problems.add(path, `port ${port} is reserved (queue-proxy and the runtime use ${Ports.RESERVED.join(', ')})`);
+  }
+}
+
+function validateEnv(env: RevisionTemplateProps['containers'][number]['env'], path: string, problems: ProblemList): void {
+  if (env === undefined) return;
+  const names = Array.isArray(env) ? (env as { name: string }[]).map((e) => e.name) : Object.keys(env);
+  names.forEach((n, i) => {
+    if (RESERVED_ENV.includes(n)) {
+      problems.add(Array.isArray(env) ? `${path}[${i}].name` : `${path}.${n}`, `${n} is reserved (set by the platform)`);
+    }
+  });
+}
+
+function validateTraffic(props: KServiceProps, serviceName: string, problems: ProblemList): void {
+  const traffic = props.traffic;
+  if (traffic === undefined || traffic.length === 0) return;
+  const known = new Set([currentRevisionName(props, serviceName), ...(props.revisions ?? []).map((r) => r.name)]);
+  const tags = new Map<string, number>();
+  let sum = 0;
+  traffic.forEach((t, i) => {
+    const path = `traffic[${i}]`;
+    const percent = t.percent ?? 0;
+    if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+      problems.add(`${path}.percent`, `must be a whole number from 0 to 100, got ${percent}`);
+    }
+    sum += percent;
+    if (t.revisionName !== undefined && t.latestRevision === true) {
+      problems.add(path, 'set either revisionName or latestRevision: true, not both');
+    } else if (t.revisionName === undefined && t.latestRevision === false) {
+      problems.add(`${path}.latestRevision`, 'may only be false when revisionName is set');
+    }
+    if (t.revisionName !== undefined && !known.has(t.revisionName)) {
+      problems.add(`${path}.revisionName`, `unknown revision "${t.revisionName}" (known: ${[...known].join(', ')})`);
+    }
+    if (t.tag !== undefined) validateTag(t.tag, serviceName, `${path}.tag`, tags, i, problems);
+  });
+  if (sum !== 100) problems.add('traffic', `percents must sum to 100, got ${sum}`);
+}
+
+function validateTag(tag: string, serviceName: string, path: string, tags: Map<string, number>, i: number, problems: ProblemList): void {
+  if (!isDns1035Label(tag)) {
+    problems.add(path, `"${tag}" must be ${DEFAULT_SERVICE_NAME_HINT}`);
+  } else if (`${tag}-${serviceName}`.length > MAX_NAME_LENGTH) {
+    problems.add(path, `host name "${tag}-${serviceName}" would be longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  const first = tags.get(tag);
+  if (first !== undefined) problems.add(path, `duplicate tag "${tag}" (also traffic[${first}].tag)`);
+  else tags.set(tag, i);
+}
+
+/** Rules that need the resolved model. */
+export function validateServiceSpec(spec: ServiceSpec, props: KServiceProps, problems: ProblemList): void {
+  for (const name of spec.route.names) {
+    if (!isDns1123Label(name.hostName)) {
+      problems.add(name.tag ? 'config.tagTemplate' : 'name', `host name "${name.hostName}" is not a DNS-1123 label`);
+    }
+  }
+  if ((props.dataPlane ?? DataPlane.RUNTIME) === DataPlane.STATIC) {
+    for (const rev of spec.revisions) {
+      if (rev.autoscaling.minScale < 1) {
+        problems.add(
+          'dataPlane',
+          `DataPlane.STATIC needs min-scale >= 1 (nothing can wake a revision at zero without the runtime); revision "${rev.name}" has min-scale ${rev.autoscaling.minScale}${rev.autoscaling.class === AutoscalerClass.HPA ? ' (HPA class)' : ''}`,
+        );
+      }
+    }
+  }
+}
