@@ -102,32 +102,29 @@ export type RevisionPlan =
  * Knative's configuration generation, replayed: an unchanged template keeps the latest revision;
  * a changed one bumps the generation and names the new revision `NAME-%05d` (or its BYO name).
  * A BYO name already used by a different template is a conflict, as it is in Knative.
- * `firstGeneration` numbers a service the history has not seen (1 unless Revision documents
- * already used generations).
  */
 export function planRevision(
-  previous: HistoryService | undefined,
-  namespace: string,
+  previous: HistoryService,
   service: string,
   template: KnativeRevisionTemplate,
-  firstGeneration = 1,
 ): RevisionPlan {
   const normalized = normalize(template) as KnativeRevisionTemplate;
-  const byoName = template.metadata?.name;
-  if (previous === undefined) {
-    const name = byoName ?? Names.revision(service, firstGeneration);
-    return { kind: 'ok', name, generation: firstGeneration, entry: { namespace, name: service, generation: firstGeneration, revisions: [{ name, generation: firstGeneration, template: normalized }] } };
-  }
   const latest = previous.revisions[previous.revisions.length - 1];
   if (sameTemplate(latest.template, normalized)) {
     return { kind: 'ok', name: latest.name, generation: latest.generation, entry: previous };
   }
   const generation = previous.generation + 1;
-  const name = byoName ?? Names.revision(service, generation);
+  const name = template.metadata?.name ?? Names.revision(service, generation);
   const existing = previous.revisions.find((r) => r.name === name);
   if (existing && !sameTemplate(existing.template, normalized)) return { kind: 'conflict', name };
+  // A BYO name that already has this very template is reused, as Knative finds it by name.
   const revisions = existing ? previous.revisions : [...previous.revisions, { name, generation, template: normalized }];
-  return { kind: 'ok', name, generation: existing ? existing.generation : generation, entry: { ...previous, generation, revisions } };
+  return { kind: 'ok', name, generation: existing?.generation ?? generation, entry: { ...previous, generation, revisions } };
+}
+
+/** The entry of a service the history has not seen yet. */
+export function firstEntry(namespace: string, name: string, revision: HistoryRevision): HistoryService {
+  return { namespace, name, generation: revision.generation, revisions: [revision] };
 }
 
 /** Replaces (or adds) service entries; the result is sorted so the file diffs cleanly. */

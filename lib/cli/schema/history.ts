@@ -11,7 +11,8 @@ const revision = object(
   {
     name: dnsLabel(),
     generation: integer(1),
-    template: { type: 'object', required: ['spec'] },
+    // The template was validated as part of its Service when it was recorded.
+    template: object({ metadata: { type: 'object' }, spec: { type: 'object' } }, ['spec']),
   },
   ['name', 'generation', 'template'],
 );

@@ -1,0 +1,126 @@
+/**
+ * Command-line parsing. node's own `util.parseArgs` does the option syntax (short/long flags,
+ * `--opt=value`, `--`), so this module only knows the commands and their help texts.
+ */
+import { parseArgs } from 'node:util';
+
+export const MAIN_HELP = `Usage: kservice <command> [options]
+
+Compiles Knative Serving services (serving.knative.dev/v1 YAML) into the plain Kubernetes and
+Istio objects Knative would create for them, plus the runtime that makes them live.
+
+Commands:
+  compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE]
+                 Compile Services and Revisions; pass every other document through.
+  help [COMMAND] Show help for a command.
+
+Options:
+  -h, --help     Show this help.
+  -v, --version  Print the version.
+
+Run 'kservice compile --help' for the details of compile.
+`;
+
+export const COMPILE_HELP = `Usage: kservice compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE]
+
+Reads YAML files, directories (recursively, *.yaml and *.yml, in sorted order) or '-' for stdin.
+Documents of kind Service or Revision in serving.knative.dev/v1 are validated and compiled; every
+other document passes through unchanged. Output is deterministic: the same input gives the same
+bytes.
+
+Options:
+  -o, --output OUT_DIR  Write NAMESPACE-NAME.yaml per service, serving-system.yaml and
+                        passthrough.yaml into OUT_DIR. The directory is replaced as a whole
+                        once everything is written; a failed run leaves it untouched.
+                        Default: one multi-document YAML stream on stdout.
+      --config FILE     Serving config: domain, domainTemplate, tagTemplate, externalGateway,
+                        localGateway, localGatewayService, runtimeImage, revisionTimeoutSeconds,
+                        maxRevisionTimeoutSeconds, containerConcurrency, autoscaler.*.
+                        Default: Knative's defaults (domain example.com).
+      --history FILE    Revision history (a lockfile to commit). Read if it exists; when a
+                        service's template changed, its next revision (NAME-00002, ...) is
+                        recorded and the file is rewritten, only if the whole run succeeds.
+  -h, --help            Show this help.
+
+Revisions that traffic names but the current template does not define come from Revision
+documents in the input (labelled serving.knative.dev/service: NAME) or from --history.
+
+Exit status: 0 on success; 1 when the input is invalid (every problem is reported as
+FILE:LINE:COL PATH: MESSAGE and nothing is written); 2 on a usage error.
+`;
+
+export interface CompileOptions {
+  readonly inputs: string[];
+  readonly outDir?: string;
+  readonly configFile?: string;
+  readonly historyFile?: string;
+}
+
+export type Command =
+  | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'compile'; readonly options: CompileOptions };
+
+/** A mistake in how the tool was called; answered with exit code 2 and the help text. */
+export class UsageError extends Error {
+  constructor(message: string, readonly help: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const HELP_BY_COMMAND: Record<string, string> = { compile: COMPILE_HELP };
+
+export function parseCommand(argv: readonly string[]): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new UsageError('no command given', MAIN_HELP);
+  if (first === '-h' || first === '--help') return { kind: 'help', text: MAIN_HELP };
+  if (first === '-v' || first === '--version') return { kind: 'version' };
+  if (first === 'help') return helpFor(rest[0]);
+  if (first === 'compile') return parseCompile(rest);
+  const what = first.startsWith('-') ? `unknown option '${first}'` : `unknown command '${first}'`;
+  throw new UsageError(what, MAIN_HELP);
+}
+
+function helpFor(command: string | undefined): Command {
+  if (command === undefined) return { kind: 'help', text: MAIN_HELP };
+  const text = HELP_BY_COMMAND[command];
+  if (!text) throw new UsageError(`unknown command '${command}'`, MAIN_HELP);
+  return { kind: 'help', text };
+}
+
+function parseCompile(args: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        config: { type: 'string' },
+        history: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(plainParseError(error as Error), COMPILE_HELP);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help', text: COMPILE_HELP };
+  if (positionals.length === 0) throw new UsageError('compile needs at least one FILE_OR_DIR (or - for stdin)', COMPILE_HELP);
+  if (positionals.filter((p) => p === '-').length > 1) throw new UsageError("'-' (stdin) may be given only once", COMPILE_HELP);
+  for (const [name, value] of [['--output', values.output], ['--config', values.config], ['--history', values.history]] as const) {
+    if (value === '') throw new UsageError(`${name} needs a non-empty value`, COMPILE_HELP);
+  }
+  return {
+    kind: 'compile',
+    options: { inputs: positionals, outDir: values.output, configFile: values.config, historyFile: values.history },
+  };
+}
+
+/** node's messages carry hints meant for programmers ("To specify a positional ..."); keep the first sentence. */
+function plainParseError(error: Error): string {
+  const first = error.message.split('. ')[0].replace(/\.$/, '');
+  return first.charAt(0).toLowerCase() + first.slice(1);
+}

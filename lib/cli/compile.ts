@@ -1,0 +1,170 @@
+/**
+ * `kservice compile`: documents in, manifests out. The pipeline collects every problem of a run
+ * (config, history, YAML syntax, schema, Knative's cross-field rules, construct validation) and
+ * fails with all of them at once; only a clean run produces output and a new history.
+ */
+import { stringify } from 'yaml';
+import type { CompileOptions } from './args';
+import { loadConfigFile } from './config-file';
+import { Diagnostic, DiagnosticError } from './diagnostics';
+import type { GraphService } from './graph';
+import { EMPTY_HISTORY, HistoryService, loadHistory, serializeHistory, withServices } from './history';
+import { checkRevisionDocument, checkService } from './knative-checks';
+import { serviceToProps } from './knative-to-props';
+import type { KnativeRevision, KnativeService } from './knative-types';
+import { knativeKindOf, namespaceOf } from './knative-types';
+import { OutputFile, PASSTHROUGH_FILE, SYSTEM_FILE } from './output';
+import { ownerOf, resolveLineup } from './revisions';
+import { revisionSchema, serviceSchema } from './schema/knative';
+import { SourceDocument, diagnosticAt, readInputs } from './source';
+import { validateDocument } from './validate';
+
+export interface CompileResult {
+  /** In stream order: pass-through documents, the system, then one file per service. */
+  readonly files: readonly OutputFile[];
+  /** The rewritten history, when `--history` was given. */
+  readonly history?: { readonly file: string; readonly content: string };
+}
+
+/** Runs the whole compile; throws `DiagnosticError` with every problem when the input is bad. */
+export async function compile(options: CompileOptions, readStdin: () => Promise<string>): Promise<CompileResult> {
+  const diagnostics: Diagnostic[] = [];
+  const config = await loadConfigFile(options.configFile);
+  diagnostics.push(...config.diagnostics);
+  const loaded = options.historyFile ? await loadHistory(options.historyFile) : { history: EMPTY_HISTORY, diagnostics: [] };
+  diagnostics.push(...loaded.diagnostics);
+  const input = await readInputs(options.inputs, readStdin);
+  diagnostics.push(...input.diagnostics);
+
+  const sorted = sortDocuments(input.documents);
+  const services = validServices(sorted.services, config.config, diagnostics);
+  const revisionsByService = validRevisions(sorted.revisions, sorted.services, config.config, diagnostics);
+
+  const graphServices: GraphService[] = [];
+  const historyEntries: HistoryService[] = [];
+  for (const doc of services) {
+    const service = doc.value as KnativeService;
+    const key = serviceKey(namespaceOf(service.metadata), service.metadata.name);
+    const lineup = resolveLineup(doc, loaded.history, revisionsByService.get(key) ?? [], diagnostics);
+    if (!lineup) continue;
+    historyEntries.push(lineup.historyEntry);
+    graphServices.push({ doc, origins: lineup.origins, props: serviceToProps(service, lineup.revisions, config.props) });
+  }
+  if (diagnostics.length > 0) throw new DiagnosticError(diagnostics);
+
+  // Loaded only now: the constructs (and cdk8s) are not needed to reject bad input.
+  const { buildGraph } = await import('./graph');
+  const graph = buildGraph(graphServices, config.props);
+  if (graph.diagnostics.length > 0) throw new DiagnosticError(graph.diagnostics);
+
+  const files: OutputFile[] = [];
+  if (sorted.passthrough.length > 0) {
+    files.push({ name: PASSTHROUGH_FILE, documents: sorted.passthrough.map((d) => d.yaml.toString({ lineWidth: 0 })) });
+  }
+  files.push({ name: SYSTEM_FILE, documents: graph.system.map(toYaml) });
+  for (const service of graph.services) files.push({ name: `${service.namespace}-${service.name}.yaml`, documents: service.objects.map(toYaml) });
+  const history = options.historyFile
+    ? { file: options.historyFile, content: serializeHistory(withServices(loaded.history, historyEntries)) }
+    : undefined;
+  return { files, history };
+}
+
+function toYaml(object: unknown): string {
+  return stringify(object, { lineWidth: 0 });
+}
+
+function serviceKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+interface SortedDocuments {
+  readonly services: SourceDocument[];
+  readonly revisions: SourceDocument[];
+  readonly passthrough: SourceDocument[];
+}
+
+function sortDocuments(documents: readonly SourceDocument[]): SortedDocuments {
+  const sorted: SortedDocuments = { services: [], revisions: [], passthrough: [] };
+  for (const doc of documents) {
+    const kind = knativeKindOf(doc.value);
+    if (kind === 'Service') sorted.services.push(doc);
+    else if (kind === 'Revision') sorted.revisions.push(doc);
+    else sorted.passthrough.push(doc);
+  }
+  return sorted;
+}
+
+/** Services that pass the schema and Knative's rules; a name given twice is an error. */
+function validServices(docs: readonly SourceDocument[], config: Parameters<typeof checkService>[1], diagnostics: Diagnostic[]): SourceDocument[] {
+  const valid: SourceDocument[] = [];
+  const seen = new Map<string, SourceDocument>();
+  for (const doc of docs) {
+    const schemaProblems = validateDocument(doc, serviceSchema);
+    if (schemaProblems.length > 0) {
+      diagnostics.push(...schemaProblems);
+      continue;
+    }
+    const service = doc.value as KnativeService;
+    const key = serviceKey(namespaceOf(service.metadata), service.metadata.name);
+    const first = seen.get(key);
+    if (first) {
+      diagnostics.push(diagnosticAt(doc, ['metadata', 'name'], `Service ${key} is already defined at ${where(first)}`));
+      continue;
+    }
+    seen.set(key, doc);
+    const problems = checkService(doc, config);
+    diagnostics.push(...problems);
+    if (problems.length === 0) valid.push(doc);
+  }
+  return valid;
+}
+
+/** Revision documents, grouped by the service they belong to. */
+function validRevisions(
+  docs: readonly SourceDocument[],
+  services: readonly SourceDocument[],
+  config: Parameters<typeof checkService>[1],
+  diagnostics: Diagnostic[],
+): Map<string, SourceDocument[]> {
+  // Every Service document counts, valid or not, so an invalid Service does not also make its
+  // Revisions look orphaned.
+  const known = new Set(services.map((d) => {
+    const metadata = (d.value as { metadata?: { name?: unknown; namespace?: unknown } }).metadata ?? {};
+    return serviceKey(typeof metadata.namespace === 'string' ? metadata.namespace : 'default', String(metadata.name));
+  }));
+  const byService = new Map<string, SourceDocument[]>();
+  const names = new Map<string, SourceDocument>();
+  for (const doc of docs) {
+    const schemaProblems = validateDocument(doc, revisionSchema);
+    if (schemaProblems.length > 0) {
+      diagnostics.push(...schemaProblems);
+      continue;
+    }
+    const revision = doc.value as KnativeRevision;
+    const problems = checkRevisionDocument(doc, config);
+    diagnostics.push(...problems);
+    const owner = ownerOf(revision);
+    const namespace = namespaceOf(revision.metadata);
+    const nameKey = serviceKey(namespace, revision.metadata.name);
+    if (owner === undefined) {
+      diagnostics.push(diagnosticAt(doc, ['metadata', 'labels'], 'must carry serving.knative.dev/service (or serving.knative.dev/configuration) naming its Service'));
+    } else if (!known.has(serviceKey(namespace, owner))) {
+      diagnostics.push(diagnosticAt(doc, ['metadata', 'labels'], `names Service ${serviceKey(namespace, owner)}, which is not in the input`));
+    } else if (!revision.metadata.name.startsWith(`${owner}-`)) {
+      diagnostics.push(diagnosticAt(doc, ['metadata', 'name'], `must start with "${owner}-" (the name of its Service)`));
+    } else if (names.has(nameKey)) {
+      diagnostics.push(diagnosticAt(doc, ['metadata', 'name'], `Revision ${nameKey} is already defined at ${where(names.get(nameKey)!)}`));
+    } else if (problems.length === 0) {
+      names.set(nameKey, doc);
+      const list = byService.get(serviceKey(namespace, owner)) ?? [];
+      list.push(doc);
+      byService.set(serviceKey(namespace, owner), list);
+    }
+  }
+  return byService;
+}
+
+function where(doc: SourceDocument): string {
+  const { line, col } = doc.lineCounter.linePos(doc.yaml.contents?.range?.[0] ?? 0);
+  return `${doc.file}:${line}:${col}`;
+}

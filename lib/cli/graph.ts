@@ -1,0 +1,69 @@
+/**
+ * The one place the CLI meets the constructs: every compiled service becomes a `KService` in its
+ * own chart of one cdk8s App, and a `ServingSystem` in that App computes the system objects (RBAC
+ * from all services). The constructs' `ValidationError`s are mapped back to document positions.
+ */
+import { App, Chart } from 'cdk8s';
+import type { ServingConfigProps } from '../config';
+import { KService } from '../constructs/kservice';
+import { ServingSystem } from '../constructs/serving-system';
+import type { KServiceProps } from '../kservice-props';
+import { ValidationError } from '../problems';
+import { Diagnostic, parsePath } from './diagnostics';
+import { propsPathToDocument } from './knative-to-props';
+import type { RevisionOrigin } from './revisions';
+import { SourceDocument, diagnosticAt } from './source';
+
+export interface GraphService {
+  readonly doc: SourceDocument;
+  readonly props: KServiceProps;
+  /** Origins of `props.revisions`, index for index. */
+  readonly origins: readonly RevisionOrigin[];
+}
+
+export interface Graph {
+  readonly system: readonly unknown[];
+  readonly services: readonly { readonly namespace: string; readonly name: string; readonly objects: readonly unknown[] }[];
+  readonly diagnostics: Diagnostic[];
+}
+
+export function buildGraph(services: readonly GraphService[], config: ServingConfigProps): Graph {
+  const app = new App();
+  const diagnostics: Diagnostic[] = [];
+  const charts: { namespace: string; name: string; chart: Chart }[] = [];
+  for (const service of services) {
+    const name = service.props.name!;
+    const namespace = service.props.namespace!;
+    const chart = new Chart(app, `${namespace}.${name}`);
+    try {
+      new KService(chart, name, service.props);
+      charts.push({ namespace, name, chart });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      diagnostics.push(...error.problems.map((p) => problemToDiagnostic(service, p.path, p.message)));
+    }
+  }
+  if (diagnostics.length > 0) return { system: [], services: [], diagnostics };
+  const systemChart = new Chart(app, 'serving-system');
+  try {
+    new ServingSystem(systemChart, 'serving', { config });
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const message = error.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    return { system: [], services: [], diagnostics: [{ file: '--config', line: 0, col: 0, path: '', message }] };
+  }
+  return {
+    system: systemChart.toJson(),
+    services: charts.map(({ namespace, name, chart }) => ({ namespace, name, objects: chart.toJson() })),
+    diagnostics,
+  };
+}
+
+/** A construct problem, placed at the document field (or history entry) it came from. */
+export function problemToDiagnostic(service: GraphService, path: string, message: string): Diagnostic {
+  const place = propsPathToDocument(parsePath(path));
+  if (place.in === 'service') return diagnosticAt(service.doc, place.segments, message);
+  const origin = service.origins[place.index];
+  if (!origin) return diagnosticAt(service.doc, ['spec', 'traffic'], `${path}: ${message}`);
+  return diagnosticAt(origin.doc, [...origin.templatePath, ...place.segments], message);
+}

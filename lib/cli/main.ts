@@ -1,0 +1,96 @@
+/**
+ * Entry point of the `kservice` command. `runCli` takes its arguments and streams as parameters so
+ * tests can drive it in-process; `main` wires it to the real process.
+ * Exit codes: 0 success, 1 invalid input (or an internal error), 2 usage error.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CompileOptions, UsageError, parseCommand } from './args';
+import { DiagnosticError, formatDiagnostics } from './diagnostics';
+import { OutputDirError, toYamlStream, writeFileAtomically, writeOutputDir } from './output';
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly readStdin: () => Promise<string>;
+}
+
+export const ExitCode = { OK: 0, INVALID_INPUT: 1, USAGE: 2 } as const;
+
+const PROGRAM = 'kservice';
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const command = parseCommand(argv);
+    switch (command.kind) {
+      case 'help':
+        io.stdout(command.text);
+        return ExitCode.OK;
+      case 'version':
+        io.stdout(`${version()}\n`);
+        return ExitCode.OK;
+      case 'compile':
+        await runCompile(command.options, io);
+        return ExitCode.OK;
+    }
+  } catch (error) {
+    return report(error, io);
+  }
+}
+
+async function runCompile(options: CompileOptions, io: CliIo): Promise<void> {
+  // Loaded on demand so --help and --version stay fast.
+  const { compile } = await import('./compile');
+  const result = await compile(options, io.readStdin);
+  if (options.outDir !== undefined) await writeOutputDir(options.outDir, result.files);
+  else io.stdout(toYamlStream(result.files.flatMap((f) => f.documents)));
+  if (result.history) await writeFileAtomically(result.history.file, result.history.content);
+}
+
+/** Users see what they did wrong, never a stack trace; a bug says so and shows its stack on request. */
+function report(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError) {
+    io.stderr(`${PROGRAM}: ${error.message}\n\n${error.help}`);
+    return ExitCode.USAGE;
+  }
+  if (error instanceof DiagnosticError) {
+    const count = error.diagnostics.length;
+    io.stderr(`${formatDiagnostics(error.diagnostics)}\n${PROGRAM}: ${count} problem${count === 1 ? '' : 's'} found; nothing was written\n`);
+    return ExitCode.INVALID_INPUT;
+  }
+  if (error instanceof OutputDirError) {
+    io.stderr(`${PROGRAM}: ${error.message}\n`);
+    return ExitCode.INVALID_INPUT;
+  }
+  const e = error as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.syscall === 'string') {
+    io.stderr(`${PROGRAM}: ${e.syscall} ${e.path ?? ''}: ${e.code}\n`);
+    return ExitCode.INVALID_INPUT;
+  }
+  const detail = process.env.KSERVICE_DEBUG ? `\n${(error as Error)?.stack ?? String(error)}` : ' (set KSERVICE_DEBUG=1 for details)';
+  io.stderr(`${PROGRAM}: internal error: ${(error as Error)?.message ?? String(error)}${detail}\n`);
+  return ExitCode.INVALID_INPUT;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function readProcessStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (chunk: Buffer) => chunks.push(chunk));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('error', reject);
+  });
+}
+
+export async function main(): Promise<void> {
+  const code = await runCli(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    readStdin: readProcessStdin,
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,261 @@
+/**
+ * Bad input, table-driven: each case states the exact report (file:line:col path: message), the
+ * exit code, and that nothing was written (no output directory, history file untouched).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HELLO, removeDir, run, tempDir } from './helpers';
+
+interface Case {
+  readonly name: string;
+  readonly files: Record<string, string>;
+  /** Arguments after `compile`; names of `files` are resolved inside the case's directory. */
+  readonly args?: readonly string[];
+  /** Full argv instead of `compile ... -o out`, for usage errors. */
+  readonly argv?: readonly string[];
+  readonly stderr: readonly string[];
+  readonly code?: number;
+}
+
+/** HELLO with extra lines under `spec.template.spec.containers[0]` (indent 10). */
+function helloWith(containerLines: string): string {
+  return `${HELLO}${containerLines}`;
+}
+
+/** A service with template annotations (line 8 onwards). */
+function annotated(...lines: string[]): string {
+  return `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+${lines.map((l) => `        ${l}`).join('\n')}
+    spec:
+      containers:
+        - image: ghcr.io/example/hello:1
+`;
+}
+
+/** HELLO plus a traffic block (traffic starts on line 10). */
+function withTraffic(...lines: string[]): string {
+  return `${HELLO}  traffic:\n${lines.map((l) => `    ${l}`).join('\n')}\n`;
+}
+
+const CHANGED = HELLO.replace('hello:1', 'hello:2');
+
+const cases: Case[] = [
+  // --- YAML syntax
+  { name: 'unterminated flow sequence', files: { 'hello.yaml': 'a: 1\nb: [1, 2\n' },
+    stderr: ['hello.yaml:3:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'] },
+  { name: 'duplicate key', files: { 'hello.yaml': HELLO.replace('  name: hello\n', '  name: hello\n  name: again\n') },
+    stderr: ['hello.yaml:5:3: YAML syntax error: Map keys must be unique'] },
+  { name: 'tab indentation', files: { 'hello.yaml': 'a:\n\t- b\n' },
+    stderr: ['hello.yaml:2:1: YAML syntax error: Tabs are not allowed as indentation'] },
+
+  // --- schema: types, unknown fields, required fields
+  { name: 'percent of the wrong type', files: { 'hello.yaml': withTraffic('- percent: "all"') },
+    // The schema failed, so the cross-field rules (percent sum) do not pile on.
+    stderr: ['hello.yaml:11:16 spec.traffic[0].percent: must be an integer'] },
+  { name: 'unknown container field', files: { 'hello.yaml': helloWith('          hostPort: 80\n') },
+    stderr: ['hello.yaml:10:11 spec.template.spec.containers[0].hostPort: unknown field'] },
+  { name: 'unknown top-level field', files: { 'hello.yaml': `${HELLO}status: {}\n` },
+    stderr: ['hello.yaml:10:1 status: unknown field'] },
+  { name: 'missing image', files: { 'hello.yaml': HELLO.replace('- image: ghcr.io/example/hello:1', '- name: app') },
+    stderr: ['hello.yaml:9:11 spec.template.spec.containers[0].image: required field is missing'] },
+  { name: 'missing template', files: { 'hello.yaml': 'apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: hello\nspec: {}\n' },
+    stderr: ['hello.yaml:5:7 spec.template: required field is missing'] },
+  { name: 'no containers', files: { 'hello.yaml': HELLO.replace('      containers:\n        - image: ghcr.io/example/hello:1\n', '      containers: []\n') },
+    stderr: ['hello.yaml:8:19 spec.template.spec.containers: must have at least 1 item'] },
+  { name: 'reserved port', files: { 'hello.yaml': helloWith('          ports:\n            - containerPort: 8012\n') },
+    stderr: ['hello.yaml:11:30 spec.template.spec.containers[0].ports[0].containerPort: must be a port in 1..65535 other than the reserved 8012, 8013, 8022, 9090, 9091, 8008, 8112'] },
+  { name: 'unknown port name', files: { 'hello.yaml': helloWith('          ports:\n            - name: grpc\n              containerPort: 9000\n') },
+    stderr: ["hello.yaml:11:21 spec.template.spec.containers[0].ports[0].name: must be empty, 'h2c' or 'http1' (it selects the protocol)"] },
+  { name: 'two ports', files: { 'hello.yaml': helloWith('          ports:\n            - containerPort: 8080\n            - containerPort: 8081\n') },
+    stderr: ['hello.yaml:11:13 spec.template.spec.containers[0].ports: a container may declare at most one port'] },
+  { name: 'reserved environment variable', files: { 'hello.yaml': helloWith('          env:\n            - name: PORT\n              value: "1"\n') },
+    stderr: ['hello.yaml:11:21 spec.template.spec.containers[0].env[0].name: must not be one of the reserved names PORT, K_REVISION, K_CONFIGURATION, K_SERVICE'] },
+  { name: 'containerConcurrency out of range', files: { 'hello.yaml': `${HELLO}      containerConcurrency: 1001\n` },
+    stderr: ['hello.yaml:10:29 spec.template.spec.containerConcurrency: must be <= 1000'] },
+  { name: 'negative timeout', files: { 'hello.yaml': `${HELLO}      timeoutSeconds: -1\n` },
+    stderr: ['hello.yaml:10:23 spec.template.spec.timeoutSeconds: must be >= 0'] },
+  { name: 'service name not a DNS label', files: { 'hello.yaml': HELLO.replace('name: hello', 'name: Hello') },
+    stderr: ["hello.yaml:4:9 metadata.name: must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter, ending with a letter or digit)"] },
+  { name: 'service name too long', files: { 'hello.yaml': HELLO.replace('name: hello', `name: ${'a'.repeat(64)}`) },
+    stderr: ['hello.yaml:4:9 metadata.name: must be at most 63 characters long'] },
+  { name: 'tag not a DNS-1035 label', files: { 'hello.yaml': withTraffic('- percent: 100', '  tag: 1st') },
+    stderr: ["hello.yaml:12:12 spec.traffic[0].tag: must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter, ending with a letter or digit)"] },
+  { name: 'visibility label with another value', files: { 'hello.yaml': HELLO.replace('  name: hello\n', '  name: hello\n  labels:\n    networking.knative.dev/visibility: public\n') },
+    stderr: ['hello.yaml:6:40 metadata.labels["networking.knative.dev/visibility"]: must be cluster-local (omit the label for external visibility)'] },
+
+  // --- annotations (reference 7 and 11)
+  { name: 'unquoted annotation value', files: { 'hello.yaml': annotated('autoscaling.knative.dev/min-scale: 1') },
+    stderr: ['hello.yaml:9:44 spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"]: must be a string (quote it: "1")'] },
+  { name: 'negative min-scale', files: { 'hello.yaml': annotated('autoscaling.knative.dev/min-scale: "-1"') },
+    stderr: ['hello.yaml:9:44 spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"]: must be an integer >= 0'] },
+  { name: 'target below 0.01', files: { 'hello.yaml': annotated('autoscaling.knative.dev/target: "0.001"') },
+    stderr: ['hello.yaml:9:41 spec.template.metadata.annotations["autoscaling.knative.dev/target"]: must be a number >= 0.01'] },
+  { name: 'target utilization above 100', files: { 'hello.yaml': annotated('autoscaling.knative.dev/target-utilization-percentage: "101"') },
+    stderr: ['hello.yaml:9:64 spec.template.metadata.annotations["autoscaling.knative.dev/target-utilization-percentage"]: must be a number in 1..100'] },
+  { name: 'window shorter than 6s', files: { 'hello.yaml': annotated('autoscaling.knative.dev/window: "5s"') },
+    stderr: ['hello.yaml:9:41 spec.template.metadata.annotations["autoscaling.knative.dev/window"]: must be at least 6s, got 5s'] },
+  { name: 'panic threshold below 110', files: { 'hello.yaml': annotated('autoscaling.knative.dev/panic-threshold-percentage: "100"') },
+    stderr: ['hello.yaml:9:61 spec.template.metadata.annotations["autoscaling.knative.dev/panic-threshold-percentage"]: must be a number in 110..1000'] },
+  { name: 'activation scale below 2', files: { 'hello.yaml': annotated('autoscaling.knative.dev/activation-scale: "1"') },
+    stderr: ['hello.yaml:9:51 spec.template.metadata.annotations["autoscaling.knative.dev/activation-scale"]: must be an integer >= 2'] },
+  { name: 'unknown knative.dev class', files: { 'hello.yaml': annotated('autoscaling.knative.dev/class: foo.knative.dev') },
+    stderr: ['hello.yaml:9:40 spec.template.metadata.annotations["autoscaling.knative.dev/class"]: must be kpa.autoscaling.knative.dev, hpa.autoscaling.knative.dev or a class outside knative.dev'] },
+  { name: 'cpu metric with the KPA class', files: { 'hello.yaml': annotated('autoscaling.knative.dev/metric: cpu') },
+    stderr: ['hello.yaml:9:41 spec.template.metadata.annotations["autoscaling.knative.dev/metric"]: must be concurrency or rps for the KPA class'] },
+  { name: 'max-scale below min-scale', files: { 'hello.yaml': annotated('autoscaling.knative.dev/min-scale: "3"', 'autoscaling.knative.dev/max-scale: "2"') },
+    stderr: ['hello.yaml:10:44 spec.template.metadata.annotations["autoscaling.knative.dev/max-scale"]: must be at least min-scale (3)'] },
+  { name: 'alias and canonical key together', files: { 'hello.yaml': annotated('autoscaling.knative.dev/min-scale: "1"', 'autoscaling.knative.dev/minScale: "2"') },
+    stderr: ['hello.yaml:10:43 spec.template.metadata.annotations["autoscaling.knative.dev/minScale"]: duplicates autoscaling.knative.dev/min-scale; give only one of them'] },
+  { name: 'autoscaling annotation on the Service', files: { 'hello.yaml': HELLO.replace('  name: hello\n', '  name: hello\n  annotations:\n    autoscaling.knative.dev/min-scale: "1"\n') },
+    stderr: ['hello.yaml:6:5 metadata.annotations["autoscaling.knative.dev/min-scale"]: autoscaling annotations must be put under spec.template.metadata.annotations to take effect'] },
+  { name: 'target burst capacity below -1', files: { 'hello.yaml': annotated('autoscaling.knative.dev/target-burst-capacity: "-2"') },
+    stderr: ['hello.yaml:9:56 spec.template.metadata.annotations["autoscaling.knative.dev/target-burst-capacity"]: must be a number >= 0, or -1 (activator always in the path)'] },
+  { name: 'scale-down delay over an hour', files: { 'hello.yaml': annotated('autoscaling.knative.dev/scale-down-delay: "2h"') },
+    stderr: ['hello.yaml:9:51 spec.template.metadata.annotations["autoscaling.knative.dev/scale-down-delay"]: must be at most 3600s, got 7200s'] },
+  { name: 'initial scale 0 not allowed', files: { 'hello.yaml': annotated('autoscaling.knative.dev/initial-scale: "0"') },
+    stderr: ['hello.yaml:9:48 spec.template.metadata.annotations["autoscaling.knative.dev/initial-scale"]: must be at least 1 (allow-zero-initial-scale is false)'] },
+  { name: 'bad queue sidecar quantity', files: { 'hello.yaml': annotated('queue.sidecar.serving.knative.dev/cpu-resource-request: lots') },
+    stderr: ['hello.yaml:9:65 spec.template.metadata.annotations["queue.sidecar.serving.knative.dev/cpu-resource-request"]: must be a Kubernetes quantity such as 100m, 0.5 or 256Mi'] },
+
+  // --- Knative's cross-field rules
+  { name: 'percents not summing to 100', files: { 'hello.yaml': withTraffic('- percent: 60', '- percent: 30', '  revisionName: hello-00001') },
+    stderr: ['hello.yaml:11:5 spec.traffic: percents must sum to 100, but they sum to 90'] },
+  { name: 'duplicate tags', files: { 'hello.yaml': withTraffic('- percent: 100', '  tag: blue', '- revisionName: hello-00001', '  tag: blue') },
+    stderr: ['hello.yaml:14:12 spec.traffic[1].tag: "blue" is already used by spec.traffic[0]'] },
+  { name: 'latestRevision with revisionName', files: { 'hello.yaml': withTraffic('- percent: 100', '  revisionName: hello-00001', '  latestRevision: true') },
+    stderr: ['hello.yaml:13:23 spec.traffic[0].latestRevision: may not be true when revisionName is set'] },
+  { name: 'configurationName in a Service', files: { 'hello.yaml': withTraffic('- percent: 100', '  configurationName: hello') },
+    stderr: ['hello.yaml:12:7 spec.traffic[0].configurationName: is not allowed in a Service (its configuration is implied); use latestRevision: true'] },
+  { name: 'BYO name without the service prefix', files: { 'hello.yaml': HELLO.replace('  template:\n', '  template:\n    metadata:\n      name: world-1\n') },
+    stderr: ['hello.yaml:8:13 spec.template.metadata.name: must start with "hello-" followed by a suffix'] },
+  { name: 'tag making the route name too long', files: { 'hello.yaml': withTraffic('- percent: 100', `  tag: t${'a'.repeat(57)}`) },
+    stderr: [`hello.yaml:12:12 spec.traffic[0].tag: makes the route name "t${'a'.repeat(57)}-hello" 64 characters long; at most 63 are allowed`] },
+  { name: 'several containers, none with a port', files: { 'hello.yaml': helloWith('        - image: ghcr.io/example/sidecar:1\n') },
+    stderr: ['hello.yaml:9:9 spec.template.spec.containers: exactly one container must declare a port when there are several (none does)'] },
+  { name: 'mount of a missing volume', files: { 'hello.yaml': helloWith('          volumeMounts:\n            - name: data\n              mountPath: /data\n') },
+    stderr: ['hello.yaml:11:21 spec.template.spec.containers[0].volumeMounts[0].name: no volume named "data" in volumes'] },
+  { name: 'duplicate container names', files: { 'hello.yaml': helloWith('          name: app\n          ports:\n            - containerPort: 8080\n        - image: ghcr.io/example/sidecar:1\n          name: app\n') },
+    stderr: ['hello.yaml:14:17 spec.template.spec.containers[1].name: "app" is already used by containers[0]'] },
+  { name: 'response start timeout above the timeout', files: { 'hello.yaml': `${HELLO}      timeoutSeconds: 10\n      responseStartTimeoutSeconds: 20\n` },
+    stderr: ['hello.yaml:11:36 spec.template.spec.responseStartTimeoutSeconds: must be at most timeoutSeconds (10)'] },
+  { name: 'timeout above the maximum', files: { 'hello.yaml': `${HELLO}      timeoutSeconds: 601\n` },
+    stderr: ['hello.yaml:10:23 spec.template.spec.timeoutSeconds: must be at most 600 (max-revision-timeout-seconds)'] },
+  { name: 'unknown revision in traffic', files: { 'hello.yaml': withTraffic('- percent: 50', '- percent: 50', '  revisionName: hello-00007') },
+    stderr: ['hello.yaml:13:21 spec.traffic[1].revisionName: revision "hello-00007" is not known; known revisions: hello-00001 (add it as a Revision document or keep it in --history)'] },
+  { name: 'the same Service twice', files: { 'a.yaml': HELLO, 'b.yaml': HELLO }, args: ['a.yaml', 'b.yaml'],
+    stderr: ['b.yaml:4:9 metadata.name: Service default/hello is already defined at a.yaml:1:1'] },
+  { name: 'Revision of a Service not in the input', files: { 'hello.yaml': `${HELLO}---\napiVersion: serving.knative.dev/v1\nkind: Revision\nmetadata:\n  name: world-00001\n  labels:\n    serving.knative.dev/service: world\nspec:\n  containers:\n    - image: x\n` },
+    stderr: ['hello.yaml:16:5 metadata.labels: names Service default/world, which is not in the input'] },
+
+  // --- config file
+  { name: 'config with an unknown field and a bad domain',
+    files: { 'hello.yaml': HELLO, 'config.yaml': 'domain: Example.COM\nruntimeImages: x\n' }, args: ['hello.yaml', '--config', 'config.yaml'],
+    stderr: ['config.yaml:1:9 domain: must be a DNS domain such as example.com', 'config.yaml:2:1 runtimeImages: unknown field'] },
+  { name: 'config with an unknown template field and timeouts out of order',
+    files: { 'hello.yaml': HELLO, 'config.yaml': 'domainTemplate: "{{.Name}}.{{.Cluster}}"\nrevisionTimeoutSeconds: 900\n' }, args: ['hello.yaml', '--config', 'config.yaml'],
+    stderr: ['config.yaml:1:17 domainTemplate: unknown template field {{.Cluster}}; allowed: {{.Name}}, {{.Namespace}}, {{.Domain}}, {{.Annotations}}, {{.Labels}}',
+      'config.yaml:2:25 revisionTimeoutSeconds: must be at most maxRevisionTimeoutSeconds (600)'] },
+  { name: 'config that is not YAML', files: { 'hello.yaml': HELLO, 'config.yaml': 'domain: [\n' }, args: ['hello.yaml', '--config', 'config.yaml'],
+    stderr: ['config.yaml:2:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]'] },
+  { name: 'config file missing', files: { 'hello.yaml': HELLO }, args: ['hello.yaml', '--config', 'nope.yaml'],
+    stderr: ['nope.yaml: no such file or directory'] },
+
+  // --- history file
+  { name: 'history of the wrong kind, missing services',
+    files: { 'hello.yaml': HELLO, 'history.yaml': 'apiVersion: kservice.cdk8s.io/v1alpha1\nkind: History\n' }, args: ['hello.yaml', '--history', 'history.yaml'],
+    stderr: ['history.yaml:1:1 services: required field is missing', 'history.yaml:2:7 kind: must be "RevisionHistory"'] },
+  { name: 'history whose generations go down',
+    files: { 'hello.yaml': HELLO, 'history.yaml': `apiVersion: kservice.cdk8s.io/v1alpha1
+kind: RevisionHistory
+services:
+  - namespace: default
+    name: hello
+    generation: 2
+    revisions:
+      - name: hello-00002
+        generation: 2
+        template: { spec: { containers: [{ image: a }] } }
+      - name: hello-00001
+        generation: 1
+        template: { spec: { containers: [{ image: b }] } }
+` }, args: ['hello.yaml', '--history', 'history.yaml'],
+    stderr: ["history.yaml:12:21 services[0].revisions[1].generation: must be greater than the previous revision's generation (2)"] },
+  { name: 'BYO name reused for a changed template',
+    files: {
+      'hello.yaml': HELLO.replace('  template:\n', '  template:\n    metadata:\n      name: hello-v1\n'),
+      'history.yaml': `apiVersion: kservice.cdk8s.io/v1alpha1
+kind: RevisionHistory
+services:
+  - namespace: default
+    name: hello
+    generation: 1
+    revisions:
+      - name: hello-v1
+        generation: 1
+        template: { metadata: { name: hello-v1 }, spec: { containers: [{ image: ghcr.io/example/hello:0 }] } }
+`,
+    }, args: ['hello.yaml', '--history', 'history.yaml'],
+    stderr: ['hello.yaml:8:13 spec.template.metadata.name: revision "hello-v1" already exists in the history with a different template; give the changed template a new name'] },
+
+  // --- inputs and output directory
+  { name: 'missing input file', files: { 'hello.yaml': HELLO }, args: ['hello.yaml', 'missing.yaml'],
+    stderr: ['missing.yaml: no such file or directory'] },
+  { name: 'directory without YAML', files: { 'empty/readme.txt': 'hi' }, args: ['empty'],
+    stderr: ['empty: directory holds no *.yaml or *.yml files'] },
+  { name: 'errors in two files are reported together', files: { 'a.yaml': withTraffic('- percent: 99'), 'b.yaml': CHANGED.replace('name: hello', 'name: b').replace('image: ', 'imag: ') },
+    args: ['a.yaml', 'b.yaml'],
+    stderr: ['a.yaml:11:5 spec.traffic: percents must sum to 100, but they sum to 99',
+      'b.yaml:9:11 spec.template.spec.containers[0].imag: unknown field',
+      'b.yaml:9:11 spec.template.spec.containers[0].image: required field is missing'] },
+
+  // --- usage errors (exit 2)
+  { name: 'no command', files: {}, argv: [], code: 2, stderr: ['kservice: no command given'] },
+  { name: 'unknown command', files: {}, argv: ['build'], code: 2, stderr: ["kservice: unknown command 'build'"] },
+  { name: 'compile without inputs', files: {}, argv: ['compile'], code: 2, stderr: ['kservice: compile needs at least one FILE_OR_DIR (or - for stdin)'] },
+  { name: 'unknown option', files: {}, argv: ['compile', '--frobnicate', 'x.yaml'], code: 2, stderr: ["kservice: unknown option '--frobnicate'"] },
+  { name: 'option without its value', files: {}, argv: ['compile', 'x.yaml', '-o'], code: 2, stderr: ["kservice: option '-o, --output <value>' argument missing"] },
+];
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+describe('kservice compile rejects bad input', () => {
+  it('has at least 40 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const dir = tempDir(c.files);
+    dirs.push(dir);
+    const resolve = (arg: string) => (arg in c.files || /\.ya?ml$/.test(arg) || arg === 'empty' ? path.join(dir, arg) : arg);
+    const historyFile = path.join(dir, 'history.yaml');
+    const historyBefore = existsSync(historyFile) ? readFileSync(historyFile, 'utf8') : undefined;
+    const out = path.join(dir, 'out');
+    const argv = c.argv ?? ['compile', ...(c.args ?? Object.keys(c.files)).map(resolve), '-o', out];
+
+    const result = await run(argv);
+
+    const code = c.code ?? 1;
+    expect(result.code).toBe(code);
+    const lines = result.stderr.split(`${dir}/`).join('').split('\n');
+    if (code === 2) {
+      expect(lines[0]).toBe(c.stderr[0]);
+      expect(result.stderr).toContain('Usage: kservice');
+    } else {
+      const summary = `kservice: ${c.stderr.length} problem${c.stderr.length === 1 ? '' : 's'} found; nothing was written`;
+      expect(lines).toEqual([...c.stderr, summary, '']);
+    }
+    expect(result.stdout).toBe('');
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(historyFile) ? readFileSync(historyFile, 'utf8') : undefined).toBe(historyBefore);
+  });
+});
