@@ -8,5 +8,7 @@ export default defineConfig({
     exclude: ['test/cluster/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Added by the queue-proxy engineer: builds dist-runtime/ for tests of real runtime processes.
+    globalSetup: ['test/runtime/global-setup.ts'],
   },
 });

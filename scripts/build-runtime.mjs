@@ -4,7 +4,7 @@
 //   node scripts/build-runtime.mjs            # readable bundle (default)
 //   node scripts/build-runtime.mjs --minify   # minified
 import { build } from 'esbuild';
-import { statSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,9 +26,18 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
+  // Written below through a temporary file and a rename, so a test run that starts the runtime
+  // while another run rebuilds it never reads half a file.
+  write: false,
 });
 
-const bytes = statSync(outfile).size;
+const [output] = result.outputFiles;
+mkdirSync(dirname(outfile), { recursive: true });
+const temporary = `${outfile}.${process.pid}.tmp`;
+writeFileSync(temporary, output.contents);
+renameSync(temporary, outfile);
+
+const bytes = output.contents.length;
 const inputs = Object.keys(result.metafile.inputs).length;
 console.log(
   `${relative(root, outfile)}: ${(bytes / 1024).toFixed(1)} KiB (${bytes} bytes, ${inputs} inputs, ${minify ? 'minified' : 'not minified'})`,

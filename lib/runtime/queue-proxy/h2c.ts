@@ -6,6 +6,7 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import { withoutHopByHop, type ForwardResult } from '../shared/proxy';
 import type { AnyRequest } from './probe-handler';
 import { abortResponse, type AnyResponse } from './timeouts';
@@ -20,13 +21,44 @@ export function createSniffingServer(h1: http.Server, h2: http2.Http2Server): ne
   return net.createServer((socket) => {
     socket.once('data', (first: Buffer) => {
       socket.pause();
-      socket.unshift(first);
       const start = first.toString('latin1', 0, Math.min(first.length, PREFACE.length));
-      (PREFACE.startsWith(start) ? h2 : h1).emit('connection', socket);
-      socket.resume();
+      if (PREFACE.startsWith(start)) {
+        h2.emit('connection', replayingDuplex(socket, first));
+      } else {
+        socket.unshift(first);
+        h1.emit('connection', socket);
+        socket.resume();
+      }
     });
     socket.on('error', () => socket.destroy());
   });
+}
+
+/**
+ * The socket as a JS stream that first replays the bytes already read. node:http2 reads a
+ * net.Socket through its native handle, which would skip bytes given back with unshift(); a
+ * plain Duplex makes it read through JS instead (a little slower, and only for h2c revisions).
+ */
+function replayingDuplex(socket: net.Socket, first: Buffer): Duplex {
+  const duplex = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk: Buffer, _encoding, callback) => void socket.write(chunk, callback),
+    final: (callback) => void socket.end(callback),
+    destroy: (err, callback) => {
+      socket.destroy();
+      callback(err);
+    },
+  });
+  duplex.push(first);
+  socket.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => duplex.push(null));
+  socket.once('close', () => duplex.destroy());
+  socket.on('error', (err) => duplex.destroy(err));
+  // http2 logs the peer address from these.
+  Object.assign(duplex, { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort });
+  return duplex;
 }
 
 export interface H2cForwardOptions {
@@ -118,6 +150,8 @@ function requestHeaders(req: AnyRequest, options: H2cForwardOptions): http2.Outg
   delete headers['http2-settings'];
   headers.host = String(incoming[':authority'] ?? incoming.host ?? '127.0.0.1');
   if (typeof incoming.te === 'string' && /\btrailers\b/i.test(incoming.te)) headers.te = 'trailers';
+  const client = req.socket?.remoteAddress;
+  if (client) headers['x-forwarded-for'] = incoming['x-forwarded-for'] ? `${incoming['x-forwarded-for']}, ${client}` : client;
   options.transformHeaders?.(headers);
   const { host, ...rest } = headers;
   return {
