@@ -101,6 +101,11 @@ export class PodWorker {
     return Object.fromEntries(this.containers.map((c) => [c.spec.name, c.proc?.running ? c.proc.pid : undefined]));
   }
 
+  /** When the current process of a container was started (undefined before the first start). */
+  containerStartedAt(containerName: string): Date | undefined {
+    return this.containers.find((x) => x.spec.name === containerName)?.proc?.startedAt;
+  }
+
   /** Sends a signal to one container's process (tests use it to crash a component). */
   signal(containerName: string, sig: NodeJS.Signals): boolean {
     const c = this.containers.find((x) => x.spec.name === containerName);
