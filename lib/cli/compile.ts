@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import type { CompileOptions } from './args';
 import { loadConfigFile } from './config-file';
 import { Diagnostic, DiagnosticError } from './diagnostics';
-import type { GraphService } from './graph';
+import { buildGraph, type GraphService } from './graph';
 import { EMPTY_HISTORY, HistoryService, loadHistory, serializeHistory, withServices } from './history';
 import { checkRevisionDocument, checkService } from './knative-checks';
 import { serviceToProps } from './knative-to-props';
@@ -52,14 +52,12 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   }
   if (diagnostics.length > 0) throw new DiagnosticError(diagnostics);
 
-  // Loaded only now: the constructs (and cdk8s) are not needed to reject bad input.
-  const { buildGraph } = await import('./graph');
   const graph = buildGraph(graphServices, config.props);
   if (graph.diagnostics.length > 0) throw new DiagnosticError(graph.diagnostics);
 
   const files: OutputFile[] = [];
   if (sorted.passthrough.length > 0) {
-    files.push({ name: PASSTHROUGH_FILE, documents: sorted.passthrough.map((d) => d.yaml.toString({ lineWidth: 0 })) });
+    files.push({ name: PASSTHROUGH_FILE, documents: sorted.passthrough.map(passThrough) });
   }
   files.push({ name: SYSTEM_FILE, documents: graph.system.map(toYaml) });
   for (const service of graph.services) files.push({ name: `${service.namespace}-${service.name}.yaml`, documents: service.objects.map(toYaml) });
@@ -67,6 +65,16 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
     ? { file: options.historyFile, content: serializeHistory(withServices(loaded.history, historyEntries)) }
     : undefined;
   return { files, history };
+}
+
+/** A document re-emitted as parsed (comments kept), without its own `---`/`...` markers. */
+function passThrough(doc: SourceDocument): string {
+  const copy = doc.yaml.clone();
+  if (copy.directives) {
+    copy.directives.docStart = null;
+    copy.directives.docEnd = false;
+  }
+  return copy.toString({ lineWidth: 0 });
 }
 
 function toYaml(object: unknown): string {

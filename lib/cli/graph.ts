@@ -46,7 +46,8 @@ export function buildGraph(services: readonly GraphService[], config: ServingCon
   if (diagnostics.length > 0) return { system: [], services: [], diagnostics };
   const systemChart = new Chart(app, 'serving-system');
   try {
-    new ServingSystem(systemChart, 'serving', { config });
+    // RBAC is normally added by a synth-time validation hook; toJson() does not run hooks.
+    new ServingSystem(systemChart, 'serving', { config }).addRbac();
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     const message = error.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
@@ -61,7 +62,11 @@ export function buildGraph(services: readonly GraphService[], config: ServingCon
 
 /** A construct problem, placed at the document field (or history entry) it came from. */
 export function problemToDiagnostic(service: GraphService, path: string, message: string): Diagnostic {
-  const place = propsPathToDocument(parsePath(path));
+  const segments = parsePath(path);
+  // Problems with the serving config (e.g. a tag template making bad host names) are about this
+  // service's names but caused by --config; say so.
+  if (segments[0] === 'config') return diagnosticAt(service.doc, ['metadata', 'name'], `${path} (--config): ${message}`);
+  const place = propsPathToDocument(segments);
   if (place.in === 'service') return diagnosticAt(service.doc, place.segments, message);
   const origin = service.origins[place.index];
   if (!origin) return diagnosticAt(service.doc, ['spec', 'traffic'], `${path}: ${message}`);

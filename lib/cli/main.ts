@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CompileOptions, UsageError, parseCommand } from './args';
+import { compile } from './compile';
 import { DiagnosticError, formatDiagnostics } from './diagnostics';
 import { OutputDirError, toYamlStream, writeFileAtomically, writeOutputDir } from './output';
 
@@ -39,8 +40,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function runCompile(options: CompileOptions, io: CliIo): Promise<void> {
-  // Loaded on demand so --help and --version stay fast.
-  const { compile } = await import('./compile');
   const result = await compile(options, io.readStdin);
   if (options.outDir !== undefined) await writeOutputDir(options.outDir, result.files);
   else io.stdout(toYamlStream(result.files.flatMap((f) => f.documents)));
