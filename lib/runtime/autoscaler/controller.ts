@@ -1,0 +1,270 @@
+import type { V1EndpointSubset } from '@kubernetes/client-node';
+import { AutoscalerClass, autoscalingAnnotationsOf, parseAutoscaling, ResolvedAutoscaling } from '../../autoscaling';
+import type { ServingConfig } from '../../config';
+import { Ports } from '../../constants';
+import { Names } from '../../naming';
+import type { RevisionDeployment } from '../kube/revision-deployment';
+import type { Logger } from '../shared/logger';
+import { Decision, KpaDecider, MetricSample, numActivators } from './kpa';
+import type { AutoscalerMetrics } from './metrics';
+import { effectiveMode, publicEndpointsSubsets, sameSubsets } from './public-endpoints';
+import { EndpointsMode, RevisionScaler, SCALE_UNKNOWN } from './scaler';
+import { deciderSpecOf, scalerSpecOf } from './spec';
+
+/**
+ * The autoscaler's reconciler: for every revision, the decider (KPA class) and the scaler's
+ * answer become replicas on the Deployment's scale subresource and addresses in the revision's
+ * public Endpoints. What it reads and writes in the cluster goes through `ClusterView` and
+ * `ClusterWriter`, so the logic runs the same against informers and the API server (main.ts) or
+ * against plain objects in unit tests.
+ *
+ * Invariant: a revision is scaled to zero only after its public Endpoints were written to (and
+ * acknowledged as) the activators, so no request is routed to a terminating pod.
+ */
+export interface ClusterView {
+  /** Ready pod IPs of the revision's private Endpoints, sorted. */
+  readyPodIps(namespace: string, revision: string): readonly string[];
+  /** Ready activator pod IPs (activator-service Endpoints), sorted. */
+  activatorIps(): readonly string[];
+  /** The public Endpoints' subsets as last seen; undefined when the object does not exist. */
+  publicSubsets(namespace: string, name: string): readonly V1EndpointSubset[] | undefined;
+}
+
+export interface ClusterWriter {
+  setReplicas(namespace: string, deployment: string, replicas: number): Promise<void>;
+  writePublicSubsets(namespace: string, name: string, subsets: V1EndpointSubset[]): Promise<void>;
+}
+
+export interface ControllerDeps {
+  readonly view: ClusterView;
+  readonly writer: ClusterWriter;
+  readonly metrics: AutoscalerMetrics;
+  readonly logger: Logger;
+  readonly isLeader: () => boolean;
+  readonly config: ServingConfig;
+}
+
+interface RevisionState {
+  deployment: RevisionDeployment;
+  autoscaling: ResolvedAutoscaling;
+  /** Undefined for HPA-class revisions: the HPA scales them, we only keep their Endpoints. */
+  decider: KpaDecider | undefined;
+  scaler: RevisionScaler;
+  lastDecision: Decision | undefined;
+  /** Since when the public Endpoints are acknowledged on the activators. */
+  proxySinceMs: number | undefined;
+  lastWrite: { subsets: V1EndpointSubset[]; atMs: number } | undefined;
+  /** When replicas went from 0 up, until the first pod is ready. */
+  coldStartAtMs: number | undefined;
+  missingPublicWarned: boolean;
+  /** Reconciles of one revision run one after the other. */
+  queue: Promise<void>;
+}
+
+/** The informer cache may lag our own write by this much before we write again. */
+const CACHE_LAG_MS = 5000;
+
+export class AutoscalerController {
+  private readonly revisions = new Map<string, RevisionState>();
+  private config: ServingConfig;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.config = deps.config;
+  }
+
+  has(namespace: string, revision: string): boolean {
+    return this.revisions.has(key(namespace, revision));
+  }
+
+  /** Revisions the KPA scales (the scraper's work list). */
+  kpaRevisions(): Array<{ namespace: string; revision: string }> {
+    return [...this.revisions.values()]
+      .filter((s) => s.decider !== undefined)
+      .map((s) => ({ namespace: s.deployment.namespace, revision: s.deployment.revision }));
+  }
+
+  /** config-autoscaler changed: every revision's settings are resolved again. */
+  setConfig(config: ServingConfig, nowMs: number): void {
+    this.config = config;
+    for (const s of this.revisions.values()) this.upsertRevision(s.deployment, nowMs);
+  }
+
+  upsertRevision(d: RevisionDeployment, nowMs: number): void {
+    const k = key(d.namespace, d.revision);
+    const parsed = parseAutoscaling(autoscalingAnnotationsOf(d.annotations), this.config, d.containerConcurrency);
+    if (parsed.problems.length > 0) {
+      this.deps.logger.warn({ namespace: d.namespace, revision: d.revision, problems: parsed.problems }, 'bad autoscaling annotations; defaults used for those');
+    }
+    const a = parsed.value;
+    const isKpa = a.class !== AutoscalerClass.HPA;
+    const existing = this.revisions.get(k);
+    if (existing && (existing.decider !== undefined) === isKpa) {
+      existing.deployment = d;
+      existing.autoscaling = a;
+      existing.decider?.updateSpec(deciderSpecOf(a));
+      existing.scaler.updateSpec(scalerSpecOf(a, d.progressDeadlineSeconds));
+      return;
+    }
+    const ready = this.deps.view.readyPodIps(d.namespace, d.revision).length;
+    this.revisions.set(k, {
+      deployment: d,
+      autoscaling: a,
+      decider: isKpa ? new KpaDecider(deciderSpecOf(a), nowMs, ready) : undefined,
+      scaler: new RevisionScaler(scalerSpecOf(a, d.progressDeadlineSeconds), nowMs, d.replicas, ready),
+      lastDecision: undefined,
+      proxySinceMs: existing?.proxySinceMs,
+      lastWrite: undefined,
+      coldStartAtMs: undefined,
+      missingPublicWarned: false,
+      queue: Promise.resolve(),
+    });
+  }
+
+  removeRevision(namespace: string, revision: string): void {
+    this.revisions.delete(key(namespace, revision));
+    this.deps.metrics.forget({ namespace, revision });
+  }
+
+  /** One combined sample of the revision's load (queue-proxies + activators). */
+  record(namespace: string, revision: string, sample: MetricSample, nowMs: number): void {
+    this.revisions.get(key(namespace, revision))?.decider?.record(nowMs, sample);
+  }
+
+  /** The 2 s tick: decide and reconcile every revision. */
+  async tick(nowMs: number): Promise<void> {
+    await Promise.all([...this.revisions.values()].map((s) => this.enqueue(s, nowMs, true)));
+  }
+
+  /** Pods or activators changed: reconcile with the last decision (no new decision). */
+  async onPodsChanged(namespace: string, revision: string, nowMs: number): Promise<void> {
+    const s = this.revisions.get(key(namespace, revision));
+    if (s) await this.enqueue(s, nowMs, false);
+  }
+
+  async onActivatorsChanged(nowMs: number): Promise<void> {
+    await Promise.all([...this.revisions.values()].map((s) => this.enqueue(s, nowMs, false)));
+  }
+
+  /**
+   * A request reached an activator for a revision with no ready pod: count it at once (as
+   * Knative's activator sends `{concurrency: 1}` on the first request) and, if the revision is
+   * at zero, decide now instead of at the next tick. False for an unknown revision.
+   */
+  async poke(namespace: string, revision: string, nowMs: number): Promise<boolean> {
+    const s = this.revisions.get(key(namespace, revision));
+    if (!s) return false;
+    s.decider?.record(nowMs, { concurrency: 1, rps: 1 });
+    if (s.deployment.replicas === 0) await this.enqueue(s, nowMs, true);
+    return true;
+  }
+
+  private enqueue(s: RevisionState, nowMs: number, decide: boolean): Promise<void> {
+    s.queue = s.queue
+      .then(() => this.reconcile(s, nowMs, decide))
+      .catch((err: unknown) =>
+        this.deps.logger.error({ namespace: s.deployment.namespace, revision: s.deployment.revision, err: String(err) }, 'reconcile failed'),
+      );
+    return s.queue;
+  }
+
+  private async reconcile(s: RevisionState, nowMs: number, decide: boolean): Promise<void> {
+    const { namespace, revision } = s.deployment;
+    const ready = this.deps.view.readyPodIps(namespace, revision).length;
+    this.observeColdStart(s, ready, nowMs);
+    let wanted: EndpointsMode = 'Serve';
+    let replicas: number | undefined;
+    if (s.decider) {
+      if (decide) {
+        const d = s.decider.decide(nowMs, ready);
+        if (d.valid) s.lastDecision = d;
+      }
+      const out = s.scaler.step({
+        nowMs,
+        desiredPods: s.lastDecision?.desiredPods ?? SCALE_UNKNOWN,
+        // Before the first decision the activator stays in the path (Knative creates SKS in Proxy).
+        excessBurstCapacity: s.lastDecision?.excessBurstCapacity ?? (s.autoscaling.targetBurstCapacity === 0 ? 0 : -1),
+        readyPods: ready,
+        currentReplicas: s.deployment.replicas,
+        proxySinceMs: s.proxySinceMs,
+      });
+      wanted = out.mode;
+      replicas = out.applyReplicas;
+      this.recordGauges(s, out.want, ready);
+    }
+    if (!this.deps.isLeader()) return;
+    await this.syncPublicEndpoints(s, wanted, ready, nowMs);
+    if (replicas !== undefined) await this.applyReplicas(s, replicas, nowMs);
+  }
+
+  private async syncPublicEndpoints(s: RevisionState, wanted: EndpointsMode, ready: number, nowMs: number): Promise<void> {
+    const { namespace, revision } = s.deployment;
+    const { view, writer, logger } = this.deps;
+    const activators = view.activatorIps();
+    const mode = effectiveMode(wanted, ready, activators.length);
+    const spec = s.decider?.currentSpec;
+    const subsets = publicEndpointsSubsets({
+      mode,
+      podIps: view.readyPodIps(namespace, revision),
+      activatorIps: activators,
+      numActivators: s.lastDecision?.numActivators ?? (spec ? numActivators(spec, ready) : activators.length),
+      subsetKey: key(namespace, revision),
+      h2c: s.deployment.queuePort === Ports.QUEUE_H2C,
+    });
+    const name = Names.publicService(revision);
+    const current = view.publicSubsets(namespace, name);
+    if (current === undefined) {
+      if (!s.missingPublicWarned) logger.error({ namespace, endpoints: name }, 'public Endpoints missing: apply the compiled graph');
+      s.missingPublicWarned = true;
+      s.proxySinceMs = undefined;
+      return;
+    }
+    const justWritten = s.lastWrite && sameSubsets(s.lastWrite.subsets, subsets) && nowMs - s.lastWrite.atMs < CACHE_LAG_MS;
+    if (!sameSubsets(current, subsets) && !justWritten) {
+      await writer.writePublicSubsets(namespace, name, subsets);
+      s.lastWrite = { subsets, atMs: nowMs };
+      logger.info({ namespace, revision, mode, addresses: subsets[0]?.addresses?.length ?? 0 }, 'public Endpoints written');
+    }
+    // Only reached once the Endpoints are (acknowledged) as wanted.
+    s.proxySinceMs = mode === 'Proxy' ? (s.proxySinceMs ?? nowMs) : undefined;
+    this.deps.metrics.proxyMode.set({ namespace, revision }, mode === 'Proxy' ? 1 : 0);
+  }
+
+  private async applyReplicas(s: RevisionState, replicas: number, nowMs: number): Promise<void> {
+    const { namespace, revision, deploymentName } = s.deployment;
+    if (replicas === 0 && s.proxySinceMs === undefined) {
+      this.deps.logger.info({ namespace, revision }, 'not scaling to zero: activators not in the path yet');
+      return;
+    }
+    await this.deps.writer.setReplicas(namespace, deploymentName, replicas);
+    this.deps.logger.info({ namespace, revision, from: s.deployment.replicas, to: replicas }, 'scaled');
+    if (s.deployment.replicas === 0 && replicas > 0) s.coldStartAtMs = nowMs;
+    if (replicas === 0) s.coldStartAtMs = undefined;
+    s.deployment = { ...s.deployment, replicas };
+  }
+
+  private observeColdStart(s: RevisionState, ready: number, nowMs: number): void {
+    if (s.coldStartAtMs === undefined || ready === 0) return;
+    const { namespace, revision } = s.deployment;
+    this.deps.metrics.coldStart.observe({ namespace, revision }, (nowMs - s.coldStartAtMs) / 1000);
+    s.coldStartAtMs = undefined;
+  }
+
+  private recordGauges(s: RevisionState, want: number, ready: number): void {
+    const labels = { namespace: s.deployment.namespace, revision: s.deployment.revision };
+    const m = this.deps.metrics;
+    m.desiredPods.set(labels, want);
+    m.readyPods.set(labels, ready);
+    m.requestedReplicas.set(labels, s.deployment.replicas);
+    m.targetValue.set(labels, s.autoscaling.targetPerPod);
+    const d = s.lastDecision;
+    if (!d) return;
+    m.panicking.set(labels, d.panicking ? 1 : 0);
+    m.excessBurstCapacity.set(labels, d.excessBurstCapacity);
+    m.stableValue.set(labels, d.stableAverage);
+    m.panicValue.set(labels, d.panicAverage);
+  }
+}
+
+function key(namespace: string, revision: string): string {
+  return `${namespace}/${revision}`;
+}

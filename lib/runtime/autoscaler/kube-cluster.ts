@@ -1,0 +1,126 @@
+import type { V1ConfigMap, V1Deployment, V1EndpointSubset, V1Endpoints } from '@kubernetes/client-node';
+import { Labels } from '../../constants';
+import { Names } from '../../naming';
+import { writeEndpointsSubsets } from '../kube/endpoints-writer';
+import { KubeClients } from '../kube/client';
+import { ResilientInformer } from '../kube/informer';
+import { endpointsIps } from '../kube/revision-deployment';
+import { patchReplicas } from '../kube/scale';
+import type { Logger } from '../shared/logger';
+import type { ClusterView, ClusterWriter } from './controller';
+
+export const ACTIVATOR_SERVICE = 'activator-service';
+export const CONFIG_AUTOSCALER = 'config-autoscaler';
+
+export interface ClusterEvents {
+  onDeployment(d: V1Deployment): void;
+  onDeploymentDeleted(d: V1Deployment): void;
+  /** Any Endpoints in a served namespace changed (private ones matter). */
+  onEndpoints(ep: V1Endpoints): void;
+  onActivators(): void;
+  onConfigAutoscaler(data: Record<string, string>): void;
+}
+
+/**
+ * The cluster as the autoscaler sees it (informers: revision Deployments and Endpoints per served
+ * namespace; Endpoints and ConfigMaps in the system namespace) and writes it (scale subresource,
+ * public Endpoints). Followers run the same informers, so a takeover starts warm.
+ */
+export class KubeCluster implements ClusterView, ClusterWriter {
+  private readonly deployments = new Map<string, ResilientInformer<V1Deployment>>();
+  private readonly endpoints = new Map<string, ResilientInformer<V1Endpoints>>();
+  private readonly system: ResilientInformer<V1Endpoints>;
+  private readonly configMaps: ResilientInformer<V1ConfigMap>;
+
+  constructor(
+    private readonly kube: KubeClients,
+    namespaces: readonly string[],
+    private readonly systemNamespace: string,
+    logger: Logger,
+  ) {
+    const common = { kubeConfig: kube.config, logger };
+    for (const namespace of namespaces) {
+      this.deployments.set(
+        namespace,
+        new ResilientInformer<V1Deployment>({
+          ...common,
+          path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
+          list: () => kube.apps.listNamespacedDeployment({ namespace, labelSelector: Labels.REVISION }),
+          labelSelector: Labels.REVISION,
+        }),
+      );
+      this.endpoints.set(namespace, this.endpointsInformer(namespace, logger));
+    }
+    this.system = this.endpointsInformer(systemNamespace, logger);
+    this.configMaps = new ResilientInformer<V1ConfigMap>({
+      ...common,
+      path: `/api/v1/namespaces/${systemNamespace}/configmaps`,
+      list: () => kube.core.listNamespacedConfigMap({ namespace: systemNamespace }),
+    });
+  }
+
+  /** Wires the handlers and waits for every informer's first list. */
+  async start(events: ClusterEvents): Promise<void> {
+    for (const inf of this.endpoints.values()) {
+      inf.on('add', (ep) => events.onEndpoints(ep));
+      inf.on('update', (ep) => events.onEndpoints(ep));
+      inf.on('delete', (ep) => events.onEndpoints({ ...ep, subsets: [] }));
+    }
+    const onSystem = (ep: V1Endpoints) => {
+      if (ep.metadata?.name === ACTIVATOR_SERVICE) events.onActivators();
+    };
+    this.system.on('add', onSystem);
+    this.system.on('update', onSystem);
+    this.system.on('delete', onSystem);
+    const onConfig = (cm: V1ConfigMap, deleted = false) => {
+      if (cm.metadata?.name === CONFIG_AUTOSCALER) events.onConfigAutoscaler(deleted ? {} : (cm.data ?? {}));
+    };
+    this.configMaps.on('add', (cm) => onConfig(cm));
+    this.configMaps.on('update', (cm) => onConfig(cm));
+    this.configMaps.on('delete', (cm) => onConfig(cm, true));
+    for (const inf of this.deployments.values()) {
+      inf.on('add', (d) => events.onDeployment(d));
+      inf.on('update', (d) => events.onDeployment(d));
+      inf.on('delete', (d) => events.onDeploymentDeleted(d));
+    }
+    // Endpoints and config first, so revisions arrive with their pods and settings known.
+    await Promise.all([this.system, this.configMaps, ...this.endpoints.values()].map((i) => i.start()));
+    await Promise.all([...this.deployments.values()].map((i) => i.start()));
+  }
+
+  async stop(): Promise<void> {
+    const all = [this.system, this.configMaps, ...this.endpoints.values(), ...this.deployments.values()];
+    await Promise.all(all.map((i) => i.stop()));
+  }
+
+  readyPodIps(namespace: string, revision: string): readonly string[] {
+    const name = Names.privateService(revision);
+    return endpointsIps(this.endpoints.get(namespace)?.get(name, namespace)).ready;
+  }
+
+  activatorIps(): readonly string[] {
+    return endpointsIps(this.system.get(ACTIVATOR_SERVICE, this.systemNamespace)).ready;
+  }
+
+  publicSubsets(namespace: string, name: string): readonly V1EndpointSubset[] | undefined {
+    const ep = this.endpoints.get(namespace)?.get(name, namespace);
+    return ep ? (ep.subsets ?? []) : undefined;
+  }
+
+  async setReplicas(namespace: string, deployment: string, replicas: number): Promise<void> {
+    await patchReplicas(this.kube.apps, namespace, deployment, replicas);
+  }
+
+  async writePublicSubsets(namespace: string, name: string, subsets: V1EndpointSubset[]): Promise<void> {
+    await writeEndpointsSubsets(this.kube.core, namespace, name, subsets);
+  }
+
+  private endpointsInformer(namespace: string, logger: Logger): ResilientInformer<V1Endpoints> {
+    return new ResilientInformer<V1Endpoints>({
+      kubeConfig: this.kube.config,
+      logger,
+      path: `/api/v1/namespaces/${namespace}/endpoints`,
+      list: () => this.kube.core.listNamespacedEndpoints({ namespace }),
+    });
+  }
+}

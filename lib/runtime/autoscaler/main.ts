@@ -1,0 +1,140 @@
+import type * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { autoscalerConfigFromData } from '../../autoscaling';
+import { resolveServingConfig } from '../../config';
+import { Labels } from '../../constants';
+import { Names } from '../../naming';
+import { loadKubeClients } from '../kube/client';
+import { LeaderElector } from '../kube/leader-election';
+import { readRevisionDeployment } from '../kube/revision-deployment';
+import { createLogger } from '../shared/logger';
+import { MetricCollector } from './collector';
+import { AutoscalerRuntimeConfig, readAutoscalerConfig } from './config';
+import { AutoscalerController } from './controller';
+import { KubeCluster } from './kube-cluster';
+import { AutoscalerMetrics } from './metrics';
+import { createMetricsServer, createPokeServer } from './server';
+
+/**
+ * `kservice-runtime autoscaler`: two replicas, one leader (Lease `kservice-autoscaler`). Both
+ * watch the revisions and scrape their load; only the leader scales and writes Endpoints.
+ */
+export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
+  const config = readAutoscalerConfig(env);
+  const logger = createLogger('autoscaler', { base: { identity: config.identity } });
+  const kube = loadKubeClients();
+  const metrics = new AutoscalerMetrics();
+  const cluster = new KubeCluster(kube, config.namespaces, config.systemNamespace, logger);
+  let leading = false;
+  const controller = new AutoscalerController({
+    view: cluster,
+    writer: cluster,
+    metrics,
+    logger,
+    isLeader: () => leading,
+    config: resolveServingConfig(),
+  });
+
+  const privateToRevision = new Map<string, string>(); // `ns/REV-private` → REV
+  await cluster.start({
+    onDeployment: (d) => {
+      try {
+        const r = readRevisionDeployment(d);
+        privateToRevision.set(`${r.namespace}/${Names.privateService(r.revision)}`, r.revision);
+        controller.upsertRevision(r, Date.now());
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'ignoring Deployment');
+      }
+    },
+    onDeploymentDeleted: (d) => {
+      const revision = d.metadata?.labels?.[Labels.REVISION];
+      const namespace = d.metadata?.namespace ?? '';
+      if (!revision) return;
+      privateToRevision.delete(`${namespace}/${Names.privateService(revision)}`);
+      controller.removeRevision(namespace, revision);
+    },
+    onEndpoints: (ep) => {
+      const namespace = ep.metadata?.namespace ?? '';
+      const revision = privateToRevision.get(`${namespace}/${ep.metadata?.name ?? ''}`);
+      if (revision) void controller.onPodsChanged(namespace, revision, Date.now());
+    },
+    onActivators: () => void controller.onActivatorsChanged(Date.now()),
+    onConfigAutoscaler: (data) => {
+      const parsed = autoscalerConfigFromData(data);
+      if (parsed.problems.length > 0) logger.warn({ problems: parsed.problems }, 'config-autoscaler: bad values ignored');
+      controller.setConfig(resolveServingConfig({ autoscaler: parsed.value }), Date.now());
+    },
+  });
+  logger.info({ namespaces: config.namespaces }, 'informers synced');
+
+  const elector = new LeaderElector({
+    coordination: kube.coordination,
+    namespace: config.systemNamespace,
+    name: config.leaseName,
+    identity: config.identity,
+    logger,
+    leaseDurationSeconds: config.leaseDurationSeconds,
+    retryPeriodMs: config.leaseRetryMs,
+    renewDeadlineMs: config.leaseRenewDeadlineMs,
+    onStartedLeading: () => {
+      leading = true;
+      metrics.leader.set(1);
+      void controller.tick(Date.now());
+    },
+    onStoppedLeading: () => {
+      leading = false;
+      metrics.leader.set(0);
+    },
+  });
+  elector.start();
+
+  const collector = new MetricCollector({
+    view: cluster,
+    revisions: () => controller.kpaRevisions(),
+    record: (ns, rev, sample, now) => controller.record(ns, rev, sample, now),
+    queueMetricsPort: config.queueMetricsPort,
+    activatorMetricsPort: config.activatorMetricsPort,
+    logger,
+  });
+  const scrapeTimer = setInterval(() => void collector.collectOnce(Date.now()), config.scrapeMs);
+  const tickTimer = setInterval(() => void controller.tick(Date.now()), config.tickMs);
+
+  const pokeServer = createPokeServer((ns, rev) => controller.poke(ns, rev, Date.now()));
+  const metricsServer = createMetricsServer(metrics.registry);
+  const httpPort = await listen(pokeServer, config.httpPort, config.bindAddress);
+  const metricsPort = await listen(metricsServer, config.metricsPort, config.bindAddress);
+  logger.info({ httpPort, metricsPort }, 'autoscaler listening');
+
+  await waitForSignal();
+  clearInterval(scrapeTimer);
+  clearInterval(tickTimer);
+  await elector.stop();
+  await Promise.all([close(pokeServer), close(metricsServer), cluster.stop()]);
+  logger.info('autoscaler stopped');
+}
+
+export type { AutoscalerRuntimeConfig };
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+}
+
+function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,104 @@
+import * as http from 'node:http';
+import { parsePromText, Sample } from '../shared/prom-text';
+import type { MetricSample } from './kpa';
+
+/**
+ * Scrapes the queue-proxies and the activators (Prometheus text on :9090, docs/runtime-metrics.md)
+ * and turns them into one sample per revision per second (reference 8, "Metric collection"):
+ * queue-proxy concurrency minus what came through the activator, plus the activator's own count.
+ * Knative's autoscaler reads the same numbers from a protobuf endpoint and the activator's
+ * websocket; this runtime speaks Prometheus text for both, so one parser serves.
+ */
+
+export const SCRAPE_TIMEOUT_MS = 3000;
+
+/** Knative's sample size for N pods: all up to 3, then ceil(N·X / (N+X−1)) with X ≈ 15.37. */
+export function sampleSize(pods: number): number {
+  if (pods <= 3) return pods;
+  const x = (1.96 * 1.96 * 100) / (5 * 5);
+  return Math.min(pods, Math.ceil((pods * x) / (pods + x - 1)));
+}
+
+export interface QueueProxyStat {
+  readonly concurrency: number;
+  readonly proxiedConcurrency: number;
+  readonly rps: number;
+  readonly proxiedRps: number;
+}
+
+export function queueProxyStat(samples: readonly Sample[]): QueueProxyStat {
+  const value = (name: string) => samples.find((s) => s.name === name)?.value ?? 0;
+  return {
+    concurrency: value('queue_average_concurrent_requests'),
+    proxiedConcurrency: value('queue_average_proxied_concurrent_requests'),
+    rps: value('queue_requests_per_second'),
+    proxiedRps: value('queue_proxied_operations_per_second'),
+  };
+}
+
+/** Per `namespace/revision`, the activator's concurrency and request rate. */
+export function activatorStats(samples: readonly Sample[]): Map<string, MetricSample> {
+  const out = new Map<string, { concurrency: number; rps: number }>();
+  for (const s of samples) {
+    const field =
+      s.name === 'activator_average_concurrent_requests' ? 'concurrency' : s.name === 'activator_requests_per_second' ? 'rps' : undefined;
+    if (!field || !s.labels.namespace || !s.labels.revision) continue;
+    const key = `${s.labels.namespace}/${s.labels.revision}`;
+    const entry = out.get(key) ?? { concurrency: 0, rps: 0 };
+    entry[field] += s.value;
+    out.set(key, entry);
+  }
+  return out;
+}
+
+/**
+ * A revision's sample from the pods scraped (a sample of `total` ready pods, scaled up by
+ * total/scraped, as Knative does) plus what the activators hold for it.
+ */
+export function revisionSample(podStats: readonly QueueProxyStat[], totalPods: number, fromActivators: MetricSample | undefined): MetricSample {
+  let concurrency = 0;
+  let rps = 0;
+  for (const s of podStats) {
+    concurrency += s.concurrency - s.proxiedConcurrency;
+    rps += s.rps - s.proxiedRps;
+  }
+  const scale = podStats.length > 0 ? totalPods / podStats.length : 0;
+  return {
+    concurrency: Math.max(0, concurrency * scale) + (fromActivators?.concurrency ?? 0),
+    rps: Math.max(0, rps * scale) + (fromActivators?.rps ?? 0),
+  };
+}
+
+/** Picks `n` of the items at random (partial Fisher-Yates). */
+export function pickRandom<T>(items: readonly T[], n: number, random: () => number = Math.random): T[] {
+  const copy = [...items];
+  for (let i = 0; i < Math.min(n, copy.length); i++) {
+    const j = i + Math.floor(random() * (copy.length - i));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy.slice(0, n);
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 256 });
+
+/** GET http://address/metrics and parse; rejects on a non-200 answer, bad text or timeout. */
+export function scrapeMetrics(host: string, port: number, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<Sample[]> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path: '/metrics', agent, headers: { accept: 'text/plain' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`GET ${host}:${port}/metrics: HTTP ${res.statusCode}`));
+        try {
+          resolve(parsePromText(body));
+        } catch (err) {
+          reject(err);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${host}:${port}/metrics: timeout after ${timeoutMs}ms`)));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,177 @@
+import { CoordinationV1Api, V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import type { Logger } from '../shared/logger';
+import { describeApiError, isConflict, isNotFound } from './client';
+
+/**
+ * Lease-based leader election (coordination.k8s.io/v1). client-node 1.4 ships no leader-election
+ * helper, so this is a small one in client-go's manner: the holder renews `renewTime` every
+ * `retryPeriodMs`; others take the Lease over once they have seen it unchanged for
+ * `leaseDurationSeconds` (measured on their own clock from when they observed it, so clock skew
+ * between pods does not matter). Every write is a replace carrying the read resourceVersion, so
+ * of two candidates racing for an expired Lease exactly one succeeds (the other gets 409).
+ */
+export interface LeaderElectionProps {
+  readonly coordination: CoordinationV1Api;
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly logger: Logger;
+  /** @default 15 */
+  readonly leaseDurationSeconds?: number;
+  /** The leader steps down when it could not renew for this long. @default 10000 */
+  readonly renewDeadlineMs?: number;
+  /** @default 2000 */
+  readonly retryPeriodMs?: number;
+  readonly onStartedLeading: () => void;
+  readonly onStoppedLeading: () => void;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export class LeaderElector {
+  private leading = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastRenewMs = 0;
+  /** The Lease as last seen and when (our clock): the basis of the expiry check. */
+  private observed: { resourceVersion: string; atMs: number } | undefined;
+  private stopped = false;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly props: LeaderElectionProps) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.loop();
+  }
+
+  /** Stops campaigning; a leader gives the Lease up so a follower takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    if (this.leading) {
+      await this.release().catch((err) => this.props.logger.warn({ err: describeApiError(err) }, 'could not release the lease'));
+      this.setLeading(false);
+    }
+  }
+
+  private loop(): void {
+    if (this.stopped) return;
+    this.running = this.tryAcquireOrRenew()
+      .then((ok) => this.afterAttempt(ok))
+      .catch((err) => {
+        this.props.logger.warn({ err: describeApiError(err) }, 'lease attempt failed');
+        this.afterAttempt(false);
+      })
+      .finally(() => {
+        if (this.stopped) return;
+        this.timer = setTimeout(() => this.loop(), this.props.retryPeriodMs ?? 2000);
+        this.timer.unref();
+      });
+  }
+
+  private afterAttempt(ok: boolean): void {
+    const now = this.now();
+    if (ok) {
+      this.lastRenewMs = now;
+      if (!this.leading) this.setLeading(true);
+    } else if (this.leading && now - this.lastRenewMs > (this.props.renewDeadlineMs ?? 10_000)) {
+      this.setLeading(false);
+    }
+  }
+
+  /** True when this candidate holds the Lease after the attempt. */
+  async tryAcquireOrRenew(): Promise<boolean> {
+    const { coordination, namespace, name, identity } = this.props;
+    let lease: V1Lease;
+    try {
+      lease = await coordination.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      return this.create();
+    }
+    const spec = lease.spec ?? {};
+    const resourceVersion = lease.metadata?.resourceVersion ?? '';
+    const now = this.now();
+    if (this.observed?.resourceVersion !== resourceVersion) this.observed = { resourceVersion, atMs: now };
+    const heldByOther = spec.holderIdentity && spec.holderIdentity !== identity;
+    const durationMs = (spec.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000;
+    if (heldByOther && this.observed.atMs + durationMs > now) return false;
+
+    const takingOver = spec.holderIdentity !== identity;
+    const renewed: V1Lease = {
+      ...lease,
+      spec: {
+        ...spec,
+        holderIdentity: identity,
+        leaseDurationSeconds: this.leaseDurationSeconds,
+        renewTime: new V1MicroTime(now),
+        acquireTime: takingOver ? new V1MicroTime(now) : spec.acquireTime,
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (takingOver && spec.holderIdentity ? 1 : 0),
+      },
+    };
+    try {
+      const written = await coordination.replaceNamespacedLease({ name, namespace, body: renewed });
+      this.observed = { resourceVersion: written.metadata?.resourceVersion ?? '', atMs: now };
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false; // someone else wrote it first
+      throw err;
+    }
+  }
+
+  private async create(): Promise<boolean> {
+    const { coordination, namespace, name, identity } = this.props;
+    const now = this.now();
+    try {
+      await coordination.createNamespacedLease({
+        namespace,
+        body: {
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: this.leaseDurationSeconds,
+            acquireTime: new V1MicroTime(now),
+            renewTime: new V1MicroTime(now),
+            leaseTransitions: 0,
+          },
+        },
+      });
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false; // created by another candidate just now
+      throw err;
+    }
+  }
+
+  /** Empties the holder so followers need not wait out the lease duration. */
+  private async release(): Promise<void> {
+    const { coordination, namespace, name, identity } = this.props;
+    const lease = await coordination.readNamespacedLease({ name, namespace });
+    if (lease.spec?.holderIdentity !== identity) return;
+    await coordination.replaceNamespacedLease({
+      name,
+      namespace,
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1 } },
+    });
+  }
+
+  private setLeading(leading: boolean): void {
+    this.leading = leading;
+    this.props.logger.info({ identity: this.props.identity, lease: this.props.name }, leading ? 'became leader' : 'stopped leading');
+    if (leading) this.props.onStartedLeading();
+    else this.props.onStoppedLeading();
+  }
+
+  private get leaseDurationSeconds(): number {
+    return this.props.leaseDurationSeconds ?? 15;
+  }
+
+  private now(): number {
+    return (this.props.now ?? Date.now)();
+  }
+}
