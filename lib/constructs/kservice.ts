@@ -25,7 +25,13 @@ export class KService extends Construct {
   constructor(scope: Construct, id: string, props: KServiceProps) {
     super(scope, id);
     this.currentProps = props;
-    this.render(props);
+    try {
+      this.render(props);
+    } catch (error) {
+      // Bad props leave no trace in the tree, not even this (empty) construct.
+      scope.node.tryRemoveChild(id);
+      throw error;
+    }
   }
 
   /** Service name. */
