@@ -205,6 +205,32 @@ services:
     }, args: ['hello.yaml', '--history', 'history.yaml'],
     stderr: ['hello.yaml:8:13 spec.template.metadata.name: revision "hello-v1" already exists in the history with a different template; give the changed template a new name'] },
 
+  // --- problems found by the constructs, mapped back to where they came from
+  { name: 'hand-edited history rejected by the constructs',
+    files: {
+      'hello.yaml': withTraffic('- revisionName: hello-00001', '  percent: 100').replace('hello:1', 'hello:2'),
+      'history.yaml': `apiVersion: kservice.cdk8s.io/v1alpha1
+kind: RevisionHistory
+services:
+  - namespace: default
+    name: hello
+    generation: 1
+    revisions:
+      - name: hello-00001
+        generation: 1
+        template:
+          spec:
+            containerConcurrency: 5000
+            containers:
+              - image: ghcr.io/example/hello:1
+`,
+    }, args: ['hello.yaml', '--history', 'history.yaml'],
+    stderr: ['history.yaml:12:35 services[0].revisions[0].template.spec.containerConcurrency: must be a whole number from 0 to 1000, got 5000'] },
+  { name: 'tag template making an invalid host name',
+    files: { 'hello.yaml': withTraffic('- percent: 100', '  tag: old'), 'config.yaml': 'tagTemplate: "{{.Tag}}.{{.Name}}"\n' },
+    args: ['hello.yaml', '--config', 'config.yaml'],
+    stderr: ['hello.yaml:4:9 metadata.name: config.tagTemplate (--config): host name "old.hello" is not a DNS-1123 label'] },
+
   // --- inputs and output directory
   { name: 'missing input file', files: { 'hello.yaml': HELLO }, args: ['hello.yaml', 'missing.yaml'],
     stderr: ['missing.yaml: no such file or directory'] },
