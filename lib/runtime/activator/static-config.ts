@@ -36,19 +36,16 @@ const REVISION_SCHEMA = {
   },
 } as const;
 
-const SCHEMA = {
-  oneOf: [
-    { type: 'array', items: REVISION_SCHEMA },
-    {
-      type: 'object',
-      required: ['revisions'],
-      additionalProperties: false,
-      properties: { revisions: { type: 'array', items: REVISION_SCHEMA } },
-    },
-  ],
-};
-
-const validate = new Ajv({ allErrors: true }).compile(SCHEMA);
+const ajv = new Ajv({ allErrors: true });
+// Two validators rather than one `oneOf`: the file's top-level shape picks the branch, so the
+// messages are about that branch only.
+const validateList = ajv.compile({ type: 'array', items: REVISION_SCHEMA });
+const validateWrapped = ajv.compile({
+  type: 'object',
+  required: ['revisions'],
+  additionalProperties: false,
+  properties: { revisions: { type: 'array', items: REVISION_SCHEMA } },
+});
 
 interface RawRevision {
   namespace: string;
@@ -80,6 +77,7 @@ export function parseStaticConfig(text: string, path = '<static config>'): Stati
     throw new StaticConfigError(`${path}:${line}:${col}: ${e.message.split('\n')[0]}`);
   }
   const data: unknown = doc.toJS();
+  const validate = Array.isArray(data) ? validateList : validateWrapped;
   if (!validate(data)) throw new StaticConfigError(describe(validate.errors ?? [], doc, lines, path));
   const list = (Array.isArray(data) ? data : (data as { revisions: RawRevision[] }).revisions) as RawRevision[];
   return list.map(toStaticRevision);
@@ -105,12 +103,7 @@ function toStaticRevision(raw: RawRevision): StaticRevision {
 
 /** The most specific schema errors, each with file:line:col and the field path. */
 function describe(errors: ErrorObject[], doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: string): string {
-  // oneOf reports the failures of both branches; keep those deepest in the document.
-  const relevant = errors.filter((e) => e.keyword !== 'oneOf');
-  const depth = (e: ErrorObject) => e.instancePath.split('/').length;
-  const deepest = Math.max(...relevant.map(depth), 0);
-  const shown = relevant.filter((e) => depth(e) === deepest).slice(0, 5);
-  const messages = (shown.length > 0 ? shown : errors).map((e) => {
+  const messages = errors.slice(0, 8).map((e) => {
     const segments = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
     const node = doc.getIn(segments, true) as { range?: [number, number, number] } | undefined;
     const where = node?.range ? lines.linePos(node.range[0]) : { line: 1, col: 1 };

@@ -107,8 +107,7 @@ export class RevisionThrottler {
     try {
       const tried = new Set<string>();
       for (;;) {
-        const pod = await this.reservePod(tried, signal);
-        const releasePod = pod.reserve();
+        const { pod, releasePod } = await this.reservePod(tried, signal);
         let result: T | typeof REFUSED;
         try {
           result = await attempt(pod.address);
@@ -125,12 +124,13 @@ export class RevisionThrottler {
     }
   }
 
-  private async reservePod(tried: ReadonlySet<string>, signal: AbortSignal): Promise<PodTracker> {
+  /** Picks a pod and takes its slot in the same synchronous step, so no other request can slip in. */
+  private async reservePod(tried: ReadonlySet<string>, signal: AbortSignal): Promise<{ pod: PodTracker; releasePod: () => void }> {
     for (;;) {
       const untried = this.pods.filter((p) => !tried.has(p.id));
       if (this.pods.length > 0 && untried.length === 0) throw new NoPodAcceptedError(tried.size);
       const pick = this.policy(untried);
-      if (pick) return pick;
+      if (pick) return { pod: pick, releasePod: pick.reserve() };
       await this.waitForSlot(signal);
     }
   }

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseStaticConfig } from '../../../lib/runtime/activator/static-config';
+
+describe('static config (standalone mode)', () => {
+  it('reads revisions with defaults filled', () => {
+    const parsed = parseStaticConfig(JSON.stringify([{ namespace: 'ns', revision: 'r1', pods: ['127.0.0.1:8012', '[::1]:9000'] }]));
+    expect(parsed).toEqual([
+      {
+        info: { namespace: 'ns', revision: 'r1', containerConcurrency: 0, timeoutSeconds: 300, queuePort: 8012 },
+        pods: [
+          { host: '127.0.0.1', port: 8012 },
+          { host: '::1', port: 9000 },
+        ],
+      },
+    ]);
+  });
+
+  it('accepts the { revisions: [...] } form', () => {
+    const parsed = parseStaticConfig('{"revisions":[{"namespace":"a","revision":"b","containerConcurrency":3,"timeoutSeconds":5,"pods":[]}]}');
+    expect(parsed[0].info).toMatchObject({ containerConcurrency: 3, timeoutSeconds: 5 });
+  });
+
+  it('names file, line and field of a bad value', () => {
+    const text = '[\n  {\n    "namespace": "ns",\n    "revision": "r",\n    "containerConcurrency": -1,\n    "pods": []\n  }\n]';
+    expect(() => parseStaticConfig(text, 'revs.json')).toThrow(/^revs\.json:5:29: \[0\]\.containerConcurrency must be >= 0/);
+  });
+
+  it('names a missing field and a bad pod address', () => {
+    const text = '[{"namespace":"ns","pods":["nohost"]}]';
+    let message = '';
+    try {
+      parseStaticConfig(text, 'x.json');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("must have required property 'revision'");
+    expect(message).toContain('[0].pods[0] must match pattern');
+  });
+
+  it('reports JSON syntax errors with a position', () => {
+    expect(() => parseStaticConfig('[{"namespace": }]', 'bad.json')).toThrow(/^bad\.json:1:\d+: /);
+  });
+});

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { QueueFullError } from '../../../lib/runtime/shared/breaker';
+import { PodAddress } from '../../../lib/runtime/activator/revision';
+import { NoPodAcceptedError, REFUSED, RevisionThrottler } from '../../../lib/runtime/activator/throttler';
+
+const pod = (port: number): PodAddress => ({ host: '127.0.0.1', port });
+const never = new AbortController().signal;
+
+/** A deferred: run() attempts that stay open until released, to observe concurrency. */
+function gate() {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+
+describe('RevisionThrottler', () => {
+  it.each([
+    { cc: 0, pods: 0, capacity: 0 },
+    { cc: 0, pods: 2, capacity: Infinity },
+    { cc: 1, pods: 3, capacity: 3 },
+    { cc: 10, pods: 2, capacity: 20 },
+    { cc: 10, pods: 0, capacity: 0 },
+  ])('capacity for CC $cc with $pods pods is $capacity', ({ cc, pods, capacity }) => {
+    const t = new RevisionThrottler({ containerConcurrency: cc, queueDepth: 10 });
+    t.updatePods(Array.from({ length: pods }, (_, i) => pod(1000 + i)));
+    expect(t.capacity).toBe(capacity);
+  });
+
+  it('holds requests while there is no pod and releases them when one appears', async () => {
+    const t = new RevisionThrottler({ containerConcurrency: 0, queueDepth: 10 });
+    const served: number[] = [];
+    const runs = [1, 2, 3].map(() => t.run(never, async (p) => served.push(p.port)));
+    await new Promise((r) => setImmediate(r));
+    expect(t.waiting).toBe(3);
+    expect(served).toEqual([]);
+    t.updatePods([pod(5000)]);
+    await Promise.all(runs);
+    expect(served).toEqual([5000, 5000, 5000]);
+  });
+
+  it('rejects beyond the queue depth with QueueFullError', async () => {
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 2 });
+    const held = [t.run(never, async () => 1), t.run(never, async () => 2)];
+    await expect(t.run(never, async () => 3)).rejects.toBeInstanceOf(QueueFullError);
+    t.updatePods([pod(5000)]);
+    await expect(Promise.all(held)).resolves.toEqual([1, 2]);
+  });
+
+  it('rejects a held request with the abort reason (revision timeout)', async () => {
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 5 });
+    const controller = new AbortController();
+    const held = t.run(controller.signal, async () => 'never');
+    controller.abort(new Error('deadline'));
+    await expect(held).rejects.toThrow('deadline');
+    expect(t.waiting).toBe(0);
+  });
+
+  it('never puts more than CC requests on a pod at once', async () => {
+    const t = new RevisionThrottler({ containerConcurrency: 2, queueDepth: 100 });
+    t.updatePods([pod(1), pod(2)]);
+    const perPod = new Map<number, number>();
+    let max = 0;
+    const g = gate();
+    const runs = Array.from({ length: 10 }, () =>
+      t.run(never, async (p) => {
+        const n = (perPod.get(p.port) ?? 0) + 1;
+        perPod.set(p.port, n);
+        max = Math.max(max, n);
+        await g.promise;
+        perPod.set(p.port, (perPod.get(p.port) ?? 1) - 1);
+      }),
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(t.inFlight).toBe(4);
+    expect(t.waiting).toBe(6);
+    g.open();
+    await Promise.all(runs);
+    expect(max).toBe(2);
+  });
+
+  it('tries the next pod when one refuses the connection, and reports the refusal', async () => {
+    const refused: number[] = [];
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 5, onRefused: (p) => refused.push(p.port) });
+    t.updatePods([pod(1), pod(2)]);
+    const tried: number[] = [];
+    const result = await t.run(never, async (p) => {
+      tried.push(p.port);
+      return p.port === 1 ? REFUSED : `served by ${p.port}`;
+    });
+    expect(result).toBe('served by 2');
+    expect(tried).toEqual([1, 2]);
+    expect(refused).toEqual([1]);
+  });
+
+  it('fails with NoPodAcceptedError when every pod refuses', async () => {
+    const t = new RevisionThrottler({ containerConcurrency: 0, queueDepth: 5 });
+    t.updatePods([pod(1), pod(2)]);
+    await expect(t.run(never, async () => REFUSED)).rejects.toBeInstanceOf(NoPodAcceptedError);
+    expect(t.inFlight).toBe(0);
+  });
+});
