@@ -1,5 +1,6 @@
 /** The shape of bench/results/latest.json. Every section says whether it ran and, if not, why. */
 import { DataplaneResult } from './dataplane/run';
+import { SynthesisResult } from './synthesis/run';
 
 export interface MachineInfo {
   readonly cpus: number;
@@ -18,6 +19,7 @@ export interface BenchResults {
   readonly machine: MachineInfo;
   readonly sections: {
     dataplane?: DataplaneResult;
+    synthesis?: SynthesisResult;
   };
   /** Sections not run, each with the reason. */
   readonly notRun: Readonly<Record<string, string>>;

@@ -15,7 +15,7 @@ export function haproxyConfig(input: HaproxyConfigInput): string {
   return [
     'global',
     '  nbthread 1', // one thread on one core, like the Node proxies (Go's queue-proxy gets GOMAXPROCS=1 from the same pinning)
-    '  maxconn 20000',
+    '  maxconn 4096', // haproxy raises RLIMIT_NOFILE to about 2 x maxconn; keep that under the usual hard limit
     'defaults',
     '  mode http',
     '  option http-keep-alive',

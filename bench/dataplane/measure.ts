@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { Child, isAlive, startChild } from '../lib/children';
-import { freePort, httpGet, waitForHttp200 } from '../lib/net';
+import { freePort, waitForHttp200 } from '../lib/net';
 import { cpuSeconds, peakRssMiB } from '../lib/procfs';
 import { LoadResult, runFixedRate, runSaturation, Target } from './loadgen';
 import { PathContext, PathDefinition, ROOT } from './paths';
@@ -24,8 +24,6 @@ export interface PathRun {
   readonly appCpuPer1kFixed: number;
   /** VmHWM of each proxy process after both runs. */
   readonly proxyPeakRssMiB: Readonly<Record<string, number>>;
-  /** Most requests the app saw at once during saturation: at most containerConcurrency behind a limiting proxy. */
-  readonly appMaxConcurrent: number;
 }
 
 export async function measurePath(definition: PathDefinition, ctx: Omit<PathContext, 'appPort'>, repetition: number): Promise<PathRun> {
@@ -54,11 +52,9 @@ async function loadPath(ctx: Omit<PathContext, 'appPort'>, workDir: string, targ
   const proxyCpuFixed = proxyCpu(proxies) - cpuBefore;
   const appCpuFixed = cpuSeconds(app.child.pid) - appCpuBefore;
 
-  await httpGet(app.port, '/stats?reset=1');
   const cpuBeforeSat = proxyCpu(proxies);
   const saturation = await runSaturation({ wrk: peers.wrk, target, seconds: options.saturation.seconds, connections: options.saturation.connections, cpus: options.loadCpus });
   const proxyCpuSat = proxyCpu(proxies) - cpuBeforeSat;
-  const appStats = JSON.parse((await httpGet(app.port, '/stats')).body) as { maxConcurrent: number };
 
   for (const p of [...proxies, app.child]) {
     if (!isAlive(p)) throw new Error(`${p.name} exited during the run:\n${p.output().slice(-1500)}`);
@@ -70,7 +66,6 @@ async function loadPath(ctx: Omit<PathContext, 'appPort'>, workDir: string, targ
     proxyCpuPer1kSaturation: per1k(proxyCpuSat, saturation.requests, proxies),
     appCpuPer1kFixed: (appCpuFixed / fixedRate.requests) * 1000,
     proxyPeakRssMiB: Object.fromEntries(proxies.map((p) => [p.name, peakRssMiB(p.pid)])),
-    appMaxConcurrent: appStats.maxConcurrent,
   };
 }
 

@@ -80,7 +80,7 @@ const haproxy: PathDefinition = {
     writeFileSync(cfg, haproxyConfig({ listenPort: port, appPort: ctx.appPort, containerConcurrency: ctx.options.containerConcurrency, revisionTimeoutSeconds: 300 }));
     // -db: stay in the foreground, one process (no master/worker), so /proc/<pid> is the proxy.
     const child = startChild('haproxy', ctx.peers.haproxy!, ['-db', '-f', cfg], { cpus: ctx.options.serverCpus });
-    await waitForHttp200(port, '/', REVISION_HEADERS, READY_TIMEOUT_MS, () => isAlive(child));
+    await waitReady(child, port, REVISION_HEADERS);
     return { port, proxies: [child] };
   },
 };
@@ -99,9 +99,7 @@ const knativeQueueProxy: PathDefinition = {
     const port = await freePort();
     const env = { PATH: process.env.PATH ?? '', ...queueProxyEnv({ servingPort: port, userPort: ctx.appPort, containerConcurrency: ctx.options.containerConcurrency }) };
     const child = startChild('knative queue-proxy', ctx.peers.knativeQueue!, [], { env, cpus: ctx.options.serverCpus });
-    await waitForHttp200(port, '/', QUEUE_PROBE_HEADERS, READY_TIMEOUT_MS, () => isAlive(child)).catch((err: Error) => {
-      throw new Error(`${err.message}\n${child.output().slice(-1500)}`);
-    });
+    await waitReady(child, port, QUEUE_PROBE_HEADERS);
     return { port, proxies: [child] };
   },
 };
@@ -123,9 +121,7 @@ async function startOurQueueProxy(ctx: PathContext, name: string): Promise<Start
     QUEUE_DRAIN_SECONDS: '0',
   };
   const child = startChild(name, process.execPath, [RUNTIME_BUNDLE, 'queue-proxy'], { env, cpus: ctx.options.serverCpus });
-  await waitForHttp200(port, '/', QUEUE_PROBE_HEADERS, READY_TIMEOUT_MS, () => isAlive(child)).catch((err: Error) => {
-    throw new Error(`${err.message}\n${child.output().slice(-1500)}`);
-  });
+  await waitReady(child, port, QUEUE_PROBE_HEADERS);
   return { port, child };
 }
 
@@ -145,10 +141,17 @@ async function startActivator(ctx: PathContext, queuePort: number): Promise<Star
   };
   const child = startChild('activator', process.execPath, [RUNTIME_BUNDLE, 'activator'], { env, cpus: ctx.options.serverCpus });
   // Ready once a request goes through: the activator has probed the queue-proxy and routes to it.
-  await waitForHttp200(port, '/', REVISION_HEADERS, READY_TIMEOUT_MS, () => isAlive(child)).catch((err: Error) => {
-    throw new Error(`${err.message}\n${child.output().slice(-1500)}`);
-  });
+  await waitReady(child, port, REVISION_HEADERS);
   return { port, child };
+}
+
+/** Waits for GET / to answer 200; on failure the error carries the child's last output. */
+async function waitReady(child: Child, port: number, headers: Record<string, string>): Promise<void> {
+  try {
+    await waitForHttp200(port, '/', headers, READY_TIMEOUT_MS, () => isAlive(child));
+  } catch (err) {
+    throw new Error(`${child.name}: ${(err as Error).message}\n${child.output().slice(-1500)}`);
+  }
 }
 
 /** Standalone activator configuration (runtime contract: ACTIVATOR_STATIC_CONFIG). */

@@ -31,7 +31,6 @@ export interface PathSummary {
   readonly saturationP99Ms?: number;
   readonly cpuSecondsPer1k?: number;
   readonly peakRssMiB?: Readonly<Record<string, number>>;
-  readonly appMaxConcurrent?: number;
 }
 
 export interface DataplaneResult {
@@ -105,7 +104,6 @@ function summarizePath(id: PathId, label: string, runs: PathRun[], failures: str
     saturationP99Ms: m((r) => r.saturation.p99Ms),
     cpuSecondsPer1k: m((r) => r.proxyCpuPer1kFixed),
     peakRssMiB: medianPerKey(runs.map((r) => r.proxyPeakRssMiB)),
-    appMaxConcurrent: Math.max(...runs.map((r) => r.appMaxConcurrent)),
   };
 }
 

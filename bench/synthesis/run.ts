@@ -1,0 +1,127 @@
+/**
+ * The synthesis section: for each N, our constructs and the hand-built baseline, each in a fresh
+ * child process (peak RSS per run), repeated and reduced to medians, interleaved ours/baseline.
+ * Growth: time per service at each N and a least-squares line through (N, time).
+ */
+import { isDeepStrictEqual } from 'node:util';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { runToCompletion } from '../lib/children';
+import { linearFit, LinearFit, median, round } from '../lib/stats';
+import { BenchOptions } from '../options';
+import { synthesizeBaseline } from './baseline';
+import type { SynthesisSample } from './child';
+import { synthesizeOurs } from './ours';
+
+const CHILD = path.join(__dirname, 'child.ts');
+const TSX_CLI = require.resolve('tsx/cli');
+/** Per child: 5,000 services take tens of seconds on a busy 2-core machine. */
+const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
+/** N at which the two outputs are compared object by object. */
+const EQUIVALENCE_N = 3;
+
+export interface SynthesisPoint {
+  readonly services: number;
+  readonly objects: number;
+  readonly oursMs: number;
+  readonly baselineMs: number;
+  readonly ratio: number;
+  readonly oursObjectsPerSecond: number;
+  readonly baselineObjectsPerSecond: number;
+  readonly oursMsPerService: number;
+  readonly baselineMsPerService: number;
+  readonly oursPeakRssMiB: number;
+  readonly baselinePeakRssMiB: number;
+  readonly oursBytes: number;
+  readonly baselineBytes: number;
+  readonly samples: readonly SynthesisSample[];
+}
+
+export interface SynthesisResult {
+  readonly skipped?: string;
+  readonly repetitions: number;
+  /** The baseline builds exactly the objects our constructs synthesize (checked at N = EQUIVALENCE_N). */
+  readonly baselineEquivalent: boolean;
+  readonly equivalenceNote: string;
+  readonly points: readonly SynthesisPoint[];
+  readonly oursFit?: LinearFit;
+  readonly baselineFit?: LinearFit;
+  readonly growth?: string;
+}
+
+export async function runSynthesis(options: BenchOptions): Promise<SynthesisResult> {
+  const equivalence = checkEquivalence();
+  console.log(`synthesis: baseline equivalence at N=${EQUIVALENCE_N}: ${equivalence.note}`);
+  const points: SynthesisPoint[] = [];
+  for (const n of options.synthesisSizes) {
+    const samples: SynthesisSample[] = [];
+    for (let rep = 1; rep <= options.synthesisRepetitions; rep++) {
+      for (const mode of ['ours', 'baseline'] as const) samples.push(await measureChild(mode, n));
+    }
+    const point = toPoint(n, samples);
+    console.log(`synthesis: N=${n}: ours ${point.oursMs.toFixed(0)} ms, baseline ${point.baselineMs.toFixed(0)} ms (×${point.ratio.toFixed(2)}), ${point.objects} objects, ours peak RSS ${point.oursPeakRssMiB.toFixed(0)} MiB`);
+    points.push(point);
+  }
+  return { repetitions: options.synthesisRepetitions, baselineEquivalent: equivalence.equal, equivalenceNote: equivalence.note, points, ...growth(points) };
+}
+
+async function measureChild(mode: 'ours' | 'baseline', n: number): Promise<SynthesisSample> {
+  const out = await runToCompletion(`synthesis ${mode} N=${n}`, process.execPath, [TSX_CLI, CHILD, mode, String(n)], { timeoutMs: CHILD_TIMEOUT_MS });
+  return JSON.parse(out.trim().split('\n').pop()!) as SynthesisSample;
+}
+
+function toPoint(n: number, samples: readonly SynthesisSample[]): SynthesisPoint {
+  const of = (mode: string, f: (s: SynthesisSample) => number) => median(samples.filter((s) => s.mode === mode).map(f));
+  const oursMs = of('ours', (s) => s.wallMs);
+  const baselineMs = of('baseline', (s) => s.wallMs);
+  const objects = of('ours', (s) => s.objects);
+  return {
+    services: n,
+    objects,
+    oursMs: round(oursMs, 1),
+    baselineMs: round(baselineMs, 1),
+    ratio: round(oursMs / baselineMs, 2),
+    oursObjectsPerSecond: round(objects / (oursMs / 1000), 0),
+    baselineObjectsPerSecond: round(of('baseline', (s) => s.objects) / (baselineMs / 1000), 0),
+    oursMsPerService: round(oursMs / n, 3),
+    baselineMsPerService: round(baselineMs / n, 3),
+    oursPeakRssMiB: round(of('ours', (s) => s.peakRssMiB), 1),
+    baselinePeakRssMiB: round(of('baseline', (s) => s.peakRssMiB), 1),
+    oursBytes: of('ours', (s) => s.bytes),
+    baselineBytes: of('baseline', (s) => s.bytes),
+    samples,
+  };
+}
+
+/**
+ * Linear when time per service stays flat as N grows: we fit time = a·N + b and compare the time
+ * per service at the largest N with the slope (a superlinear cost shows as a per-service time that
+ * keeps rising, a fixed start-up cost as one that falls towards the slope).
+ */
+function growth(points: readonly SynthesisPoint[]): Pick<SynthesisResult, 'oursFit' | 'baselineFit' | 'growth'> {
+  if (points.length < 2) return {};
+  const ns = points.map((p) => p.services);
+  const oursFit = linearFit(ns, points.map((p) => p.oursMs));
+  const baselineFit = linearFit(ns, points.map((p) => p.baselineMs));
+  const perService = points.map((p) => p.oursMsPerService);
+  const largeTwo = perService.slice(-2);
+  const rising = largeTwo.length === 2 && largeTwo[1] > largeTwo[0] * 1.25;
+  const verdict = rising
+    ? `superlinear: time per service rises from ${largeTwo[0]} ms to ${largeTwo[1]} ms between the two largest N`
+    : `linear: time per service settles at ${perService[perService.length - 1]} ms (fit slope ${oursFit.slope.toFixed(3)} ms/service, R² ${oursFit.r2.toFixed(4)})`;
+  return { oursFit: roundFit(oursFit), baselineFit: roundFit(baselineFit), growth: verdict };
+}
+
+const roundFit = (f: LinearFit): LinearFit => ({ slope: round(f.slope, 4), intercept: round(f.intercept, 1), r2: round(f.r2, 5) });
+
+function checkEquivalence(): { equal: boolean; note: string } {
+  const ours = parseAllDocuments(synthesizeOurs(EQUIVALENCE_N)).map((d) => d.toJS() as unknown);
+  const baseline = parseAllDocuments(synthesizeBaseline(EQUIVALENCE_N)).map((d) => d.toJS() as unknown);
+  if (ours.length !== baseline.length) return { equal: false, note: `object counts differ: ours ${ours.length}, baseline ${baseline.length}` };
+  const first = ours.findIndex((o, i) => !isDeepStrictEqual(o, baseline[i]));
+  if (first >= 0) {
+    const o = ours[first] as { kind?: string; metadata?: { name?: string } };
+    return { equal: false, note: `object ${first} (${o.kind} ${o.metadata?.name}) differs: the compiler's output changed since the baseline was written; the ratio compares slightly different work` };
+  }
+  return { equal: true, note: `the ${ours.length} objects are deep-equal` };
+}
