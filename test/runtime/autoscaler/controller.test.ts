@@ -1,0 +1,194 @@
+import type { V1EndpointSubset } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { resolveServingConfig } from '../../../lib/config';
+import type { RevisionDeployment } from '../../../lib/runtime/kube/revision-deployment';
+import { AutoscalerController, ClusterView, ClusterWriter } from '../../../lib/runtime/autoscaler/controller';
+import { AutoscalerMetrics } from '../../../lib/runtime/autoscaler/metrics';
+import { createLogger } from '../../../lib/runtime/shared/logger';
+
+/**
+ * The controller against an in-memory cluster. The API server itself is exercised by the
+ * control-plane suite (test/cluster/autoscaler-api.test.ts); this covers the decisions and their
+ * order: what is written, when, and never a scale to zero before the activators are in the path.
+ */
+class FakeCluster implements ClusterView, ClusterWriter {
+  ready = new Map<string, string[]>();
+  activators: string[] = ['10.1.0.1', '10.1.0.2'];
+  publics = new Map<string, V1EndpointSubset[]>();
+  /** Every write, in order. */
+  log: string[] = [];
+  failEndpointWrites = false;
+
+  readyPodIps(ns: string, rev: string): readonly string[] {
+    return this.ready.get(`${ns}/${rev}`) ?? [];
+  }
+  activatorIps(): readonly string[] {
+    return this.activators;
+  }
+  publicSubsets(ns: string, name: string): readonly V1EndpointSubset[] | undefined {
+    return this.publics.get(`${ns}/${name}`);
+  }
+  async setReplicas(ns: string, deployment: string, replicas: number): Promise<void> {
+    this.log.push(`scale ${ns}/${deployment} ${replicas}`);
+  }
+  async writePublicSubsets(ns: string, name: string, subsets: V1EndpointSubset[]): Promise<void> {
+    if (this.failEndpointWrites) throw new Error('HTTP 500: etcd unavailable');
+    this.publics.set(`${ns}/${name}`, subsets);
+    const ips = subsets.flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
+    this.log.push(`endpoints ${ns}/${name} [${ips.join(',')}]`);
+  }
+}
+
+function revision(over: Partial<RevisionDeployment> = {}): RevisionDeployment {
+  return {
+    namespace: 'ns',
+    revision: 'hello-00001',
+    deploymentName: 'hello-00001-deployment',
+    annotations: {},
+    containerConcurrency: 0,
+    timeoutSeconds: 300,
+    queuePort: 8012,
+    replicas: 1,
+    progressDeadlineSeconds: 600,
+    ...over,
+  };
+}
+
+function setup(opts: { leader?: boolean } = {}) {
+  const cluster = new FakeCluster();
+  cluster.publics.set('ns/hello-00001', []);
+  const metrics = new AutoscalerMetrics();
+  let leader = opts.leader ?? true;
+  const controller = new AutoscalerController({
+    view: cluster,
+    writer: cluster,
+    metrics,
+    logger: createLogger('test', { level: 'silent' }),
+    isLeader: () => leader,
+    config: resolveServingConfig(),
+  });
+  return { cluster, controller, metrics, setLeader: (v: boolean) => (leader = v) };
+}
+
+const S = 1000;
+
+/** Runs the 1 s scrape / 2 s tick loop with zero load from `from` to `to` seconds. */
+async function idle(controller: AutoscalerController, from: number, to: number): Promise<void> {
+  for (let t = from; t <= to; t++) {
+    controller.record('ns', 'hello-00001', { concurrency: 0, rps: 0 }, t * S);
+    if (t % 2 === 0) await controller.tick(t * S);
+  }
+}
+
+describe('AutoscalerController', () => {
+  it('scales from zero on a poke: activators into the Endpoints, replicas to 1, cold start observed', async () => {
+    const { cluster, controller, metrics } = setup();
+    controller.upsertRevision(revision({ replicas: 0 }), 0);
+    expect(await controller.poke('ns', 'hello-00001', 100)).toBe(true);
+    expect(cluster.log).toEqual(['endpoints ns/hello-00001 [10.1.0.1,10.1.0.2]', 'scale ns/hello-00001-deployment 1']);
+
+    cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+    await controller.onPodsChanged('ns', 'hello-00001', 1600);
+    const text = await metrics.registry.getSingleMetricAsString('kservice_cold_start_seconds');
+    expect(text).toContain('kservice_cold_start_seconds_count{namespace="ns",revision="hello-00001"} 1');
+    expect(text).toContain('kservice_cold_start_seconds_sum{namespace="ns",revision="hello-00001"} 1.5');
+  });
+
+  it('a poke for an unknown revision is refused', async () => {
+    const { controller } = setup();
+    expect(await controller.poke('ns', 'nope', 0)).toBe(false);
+  });
+
+  it('with TBC 0 serves from the pods and, once idle, switches to Proxy before scaling to zero', async () => {
+    const { cluster, controller } = setup();
+    cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+    controller.upsertRevision(revision({ annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' } }), 0);
+    await idle(controller, 0, 200);
+    const proxyAt = cluster.log.indexOf('endpoints ns/hello-00001 [10.1.0.1,10.1.0.2]');
+    const zeroAt = cluster.log.indexOf('scale ns/hello-00001-deployment 0');
+    expect(cluster.log[0]).toBe('endpoints ns/hello-00001 [10.2.0.7]');
+    expect(proxyAt).toBeGreaterThan(0);
+    expect(zeroAt).toBeGreaterThan(proxyAt);
+  });
+
+  it('scales to zero only after the stable window of activity and the grace period in Proxy', async () => {
+    const { cluster, controller } = setup();
+    cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+    controller.upsertRevision(revision({ annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' } }), 0);
+    await idle(controller, 0, 88);
+    expect(cluster.log).not.toContain('scale ns/hello-00001-deployment 0');
+    await idle(controller, 89, 100);
+    expect(cluster.log).toContain('scale ns/hello-00001-deployment 0');
+  });
+
+  it('never scales to zero while the Endpoints write to Proxy fails', async () => {
+    const { cluster, controller } = setup();
+    cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+    cluster.publics.set('ns/hello-00001', [{ addresses: [{ ip: '10.2.0.7' }], ports: [{ name: 'http', port: 8012 }, { name: 'https', port: 8112 }] }]);
+    controller.upsertRevision(revision({ annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' } }), 0);
+    cluster.failEndpointWrites = true;
+    await idle(controller, 0, 300);
+    expect(cluster.log.filter((l) => l.startsWith('scale'))).toEqual([]);
+  });
+
+  it('does not scale to zero when the public Endpoints object is missing', async () => {
+    const { cluster, controller } = setup();
+    cluster.publics.clear();
+    cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+    controller.upsertRevision(revision({ annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' } }), 0);
+    await idle(controller, 0, 300);
+    expect(cluster.log).toEqual([]);
+  });
+
+  it('with default TBC 211 keeps one pod behind the activators (Proxy)', async () => {
+    const { cluster, controller } = setup();
+    cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+    controller.upsertRevision(revision({ annotations: { 'autoscaling.knative.dev/min-scale': '1' } }), 0);
+    await idle(controller, 0, 120);
+    expect(cluster.publics.get('ns/hello-00001')?.[0].addresses?.map((a) => a.ip)).toEqual(['10.1.0.1', '10.1.0.2']);
+    expect(cluster.log.filter((l) => l.startsWith('scale'))).toEqual([]);
+  });
+
+  it('scales up under load (70 per pod at CC 0) and serves from the pods when EBC allows', async () => {
+    const { cluster, controller } = setup();
+    const pods = ['10.2.0.1', '10.2.0.2', '10.2.0.3', '10.2.0.4'];
+    cluster.ready.set('ns/hello-00001', pods);
+    controller.upsertRevision(revision({ replicas: 4, annotations: { 'autoscaling.knative.dev/target-burst-capacity': '50' } }), 0);
+    for (let t = 0; t <= 10; t++) controller.record('ns', 'hello-00001', { concurrency: 280, rps: 0 }, t * S);
+    await controller.tick(10 * S);
+    // 280 / 70 = 4 pods: already there, no scale; EBC = 4×100 − 50 − 280 = 70 ≥ 0 → Serve.
+    expect(cluster.log).toEqual([`endpoints ns/hello-00001 [${pods.join(',')}]`]);
+    for (let t = 11; t <= 12; t++) controller.record('ns', 'hello-00001', { concurrency: 700, rps: 0 }, t * S);
+    await controller.tick(12 * S);
+    expect(cluster.log.at(-1)).toMatch(/^scale ns\/hello-00001-deployment (\d+)$/);
+    expect(Number(cluster.log.at(-1)!.split(' ').at(-1))).toBeGreaterThan(4);
+  });
+
+  it('spreads Proxy mode over numActivators (2 with TBC 0) of many activators', async () => {
+    const { cluster, controller } = setup();
+    cluster.activators = ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4', '10.1.0.5'];
+    controller.upsertRevision(revision({ replicas: 0, annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' } }), 0);
+    await controller.tick(0);
+    expect(cluster.publics.get('ns/hello-00001')?.[0].addresses).toHaveLength(2);
+  });
+
+  it('a follower computes but writes nothing; the leader writes after takeover', async () => {
+    const { cluster, controller, setLeader } = setup({ leader: false });
+    controller.upsertRevision(revision({ replicas: 0 }), 0);
+    await controller.poke('ns', 'hello-00001', 0);
+    await controller.tick(2 * S);
+    expect(cluster.log).toEqual([]);
+    setLeader(true);
+    await controller.poke('ns', 'hello-00001', 3 * S);
+    expect(cluster.log).toContain('scale ns/hello-00001-deployment 1');
+  });
+
+  it('HPA-class revisions: never scaled here, Endpoints always on the ready pods', async () => {
+    const { cluster, controller } = setup();
+    cluster.ready.set('ns/hello-00001', ['10.2.0.9']);
+    controller.upsertRevision(revision({ annotations: { 'autoscaling.knative.dev/class': 'hpa.autoscaling.knative.dev' } }), 0);
+    await idle(controller, 0, 200);
+    expect(cluster.log).toEqual(['endpoints ns/hello-00001 [10.2.0.9]']);
+    expect(controller.kpaRevisions()).toEqual([]);
+  });
+});
