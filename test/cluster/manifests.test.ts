@@ -1,0 +1,158 @@
+// The compiled manifests against a real API server: every example (synthesized in-process from
+// examples/charts.ts) and the output of `kservice compile` on every CLI golden input is accepted by
+// server-side apply with strict field validation (Istio CRDs installed first); re-applying keeps
+// the addresses the runtime wrote into the public Endpoints; broken objects are rejected.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api, type KubernetesObject, type V1Endpoints } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { buildExamplesApp } from '../../examples/charts';
+import { useControlPlane } from './harness';
+import { REPO_ROOT } from './node-agent/images';
+import { applyOrder } from './scenarios/support/serving';
+import { StrictApplier, type ApplyError } from './scenarios/support/strict-apply';
+
+const GOLDEN = join(REPO_ROOT, 'test', 'cli', 'golden');
+const CLI = join(REPO_ROOT, 'bin', 'kservice.js');
+const MANAGER = 'kservice';
+const RUNTIME_MANAGER = 'kservice-autoscaler';
+
+const controlPlane = useControlPlane();
+let applier: StrictApplier;
+const work: string[] = [];
+
+function parseStream(yaml: string): KubernetesObject[] {
+  return parseAllDocuments(yaml).map((d) => d.toJS() as KubernetesObject).filter((o) => o && o.kind);
+}
+
+function exampleObjects(): KubernetesObject[] {
+  return parseStream(buildExamplesApp({ outdir: '/nonexistent-not-written' }).synthYaml());
+}
+
+interface GoldenRun {
+  readonly name: string;
+  readonly objects: KubernetesObject[];
+}
+
+/** `kservice compile` on each golden case (steps in order, sharing one history file). */
+function goldenRuns(): GoldenRun[] {
+  const runs: GoldenRun[] = [];
+  for (const name of readdirSync(GOLDEN).sort()) {
+    const caseDir = join(GOLDEN, name);
+    if (!statSync(caseDir).isDirectory()) continue;
+    const steps = readdirSync(caseDir).filter((d) => d.startsWith('step')).sort();
+    const history = join(mkdtempSync(join(tmpdir(), 'kservice-golden-')), 'history.yaml');
+    work.push(join(history, '..'));
+    for (const step of steps.length ? steps : ['']) {
+      const dir = join(caseDir, step);
+      const args = [CLI, 'compile', join(dir, 'input')];
+      if (existsSync(join(caseDir, 'config.yaml'))) args.push('--config', join(caseDir, 'config.yaml'));
+      if (steps.length || existsSync(join(caseDir, 'history.yaml'))) args.push('--history', history);
+      const out = execFileSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8' });
+      runs.push({ name: step ? `${name}/${step}` : name, objects: parseStream(out) });
+    }
+  }
+  return runs;
+}
+
+/** Namespaces the objects live in that they do not create themselves; created for real. */
+async function ensureNamespaces(objects: readonly KubernetesObject[]): Promise<void> {
+  const declared = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata?.name));
+  const used = new Set(objects.map((o) => o.metadata?.namespace).filter((n): n is string => Boolean(n) && !declared.has(n)));
+  await controlPlane().applyObjects([...used].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })), 'manifests-test');
+}
+
+async function applyAll(objects: readonly KubernetesObject[], opts: { dryRun?: boolean } = {}): Promise<ApplyError[]> {
+  await ensureNamespaces(objects);
+  const errors: ApplyError[] = [];
+  for (const o of applyOrder(objects)) {
+    // Namespaces are applied for real even in a dry run: a dry-run Namespace cannot hold a dry-run object.
+    const err = await applier.apply(o, MANAGER, { dryRun: opts.dryRun && o.kind !== 'Namespace' });
+    if (err) errors.push(err);
+  }
+  return errors;
+}
+
+beforeAll(async () => {
+  await controlPlane().installIstioCrds();
+  applier = new StrictApplier(controlPlane().kubeConfig);
+});
+
+afterAll(() => {
+  for (const dir of work) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('compiled manifests on a real API server', () => {
+  it('accepts every example (applied for real)', async () => {
+    const objects = exampleObjects();
+    expect(objects.length).toBeGreaterThan(20);
+    expect(await applyAll(objects)).toEqual([]);
+  });
+
+  it('accepts the output of `kservice compile` for every CLI golden input (server-side dry run)', async () => {
+    const runs = goldenRuns();
+    expect(runs.length).toBeGreaterThanOrEqual(10);
+    const failures: Array<ApplyError & { golden: string }> = [];
+    for (const run of runs) {
+      expect(run.objects.length, `${run.name} compiles to objects`).toBeGreaterThan(0);
+      for (const e of await applyAll(run.objects, { dryRun: true })) failures.push({ golden: run.name, ...e });
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('re-applying keeps the public Endpoints addresses another field manager (the runtime) wrote', async () => {
+    const objects = exampleObjects();
+    const publicEndpoints = objects.filter((o) => o.kind === 'Endpoints' && !(o as V1Endpoints).subsets);
+    expect(publicEndpoints.length).toBeGreaterThan(0);
+    const core = controlPlane().kubeConfig.makeApiClient(CoreV1Api);
+    const subsets = [{ addresses: [{ ip: '10.200.0.7' }], ports: [{ name: 'http', port: 8012 }, { name: 'https', port: 8112 }] }];
+    for (const ep of publicEndpoints) {
+      const name = ep.metadata?.name ?? '';
+      const namespace = ep.metadata?.namespace ?? 'default';
+      const current = await core.readNamespacedEndpoints({ name, namespace });
+      // The runtime writes with update on the named object (its RBAC allows nothing else).
+      await core.replaceNamespacedEndpoints({ name, namespace, body: { ...current, subsets }, fieldManager: RUNTIME_MANAGER });
+    }
+    expect(await applyAll(objects)).toEqual([]);
+    for (const ep of publicEndpoints) {
+      const stored = await core.readNamespacedEndpoints({ name: ep.metadata?.name ?? '', namespace: ep.metadata?.namespace ?? 'default' });
+      expect(stored.subsets?.[0]?.addresses?.map((a) => a.ip), `${ep.metadata?.namespace}/${ep.metadata?.name}`).toEqual(['10.200.0.7']);
+      expect(stored.metadata?.managedFields?.some((f) => f.manager === RUNTIME_MANAGER)).toBe(true);
+    }
+  });
+
+  describe('rejects broken objects', () => {
+    type DeploymentDoc = KubernetesObject & { metadata: { name: string }; spec: { selector: { matchLabels: Record<string, string> } } & Record<string, unknown> };
+    const deployment = (): DeploymentDoc => structuredClone(exampleObjects().find((o) => o.kind === 'Deployment' && o.metadata?.namespace !== 'knative-serving')) as DeploymentDoc;
+
+    it.each<[string, () => KubernetesObject, RegExp]>([
+      ['a Deployment whose selector does not match its pod labels', () => {
+        const d = deployment();
+        d.metadata.name = 'broken-selector';
+        d.spec.selector.matchLabels = { 'serving.knative.dev/revision': 'some-other-revision' };
+        return d;
+      }, /selector.*does not match template labels|`selector` does not match/],
+      ['an Endpoints with a loopback address', () => ({
+        apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'loopback', namespace: 'default' },
+        subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'http', port: 8012 }] }],
+      } as KubernetesObject), /loopback/],
+      ['a VirtualService whose route weight is not an integer (CRD schema)', () => ({
+        apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: { name: 'bad-weight', namespace: 'default' },
+        spec: { hosts: ['x.default'], http: [{ route: [{ destination: { host: 'x.default.svc.cluster.local' }, weight: 'fifty' }] }] },
+      } as KubernetesObject), /weight/],
+      ['a Deployment with a field Kubernetes does not know (strict field validation)', () => {
+        const d = deployment();
+        d.metadata.name = 'unknown-field';
+        d.spec.replicaCount = 3;
+        return d;
+      }, /unknown field "spec.replicaCount"/],
+    ])('%s', async (_what, build, message) => {
+      const err = await applier.apply(build(), MANAGER);
+      expect(err?.status, JSON.stringify(err)).toBeGreaterThanOrEqual(400);
+      expect(err?.message).toMatch(message);
+    });
+  });
+});
