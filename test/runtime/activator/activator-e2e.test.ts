@@ -1,0 +1,172 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, request, startQueueProxy, startTestApp, stopAll } from '../queue-proxy/processes';
+import { activatorMetric, freePort, startActivator, stopActivators } from './processes';
+
+/**
+ * The bundled activator in standalone mode with the bundled queue-proxy and test-app, all real
+ * processes on 127.0.0.1.
+ */
+const NS = 'default';
+const route = (revision: string, extra: Record<string, string> = {}) => ({
+  'Knative-Serving-Namespace': NS,
+  'Knative-Serving-Revision': revision,
+  ...extra,
+});
+
+const servers: http.Server[] = [];
+afterAll(async () => {
+  await stopActivators();
+  await stopAll();
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
+});
+
+/** An in-test receiver of the activator's POST /poke. */
+async function pokeReceiver(): Promise<{ port: number; pokes: string[] }> {
+  const pokes: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      pokes.push(`${req.method} ${req.url} ${body}`);
+      res.end('poked');
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, pokes };
+}
+
+describe('activator (standalone) with queue-proxy and test-app', () => {
+  let activator: Awaited<ReturnType<typeof startActivator>>;
+  let poke: Awaited<ReturnType<typeof pokeReceiver>>;
+  let coldPort: number;
+  let cc1Port: number;
+
+  beforeAll(async () => {
+    poke = await pokeReceiver();
+    coldPort = await freePort();
+    const app = await startTestApp();
+    const qp = await startQueueProxy(app.port, { CONTAINER_CONCURRENCY: '1' });
+    cc1Port = qp.servingPort;
+    activator = await startActivator(
+      [
+        { namespace: NS, revision: 'cold', containerConcurrency: 0, timeoutSeconds: 60, pods: [`127.0.0.1:${coldPort}`] },
+        { namespace: NS, revision: 'cc1', containerConcurrency: 1, timeoutSeconds: 60, pods: [`127.0.0.1:${cc1Port}`] },
+        { namespace: NS, revision: 'short', containerConcurrency: 0, timeoutSeconds: 1, pods: [`127.0.0.1:${await freePort()}`] },
+      ],
+      { ACTIVATOR_POKE_ADDRESSES: `127.0.0.1:${poke.port}` },
+    );
+  });
+
+  it('holds a request for a revision with no pod, pokes the autoscaler, and serves it once the pod starts', async () => {
+    const answer = request(activator.httpPort, '/echo', { headers: route('cold', { Host: 'hello.default.example.com' }), agent: new http.Agent() });
+    await eventually(async () => (await activatorMetric(activator.metricsPort, 'activator_queue_depth', 'cold')) === 1, 'request held');
+    await eventually(async () => poke.pokes.length > 0, 'poke sent');
+    expect(poke.pokes[0]).toBe('POST /poke {"namespace":"default","revision":"cold"}');
+
+    const app = await startTestApp();
+    await startQueueProxy(app.port, { QUEUE_SERVING_PORT: String(coldPort), SERVING_REVISION: 'cold' });
+    const { status, body } = await answer;
+    expect(status).toBe(200);
+    const seen = JSON.parse(body) as { host: string; headers: Record<string, string> };
+    // The activator moved Host into K-Original-Host; the queue-proxy put it back.
+    expect(seen.host).toBe('hello.default.example.com');
+    expect(seen.headers['k-proxy-request']).toBe('activator');
+    expect(seen.headers['knative-serving-revision']).toBeUndefined();
+    expect(seen.headers['knative-serving-namespace']).toBeUndefined();
+  });
+
+  it('keeps a K-Original-Host that is already there', async () => {
+    const { status, body } = await request(activator.httpPort, '/echo', {
+      headers: route('cc1', { Host: 'activator.local', 'K-Original-Host': 'first.example.com' }),
+    });
+    expect(status).toBe(200);
+    expect((JSON.parse(body) as { host: string }).host).toBe('first.example.com');
+  });
+
+  it('answers 404 for an unknown revision', async () => {
+    const { status, body } = await request(activator.httpPort, '/', { headers: route('nope') });
+    expect(status).toBe(404);
+    expect(body).toContain('revision not found');
+  });
+
+  it('answers probes: activator → 200 activator, other values → 400, kubelet → 200', async () => {
+    const probe = await request(activator.httpPort, '/healthz', { headers: { 'K-Network-Probe': 'activator' } });
+    expect([probe.status, probe.body]).toEqual([200, 'activator\n']);
+    const wrong = await request(activator.httpPort, '/healthz', { headers: { 'K-Network-Probe': 'queue' } });
+    expect(wrong.status).toBe(400);
+    const kubelet = await request(activator.httpPort, '/', { headers: { 'User-Agent': 'kube-probe/1.36' } });
+    expect(kubelet.status).toBe(200);
+  });
+
+  it('the revision timeout bounds the wait: 503 with Retry-After', async () => {
+    const { status, headers } = await request(activator.httpPort, '/', { headers: route('short') });
+    expect(status).toBe(503);
+    expect(headers['retry-after']).toBe('1');
+  });
+
+  it('with containerConcurrency 1, 20 concurrent requests never put more than 1 at the app', async () => {
+    await request(cc1Port, '/stats?reset=1');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => request(activator.httpPort, '/sleep?ms=20', { headers: route('cc1'), agent })),
+    );
+    agent.destroy();
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    const stats = JSON.parse((await request(cc1Port, '/stats')).body) as { maxConcurrent: number; total: number };
+    expect(stats).toMatchObject({ maxConcurrent: 1, total: 20 });
+  });
+});
+
+describe('activator queue limits and retries', () => {
+  it('answers 503 with Retry-After once ACTIVATOR_QUEUE_DEPTH requests are held', async () => {
+    const activator = await startActivator(
+      [{ namespace: NS, revision: 'full', timeoutSeconds: 30, pods: [`127.0.0.1:${await freePort()}`] }],
+      { ACTIVATOR_QUEUE_DEPTH: '2' },
+    );
+    const agent = new http.Agent({ keepAlive: false });
+    const held = [0, 1].map(() => {
+      const req = http.get({ host: '127.0.0.1', port: activator.httpPort, path: '/', headers: route('full'), agent });
+      req.on('error', () => undefined); // destroyed below
+      return req;
+    });
+    await eventually(async () => (await activatorMetric(activator.metricsPort, 'activator_queue_depth', 'full')) === 2, 'two held');
+    const overflow = await request(activator.httpPort, '/', { headers: route('full'), agent });
+    expect(overflow.status).toBe(503);
+    expect(overflow.headers['retry-after']).toBe('1');
+    expect(overflow.body).toContain('queue full');
+    for (const req of held) req.destroy();
+    // Clients that went away leave the queue.
+    await eventually(async () => (await activatorMetric(activator.metricsPort, 'activator_queue_depth', 'full')) === 0, 'queue drained');
+  });
+
+  it('skips a pod that refuses connections and serves the request on the next one', async () => {
+    // A first "pod" that passes the activator's probe, then stops listening: its port refuses.
+    const gone = http.createServer((req, res) => {
+      if (req.headers['k-network-probe'] === 'queue') res.end('queue');
+      else res.writeHead(500).end('should never be proxied to');
+    });
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const gonePort = (gone.address() as AddressInfo).port;
+    const app = await startTestApp();
+    const qp = await startQueueProxy(app.port, { CONTAINER_CONCURRENCY: '1' });
+    const activator = await startActivator(
+      // CC 1 → first-available in listed order, so the refusing pod is always tried first.
+      [{ namespace: NS, revision: 'retry', containerConcurrency: 1, timeoutSeconds: 30, pods: [`127.0.0.1:${gonePort}`, `127.0.0.1:${qp.servingPort}`] }],
+      // Probe once at start-up only, so the activator still believes in the first pod.
+      { ACTIVATOR_PROBE_INTERVAL_MS: '600000' },
+    );
+    await eventually(async () => (await activatorMetric(activator.metricsPort, 'activator_ready_pods', 'retry')) === 2, 'both pods probed');
+    gone.closeAllConnections();
+    await new Promise((r) => gone.close(r));
+
+    const { status, body } = await request(activator.httpPort, '/', { headers: route('retry'), agent: new http.Agent() });
+    expect(status).toBe(200);
+    expect(body).toBe('Hello World!\n');
+    expect(await activatorMetric(activator.metricsPort, 'activator_pod_refusals_total', 'retry')).toBe(1);
+    // The refusing pod is set aside: the next request goes straight to the live one.
+    expect(await activatorMetric(activator.metricsPort, 'activator_ready_pods', 'retry')).toBe(1);
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * The bundled activator as a real process in standalone mode (ACTIVATOR_STATIC_CONFIG), for the
+ * local end-to-end tests. Queue-proxies and test-apps come from the queue-proxy tests' helpers.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RUNTIME_BUNDLE } from '../queue-proxy/processes';
+
+const running = new Set<ChildProcess>();
+const tempDirs: string[] = [];
+
+export interface ActivatorProcess {
+  readonly proc: ChildProcess;
+  readonly httpPort: number;
+  readonly metricsPort: number;
+  readonly lines: string[];
+}
+
+export interface StaticRevision {
+  namespace: string;
+  revision: string;
+  containerConcurrency?: number;
+  timeoutSeconds?: number;
+  pods: string[];
+}
+
+export async function startActivator(revisions: StaticRevision[], env: Record<string, string> = {}): Promise<ActivatorProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'activator-test-'));
+  tempDirs.push(dir);
+  const configPath = join(dir, 'revisions.json');
+  writeFileSync(configPath, JSON.stringify({ revisions }, null, 2));
+  const proc = spawn(process.execPath, [RUNTIME_BUNDLE, 'activator'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      ACTIVATOR_STATIC_CONFIG: configPath,
+      ACTIVATOR_HTTP_PORT: '0',
+      ACTIVATOR_METRICS_PORT: '0',
+      ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
+      ACTIVATOR_DRAIN_SECONDS: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const parts = pending.split('\n');
+      pending = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        if (line.includes('"msg":"activator listening"')) {
+          const { httpPort, metricsPort } = JSON.parse(line) as { httpPort: number; metricsPort: number };
+          resolve({ proc, httpPort, metricsPort, lines });
+        }
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`activator exited with ${code}:\n${lines.join('\n')}${pending}`)));
+  });
+}
+
+export async function stopActivators(): Promise<void> {
+  await Promise.all([...running].map((p) => new Promise((resolve) => (p.once('exit', resolve), p.kill('SIGKILL')))));
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A port nothing listens on (bound by the OS, then released): connections to it are refused. */
+export async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** A labelled sample of the activator's /metrics, or undefined when absent. */
+export async function activatorMetric(metricsPort: number, name: string, revision: string): Promise<number | undefined> {
+  const body = await new Promise<string>((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port: metricsPort, path: '/metrics', agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+  const line = body.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`revision="${revision}"`));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
