@@ -36,7 +36,9 @@ export function parseConfig(file: string, text: string): LoadedConfig {
   if (schemaProblems.length > 0) return { ...DEFAULTS, diagnostics: schemaProblems };
   const { apiVersion: _apiVersion, kind: _kind, ...props } = doc.value as ServingConfigProps & { apiVersion?: string; kind?: string };
   const config = resolveServingConfig(props);
-  return { props, config, diagnostics: checkConfig(doc, config) };
+  const problems = checkConfig(doc, config);
+  // A config with problems is not used further, so later checks cannot trip over it.
+  return problems.length > 0 ? { ...DEFAULTS, diagnostics: problems } : { props, config, diagnostics: [] };
 }
 
 function checkConfig(doc: SourceDocument, config: ServingConfig): Diagnostic[] {
