@@ -61,6 +61,7 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   }
   files.push({ name: SYSTEM_FILE, documents: graph.system.map(toYaml) });
   for (const service of graph.services) files.push({ name: `${service.namespace}-${service.name}.yaml`, documents: service.objects.map(toYaml) });
+  if (options.outDir !== undefined) assertUniqueFileNames(files, graphServices);
   const history = options.historyFile
     ? { file: options.historyFile, content: serializeHistory(withServices(loaded.history, historyEntries)) }
     : undefined;
@@ -75,6 +76,20 @@ function passThrough(doc: SourceDocument): string {
     copy.directives.docEnd = false;
   }
   return copy.toString({ lineWidth: 0 });
+}
+
+/** `NS-NAME.yaml` is ambiguous in theory (a-b/c vs a/b-c); two services must not share a file. */
+function assertUniqueFileNames(files: readonly OutputFile[], services: readonly GraphService[]): void {
+  const seen = new Set<string>();
+  const clashes: Diagnostic[] = [];
+  files.forEach((file) => {
+    if (seen.has(file.name)) {
+      const service = services.find((s) => `${s.props.namespace}-${s.props.name}.yaml` === file.name);
+      if (service) clashes.push(diagnosticAt(service.doc, ['metadata', 'name'], `its output file ${file.name} is also another service's; rename one of them`));
+    }
+    seen.add(file.name);
+  });
+  if (clashes.length > 0) throw new DiagnosticError(clashes);
 }
 
 function toYaml(object: unknown): string {

@@ -246,6 +246,12 @@ services:
       'b.yaml:9:11 spec.template.spec.containers[0].imag: unknown field',
       'b.yaml:9:11 spec.template.spec.containers[0].image: required field is missing'] },
 
+  { name: 'two services that would share an output file', files: {
+    'a.yaml': HELLO.replace('name: hello', 'name: c\n  namespace: a-b'),
+    'b.yaml': HELLO.replace('name: hello', 'name: b-c\n  namespace: a'),
+  }, args: ['a.yaml', 'b.yaml'],
+    stderr: ["a.yaml:4:9 metadata.name: its output file a-b-c.yaml is also another service's; rename one of them"] },
+
   // --- usage errors (exit 2)
   { name: 'no command', files: {}, argv: [], code: 2, stderr: ['kservice: no command given'] },
   { name: 'unknown command', files: {}, argv: ['build'], code: 2, stderr: ["kservice: unknown command 'build'"] },
