@@ -52,7 +52,10 @@ function goldenRuns(): GoldenRun[] {
       if (existsSync(join(caseDir, 'config.yaml'))) args.push('--config', join(caseDir, 'config.yaml'));
       if (steps.length || existsSync(join(caseDir, 'history.yaml'))) args.push('--history', history);
       const out = execFileSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8' });
-      runs.push({ name: step ? `${name}/${step}` : name, objects: parseStream(out) });
+      // Knative documents the compiler passes through untouched (e.g. an unsupported apiVersion in
+      // the passthrough case) cannot be applied: a Knative-less cluster has no such CRDs by design.
+      const objects = parseStream(out).filter((o) => !o.apiVersion?.startsWith('serving.knative.dev/'));
+      runs.push({ name: step ? `${name}/${step}` : name, objects });
     }
   }
   return runs;
@@ -148,7 +151,7 @@ describe('compiled manifests on a real API server', () => {
         d.metadata.name = 'unknown-field';
         d.spec.replicaCount = 3;
         return d;
-      }, /unknown field "spec.replicaCount"/],
+      }, /spec\.replicaCount: field not declared in schema|unknown field "spec\.replicaCount"/],
     ])('%s', async (_what, build, message) => {
       const err = await applier.apply(build(), MANAGER);
       expect(err?.status, JSON.stringify(err)).toBeGreaterThanOrEqual(400);
