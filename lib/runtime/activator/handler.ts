@@ -54,15 +54,21 @@ export function createUpgradeHandler(deps: HandlerDeps): (req: http.IncomingMess
 
 /** `K-Network-Probe: activator` → 200 `activator`; other probe values → 400; kubelet → health. */
 function answerProbe(req: http.IncomingMessage, res: http.ServerResponse, deps: HandlerDeps): boolean {
+  const kubelet = req.headers['user-agent']?.startsWith('kube-probe/') ?? false;
+  // A draining activator fails the kubelet's probes (with or without the probe header), so it
+  // leaves the activator-service Endpoints while finishing what it holds.
+  if (kubelet && deps.isDraining()) {
+    reply(res, 500, 'shutting down');
+    return true;
+  }
   const probe = req.headers[Headers.NETWORK_PROBE.toLowerCase()];
   if (probe !== undefined) {
     if (probe === 'activator') reply(res, 200, 'activator');
     else reply(res, 400, `unexpected probe header value "${String(probe)}"`);
     return true;
   }
-  if (req.headers['user-agent']?.startsWith('kube-probe/')) {
-    if (deps.isDraining()) reply(res, 500, 'shutting down');
-    else reply(res, 200, 'ok');
+  if (kubelet) {
+    reply(res, 200, 'ok');
     return true;
   }
   return false;

@@ -83,7 +83,8 @@ export async function startKubeRevisionSource(
     endpointsInformers.push(endpoints);
     deploymentInformers.push(deployments);
   }
-  const system = endpointsInformer(kube.config, config.systemNamespace, logger);
+  // Read by name (field selector): RBAC in the system namespace is limited to this object.
+  const system = endpointsInformer(kube.config, config.systemNamespace, logger, `metadata.name=${AUTOSCALER_ENDPOINTS}`);
   const onAutoscaler = (ep: V1Endpoints) => {
     if (ep.metadata?.name !== AUTOSCALER_ENDPOINTS) return;
     const addresses = endpointsIps(ep).ready.map((ip) => `${ip}:${AUTOSCALER_HTTP_PORT}`);
@@ -104,12 +105,18 @@ export async function startKubeRevisionSource(
   };
 }
 
-function endpointsInformer(kubeConfig: ReturnType<typeof loadKubeClients>['config'], namespace: string, logger: Logger): ResilientInformer<V1Endpoints> {
+function endpointsInformer(
+  kubeConfig: ReturnType<typeof loadKubeClients>['config'],
+  namespace: string,
+  logger: Logger,
+  fieldSelector?: string,
+): ResilientInformer<V1Endpoints> {
   const core = loadKubeClients(kubeConfig).core;
   return new ResilientInformer<V1Endpoints>({
     kubeConfig,
     path: `/api/v1/namespaces/${namespace}/endpoints`,
-    list: () => core.listNamespacedEndpoints({ namespace }),
+    list: () => core.listNamespacedEndpoints({ namespace, fieldSelector }),
+    fieldSelector,
     logger,
   });
 }

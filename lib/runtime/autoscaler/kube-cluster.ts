@@ -51,11 +51,14 @@ export class KubeCluster implements ClusterView, ClusterWriter {
       );
       this.endpoints.set(namespace, this.endpointsInformer(namespace, logger));
     }
-    this.system = this.endpointsInformer(systemNamespace, logger);
+    // System objects are read by name (field selector): RBAC there is limited to those names.
+    this.system = this.endpointsInformer(systemNamespace, logger, `metadata.name=${ACTIVATOR_SERVICE}`);
+    const configSelector = `metadata.name=${CONFIG_AUTOSCALER}`;
     this.configMaps = new ResilientInformer<V1ConfigMap>({
       ...common,
       path: `/api/v1/namespaces/${systemNamespace}/configmaps`,
-      list: () => kube.core.listNamespacedConfigMap({ namespace: systemNamespace }),
+      list: () => kube.core.listNamespacedConfigMap({ namespace: systemNamespace, fieldSelector: configSelector }),
+      fieldSelector: configSelector,
     });
   }
 
@@ -115,12 +118,13 @@ export class KubeCluster implements ClusterView, ClusterWriter {
     await writeEndpointsSubsets(this.kube.core, namespace, name, subsets);
   }
 
-  private endpointsInformer(namespace: string, logger: Logger): ResilientInformer<V1Endpoints> {
+  private endpointsInformer(namespace: string, logger: Logger, fieldSelector?: string): ResilientInformer<V1Endpoints> {
     return new ResilientInformer<V1Endpoints>({
       kubeConfig: this.kube.config,
       logger,
       path: `/api/v1/namespaces/${namespace}/endpoints`,
-      list: () => this.kube.core.listNamespacedEndpoints({ namespace }),
+      list: () => this.kube.core.listNamespacedEndpoints({ namespace, fieldSelector }),
+      fieldSelector,
     });
   }
 }

@@ -1,4 +1,4 @@
-import { KubeConfig, KubernetesObject, ListPromise, makeInformer } from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObject, ListPromise, ListWatch, Watch, makeInformer } from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger';
 import { describeApiError } from './client';
 
@@ -14,6 +14,11 @@ export interface InformerProps<T extends KubernetesObject> {
   readonly path: string;
   readonly list: ListPromise<T>;
   readonly labelSelector?: string;
+  /**
+   * E.g. `metadata.name=config-autoscaler`: with it the API server can check a name-limited RBAC
+   * rule on list/watch. Give the same selector to `list`.
+   */
+  readonly fieldSelector?: string;
   readonly logger: Logger;
   /** @default 300000 (5 min); 0 = off */
   readonly resyncMs?: number;
@@ -37,7 +42,10 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   constructor(private readonly props: InformerProps<T>) {
     this.backoffMs = props.initialBackoffMs ?? 500;
-    this.informer = makeInformer<T>(props.kubeConfig, props.path, props.list, props.labelSelector);
+    // makeInformer takes no field selector; ListWatch (what makeInformer builds) does.
+    this.informer = props.fieldSelector
+      ? new ListWatch<T>(props.path, new Watch(props.kubeConfig), props.list, false, props.labelSelector, props.fieldSelector)
+      : makeInformer<T>(props.kubeConfig, props.path, props.list, props.labelSelector);
     this.informer.on('add', (o) => this.emit('add', o));
     this.informer.on('update', (o) => this.emit('update', o));
     this.informer.on('delete', (o) => this.emit('delete', o));
