@@ -14,8 +14,8 @@ afterEach(async () => {
 /** A real /metrics endpoint on 127.0.0.1 serving fixed Prometheus text. */
 async function metricsServer(text: string): Promise<number> {
   const server = http.createServer((req, res) => {
-    if (req.url !== '/metrics') return res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
+    if (req.url !== '/metrics') res.writeHead(404).end();
+    else res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
