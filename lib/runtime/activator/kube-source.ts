@@ -4,6 +4,7 @@ import { Names } from '../../naming';
 import { loadKubeClients } from '../kube/client';
 import { ResilientInformer } from '../kube/informer';
 import { endpointsIps, readRevisionDeployment } from '../kube/revision-deployment';
+import { ConfigError } from '../shared/env';
 import type { Logger } from '../shared/logger';
 import type { ActivatorConfig } from './config';
 import type { AutoscalerPoker } from './poker';
@@ -27,7 +28,7 @@ export async function startKubeRevisionSource(
   logger: Logger,
 ): Promise<() => Promise<void>> {
   if (config.namespaces.length === 0) {
-    throw new Error('KSERVICE_NAMESPACES is empty: set it to the namespaces to serve, or set ACTIVATOR_STATIC_CONFIG');
+    throw new ConfigError('KSERVICE_NAMESPACES', 'is required (namespaces to serve), unless ACTIVATOR_STATIC_CONFIG is set');
   }
   const kube = loadKubeClients();
   const endpointsInformers: ResilientInformer<V1Endpoints>[] = [];

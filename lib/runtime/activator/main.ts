@@ -1,12 +1,13 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../shared/env';
 import { createLogger, type Logger } from '../shared/logger';
 import { ActivatorConfig, readActivatorConfig } from './config';
 import { createRequestHandler, createUpgradeHandler } from './handler';
 import { ActivatorMetrics } from './metrics';
 import { AutoscalerPoker } from './poker';
 import { RevisionRegistry } from './registry';
-import { loadStaticConfig } from './static-config';
+import { StaticConfigError, loadStaticConfig } from './static-config';
 
 /**
  * `kservice-runtime activator`: holds requests for revisions without a ready pod, asks the
@@ -89,7 +90,7 @@ async function startRevisionSource(
   logger: Logger,
 ): Promise<() => Promise<void>> {
   if (config.staticConfigPath) {
-    for (const { info, pods } of loadStaticConfig(config.staticConfigPath)) {
+    for (const { info, pods } of readStaticConfig(config.staticConfigPath)) {
       registry.upsert(info);
       registry.setPods(info.namespace, info.revision, { ready: [], notReady: pods });
     }
@@ -98,6 +99,16 @@ async function startRevisionSource(
   // Loaded lazily: standalone mode (and its bundle start-up) never touches the Kubernetes client.
   const { startKubeRevisionSource } = await import('./kube-source');
   return startKubeRevisionSource(config, registry, poker, logger);
+}
+
+/** A bad file is the operator's mistake: reported as one line naming the variable, file and line. */
+function readStaticConfig(path: string): ReturnType<typeof loadStaticConfig> {
+  try {
+    return loadStaticConfig(path);
+  } catch (err) {
+    if (err instanceof StaticConfigError) throw new ConfigError('ACTIVATOR_STATIC_CONFIG', err.message);
+    throw err;
+  }
 }
 
 async function serveMetrics(metrics: ActivatorMetrics, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, request, startQueueProxy, startTestApp, stopAll } from '../queue-proxy/processes';
+import { RUNTIME_BUNDLE, eventually, request, runToExit, startQueueProxy, startTestApp, stopAll } from '../queue-proxy/processes';
 import { activatorMetric, freePort, startActivator, stopActivators } from './processes';
 
 /**
@@ -168,5 +171,22 @@ describe('activator queue limits and retries', () => {
     expect(await activatorMetric(activator.metricsPort, 'activator_pod_refusals_total', 'retry')).toBe(1);
     // The refusing pod is set aside: the next request goes straight to the live one.
     expect(await activatorMetric(activator.metricsPort, 'activator_ready_pods', 'retry')).toBe(1);
+  });
+});
+
+describe('activator start-up errors', () => {
+  it('a bad static config file is one clear line naming the variable, file, line and field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'activator-bad-'));
+    const file = join(dir, 'revisions.json');
+    writeFileSync(file, '[\n  { "namespace": "ns", "revision": "r", "timeoutSeconds": "soon", "pods": [] }\n]\n');
+    try {
+      const { code, output } = await runToExit([RUNTIME_BUNDLE, 'activator'], { ACTIVATOR_STATIC_CONFIG: file, ACTIVATOR_HTTP_PORT: '0', ACTIVATOR_METRICS_PORT: '0' });
+      expect(code).toBe(1);
+      expect(output).toContain(`environment variable ACTIVATOR_STATIC_CONFIG: ${file}:2:`);
+      expect(output).toContain('[0].timeoutSeconds must be number');
+      expect(output).not.toMatch(/\n\s+at /); // no stack trace
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
