@@ -1,4 +1,5 @@
 /** The shape of bench/results/latest.json. Every section says whether it ran and, if not, why. */
+import { ColdStartResult } from './coldstart/run';
 import { DataplaneResult } from './dataplane/run';
 import { SynthesisResult } from './synthesis/run';
 
@@ -20,6 +21,7 @@ export interface BenchResults {
   readonly sections: {
     dataplane?: DataplaneResult;
     synthesis?: SynthesisResult;
+    coldstart?: ColdStartResult;
   };
   /** Sections not run, each with the reason. */
   readonly notRun: Readonly<Record<string, string>>;

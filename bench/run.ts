@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runColdStart } from './coldstart/run';
 import { runDataplane } from './dataplane/run';
 import { installCleanupHandlers, setMeasuredNiceness, stopAllChildren } from './lib/children';
 import { BenchOptions, parseOptions, SectionName, SECTIONS, USAGE, UsageError } from './options';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   const peers = wanted('dataplane') || wanted('memory') ? await preparePeers() : {};
   if (wanted('dataplane')) sections.dataplane = await runDataplane(options, peers, WORK_DIR);
   if (wanted('synthesis')) sections.synthesis = await runSynthesis(options);
+  if (wanted('coldstart')) sections.coldstart = await runColdStart(options, WORK_DIR);
 
   const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), machine, sections, notRun };
   writeResults(results);

@@ -135,6 +135,7 @@ async function startActivator(ctx: PathContext, queuePort: number): Promise<Star
     ACTIVATOR_HTTP_PORT: String(port),
     ACTIVATOR_H2C_PORT: String(h2cPort),
     ACTIVATOR_METRICS_PORT: String(metricsPort),
+    ACTIVATOR_DRAIN_SECONDS: '0',
     POD_NAME: 'activator-bench',
     POD_IP: '127.0.0.1',
     SYSTEM_NAMESPACE: 'knative-serving',
