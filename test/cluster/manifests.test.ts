@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { buildExamplesApp } from '../../examples/charts';
 import { useControlPlane } from './harness';
 import { REPO_ROOT } from './node-agent/images';
-import { applyOrder } from './scenarios/support/serving';
+import { applyOrder, missingNamespaces } from './scenarios/support/serving';
 import { StrictApplier, type ApplyError } from './scenarios/support/strict-apply';
 
 const GOLDEN = join(REPO_ROOT, 'test', 'cli', 'golden');
@@ -63,9 +63,7 @@ function goldenRuns(): GoldenRun[] {
 
 /** Namespaces the objects live in that they do not create themselves; created for real. */
 async function ensureNamespaces(objects: readonly KubernetesObject[]): Promise<void> {
-  const declared = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata?.name));
-  const used = new Set(objects.map((o) => o.metadata?.namespace).filter((n): n is string => Boolean(n) && !declared.has(n)));
-  await controlPlane().applyObjects([...used].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })), 'manifests-test');
+  await controlPlane().applyObjects(missingNamespaces(objects), 'manifests-test');
 }
 
 async function applyAll(objects: readonly KubernetesObject[], opts: { dryRun?: boolean } = {}): Promise<ApplyError[]> {

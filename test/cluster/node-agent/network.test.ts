@@ -1,7 +1,8 @@
 // The pod network on its own (no control plane): namespaces with addresses on the test bridge,
-// reachable from the host and from each other, unable to reach anything outside the bridge, and
-// gone after destroy().
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// reachable from the host and from each other, unable to reach anything outside the bridge, one
+// slot per concurrent run, leftovers of crashed runs removed, nothing left after destroy().
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { waitFor } from '../harness/wait';
 import { httpGet } from '../scenarios/support/http';
 import { ContainerProcess } from './container-process';
 import { TEST_APP } from './images';
-import { PodNetwork, type PodSandbox } from './network';
+import { PodNetwork, SLOT_DIR, type PodSandbox } from './network';
 
 let net: PodNetwork;
 let dir: string;
@@ -36,9 +37,9 @@ describe('pod network', () => {
   it('gives pods distinct addresses reachable from the host and from each other, and nothing outside', async () => {
     const a = await net.addPod();
     const b = await net.addPod();
-    expect(a.ip).toBe('10.244.0.2');
-    expect(b.ip).toBe('10.244.0.3');
-    expect(net.hostIp).toBe('10.244.0.1');
+    expect(net.hostIp).toBe(`10.244.${net.slot}.1`);
+    expect(a.ip).toBe(`10.244.${net.slot}.2`);
+    expect(b.ip).toBe(`10.244.${net.slot}.3`);
 
     const app = new ContainerProcess(a.netns, { command: process.execPath, args: [TEST_APP], env: { PATH: process.env.PATH ?? '', HOST: '0.0.0.0', PORT: '8080' } }, join(dir, 'app.log'));
     procs.push(app);
@@ -66,16 +67,46 @@ describe('pod network', () => {
     await app.stop(2000);
     await net.removePod(a);
     await net.removePod(b);
-    expect(await net.leftovers()).toEqual(['ksvc0']);
+    expect(await net.leftovers()).toEqual([net.bridge]);
   });
 
-  it('leaves no namespace, veth or bridge after destroy, and cleans stale ones on create', async () => {
+  it('gives a concurrent run its own slot, bridge and subnet, and leaves both intact', async () => {
+    const other = await PodNetwork.create();
+    try {
+      expect(other.slot).not.toBe(net.slot);
+      expect(other.bridge).not.toBe(net.bridge);
+      expect(other.subnet).not.toBe(net.subnet);
+      expect(await net.leftovers()).toEqual([net.bridge]);
+    } finally {
+      await other.destroy();
+    }
+    expect(await other.leftovers()).toEqual([]);
+    expect(await net.leftovers()).toEqual([net.bridge]);
+  });
+
+  it('removes the leftovers of a crashed run (lock held by a dead PID) on create', async () => {
+    // A crashed run: its slot lock names a process that has exited, its links are still there.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    const slot = 63;
+    const stale = `ksvc${slot}`;
+    writeFileSync(join(SLOT_DIR, `slot-${slot}.lock`), String(dead));
+    execFileSync('ip', ['link', 'add', stale, 'type', 'bridge']);
+    execFileSync('ip', ['netns', 'add', `${stale}-pod2`]);
+    const fresh = await PodNetwork.create();
+    try {
+      expect(execFileSync('ip', ['-o', 'link', 'show']).toString()).not.toContain(` ${stale}:`);
+      expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(`${stale}-pod2`);
+      expect(existsSync(join(SLOT_DIR, `slot-${slot}.lock`))).toBe(false);
+    } finally {
+      await fresh.destroy();
+    }
+  });
+
+  it('leaves no namespace, veth, bridge or lock after destroy', async () => {
     await net.addPod();
     expect((await net.leftovers()).length).toBe(3); // bridge, namespace, host veth
-    // A second create (a new run after a crash) removes the leftovers of the first.
-    const again = await PodNetwork.create();
-    expect(await again.leftovers()).toEqual(['ksvc0']);
-    await again.destroy();
+    await net.destroy();
     expect(await net.leftovers()).toEqual([]);
+    expect(existsSync(join(SLOT_DIR, `slot-${net.slot}.lock`))).toBe(false);
   });
 });

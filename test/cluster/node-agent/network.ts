@@ -4,20 +4,28 @@
 // and no packet can leave for an address outside the test: pod namespaces have no default route,
 // only the connected /24, so anything else fails with ENETUNREACH.
 //
+// Several test runs may share a host (engineers, CI jobs), so each run takes a numbered slot N with
+// a lock file holding its PID: bridge `ksvcN`, subnet 10.244.N.0/24, namespaces `ksvcN-podK`, host
+// veths `ksvcNhK`. Leftovers of a slot whose owner died (crashed run) are removed at create; a
+// live run's slot is never touched.
+//
 // Hand-written on iproute2 (`ip`) because there is no maintained npm binding for netlink, and the
 // handful of commands below is what a CNI bridge plugin does, minus IPAM persistence.
 import { execFile } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** Lock files of the slots; under /run so a reboot (which also drops all links) clears them. */
+export const SLOT_DIR = '/run/kservice-pod-network';
+const MAX_SLOTS = 64;
+const PREFIX = 'ksvc';
+
 export interface PodNetworkOptions {
-  /** Bridge on the host side. Default `ksvc0`. */
-  readonly bridge?: string;
-  /** First three octets of the /24; the host gets .1, pods .2–.254. Default `10.244.0`. */
-  readonly subnetPrefix?: string;
-  /** Prefix of namespace and host-side veth names, also used to find stale ones. Default `ksvc`. */
-  readonly namePrefix?: string;
+  /** Use exactly this slot (fails if a live run holds it). @default the lowest free slot */
+  readonly slot?: number;
 }
 
 /** One pod's slice of the network: its namespace and address. */
@@ -51,37 +59,118 @@ export function assertCanManageNetwork(): void {
   }
 }
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lockFile(slot: number): string {
+  return join(SLOT_DIR, `slot-${slot}.lock`);
+}
+
+/** PID holding a slot, or undefined if the lock is missing or unreadable. */
+function slotOwner(slot: number): number | undefined {
+  try {
+    const pid = Number(readFileSync(lockFile(slot), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes the slot's lock (exclusive create); false if a live run holds it. */
+function tryLock(slot: number): boolean {
+  mkdirSync(SLOT_DIR, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockFile(slot), 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = slotOwner(slot);
+      if (owner !== undefined && pidAlive(owner)) return false;
+      rmSync(lockFile(slot), { force: true }); // its owner died: the slot is free again
+    }
+  }
+  return false;
+}
+
+/** Names of a slot's namespaces and links that exist now. */
+async function slotResources(slot: number): Promise<{ netns: string[]; links: string[] }> {
+  const netns = (await ip('netns', 'list')).split('\n').map((l) => l.split(' ')[0]).filter((n) => n?.startsWith(`${PREFIX}${slot}-pod`));
+  const links = (await ip('-o', 'link', 'show')).split('\n')
+    .map((l) => l.split(':')[1]?.trim().split('@')[0])
+    .filter((n): n is string => n !== undefined && (n === `${PREFIX}${slot}` || n.startsWith(`${PREFIX}${slot}h`)));
+  return { netns, links };
+}
+
+async function removeSlotResources(slot: number): Promise<void> {
+  const { netns, links } = await slotResources(slot);
+  for (const n of netns) await ipQuiet('netns', 'del', n);
+  for (const l of links) await ipQuiet('link', 'del', l);
+}
+
+/** Removes what crashed runs left behind: slots whose lock owner is gone (or that have no lock). */
+async function removeStaleSlots(): Promise<void> {
+  for (let slot = 0; slot < MAX_SLOTS; slot++) {
+    const owner = slotOwner(slot);
+    if (owner !== undefined && pidAlive(owner)) continue;
+    const { netns, links } = await slotResources(slot);
+    if (netns.length === 0 && links.length === 0) continue;
+    // Take the lock while cleaning, so a run starting now does not build on half-removed links.
+    if (!tryLock(slot)) continue;
+    await removeSlotResources(slot);
+    rmSync(lockFile(slot), { force: true });
+  }
+}
+
 export class PodNetwork {
-  /** Cleans up leftovers of a crashed run, then creates the bridge with the host address. */
+  /** Cleans up leftovers of crashed runs, takes a free slot and creates its bridge. */
   static async create(opts: PodNetworkOptions = {}): Promise<PodNetwork> {
     assertCanManageNetwork();
-    const net = new PodNetwork(opts.bridge ?? 'ksvc0', opts.subnetPrefix ?? '10.244.0', opts.namePrefix ?? 'ksvc');
-    await net.removeStale();
-    await net.assertSubnetUnused();
-    await ip('link', 'add', net.bridge, 'type', 'bridge');
-    await ip('addr', 'add', `${net.hostIp}/24`, 'dev', net.bridge);
-    await ip('link', 'set', net.bridge, 'up');
-    return net;
+    await removeStaleSlots();
+    const candidates = opts.slot !== undefined ? [opts.slot] : Array.from({ length: MAX_SLOTS }, (_, i) => i);
+    const slot = candidates.find((s) => tryLock(s));
+    if (slot === undefined) throw new Error(`no free pod network slot (${opts.slot !== undefined ? `slot ${opts.slot} is held by a live run` : `all ${MAX_SLOTS} are held`}; see ${SLOT_DIR})`);
+    const net = new PodNetwork(slot);
+    try {
+      await removeSlotResources(slot);
+      await net.assertSubnetUnused();
+      await ip('link', 'add', net.bridge, 'type', 'bridge');
+      await ip('addr', 'add', `${net.hostIp}/24`, 'dev', net.bridge);
+      await ip('link', 'set', net.bridge, 'up');
+      return net;
+    } catch (e) {
+      await net.destroy();
+      throw e;
+    }
   }
 
+  readonly bridge: string;
+  /** First three octets of the subnet, e.g. `10.244.0`. */
+  readonly subnetPrefix: string;
   readonly hostIp: string;
   readonly subnet: string;
   private readonly used = new Set<number>();
   private lastHost = 1;
 
-  private constructor(
-    readonly bridge: string,
-    private readonly subnetPrefix: string,
-    private readonly namePrefix: string,
-  ) {
-    this.hostIp = `${subnetPrefix}.1`;
-    this.subnet = `${subnetPrefix}.0/24`;
+  private constructor(readonly slot: number) {
+    this.bridge = `${PREFIX}${slot}`;
+    this.subnetPrefix = `10.244.${slot}`;
+    this.hostIp = `${this.subnetPrefix}.1`;
+    this.subnet = `${this.subnetPrefix}.0/24`;
   }
 
   /** Creates a namespace with `lo` up and `eth0` on the bridge. */
   async addPod(): Promise<PodSandbox> {
     const host = this.nextHostNumber();
-    const sandbox = { netns: `${this.namePrefix}-pod${host}`, ip: `${this.subnetPrefix}.${host}`, hostVeth: `${this.namePrefix}h${host}` };
+    const sandbox = { netns: `${this.bridge}-pod${host}`, ip: `${this.subnetPrefix}.${host}`, hostVeth: `${this.bridge}h${host}` };
     try {
       await ip('netns', 'add', sandbox.netns);
       await ip('link', 'add', sandbox.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', sandbox.netns);
@@ -103,24 +192,17 @@ export class PodNetwork {
     this.used.delete(Number(sandbox.ip.split('.')[3]));
   }
 
-  /** Removes the bridge and every namespace/veth with our prefix. */
+  /** Removes the bridge and every namespace/veth of this slot, then frees the slot. */
   async destroy(): Promise<void> {
-    await this.removeStale();
+    await removeSlotResources(this.slot);
     this.used.clear();
+    if (slotOwner(this.slot) === process.pid) rmSync(lockFile(this.slot), { force: true });
   }
 
-  /** Names of our namespaces and links that currently exist (for leak checks in tests). */
+  /** Names of this slot's namespaces and links that currently exist (for leak checks in tests). */
   async leftovers(): Promise<string[]> {
-    const netns = (await ip('netns', 'list')).split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
-    const links = (await ip('-o', 'link', 'show')).split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]).filter(Boolean);
-    return [...netns, ...links].filter((n) => n === this.bridge || n.startsWith(`${this.namePrefix}-pod`) || n.startsWith(`${this.namePrefix}h`));
-  }
-
-  private async removeStale(): Promise<void> {
-    for (const name of await this.leftovers()) {
-      if (name.startsWith(`${this.namePrefix}-pod`)) await ipQuiet('netns', 'del', name);
-      else await ipQuiet('link', 'del', name);
-    }
+    const { netns, links } = await slotResources(this.slot);
+    return [...netns, ...links];
   }
 
   /** Refuses to run if the host already routes our subnet somewhere else (e.g. a real CNI). */
@@ -141,5 +223,14 @@ export class PodNetwork {
       }
     }
     throw new Error(`pod subnet ${this.subnet} is exhausted`);
+  }
+}
+
+/** Slots with a lock file, for diagnostics. */
+export function lockedSlots(): number[] {
+  try {
+    return readdirSync(SLOT_DIR).map((f) => /^slot-(\d+)\.lock$/.exec(f)?.[1]).filter((s): s is string => s !== undefined).map(Number);
+  } catch {
+    return [];
   }
 }

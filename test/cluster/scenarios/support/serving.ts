@@ -61,6 +61,16 @@ export function synthesize(opts: ServingScenarioOptions): KubernetesObject[] {
   return parseAllDocuments(app.synthYaml()).map((d) => d.toJS() as KubernetesObject).filter(Boolean);
 }
 
+/**
+ * Namespace objects for namespaces the objects use but do not declare (e.g. istio-system, where
+ * Istio's installation would have created it), so they can be applied to an empty cluster.
+ */
+export function missingNamespaces(objects: readonly KubernetesObject[]): KubernetesObject[] {
+  const declared = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata?.name));
+  const used = new Set(objects.map((o) => o.metadata?.namespace).filter((n): n is string => Boolean(n) && !declared.has(n)));
+  return [...used].sort().map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+}
+
 /** Namespaces first (everything else lives in one), otherwise the synthesized order. */
 export function applyOrder(objects: readonly KubernetesObject[]): KubernetesObject[] {
   const isNs = (o: KubernetesObject): boolean => o.kind === 'Namespace';
@@ -110,6 +120,7 @@ async function startServing(opts: ServingScenarioOptions): Promise<ServingCluste
   };
   try {
     await node.controlPlane.installIstioCrds();
+    await node.controlPlane.applyObjects(missingNamespaces(objects), 'scenario-setup');
     await node.controlPlane.applyObjects(applyOrder(objects), 'kservice');
     const replicas = (name: string): number => {
       const d = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === name && o.metadata.namespace === SYSTEM_NAMESPACE) as V1Deployment | undefined;
