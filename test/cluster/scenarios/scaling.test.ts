@@ -57,6 +57,15 @@ function timelines(): string {
   return `public Endpoints ${REV}:\n${endpoints.describe()}\nDeployment replicas:\n${replicas.describe()}`;
 }
 
+/** waitFor, with the watch timelines in the error: what happened instead, in order. */
+async function waitWithTimelines<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
+  try {
+    return await waitFor(what, probe, { timeoutMs });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${timelines()}`);
+  }
+}
+
 async function readyRevisionPods(): Promise<number> {
   return (await listPods(cluster().core, NS, `${Labels.REVISION}=${REV}`)).filter(isReady).length;
 }
@@ -66,7 +75,7 @@ describe('scaling', () => {
     const c = cluster();
     const activators = await activatorIPs();
     // At zero the public Endpoints list the activators (Proxy mode).
-    await waitFor('public Endpoints in Proxy mode (activator IPs)', () => JSON.stringify(endpoints.current) === JSON.stringify(activators), { timeoutMs: 60_000 });
+    await waitWithTimelines('public Endpoints in Proxy mode (activator IPs)', () => JSON.stringify(endpoints.current) === JSON.stringify(activators), 60_000);
     expect(replicas.current).toBe(0);
     expect(await listPods(c.core, NS, `${Labels.REVISION}=${REV}`)).toEqual([]);
 
@@ -81,7 +90,7 @@ describe('scaling', () => {
 
     expect(replicas.firstAfter(t0, (v) => v === 1), timelines()).toBeDefined();
     const pod = await c.core.readNamespacedPod({ name: m.pod, namespace: NS });
-    const serve = await waitFor('public Endpoints in Serve mode (the pod IP)', () => endpoints.firstAfter(t0, (v) => v.length === 1 && v[0] === pod.status?.podIP), { timeoutMs: 30_000 });
+    const serve = await waitWithTimelines('public Endpoints in Serve mode (the pod IP)', () => endpoints.firstAfter(t0, (v) => v.length === 1 && v[0] === pod.status?.podIP), 30_000);
     expect(serve.at).toBeGreaterThan(t0);
     expect(endpoints.changes.some((ch) => ch.at < serve.at && JSON.stringify(ch.value) === JSON.stringify(activators)), timelines()).toBe(true);
   });
@@ -121,7 +130,7 @@ describe('scaling', () => {
       }
     });
     try {
-      const zero = await waitFor('Deployment scaled to zero', () => replicas.firstAfter(t0, (v) => v === 0), { timeoutMs: 90_000 });
+      const zero = await waitWithTimelines('Deployment scaled to zero', () => replicas.firstAfter(t0, (v) => v === 0), 90_000);
       expect(await Promise.all(duringSwitch), timelines()).toEqual([200, 200, 200]);
       // The last Endpoints change before the Deployment reached zero pointed at the activators.
       const before = endpoints.changes.filter((ch) => ch.at <= zero.at).at(-1);
