@@ -1,7 +1,7 @@
 // Smoke test of the control-plane harness: the real API server and controller
 // manager behave the way the project relies on.
 import {
-  ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, VersionApi, type KubernetesObject, type V1Endpoints,
+  ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, KubernetesObjectApi, VersionApi, type KubernetesObject, type V1Endpoints,
 } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { pinnedVersions, useControlPlane, waitFor } from './harness';
@@ -146,8 +146,18 @@ describe('control plane', () => {
       },
     } as KubernetesObject], 'kservice-smoke');
 
+    // Istio's schema allows exactly one of exact/prefix/regex per CORS origin
+    // (a oneOf value validation); a spec-level preserve-unknown-fields CRD would accept this.
     const invalid = { apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService',
-      metadata: { name: 'bad', namespace: NS }, spec: { hosts: 'not-a-list' } } as KubernetesObject;
+      metadata: { name: 'bad', namespace: NS },
+      spec: { hosts: ['bad.example.com'], http: [{ corsPolicy: { allowOrigins: [{ exact: 'a', prefix: 'b' }] } }] },
+    } as KubernetesObject;
     expect(await statusOf(cp.applyObjects([invalid], 'kservice-smoke'))).toBe(422);
+    // A type mismatch is rejected too, before validation: server-side apply
+    // cannot build the typed object (the API server answers 500 for that).
+    const mistyped = { ...invalid, spec: { hosts: 'not-a-list' } } as KubernetesObject;
+    expect(await statusOf(cp.applyObjects([mistyped], 'kservice-smoke'))).toBeGreaterThanOrEqual(400);
+    const objects = KubernetesObjectApi.makeApiClient(cp.kubeConfig);
+    expect(await statusOf(objects.read({ ...invalid, metadata: { name: 'bad', namespace: NS } }))).toBe(404);
   });
 });
