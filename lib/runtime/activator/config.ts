@@ -7,6 +7,8 @@ import { Env, envInt, envList, envNumber, envOptionalString, envPort, envString 
  */
 export interface ActivatorConfig {
   readonly httpPort: number;
+  /** h2c (HTTP/2 cleartext, prior knowledge) for revisions whose port is named h2c. */
+  readonly h2cPort: number;
   readonly metricsPort: number;
   /** Address the servers bind; undefined = every address. */
   readonly bindAddress: string | undefined;
@@ -31,6 +33,7 @@ export interface ActivatorConfig {
 export function readActivatorConfig(env: Env): ActivatorConfig {
   return {
     httpPort: envPort(env, 'ACTIVATOR_HTTP_PORT', Ports.QUEUE_HTTP),
+    h2cPort: envPort(env, 'ACTIVATOR_H2C_PORT', Ports.QUEUE_H2C),
     metricsPort: envPort(env, 'ACTIVATOR_METRICS_PORT', Ports.QUEUE_METRICS),
     bindAddress: envOptionalString(env, 'ACTIVATOR_BIND_ADDRESS'),
     queueDepth: envInt(env, 'ACTIVATOR_QUEUE_DEPTH', 10_000, { min: 0 }),

@@ -79,7 +79,7 @@ export function findRevision(req: http.IncomingMessage, registry: RevisionRegist
   const revision = headerValue(req, Headers.REVISION);
   const namespace = headerValue(req, Headers.NAMESPACE);
   if (revision && namespace) return registry.get(namespace, revision);
-  const host = (req.headers.host ?? '').split(':')[0].split('.');
+  const host = hostOf(req).split(':')[0].split('.');
   if (host.length >= 3 && host[2] === 'svc') return registry.get(host[1], host[0]);
   return undefined;
 }
@@ -92,6 +92,7 @@ async function proxyRequest(
 ): Promise<void> {
   const { info, stats } = backend;
   stats.requestIn(Date.now());
+  markH2Body(req);
   const { signal, dispose } = requestDeadline(info.timeoutSeconds, res);
   try {
     if (backend.readyPods === 0) deps.onColdRequest(info.namespace, info.revision);
@@ -151,10 +152,31 @@ async function proxyUpgrade(
 /** The headers Knative's activator sets on the way to a pod. */
 function activatorHeaders(h: http.OutgoingHttpHeaders, req: http.IncomingMessage, pod: PodAddress): void {
   for (const name of KNATIVE_ROUTING_HEADERS) delete h[name];
+  // h2c requests go on to the pod as HTTP/1.1 (its h2c port accepts both): no pseudo-headers.
+  for (const name of Object.keys(h)) if (name.startsWith(':')) delete h[name];
   h[Headers.PROXY_REQUEST.toLowerCase()] = 'activator';
   const original = Headers.ORIGINAL_HOST.toLowerCase();
-  if (!h[original] && req.headers.host) h[original] = req.headers.host;
+  const host = hostOf(req);
+  if (!h[original] && host) h[original] = host;
   h.host = formatAddress(pod);
+}
+
+/** Host of an HTTP/1 request, or `:authority` of an HTTP/2 one. */
+function hostOf(req: http.IncomingMessage): string {
+  return req.headers.host ?? String(req.headers[':authority'] ?? '');
+}
+
+/**
+ * An HTTP/2 request carries a body unless its headers ended the stream, with or without a
+ * content-length. The shared forwarder looks for content-length or transfer-encoding to decide
+ * whether to stream a body, so say "chunked" for such a request (a hop-by-hop header: it is not
+ * forwarded, the HTTP/1.1 client picks its own framing).
+ */
+function markH2Body(req: http.IncomingMessage): void {
+  const stream = (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream;
+  if (stream && !stream.endAfterHeaders && req.headers['content-length'] === undefined) {
+    req.headers['transfer-encoding'] = 'chunked';
+  }
 }
 
 /** Aborts on the revision's timeout or when the client goes away. */

@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../shared/env';
 import { createLogger, type Logger } from '../shared/logger';
@@ -23,6 +24,7 @@ export async function runActivator(env: NodeJS.ProcessEnv): Promise<void> {
 
 export interface RunningActivator {
   readonly httpPort: number;
+  readonly h2cPort: number;
   readonly metricsPort: number;
   readonly registry: RevisionRegistry;
   draining: boolean;
@@ -51,19 +53,32 @@ export async function startActivator(config: ActivatorConfig, logger: Logger): P
     isDraining: () => state.draining,
     retryAfterSeconds: config.retryAfterSeconds,
   };
-  const server = http.createServer(createRequestHandler(deps));
+  const handler = createRequestHandler(deps);
+  const server = http.createServer(handler);
   server.on('upgrade', createUpgradeHandler(deps));
   server.keepAliveTimeout = 65_000;
+  // h2c with prior knowledge (what Istio sends to an h2c port). node:http2's compatibility
+  // request/response mirror node:http's closely enough for the handler and the shared forwarder;
+  // the pod is then reached over HTTP/1.1 on its h2c port, which accepts both.
+  const h2cServer = http2.createServer();
+  const h2cSessions = new Set<http2.ServerHttp2Session>();
+  h2cServer.on('session', (session) => {
+    h2cSessions.add(session);
+    session.once('close', () => h2cSessions.delete(session));
+  });
+  h2cServer.on('request', (req, res) => handler(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse));
   const metricsServer = http.createServer((req, res) => void serveMetrics(metrics!, req, res));
 
   const periodMs = config.reportIntervalMs;
   const reporter = setInterval(() => metrics!.report(registry, Date.now(), periodMs), periodMs);
   const httpPort = await listen(server, config.httpPort, config.bindAddress);
+  const h2cPort = await listen(h2cServer, config.h2cPort, config.bindAddress);
   const metricsPort = await listen(metricsServer, config.metricsPort, config.bindAddress);
-  logger.info({ httpPort, metricsPort, mode: config.staticConfigPath ? 'standalone' : 'kubernetes' }, 'activator listening');
+  logger.info({ httpPort, h2cPort, metricsPort, mode: config.staticConfigPath ? 'standalone' : 'kubernetes' }, 'activator listening');
 
   const running: RunningActivator = {
     httpPort,
+    h2cPort,
     metricsPort,
     registry,
     get draining() {
@@ -77,7 +92,7 @@ export async function startActivator(config: ActivatorConfig, logger: Logger): P
       await stopSource();
       registry.stop();
       server.closeIdleConnections();
-      await Promise.all([close(server), close(metricsServer)]);
+      await Promise.all([close(server), close(metricsServer), closeH2c(h2cServer, h2cSessions)]);
     },
   };
   return running;
@@ -134,7 +149,14 @@ async function waitForTermination(activator: RunningActivator, config: Activator
   logger.info('activator stopped');
 }
 
-function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
+function closeH2c(server: http2.Http2Server, sessions: Set<http2.ServerHttp2Session>): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    for (const s of sessions) s.destroy();
+  });
+}
+
+function listen(server: http.Server | http2.Http2Server, port: number, host: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,6 +172,41 @@ describe('activator queue limits and retries', () => {
     expect(await activatorMetric(activator.metricsPort, 'activator_pod_refusals_total', 'retry')).toBe(1);
     // The refusing pod is set aside: the next request goes straight to the live one.
     expect(await activatorMetric(activator.metricsPort, 'activator_ready_pods', 'retry')).toBe(1);
+  });
+});
+
+describe('activator h2c port', () => {
+  it('takes h2c with prior knowledge and reaches an h2c app through its queue-proxy, body included', async () => {
+    const app = await startTestApp({ PROTOCOL: 'h2c' });
+    const qp = await startQueueProxy(app.port, { QUEUE_SERVING_PROTOCOL: 'h2c', SERVING_REVISION: 'grpcish' });
+    const activator = await startActivator([{ namespace: NS, revision: 'grpcish', pods: [`127.0.0.1:${qp.servingPort}`] }]);
+    await eventually(async () => (await activatorMetric(activator.metricsPort, 'activator_ready_pods', 'grpcish')) === 1, 'pod probed');
+    const session = http2.connect(`http://127.0.0.1:${activator.h2cPort}`);
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': '/echo',
+          ':authority': 'grpcish.default.example.com',
+          'knative-serving-namespace': NS,
+          'knative-serving-revision': 'grpcish',
+        });
+        let status = 0;
+        let body = '';
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (body += c));
+        stream.on('end', () => resolve({ status, body }));
+        stream.on('error', reject);
+        stream.end('ping'); // no content-length: an HTTP/2 body ends with the stream
+      });
+      expect(answer.status).toBe(200);
+      const seen = JSON.parse(answer.body) as { host: string; body: string; httpVersion: string; headers: Record<string, string> };
+      expect(seen).toMatchObject({ host: 'grpcish.default.example.com', body: 'ping', httpVersion: '2.0' });
+      expect(seen.headers['k-proxy-request']).toBe('activator');
+    } finally {
+      session.close();
+    }
   });
 });
 

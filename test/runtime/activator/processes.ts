@@ -16,6 +16,7 @@ const tempDirs: string[] = [];
 export interface ActivatorProcess {
   readonly proc: ChildProcess;
   readonly httpPort: number;
+  readonly h2cPort: number;
   readonly metricsPort: number;
   readonly lines: string[];
 }
@@ -38,6 +39,7 @@ export async function startActivator(revisions: StaticRevision[], env: Record<st
       PATH: process.env.PATH ?? '',
       ACTIVATOR_STATIC_CONFIG: configPath,
       ACTIVATOR_HTTP_PORT: '0',
+      ACTIVATOR_H2C_PORT: '0',
       ACTIVATOR_METRICS_PORT: '0',
       ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
       ACTIVATOR_DRAIN_SECONDS: '0',
@@ -57,8 +59,8 @@ export async function startActivator(revisions: StaticRevision[], env: Record<st
       for (const line of parts) {
         lines.push(line);
         if (line.includes('"msg":"activator listening"')) {
-          const { httpPort, metricsPort } = JSON.parse(line) as { httpPort: number; metricsPort: number };
-          resolve({ proc, httpPort, metricsPort, lines });
+          const { httpPort, h2cPort, metricsPort } = JSON.parse(line) as { httpPort: number; h2cPort: number; metricsPort: number };
+          resolve({ proc, httpPort, h2cPort, metricsPort, lines });
         }
       }
     };
