@@ -2,6 +2,10 @@
 
 export interface BenchOptions {
   readonly quick: boolean;
+  /** `--only=…` given: a partial run, written to bench/results/partial.json, reports untouched. */
+  readonly partial: boolean;
+  /** `--report`: no measuring; re-render docs and README from bench/results/latest.json. */
+  readonly reportOnly: boolean;
   /** Sections to run; the others are left out of the run (and marked so in the JSON). */
   readonly sections: ReadonlySet<SectionName>;
   /** Repetitions of each data-plane configuration; figures are medians over them. */
@@ -23,7 +27,7 @@ export interface BenchOptions {
 export const SECTIONS = ['dataplane', 'synthesis', 'coldstart', 'memory'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
-const FULL: Omit<BenchOptions, 'quick' | 'sections'> = {
+const FULL: Omit<BenchOptions, 'quick' | 'sections' | 'partial' | 'reportOnly'> = {
   repetitions: 3,
   fixedRate: { rps: 1000, seconds: 30, warmupSeconds: 3 },
   saturation: { seconds: 10, connections: 32 },
@@ -37,7 +41,7 @@ const FULL: Omit<BenchOptions, 'quick' | 'sections'> = {
   loadCpus: '1',
 };
 
-const QUICK: Omit<BenchOptions, 'quick' | 'sections'> = {
+const QUICK: Omit<BenchOptions, 'quick' | 'sections' | 'partial' | 'reportOnly'> = {
   ...FULL,
   repetitions: 1,
   fixedRate: { rps: 1000, seconds: 10, warmupSeconds: 1 },
@@ -52,9 +56,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const sections = new Set<SectionName>(only ? parseSections(only) : SECTIONS);
-  const unknown = argv.filter((a) => a !== '--quick' && !a.startsWith('--only='));
+  const reportOnly = argv.includes('--report');
+  const unknown = argv.filter((a) => a !== '--quick' && a !== '--report' && !a.startsWith('--only='));
   if (unknown.length > 0) throw new UsageError(`unknown argument(s): ${unknown.join(' ')}`);
-  return { ...(quick ? QUICK : FULL), quick, sections };
+  return { ...(quick ? QUICK : FULL), quick, sections, partial: only !== undefined, reportOnly };
 }
 
 function parseSections(list: string): SectionName[] {
@@ -67,4 +72,4 @@ function parseSections(list: string): SectionName[] {
 
 export class UsageError extends Error {}
 
-export const USAGE = `usage: npm run bench [-- --quick] [-- --only=${SECTIONS.join(',')}]`;
+export const USAGE = `usage: npm run bench [-- --quick] [-- --only=${SECTIONS.join(',')}] [-- --report]`;

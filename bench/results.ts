@@ -1,6 +1,7 @@
 /** The shape of bench/results/latest.json. Every section says whether it ran and, if not, why. */
 import { ColdStartResult } from './coldstart/run';
 import { DataplaneResult } from './dataplane/run';
+import { MemoryResult } from './memory';
 import { SynthesisResult } from './synthesis/run';
 
 export interface MachineInfo {
@@ -18,10 +19,13 @@ export interface BenchResults {
   readonly quick: boolean;
   readonly commit: string;
   readonly machine: MachineInfo;
+  /** Wall time of each section (and of the peer preparation), seconds. */
+  readonly durationsSeconds: Readonly<Record<string, number>>;
   readonly sections: {
     dataplane?: DataplaneResult;
     synthesis?: SynthesisResult;
     coldstart?: ColdStartResult;
+    memory?: MemoryResult;
   };
   /** Sections not run, each with the reason. */
   readonly notRun: Readonly<Record<string, string>>;

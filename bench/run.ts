@@ -1,30 +1,34 @@
 /**
- * `npm run bench [-- --quick] [-- --only=dataplane,synthesis,coldstart,memory]`
+ * `npm run bench [-- --quick] [-- --only=dataplane,synthesis,coldstart,memory] [-- --report]`
  *
  * Measures on this machine and writes bench/results/latest.json, docs/benchmarks.md,
  * docs/bench/*.svg and the README section between <!-- bench:start --> and <!-- bench:end -->.
  * Every child process is stopped at the end, on failure and on Ctrl-C.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runColdStart } from './coldstart/run';
 import { runDataplane } from './dataplane/run';
 import { installCleanupHandlers, setMeasuredNiceness, stopAllChildren } from './lib/children';
 import { BenchOptions, parseOptions, SectionName, SECTIONS, USAGE, UsageError } from './options';
+import { runMemory } from './memory';
 import { preparePeers } from './peers';
+import { writeReports } from './report/write';
 import { BenchResults, MachineInfo } from './results';
 import { runSynthesis } from './synthesis/run';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_FILE = path.join(ROOT, 'bench/results/latest.json');
+const PARTIAL_FILE = path.join(ROOT, 'bench/results/partial.json');
 const WORK_DIR = path.join(ROOT, '.tmp/bench');
 /** Priority of measured processes when we may raise it (root); see setMeasuredNiceness. */
 const MEASURED_NICENESS = -10;
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.reportOnly) return renderOnly();
   installCleanupHandlers();
   if (process.getuid?.() === 0) setMeasuredNiceness(MEASURED_NICENESS);
   const startedAt = new Date().toISOString();
@@ -39,20 +43,42 @@ async function main(): Promise<void> {
     notRun[name] = 'left out by --only';
     return false;
   };
-  const peers = wanted('dataplane') || wanted('memory') ? await preparePeers() : {};
-  if (wanted('dataplane')) sections.dataplane = await runDataplane(options, peers, WORK_DIR);
-  if (wanted('synthesis')) sections.synthesis = await runSynthesis(options);
-  if (wanted('coldstart')) sections.coldstart = await runColdStart(options, WORK_DIR);
+  const durations: Record<string, number> = {};
+  const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const start = Date.now();
+    try {
+      return await run();
+    } finally {
+      durations[name] = Math.round((Date.now() - start) / 100) / 10;
+      console.log(`bench: ${name} took ${durations[name]} s`);
+    }
+  };
+  const peers = wanted('dataplane') || wanted('memory') ? await timed('peers', preparePeers) : {};
+  if (wanted('dataplane')) sections.dataplane = await timed('dataplane', () => runDataplane(options, peers, WORK_DIR));
+  if (wanted('synthesis')) sections.synthesis = await timed('synthesis', () => runSynthesis(options));
+  if (wanted('memory')) sections.memory = await timed('memory', () => runMemory(options, peers, WORK_DIR));
+  if (wanted('coldstart')) sections.coldstart = await timed('coldstart', () => runColdStart(options, WORK_DIR));
 
-  const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), machine, sections, notRun };
-  writeResults(results);
+  const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), machine, durationsSeconds: durations, sections, notRun };
+  if (options.partial) {
+    writeResults(PARTIAL_FILE, results);
+    console.log('bench: partial run (--only): docs/benchmarks.md, charts and README left as they were');
+  } else {
+    writeResults(RESULTS_FILE, results);
+    for (const file of writeReports(ROOT, results)) console.log(`bench: wrote ${file}`);
+  }
   reportSkips(options, notRun);
 }
 
-function writeResults(results: BenchResults): void {
-  mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-  writeFileSync(RESULTS_FILE, JSON.stringify(results, null, 2) + '\n');
-  console.log(`bench: wrote ${path.relative(ROOT, RESULTS_FILE)}`);
+function renderOnly(): void {
+  const results = JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as BenchResults;
+  for (const file of writeReports(ROOT, results)) console.log(`bench: wrote ${file} from ${path.relative(ROOT, RESULTS_FILE)}`);
+}
+
+function writeResults(file: string, results: BenchResults): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  console.log(`bench: wrote ${path.relative(ROOT, file)}`);
 }
 
 function reportSkips(_options: BenchOptions, notRun: Record<string, string>): void {

@@ -1,0 +1,101 @@
+/**
+ * The goals the benchmark reports against (never asserted in tests). Each verdict says met,
+ * missed or not measured, with the measured figure next to it.
+ */
+import { PathSummary } from '../dataplane/run';
+import { BenchResults } from '../results';
+
+export type Verdict = 'met' | 'missed' | 'not measured';
+
+export interface GoalResult {
+  readonly goal: string;
+  readonly verdict: Verdict;
+  /** The measured figure, or why it was not measured. */
+  readonly measured: string;
+}
+
+const MIB_TO_MB = 1.048576;
+const fmt = (v: number, digits = 2) => v.toFixed(digits);
+
+export function evaluateGoals(results: BenchResults): GoalResult[] {
+  return [
+    queueProxyAddedP95(results),
+    throughputVsHaproxy(results),
+    noWorseThanKnative(results),
+    activatorAddedP95(results),
+    coldStartOverhead(results),
+    synthesis1000(results),
+    idleRss(results),
+  ];
+}
+
+function path(results: BenchResults, id: PathSummary['id']): PathSummary | undefined {
+  const p = results.sections.dataplane?.paths.find((q) => q.id === id);
+  return p && !p.skipped ? p : undefined;
+}
+
+function why(results: BenchResults, id: PathSummary['id']): string {
+  const d = results.sections.dataplane;
+  if (!d) return results.notRun.dataplane ?? 'data plane not run';
+  if (d.skipped) return d.skipped;
+  return d.paths.find((q) => q.id === id)?.skipped ?? 'not measured';
+}
+
+const judge = (ok: boolean): Verdict => (ok ? 'met' : 'missed');
+
+function queueProxyAddedP95(r: BenchResults): GoalResult {
+  const goal = 'queue-proxy added p95 at 1,000 rps ≤ 1 ms';
+  const qp = path(r, 'queue-proxy');
+  if (!qp || qp.addedP95Ms === undefined) return { goal, verdict: 'not measured', measured: qp ? why(r, 'direct') : why(r, 'queue-proxy') };
+  return { goal, verdict: judge(qp.addedP95Ms <= 1), measured: `${fmt(qp.addedP95Ms, 3)} ms (p95 ${fmt(qp.p95Ms!, 3)} ms vs direct ${fmt(qp.p95Ms! - qp.addedP95Ms, 3)} ms)` };
+}
+
+function throughputVsHaproxy(r: BenchResults): GoalResult {
+  const goal = "saturation throughput ≥ ½ of HAProxy's on the same cores";
+  const qp = path(r, 'queue-proxy');
+  const ha = path(r, 'haproxy');
+  if (!qp) return { goal, verdict: 'not measured', measured: why(r, 'queue-proxy') };
+  if (!ha) return { goal, verdict: 'not measured', measured: why(r, 'haproxy') };
+  const ratio = qp.saturationRps! / ha.saturationRps!;
+  return { goal, verdict: judge(ratio >= 0.5), measured: `${fmt(ratio)}× (${qp.saturationRps} vs ${ha.saturationRps} rps)` };
+}
+
+function noWorseThanKnative(r: BenchResults): GoalResult {
+  const goal = "p95 no worse than Knative's Go queue-proxy";
+  const qp = path(r, 'queue-proxy');
+  const kn = path(r, 'knative-queue-proxy');
+  if (!qp) return { goal, verdict: 'not measured', measured: why(r, 'queue-proxy') };
+  if (!kn) return { goal, verdict: 'not measured', measured: why(r, 'knative-queue-proxy') };
+  return { goal, verdict: judge(qp.p95Ms! <= kn.p95Ms!), measured: `${fmt(qp.p95Ms!, 3)} ms vs ${fmt(kn.p95Ms!, 3)} ms (×${fmt(qp.p95Ms! / kn.p95Ms!)})` };
+}
+
+function activatorAddedP95(r: BenchResults): GoalResult {
+  const goal = 'activator path added p95 ≤ 2 ms';
+  const act = path(r, 'activator');
+  if (!act || act.addedP95Ms === undefined) return { goal, verdict: 'not measured', measured: act ? why(r, 'direct') : why(r, 'activator') };
+  return { goal, verdict: judge(act.addedP95Ms <= 2), measured: `${fmt(act.addedP95Ms, 3)} ms` };
+}
+
+function coldStartOverhead(r: BenchResults): GoalResult {
+  const goal = 'cold-start overhead p50 ≤ 150 ms';
+  const c = r.sections.coldstart;
+  if (!c || c.overheadP50Ms === undefined) return { goal, verdict: 'not measured', measured: c?.skipped ?? r.notRun.coldstart ?? 'not run' };
+  return { goal, verdict: judge(c.overheadP50Ms <= 150), measured: `${fmt(c.overheadP50Ms, 0)} ms (p95 ${fmt(c.overheadP95Ms!, 0)} ms, ${c.samples.length} samples)` };
+}
+
+function synthesis1000(r: BenchResults): GoalResult {
+  const goal = 'synthesis of 1,000 services < 2 s and within 2× of the baseline';
+  const p = r.sections.synthesis?.points.find((q) => q.services === 1000);
+  if (!p) return { goal, verdict: 'not measured', measured: r.sections.synthesis?.skipped ?? r.notRun.synthesis ?? 'N = 1,000 not run' };
+  const ok = p.oursMs < 2000 && p.ratio <= 2;
+  return { goal, verdict: judge(ok), measured: `${fmt(p.oursMs / 1000)} s, ${fmt(p.ratio)}× the baseline (${fmt(p.baselineMs / 1000)} s)` };
+}
+
+function idleRss(r: BenchResults): GoalResult {
+  const goal = 'queue-proxy idle RSS ≤ 45 MB';
+  const m = r.sections.memory;
+  const idle = m?.processes.find((p) => p.label.startsWith('our queue-proxy, idle'));
+  if (!m || !idle) return { goal, verdict: 'not measured', measured: m?.skipped ?? r.notRun.memory ?? 'not run' };
+  const mb = idle.rssMiB * MIB_TO_MB;
+  return { goal, verdict: judge(mb <= 45), measured: `${fmt(mb, 1)} MB (${idle.rssMiB} MiB) ${m.label}` };
+}

@@ -1,0 +1,157 @@
+/**
+ * docs/benchmarks.md and the README section, from the results JSON. Where a goal is missed the
+ * table says so next to the number.
+ */
+import { PathSummary } from '../dataplane/run';
+import { BenchResults } from '../results';
+import { CHART_FILES } from './charts';
+import { evaluateGoals, GoalResult } from './goals';
+
+const f = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+const int = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'));
+const VERDICT_MARK: Record<GoalResult['verdict'], string> = { met: '✅ met', missed: '❌ **missed**', 'not measured': '⚪ not measured' };
+
+export function goalsTable(results: BenchResults): string {
+  const rows = evaluateGoals(results).map((g) => `| ${g.goal} | ${VERDICT_MARK[g.verdict]} | ${g.measured} |`);
+  return ['| goal | verdict | measured |', '|---|---|---|', ...rows].join('\n');
+}
+
+export function dataplaneTable(results: BenchResults): string {
+  const d = results.sections.dataplane;
+  if (!d) return `_Data plane not run: ${results.notRun.dataplane ?? 'unknown'}._`;
+  if (d.skipped) return `_Data plane skipped: ${d.skipped}._`;
+  const header = [
+    `| path | p50 ms | p95 ms | p99 ms | added p50 | added p95 | added p99 | 2xx at ${d.setup.fixedRateRps} rps | saturation rps | saturation p50 / p99 ms | proxy CPU s / 1k req | proxy peak RSS MiB |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  return [...header, ...d.paths.map(pathRow)].join('\n');
+}
+
+function pathRow(p: PathSummary): string {
+  if (p.skipped) return `| ${p.label} | skipped: ${p.skipped} |||||||||||`;
+  const rss = Object.entries(p.peakRssMiB ?? {}).map(([name, mib]) => `${name} ${mib.toFixed(0)}`).join(', ') || '–';
+  const added = (v: number | undefined) => (p.id === 'direct' ? '–' : f(v));
+  return `| ${p.label} | ${f(p.p50Ms)} | ${f(p.p95Ms)} | ${f(p.p99Ms)} | ${added(p.addedP50Ms)} | ${added(p.addedP95Ms)} | ${added(p.addedP99Ms)} | ${f((p.fixedRateSuccess ?? 0) * 100, 1)}% | ${int(p.saturationRps)} | ${f(p.saturationP50Ms, 2)} / ${f(p.saturationP99Ms, 2)} | ${p.id === 'direct' ? '–' : f(p.cpuSecondsPer1k)} | ${rss} |`;
+}
+
+export function synthesisTable(results: BenchResults): string {
+  const s = results.sections.synthesis;
+  if (!s) return `_Synthesis not run: ${results.notRun.synthesis ?? 'unknown'}._`;
+  if (s.skipped) return `_Synthesis skipped: ${s.skipped}._`;
+  const rows = s.points.map((p) =>
+    `| ${int(p.services)} | ${int(p.objects)} | ${int(p.oursMs)} | ${int(p.baselineMs)} | ${f(p.ratio, 2)}× | ${int(p.oursObjectsPerSecond)} | ${int(p.baselineObjectsPerSecond)} | ${f(p.oursMsPerService, 2)} | ${f(p.baselineMsPerService, 2)} | ${f(p.oursPeakRssMiB, 0)} / ${f(p.baselinePeakRssMiB, 0)} |`);
+  return [
+    '| services | objects | ours ms | baseline ms | ours ÷ baseline | ours objects/s | baseline objects/s | ours ms/service | baseline ms/service | peak RSS MiB ours / baseline |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    `Growth: ${s.growth ?? 'needs two sizes'}. Baseline equivalence: ${s.equivalenceNote}.`,
+  ].join('\n');
+}
+
+export function coldStartText(results: BenchResults): string {
+  const c = results.sections.coldstart;
+  if (!c) return `_Cold start not run: ${results.notRun.coldstart ?? 'unknown'}._`;
+  if (c.overheadP50Ms === undefined) return `_Cold start not measured: ${c.skipped ?? 'unknown'}._`;
+  return [
+    '| samples | overhead p50 ms | overhead p95 ms | request→response p50 ms | app start→ready p50 ms |',
+    '|---:|---:|---:|---:|---:|',
+    `| ${c.samples.length} | ${f(c.overheadP50Ms, 0)} | ${f(c.overheadP95Ms, 0)} | ${f(c.requestToResponseP50Ms, 0)} | ${f(c.appStartToReadyP50Ms, 0)} |`,
+  ].join('\n');
+}
+
+export function memoryText(results: BenchResults): string {
+  const m = results.sections.memory;
+  if (!m) return `_Memory not run: ${results.notRun.memory ?? 'unknown'}._`;
+  if (m.skipped) return `_Memory skipped: ${m.skipped}._`;
+  const rows = m.processes.map((p) => `| ${p.label} | ${f(p.rssMiB, 1)} | ${f(p.rssMiB * 1.048576, 1)} | ${f(p.peakRssMiB, 1)} |`);
+  return [`RSS ${m.label}.`, '', '| process | RSS MiB | RSS MB | peak (VmHWM) MiB |', '|---|---:|---:|---:|', ...rows].join('\n');
+}
+
+function setupText(results: BenchResults): string {
+  const d = results.sections.dataplane;
+  const m = results.machine;
+  const lines = [
+    `Run: ${results.quick ? '**quick** (`npm run bench -- --quick`)' : 'full (`npm run bench`)'}, ${results.startedAt} → ${results.finishedAt}, commit \`${results.commit}\`.`,
+    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; load average at start ${m.loadAverageAtStart.join(' / ')}. The machine is shared with other engineers' builds and tests, so absolute figures are noisy; comparisons are ratios taken in the same run, each figure the median of repetitions.`,
+  ];
+  if (d && !d.skipped) {
+    const s = d.setup;
+    lines.push(
+      `Data plane: test-app (\`RESPONSE_BYTES=${s.responseBytes}\`) behind each path on 127.0.0.1; containerConcurrency ${s.containerConcurrency} everywhere (HAProxy: server \`maxconn ${s.containerConcurrency}\`, \`maxqueue ${Number(s.containerConcurrency) * 10}\`). ` +
+        `Proxies and app pinned to CPU ${s.serverCpus}, the load generator to CPU ${s.loadCpus} (\`taskset\`), measured processes at raised priority (nice −10) when run as root. ` +
+        `Fixed rate: ${s.fixedRateLoadGenerator}, ${s.fixedRateRps} rps open model for ${s.fixedRateSeconds} s after ${s.warmupSeconds} s warm-up. Saturation: ${s.saturationLoadGenerator}, ${s.saturationConnections} connections for ${s.saturationSeconds} s (wrk reports p50/p99, not p95). ${s.repetitions} repetition(s), interleaved across paths. ` +
+        'CPU from /proc/<pid>/stat (utime+stime) of the proxy processes over the fixed-rate run; peak RSS is VmHWM after both runs.',
+    );
+  }
+  return lines.join('\n\n');
+}
+
+function failuresText(results: BenchResults): string {
+  const notes: string[] = [];
+  for (const p of results.sections.dataplane?.paths ?? []) {
+    for (const failure of p.failures) notes.push(`- ${p.label}: a repetition failed: ${failure.split('\n')[0]}`);
+    for (const run of p.runs) {
+      for (const e of run.fixedRate.errors) notes.push(`- ${p.label}: fixed-rate error: ${e}`);
+    }
+  }
+  for (const [section, reason] of Object.entries(results.notRun)) notes.push(`- ${section}: not run (${reason})`);
+  return notes.length > 0 ? [...new Set(notes)].join('\n') : '- none';
+}
+
+const chartLinks = (prefix: string) => `![latency per path](${prefix}${CHART_FILES.latency}) ![synthesis time against N](${prefix}${CHART_FILES.synthesis})`;
+
+export function benchmarksMarkdown(results: BenchResults): string {
+  return [
+    '# Benchmarks',
+    '',
+    '_Generated by `npm run bench` from `bench/results/latest.json`; do not edit by hand._',
+    '',
+    setupText(results),
+    '',
+    '## Goals',
+    '',
+    goalsTable(results),
+    '',
+    '## Data plane (loopback)',
+    '',
+    dataplaneTable(results),
+    '',
+    '## Synthesis',
+    '',
+    synthesisTable(results),
+    '',
+    '## Cold start on the real control plane',
+    '',
+    coldStartText(results),
+    '',
+    'Overhead = request-to-response time of the cold request minus the app\'s own process-start-to-ready time (13-byte body, so first byte ≈ last byte).',
+    '',
+    '## Memory',
+    '',
+    memoryText(results),
+    '',
+    '## Charts',
+    '',
+    chartLinks('../'),
+    '',
+    '## Errors, skips and notes',
+    '',
+    failuresText(results),
+    '',
+  ].join('\n');
+}
+
+export function readmeSection(results: BenchResults): string {
+  return [
+    `Measured ${results.quick ? 'by a quick run' : 'by a full run'} on ${results.finishedAt.slice(0, 10)} (commit \`${results.commit}\`, ${results.machine.cpus}-core shared machine); details, method and notes in [docs/benchmarks.md](docs/benchmarks.md).`,
+    '',
+    goalsTable(results),
+    '',
+    dataplaneTable(results),
+    '',
+    synthesisTable(results),
+    '',
+    chartLinks(''),
+  ].join('\n');
+}
