@@ -42,7 +42,11 @@ const stopped = new WeakSet<NodeCluster>();
 export async function stopNodeCluster(c: NodeCluster, failed: boolean): Promise<void> {
   if (stopped.has(c)) return;
   stopped.add(c);
-  if (failed) process.stderr.write(`${c.agent.describeLogs()}\n${c.controlPlane.logTails(30)}\n`);
+  if (failed) {
+    const bridgeGone = !(await c.network.leftovers()).includes(c.network.bridge);
+    const warning = bridgeGone ? `\nWARNING: the pod network bridge ${c.network.bridge} vanished during the run (removed by another process?)\n` : '';
+    process.stderr.write(`${warning}${c.agent.describeLogs()}\n${c.controlPlane.logTails(30)}\n`);
+  }
   try {
     await c.agent.stop();
   } finally {
