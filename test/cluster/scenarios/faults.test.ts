@@ -6,11 +6,12 @@
 import { CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTOSCALER_LEASE } from '../../../lib/builders/rbac';
-import { Labels, SYSTEM_NAMESPACE } from '../../../lib/constants';
+import { Labels, Ports, SYSTEM_NAMESPACE } from '../../../lib/constants';
 import { KService } from '../../../lib/constructs/kservice';
 import { waitFor } from '../harness';
+import { httpTry } from './support/http';
 import { describeLoad, runLoad, type LoadReport } from './support/load';
-import { PublicEndpointsRouter } from './support/router';
+import { PublicEndpointsRouter, revisionHeaders } from './support/router';
 import { isReady, listPods, TEST_IMAGE, useServingCluster, waitForReadyPods, type ServingCluster } from './support/serving';
 
 const NS = 'faults';
@@ -129,5 +130,18 @@ describe('faults under load', () => {
     console.log(`activator replaced under load: ${describeLoad(report)}`);
     expect(router.addresses(REV)).not.toContain(podIP(victim));
     expect(report.byStatus, describeLoad(report)).toEqual({ 200: report.total });
+  });
+});
+
+describe('refusals', () => {
+  it('a pod refuses requests beyond containerConcurrency + its queue (10 x CC) with 503, and serves the rest', async () => {
+    // Straight at one pod's queue-proxy, as Serve mode routes: 2 in flight + 20 queued fit, 8 do not.
+    const [pod] = await readyIn(cluster(), NS, `${Labels.REVISION}=${REV}`);
+    const url = `http://${podIP(pod)}:${Ports.QUEUE_HTTP}/sleep?ms=800`;
+    const results = await Promise.all(Array.from({ length: 30 }, () => httpTry(url, { headers: revisionHeaders(NS, REV), timeoutMs: 30_000 })));
+    const byStatus: Record<number, number> = {};
+    for (const r of results) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    expect(byStatus).toEqual({ 200: 22, 503: 8 });
+    expect(results.filter((r) => r.status === 503).every((r) => /queue full/i.test(r.body)), JSON.stringify(results.find((r) => r.status === 503)?.body)).toBe(true);
   });
 });
