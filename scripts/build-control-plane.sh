@@ -18,6 +18,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/control-plane-versions.env"
 
 export PATH="$PATH:/usr/local/go/bin"
+# Go's caches and the default binary cache live under $HOME; a stripped CI
+# environment may not set it.
+export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 command -v go >/dev/null || { echo "build-control-plane: Go toolchain not found (need go >= 1.26)" >&2; exit 1; }
 
 cache_root="${KSERVICE_BIN_CACHE:-$HOME/.cache/cdk8s-kservice/bin}"
