@@ -170,7 +170,6 @@ function attempt(
       upstreamRes.statusMessage,
       filterRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers.connection),
     );
-    res.flushHeaders();
     upstreamRes.pipe(res);
     upstreamRes.on('error', (error) => {
       res.destroy(error);
@@ -250,10 +249,17 @@ export function forwardUpgrade(
       const closed = () => {
         if (--open === 0) resolve({ outcome: 'done', statusCode: 101 });
       };
-      upstreamSocket.on('error', () => clientSocket.destroy());
-      clientSocket.on('error', () => upstreamSocket.destroy());
-      upstreamSocket.once('close', () => (clientSocket.destroy(), closed()));
-      clientSocket.once('close', () => (upstreamSocket.destroy(), closed()));
+      // Server sockets allow half-open connections, so an 'end' alone would leave both sides
+      // open for ever: either side ending or failing ends the whole tunnel.
+      const teardown = () => {
+        endThenDestroy(clientSocket);
+        endThenDestroy(upstreamSocket);
+      };
+      for (const socket of [upstreamSocket, clientSocket]) {
+        socket.once('end', teardown);
+        socket.on('error', teardown);
+        socket.once('close', () => (teardown(), closed()));
+      }
     });
 
     upstream.on('response', (upstreamRes) => {
@@ -280,6 +286,13 @@ export function forwardUpgrade(
     });
     upstream.end();
   });
+}
+
+/** Flushes what is buffered, then closes; a peer that stops reading gets 1 s. */
+function endThenDestroy(socket: Duplex): void {
+  if (socket.destroyed) return;
+  socket.end(() => socket.destroy());
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 function statusLine(res: http.IncomingMessage): string {

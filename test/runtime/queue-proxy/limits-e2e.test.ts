@@ -3,7 +3,7 @@
  * concurrency, on the bundled queue-proxy in front of test-app (real processes on 127.0.0.1).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Answer, eventually, metric, type QueueProxyProcess, request, sleep, startQueueProxy, startTestApp, stopAll, type TestApp } from './processes';
+import { type Answer, eventually, metric, openWebsocket, type QueueProxyProcess, request, sleep, startQueueProxy, startTestApp, stopAll, type TestApp } from './processes';
 
 afterAll(stopAll);
 
@@ -87,11 +87,15 @@ describe('REVISION_TIMEOUT_SECONDS', () => {
   });
 
   it('counts time waiting for a slot against the deadline', async () => {
-    const first = request(qp.servingPort, '/sleep?ms=3000');
-    await eventually(async () => (await metric(qp.metricsPort, 'queue_in_flight')) === 1, 'first in flight');
-    const second = await request(qp.servingPort, '/sleep?ms=10');
-    expect(second).toMatchObject({ status: 504, body: 'request timeout' });
-    expect((await first).status).toBe(504);
+    // A websocket holds the only slot for as long as it is open, with no deadline of its own.
+    const websocket = await openWebsocket(qp.servingPort);
+    await eventually(async () => (await metric(qp.metricsPort, 'queue_in_flight')) === 1, 'websocket holds the slot');
+    const waited = await request(qp.servingPort, '/sleep?ms=10');
+    expect(waited).toMatchObject({ status: 504, body: 'request timeout' });
+    expect(await metric(qp.metricsPort, 'queue_depth')).toBe(0); // the timed-out waiter left the queue
+    websocket.destroy();
+    await eventually(async () => (await metric(qp.metricsPort, 'queue_in_flight')) === 0, 'slot released');
+    expect((await request(qp.servingPort, '/sleep?ms=10')).status).toBe(200);
   });
 
   it('lets requests within the deadline through', async () => {

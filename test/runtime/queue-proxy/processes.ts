@@ -154,3 +154,20 @@ export async function eventually(check: () => Promise<boolean>, what: string, li
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Opens a websocket (to test-app's /ws) and resolves once the upgrade answered 101. */
+export function openWebsocket(port: number): Promise<import('node:net').Socket> {
+  const net = require('node:net') as typeof import('node:net');
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    socket.once('data', (chunk: Buffer) => {
+      if (chunk.toString('latin1').startsWith('HTTP/1.1 101')) resolve(socket);
+      else reject(new Error(`no upgrade: ${chunk.toString('latin1')}`));
+    });
+    socket.once('error', reject);
+  });
+}
