@@ -1,6 +1,8 @@
 // The runtime's Kubernetes helpers (lib/runtime/kube) against a real API server: the resilient
 // informer (list + watch, reconnect after a dropped connection), the scale-subresource patch and
 // the public Endpoints writer under resourceNames-limited RBAC, and Lease leader election.
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1MicroTime, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +13,7 @@ import { LeaderElector } from '../../lib/runtime/kube/leader-election';
 import { patchReplicas } from '../../lib/runtime/kube/scale';
 import { createLogger } from '../../lib/runtime/shared/logger';
 import { useControlPlane, waitFor } from './harness';
+import { ensureRuntimeBundle } from './scenarios/support/runtime-bundle';
 
 const NS = 'kube-helpers';
 const logger = createLogger('test', { level: 'silent' });
@@ -223,5 +226,135 @@ describe('LeaderElector on a coordination.k8s.io Lease', () => {
     const lease = await coordination.readNamespacedLease({ name: 'frozen', namespace: NS });
     expect(lease.spec?.holderIdentity).toBe('c');
     expect(lease.spec?.leaseTransitions).toBe(1);
+  });
+});
+
+describe('autoscaler process (bundled) against the API server', () => {
+  const SYS = 'kservice-system-test';
+  const APP_NS = 'kservice-app-test';
+  const REV = 'hello-00001';
+
+  function revisionObjects(): KubernetesObject[] {
+    const labels = { 'serving.knative.dev/revision': REV };
+    return [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: SYS } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: APP_NS } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'activator-service', namespace: SYS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8012 }] } },
+      {
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: { name: 'activator-service', namespace: SYS },
+        // Never contacted: scraping is switched off below; they only have to be valid pod IPs.
+        subsets: [{ addresses: [{ ip: '10.200.0.1' }, { ip: '10.200.0.2' }], ports: [{ name: 'http', port: 8012 }] }],
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: `${REV}-deployment`, namespace: APP_NS, labels, annotations: { 'autoscaling.knative.dev/class': 'kpa.autoscaling.knative.dev' } },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              containers: [
+                { name: 'user-container', image: 'registry.invalid/app:1' },
+                {
+                  name: 'queue-proxy',
+                  image: 'registry.invalid/runtime:1',
+                  env: [
+                    { name: 'QUEUE_SERVING_PORT', value: '8012' },
+                    { name: 'CONTAINER_CONCURRENCY', value: '0' },
+                    { name: 'REVISION_TIMEOUT_SECONDS', value: '300' },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: `${REV}-private`, namespace: APP_NS }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 8012 }] } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: REV, namespace: APP_NS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8012 }] } },
+      { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: REV, namespace: APP_NS } },
+    ] as KubernetesObject[];
+  }
+
+  async function startAutoscaler(kubeconfigPath: string, name: string): Promise<{ proc: ChildProcess; httpPort: number; lines: string[] }> {
+    const proc = spawn(process.execPath, [ensureRuntimeBundle(), 'autoscaler'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        KUBECONFIG: kubeconfigPath,
+        KSERVICE_NAMESPACES: APP_NS,
+        SYSTEM_NAMESPACE: SYS,
+        POD_NAME: name,
+        AUTOSCALER_HTTP_PORT: '0',
+        AUTOSCALER_METRICS_PORT: '0',
+        AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
+        AUTOSCALER_TICK_MS: '500',
+        AUTOSCALER_SCRAPE_MS: '3600000', // no scraping: the addresses above are not reachable
+        AUTOSCALER_LEASE_DURATION_SECONDS: '2',
+        AUTOSCALER_LEASE_RETRY_MS: '200',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    cleanups.push(() => (proc.kill('SIGKILL'), exited));
+    const lines: string[] = [];
+    const httpPort = await new Promise<number>((resolve, reject) => {
+      let pending = '';
+      const onData = (chunk: Buffer) => {
+        pending += chunk.toString('utf8');
+        const parts = pending.split('\n');
+        pending = parts.pop()!;
+        for (const line of parts) {
+          lines.push(line);
+          if (line.includes('"msg":"autoscaler listening"')) resolve((JSON.parse(line) as { httpPort: number }).httpPort);
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('exit', (code) => reject(new Error(`autoscaler ${name} exited with ${code}:\n${lines.join('\n')}`)));
+    });
+    return { proc, httpPort, lines };
+  }
+
+  function poke(port: number, body: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/poke', agent: false }, (res) => (res.resume(), resolve(res.statusCode!)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('two replicas elect one leader; a poke scales the revision from zero with the activators in its Endpoints first', async () => {
+    const cp = controlPlane();
+    await cp.applyObjects(revisionObjects(), 'kube-helpers-test');
+    const first = await startAutoscaler(cp.kubeconfigPath, 'autoscaler-a');
+    const second = await startAutoscaler(cp.kubeconfigPath, 'autoscaler-b');
+    const coordination = cp.kubeConfig.makeApiClient(CoordinationV1Api);
+    const holder = await waitFor('a lease holder', async () => (await coordination.readNamespacedLease({ name: 'kservice-autoscaler', namespace: SYS })).spec?.holderIdentity);
+    expect(['autoscaler-a', 'autoscaler-b']).toContain(holder);
+    const leader = holder === 'autoscaler-a' ? first : second;
+    const follower = leader === first ? second : first;
+
+    expect(await poke(follower.httpPort, '{"namespace":"kservice-app-test","revision":"nope"}')).toBe(404);
+    expect(await poke(follower.httpPort, 'not json')).toBe(400);
+    expect(await poke(leader.httpPort, JSON.stringify({ namespace: APP_NS, revision: REV }))).toBe(200);
+
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    await waitFor('replicas 1', async () => (await apps.readNamespacedDeployment({ name: `${REV}-deployment`, namespace: APP_NS })).spec?.replicas === 1);
+    const ep = await core.readNamespacedEndpoints({ name: REV, namespace: APP_NS });
+    expect(ep.subsets?.[0].addresses?.map((a) => a.ip)).toEqual(['10.200.0.1', '10.200.0.2']);
+    expect(ep.subsets?.[0].ports?.map((p) => `${p.name}:${p.port}`).sort()).toEqual(['http:8012', 'https:8112']);
+    // Only the leader wrote.
+    expect(leader.lines.some((l) => l.includes('"msg":"scaled"'))).toBe(true);
+    expect(follower.lines.some((l) => l.includes('"msg":"scaled"') || l.includes('"msg":"public Endpoints written"'))).toBe(false);
+
+    // The leader dies without releasing: the follower takes the Lease once it has expired.
+    leader.proc.kill('SIGKILL');
+    const next = leader === first ? 'autoscaler-b' : 'autoscaler-a';
+    await waitFor('the follower takes over', async () => (await coordination.readNamespacedLease({ name: 'kservice-autoscaler', namespace: SYS })).spec?.holderIdentity === next);
+    await waitFor('the new leader logs it', async () => follower.lines.some((l) => l.includes('"msg":"became leader"')));
   });
 });
