@@ -326,7 +326,7 @@ describe('autoscaler process (bundled) against the API server', () => {
     });
   }
 
-  it('two replicas elect one leader; a poke scales the revision from zero with the activators in its Endpoints first', async () => {
+  it('two replicas elect one leader; a poke scales the revision from zero and puts the activators in its Endpoints', async () => {
     const cp = controlPlane();
     await cp.applyObjects(revisionObjects(), 'kube-helpers-test');
     const first = await startAutoscaler(cp.kubeconfigPath, 'autoscaler-a');
