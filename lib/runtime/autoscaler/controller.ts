@@ -96,6 +96,10 @@ export class AutoscalerController {
       this.deps.logger.warn({ namespace: d.namespace, revision: d.revision, problems: parsed.problems }, 'bad autoscaling annotations; defaults used for those');
     }
     const a = parsed.value;
+    if (a.metricAggregationAlgorithm !== 'linear') {
+      // Not implemented here: the windows average linearly, as with Knative's default.
+      this.deps.logger.warn({ namespace: d.namespace, revision: d.revision, algorithm: a.metricAggregationAlgorithm }, 'metric aggregation algorithm not supported; using linear');
+    }
     const isKpa = a.class !== AutoscalerClass.HPA;
     const existing = this.revisions.get(k);
     if (existing && (existing.decider !== undefined) === isKpa) {
