@@ -4,7 +4,7 @@
  */
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { Breaker } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
 import { createKeepAliveAgent, forward } from '../shared/proxy';
@@ -44,6 +44,8 @@ export class QueueProxy {
   private readonly adminServer: http.Server;
   private readonly metricsServer: http.Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Every connection to the serving port, so shutdown can close idle keep-alive ones. */
+  private readonly servingSockets = new Set<net.Socket>();
   private terminating = false;
 
   constructor(
@@ -83,6 +85,10 @@ export class QueueProxy {
     } else {
       this.servingListener = this.http1Server;
     }
+    this.servingListener.on('connection', (socket: net.Socket) => {
+      this.servingSockets.add(socket);
+      socket.once('close', () => this.servingSockets.delete(socket));
+    });
     this.adminServer = http.createServer(
       createAdminHandler({ drainer: this.drainer, terminating: () => this.terminating, logger }),
     );
@@ -140,6 +146,8 @@ export class QueueProxy {
     await this.waitForWebsockets();
     this.http1Server.closeAllConnections();
     for (const session of this.sessions) session.close();
+    // No request is in flight now: what is left are idle keep-alive connections.
+    for (const socket of this.servingSockets) socket.destroy();
     this.h2cUpstream?.close();
     this.agent.destroy();
     this.reporter.stop();

@@ -1,6 +1,7 @@
 /**
  * Start-up errors, SIGTERM drain and /wait-for-drain on the bundled queue-proxy (real processes).
  */
+import * as http2 from 'node:http2';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, metric, request, RUNTIME_BUNDLE, runToExit, sleep, startQueueProxy, startTestApp, stopAll } from './processes';
 
@@ -50,6 +51,27 @@ describe('SIGTERM', () => {
     qp.proc.kill('SIGTERM');
     expect(await qp.exited).toBe(0);
     expect(qp.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+  });
+});
+
+describe('SIGTERM on an h2c queue-proxy', () => {
+  it('closes open h2 sessions and HTTP/1 keep-alive connections and exits 0', async () => {
+    const app = await startTestApp({ PROTOCOL: 'h2c' });
+    const qp = await startQueueProxy(app.port, { QUEUE_SERVING_PROTOCOL: 'h2c', QUEUE_DRAIN_SECONDS: '0.3' });
+    const session = http2.connect(`http://127.0.0.1:${qp.servingPort}`);
+    const status = await new Promise<number>((resolve, reject) => {
+      const stream = session.request({ ':path': '/' });
+      stream.on('response', (headers) => resolve(Number(headers[':status'])));
+      stream.on('error', reject);
+      stream.resume();
+      stream.end();
+    });
+    expect(status).toBe(200);
+    expect((await request(qp.servingPort, '/')).status).toBe(200); // leaves a keep-alive connection
+    const sessionClosed = new Promise((resolve) => session.once('close', resolve));
+    qp.proc.kill('SIGTERM');
+    expect(await qp.exited).toBe(0);
+    await sessionClosed; // the server said goodbye; the client did not have to
   });
 });
 
