@@ -44,8 +44,8 @@ const FULL: Omit<BenchOptions, 'quick' | 'sections' | 'partial' | 'reportOnly'> 
 const QUICK: Omit<BenchOptions, 'quick' | 'sections' | 'partial' | 'reportOnly'> = {
   ...FULL,
   repetitions: 1,
-  fixedRate: { rps: 1000, seconds: 10, warmupSeconds: 1 },
-  saturation: { seconds: 3, connections: 32 },
+  fixedRate: { rps: 1000, seconds: 10, warmupSeconds: 0.5 },
+  saturation: { seconds: 2, connections: 32 },
   synthesisSizes: [10, 100, 1000],
   synthesisRepetitions: 1,
   coldStartSamples: 3,

@@ -10,6 +10,7 @@ export interface MachineInfo {
   readonly memoryGiB: number;
   readonly node: string;
   readonly loadAverageAtStart: readonly number[];
+  readonly loadAverageAtEnd?: readonly number[];
 }
 
 export interface BenchResults {

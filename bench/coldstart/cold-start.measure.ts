@@ -5,7 +5,7 @@
 // has taken the revision to zero pods, then send one request to an activator pod.
 // Started by bench/coldstart/run.ts, which passes BENCH_COLDSTART_SAMPLES and BENCH_COLDSTART_OUT
 // and reads the JSON written there. Not part of `npm test` (vitest.config.ts includes test/ only).
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { Labels } from '../../lib/constants';
 import { KService } from '../../lib/constructs/kservice';
@@ -22,6 +22,9 @@ const SCALE_TO_ZERO_TIMEOUT_MS = 120_000;
 
 const samples = Number(process.env.BENCH_COLDSTART_SAMPLES ?? 3);
 const outFile = process.env.BENCH_COLDSTART_OUT;
+/** The bench creates this file when the machine is quiet again (it runs the memory window meanwhile). */
+const goFile = process.env.BENCH_COLDSTART_GO;
+const GO_TIMEOUT_MS = 15 * 60_000;
 
 const cluster = useServingCluster({
   services: (chart, config) => {
@@ -40,6 +43,8 @@ async function waitForZeroPods(): Promise<void> {
 }
 
 it(`measures ${samples} cold starts, each from a fresh scale to zero`, async () => {
+  process.stderr.write('coldstart: cluster ready\n');
+  if (goFile) await waitFor(`the bench's go signal (${goFile})`, () => existsSync(goFile), { timeoutMs: GO_TIMEOUT_MS, intervalMs: 100 });
   const results: ColdStartSample[] = [];
   for (let i = 1; i <= samples; i++) {
     await waitForZeroPods();

@@ -3,6 +3,7 @@
  * fixed-rate load and the saturation load, read CPU and peak memory of the proxies, stop.
  */
 import { mkdirSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Child, isAlive, startChild } from '../lib/children';
 import { freePort, waitForHttp200 } from '../lib/net';
@@ -22,6 +23,8 @@ export interface PathRun {
   readonly proxyCpuPer1kSaturation: number;
   /** CPU seconds of the app per 1,000 requests at the fixed rate (for scale). */
   readonly appCpuPer1kFixed: number;
+  /** 1-minute load average of the machine when the fixed-rate run ended (the machine is shared). */
+  readonly loadAverage1m: number;
   /** VmHWM of each proxy process after both runs. */
   readonly proxyPeakRssMiB: Readonly<Record<string, number>>;
 }
@@ -51,6 +54,7 @@ async function loadPath(ctx: Omit<PathContext, 'appPort'>, workDir: string, targ
   const fixedRate = await runFixedRate({ vegeta, target, rps, seconds, cpus: options.loadCpus, workDir });
   const proxyCpuFixed = proxyCpu(proxies) - cpuBefore;
   const appCpuFixed = cpuSeconds(app.child.pid) - appCpuBefore;
+  const loadAverage1m = Number(os.loadavg()[0].toFixed(2));
 
   const cpuBeforeSat = proxyCpu(proxies);
   const saturation = await runSaturation({ wrk: peers.wrk, target, seconds: options.saturation.seconds, connections: options.saturation.connections, cpus: options.loadCpus });
@@ -65,6 +69,7 @@ async function loadPath(ctx: Omit<PathContext, 'appPort'>, workDir: string, targ
     proxyCpuPer1kFixed: per1k(proxyCpuFixed, fixedRate.requests, proxies),
     proxyCpuPer1kSaturation: per1k(proxyCpuSat, saturation.requests, proxies),
     appCpuPer1kFixed: (appCpuFixed / fixedRate.requests) * 1000,
+    loadAverage1m,
     proxyPeakRssMiB: Object.fromEntries(proxies.map((p) => [p.name, peakRssMiB(p.pid)])),
   };
 }

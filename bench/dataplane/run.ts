@@ -77,7 +77,7 @@ export async function runDataplane(options: BenchOptions, peers: Peers, workRoot
 function describeRun(run: PathRun): string {
   const f = run.fixedRate;
   const s = run.saturation;
-  return `fixed: p50 ${f.p50Ms.toFixed(3)} p95 ${f.p95Ms.toFixed(3)} p99 ${f.p99Ms.toFixed(3)} ms, ok ${(f.success * 100).toFixed(1)}%; saturation: ${s.throughput.toFixed(0)} rps`;
+  return `fixed: p50 ${f.p50Ms.toFixed(3)} p95 ${f.p95Ms.toFixed(3)} p99 ${f.p99Ms.toFixed(3)} ms, ok ${(f.success * 100).toFixed(1)}%; saturation: ${s.throughput.toFixed(0)} rps; load average ${run.loadAverage1m}`;
 }
 
 function summarize(runs: Map<PathId, PathRun[]>, failures: Map<PathId, string[]>, skips: Map<PathId, string>): PathSummary[] {

@@ -73,7 +73,7 @@ function setupText(results: BenchResults): string {
   const m = results.machine;
   const lines = [
     `Run: ${results.quick ? '**quick** (`npm run bench -- --quick`)' : 'full (`npm run bench`)'}, ${results.startedAt} → ${results.finishedAt}, commit \`${results.commit}\`.`,
-    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; load average at start ${m.loadAverageAtStart.join(' / ')}. The machine is shared with other engineers' builds and tests, so absolute figures are noisy; comparisons are ratios taken in the same run, each figure the median of repetitions.`,
+    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; load average (1/5/15 min) at start ${m.loadAverageAtStart.join(' / ')}, at end ${m.loadAverageAtEnd?.join(' / ') ?? '–'}. The machine is shared with other engineers' builds and tests, so absolute figures are noisy; comparisons are ratios taken in the same run, each figure the median of repetitions.`,
   ];
   if (d && !d.skipped) {
     const s = d.setup;
