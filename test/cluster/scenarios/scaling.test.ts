@@ -89,6 +89,11 @@ describe('scaling', () => {
     expect(m.requestToResponseMs).toBeGreaterThanOrEqual(m.appStartToReadyMs);
 
     expect(replicas.firstAfter(t0, (v) => v === 1), timelines()).toBeDefined();
+    // The autoscaler scaled through the scale subresource (its RBAC allows nothing else).
+    const scale = await c.apps.readNamespacedDeploymentScale({ name: Names.deployment(REV), namespace: NS });
+    expect(scale.spec?.replicas).toBe(1);
+    const deployment = await c.apps.readNamespacedDeployment({ name: Names.deployment(REV), namespace: NS });
+    expect(deployment.metadata?.managedFields?.some((f) => f.subresource === 'scale'), JSON.stringify(deployment.metadata?.managedFields?.map((f) => [f.manager, f.subresource]))).toBe(true);
     const pod = await c.core.readNamespacedPod({ name: m.pod, namespace: NS });
     const serve = await waitWithTimelines('public Endpoints in Serve mode (the pod IP)', () => endpoints.firstAfter(t0, (v) => v.length === 1 && v[0] === pod.status?.podIP), 30_000);
     expect(serve.at).toBeGreaterThan(t0);
