@@ -12,14 +12,17 @@ import type { Drainer } from './drain';
 import { toUpstreamHeaders } from './headers';
 import { answerProbe, type AnyRequest, probeKind } from './probe-handler';
 import type { RequestStats } from './stats';
-import { type AnyResponse, guardTimeouts, type TimeoutSettings } from './timeouts';
+import { type AnyResponse, type Deadlines, startDeadlines, type TimeoutSettings } from './timeouts';
 
-/** Sends one request on to the app; resolves when the exchange is over. */
+/**
+ * Sends one request on to the app and calls `onDone` once when the exchange is over; the
+ * returned function abandons it (deadline passed, client gone).
+ */
 export type Upstream = (
   req: AnyRequest,
   res: AnyResponse,
-  options: { transformHeaders: (headers: http.OutgoingHttpHeaders) => void; signal: AbortSignal },
-) => Promise<ForwardResult>;
+  options: { transformHeaders: (headers: http.OutgoingHttpHeaders) => void; onDone: (result: ForwardResult) => void },
+) => () => void;
 
 export interface HandlerDeps {
   readonly userPort: number;
@@ -86,45 +89,8 @@ export class RequestHandler {
     void this.serve(req, res);
   };
 
-  private async serve(req: AnyRequest, res: AnyResponse): Promise<void> {
-    const proxied = isProxied(req);
-    this.track(proxied);
-    const guard = guardTimeouts(res, this.deps.timeouts);
-    const clientGone = new AbortController();
-    res.once('close', () => {
-      clientGone.abort(new Error('client closed the connection'));
-      guard.dispose();
-      this.untrack(proxied);
-    });
-    const signal = AbortSignal.any([guard.signal, clientGone.signal]);
-    const release = await this.acquireSlot(res, signal);
-    if (release === undefined) return;
-    try {
-      const result = await this.deps.upstream(req, res, {
-        transformHeaders: (headers) => toUpstreamHeaders(headers, req.headers),
-        signal,
-      });
-      if (result.outcome === 'connect-error' || result.outcome === 'upstream-error') {
-        this.deps.logger.warn({ err: result.error, url: req.url }, 'app request failed');
-      }
-    } finally {
-      release();
-    }
-  }
-
-  /** A breaker slot, or undefined when the request was answered instead (queue full, timed out). */
-  private async acquireSlot(res: AnyResponse, signal: AbortSignal): Promise<Release | undefined> {
-    if (this.deps.breaker === undefined) return noRelease;
-    try {
-      return await this.deps.breaker.acquire(signal);
-    } catch (err) {
-      if (err instanceof QueueFullError && !res.headersSent) {
-        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end(err.message);
-      }
-      // Otherwise the deadline already answered 504, or the client left.
-      return undefined;
-    }
+  private serve(req: AnyRequest, res: AnyResponse): void {
+    new Exchange(this, this.deps, req, res).start();
   }
 
   /** Websockets: counted and limited like requests for as long as the connection lives. */
@@ -157,12 +123,14 @@ export class RequestHandler {
     }
   }
 
-  private track(proxied: boolean): void {
+  /** @internal (Exchange) */
+  track(proxied: boolean): void {
     this.active++;
     this.deps.stats.requestStarted(proxied);
   }
 
-  private untrack(proxied: boolean): void {
+  /** @internal (Exchange) */
+  untrack(proxied: boolean): void {
     this.active--;
     this.deps.stats.requestFinished(proxied);
     if (this.active === 0) {
@@ -170,5 +138,90 @@ export class RequestHandler {
       this.idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
+  }
+}
+
+/**
+ * One request through the pipeline: stats → deadlines → breaker slot → app. Plain callbacks and
+ * one object per request, no promise, no AbortController: on a queue-proxy's budget of a few
+ * tens of microseconds per request those were the largest costs (docs/runtime-performance.md).
+ */
+class Exchange {
+  private readonly proxied: boolean;
+  private deadlines: Deadlines | undefined;
+  /** Leaves the breaker queue, or abandons the upstream exchange, whichever is under way. */
+  private cancel: (() => void) | undefined;
+  private release: Release = noRelease;
+  private closed = false;
+
+  constructor(
+    private readonly owner: RequestHandler,
+    private readonly deps: HandlerDeps,
+    private readonly req: AnyRequest,
+    private readonly res: AnyResponse,
+  ) {
+    this.proxied = isProxied(req);
+  }
+
+  start(): void {
+    this.owner.track(this.proxied);
+    this.deadlines = startDeadlines(this.res, this.deps.timeouts, this.onDeadline);
+    this.res.once('close', this.onClose);
+    const breaker = this.deps.breaker;
+    if (breaker === undefined) return this.forward();
+    const release = breaker.tryAcquire();
+    if (release !== undefined) {
+      this.release = release;
+      return this.forward();
+    }
+    this.cancel = breaker.wait(this.onSlot);
+    if (this.cancel === undefined) this.answerQueueFull();
+  }
+
+  private readonly onSlot = (release: Release): void => {
+    this.cancel = undefined;
+    if (this.closed) return release();
+    this.release = release;
+    this.forward();
+  };
+
+  private forward(): void {
+    const { req } = this;
+    this.cancel = this.deps.upstream(req, this.res, {
+      transformHeaders: (headers) => toUpstreamHeaders(headers, req.headers),
+      onDone: this.onUpstreamDone,
+    });
+  }
+
+  private readonly onUpstreamDone = (result: ForwardResult): void => {
+    this.cancel = undefined;
+    if (result.outcome === 'connect-error' || result.outcome === 'upstream-error') {
+      this.deps.logger.warn({ err: result.error, url: this.req.url }, 'app request failed');
+    }
+    this.release();
+  };
+
+  /** A deadline passed: stop waiting or forwarding; the deadline writes 504 or cuts the response. */
+  private readonly onDeadline = (): void => {
+    const cancel = this.cancel;
+    this.cancel = undefined;
+    cancel?.();
+  };
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    const cancel = this.cancel;
+    this.cancel = undefined;
+    cancel?.();
+    this.deadlines?.dispose();
+    this.owner.untrack(this.proxied);
+  };
+
+  private answerQueueFull(): void {
+    const { res } = this;
+    if (res.headersSent) return;
+    const error = new QueueFullError();
+    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(error.message);
   }
 }

@@ -7,7 +7,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { Breaker } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
-import { createKeepAliveAgent, forward } from '../shared/proxy';
+import { createKeepAliveAgent, startForward } from '../shared/proxy';
 import { createAdminHandler } from './admin';
 import type { QueueProxyConfig } from './config';
 import { Drainer } from './drain';
@@ -112,10 +112,18 @@ export class QueueProxy {
 
   private upstream(): Upstream {
     const h2c = this.h2cUpstream;
-    if (h2c) return (req, res, options) => h2c.forward(req, res, options);
+    if (h2c) {
+      // h2c keeps the promise/AbortSignal form: its per-request cost is in the HTTP/2 session.
+      return (req, res, { transformHeaders, onDone }) => {
+        const controller = new AbortController();
+        void h2c.forward(req, res, { transformHeaders, signal: controller.signal }).then(onDone);
+        return () => controller.abort();
+      };
+    }
     const { userPort } = this.config;
-    return (req, res, options) =>
-      forward(req as http.IncomingMessage, res as http.ServerResponse, { host: '127.0.0.1', port: userPort, agent: this.agent, ...options });
+    const agent = this.agent;
+    return (req, res, { transformHeaders, onDone }) =>
+      startForward(req as http.IncomingMessage, res as http.ServerResponse, { host: '127.0.0.1', port: userPort, agent, transformHeaders }, onDone);
   }
 
   async listen(): Promise<BoundPorts> {

@@ -35,46 +35,105 @@ export interface TimeoutGuard {
   dispose(): void;
 }
 
-/** Starts the deadlines for one response; they stop by themselves when the response ends. */
+/**
+ * Starts the deadlines for one response; they stop by themselves when the response ends. The
+ * signal form, for callers that compose with other AbortSignals; the request path uses
+ * `startDeadlines`.
+ */
 export function guardTimeouts(res: AnyResponse, settings: TimeoutSettings): TimeoutGuard {
   const controller = new AbortController();
-  const timers = new Map<TimeoutKind, NodeJS.Timeout>();
-  const arm = (kind: TimeoutKind, ms: number) => {
-    if (ms <= 0) return;
-    clearTimeout(timers.get(kind));
-    timers.set(kind, setTimeout(() => expire(kind), ms));
-  };
-  const disarm = (kind: TimeoutKind) => {
-    clearTimeout(timers.get(kind));
-    timers.delete(kind);
-  };
-  const dispose = () => {
-    for (const timer of timers.values()) clearTimeout(timer);
-    timers.clear();
-  };
-  const original = wrapWrites(res, {
-    onWrite: () => {
-      disarm('response-start');
-      arm('idle', settings.idleMs);
-    },
-    onEnd: dispose,
-    blocked: () => controller.signal.aborted,
+  const deadlines = startDeadlines(res, settings, (kind) => controller.abort(new RequestTimeoutError(kind)), {
+    blockWritesAfterExpiry: true,
   });
-  const expire = (kind: TimeoutKind) => {
-    dispose();
-    controller.abort(new RequestTimeoutError(kind));
+  if (deadlines !== undefined) res.once('close', deadlines.dispose);
+  return { signal: controller.signal, dispose: () => deadlines?.dispose() };
+}
+
+export interface Deadlines {
+  /** Stops the timers (the response is over). */
+  dispose(): void;
+}
+
+export interface DeadlineOptions {
+  /**
+   * Wrap the response so writes after expiry are dropped, even when only the total deadline is
+   * set. Not needed when `onExpire` stops whatever writes the response (the request path does).
+   * @default false
+   */
+  readonly blockWritesAfterExpiry?: boolean;
+}
+
+/**
+ * The deadlines of one response, without an AbortController: `onExpire` is called first (stop
+ * the upstream work there), then the 504 is written or the response cut off. Only the timers a
+ * setting asks for are armed, and the response's write methods are wrapped only for the
+ * response-start and idle deadlines (which watch writes). Undefined when every deadline is off.
+ */
+export function startDeadlines(
+  res: AnyResponse,
+  settings: TimeoutSettings,
+  onExpire: (kind: TimeoutKind) => void,
+  options: DeadlineOptions = {},
+): Deadlines | undefined {
+  const watchWrites = settings.responseStartMs > 0 || settings.idleMs > 0;
+  if (!watchWrites && settings.totalMs <= 0) return undefined;
+  return new ResponseDeadlines(res, settings, onExpire, watchWrites || options.blockWritesAfterExpiry === true);
+}
+
+/** Node's timers already keep one list per duration, so a setTimeout per request is cheap. */
+class ResponseDeadlines implements Deadlines {
+  private total: NodeJS.Timeout | undefined;
+  private responseStart: NodeJS.Timeout | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  private expired = false;
+  private disposed = false;
+  private readonly original: OriginalWrites;
+
+  constructor(
+    private readonly res: AnyResponse,
+    settings: TimeoutSettings,
+    private readonly onExpire: (kind: TimeoutKind) => void,
+    wrap: boolean,
+  ) {
+    this.original = wrap
+      ? wrapWrites(res, { onWrite: this.onWrite, onEnd: this.dispose, blocked: () => this.expired })
+      : { writeHead: (status, headers) => void res.writeHead(status, headers), end: (body) => void res.end(body) };
+    if (settings.totalMs > 0) this.total = setTimeout(this.expire, settings.totalMs, 'total');
+    if (settings.responseStartMs > 0) this.responseStart = setTimeout(this.expire, settings.responseStartMs, 'response-start');
+    if (settings.idleMs > 0) this.idle = setTimeout(this.expire, settings.idleMs, 'idle');
+  }
+
+  readonly dispose = (): void => {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearTimeout(this.total);
+    clearTimeout(this.responseStart);
+    clearTimeout(this.idle);
+  };
+
+  private readonly onWrite = (): void => {
+    if (this.disposed) return;
+    if (this.responseStart !== undefined) {
+      clearTimeout(this.responseStart);
+      this.responseStart = undefined;
+    }
+    if (this.idle !== undefined) this.idle.refresh();
+  };
+
+  private readonly expire = (kind: TimeoutKind): void => {
+    if (this.disposed) return;
+    this.dispose();
+    this.expired = true;
+    this.onExpire(kind);
+    const { res } = this;
+    if (res.writableEnded || res.destroyed) return;
     if (!res.headersSent) {
-      original.writeHead(504, { 'content-type': 'text/plain; charset=utf-8' });
-      original.end(TIMEOUT_MESSAGE);
+      this.original.writeHead(504, { 'content-type': 'text/plain; charset=utf-8' });
+      this.original.end(TIMEOUT_MESSAGE);
     } else {
       abortResponse(res);
     }
   };
-  arm('total', settings.totalMs);
-  arm('response-start', settings.responseStartMs);
-  arm('idle', settings.idleMs);
-  res.once('close', dispose);
-  return { signal: controller.signal, dispose };
 }
 
 interface WriteHooks {

@@ -64,11 +64,40 @@ export class Breaker {
    */
   acquire(signal?: AbortSignal): Promise<Release> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    if (this.waiters.length === 0 && this.holders < this.capacityNow) {
-      return Promise.resolve(this.take());
-    }
-    if (this.waiters.length >= this.queueDepth) return Promise.reject(new QueueFullError());
-    return this.enqueue(signal);
+    const release = this.tryAcquire();
+    if (release !== undefined) return Promise.resolve(release);
+    return new Promise<Release>((resolve, reject) => {
+      const onAbort = () => {
+        cancel?.();
+        reject(abortReason(signal!));
+      };
+      const cancel = this.wait((granted) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(granted);
+      });
+      if (cancel === undefined) return reject(new QueueFullError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** A slot now, or undefined when the caller would have to wait. */
+  tryAcquire(): Release | undefined {
+    return this.waiters.length === 0 && this.holders < this.capacityNow ? this.take() : undefined;
+  }
+
+  /**
+   * The callback form of waiting, for the request path (no promise, no AbortSignal): `onGrant`
+   * gets the slot later, in FIFO order. Returns a function that leaves the queue, or undefined
+   * when the queue is full. Call `tryAcquire` first: `wait` always queues.
+   */
+  wait(onGrant: (release: Release) => void): (() => void) | undefined {
+    if (this.waiters.length >= this.queueDepth) return undefined;
+    const waiter: Waiter = { grant: () => onGrant(this.take()) };
+    this.waiters.push(waiter);
+    return () => {
+      const index = this.waiters.indexOf(waiter);
+      if (index >= 0) this.waiters.splice(index, 1);
+    };
   }
 
   /** Changes how many may hold a slot; waiters move in at once when capacity grows. */
@@ -76,24 +105,6 @@ export class Breaker {
     assertCapacity(capacity);
     this.capacityNow = capacity;
     this.admitWaiters();
-  }
-
-  private enqueue(signal?: AbortSignal): Promise<Release> {
-    return new Promise<Release>((resolve, reject) => {
-      const onAbort = () => {
-        const index = this.waiters.indexOf(waiter);
-        if (index >= 0) this.waiters.splice(index, 1);
-        reject(abortReason(signal!));
-      };
-      const waiter: Waiter = {
-        grant: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(this.take());
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
   }
 
   private take(): Release {

@@ -57,7 +57,7 @@ export const sharedAgent = createKeepAliveAgent();
 
 /** Request headers as sent upstream: hop-by-hop removed, X-Forwarded-For appended. */
 export function upstreamRequestHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
-  const headers: http.OutgoingHttpHeaders = { ...withoutHopByHop(req.headers, req.headers.connection) };
+  const headers = withoutHopByHop(req.headers, req.headers.connection) as http.OutgoingHttpHeaders;
   const te = req.headers.te;
   if (typeof te === 'string' && /\btrailers\b/i.test(te)) headers.te = 'trailers';
   const client = req.socket.remoteAddress;
@@ -68,18 +68,32 @@ export function upstreamRequestHeaders(req: http.IncomingMessage): http.Outgoing
   return headers;
 }
 
-/** Drops hop-by-hop headers and the ones the Connection header names. */
+/**
+ * Header names a Connection header lists (lower case), or undefined when it lists none beyond
+ * keep-alive/close (the common case: no Set is built per request).
+ */
+function namedInConnection(connection: unknown): Set<string> | undefined {
+  if (connection === undefined) return undefined;
+  const text = String(connection).toLowerCase();
+  if (text === 'keep-alive' || text === 'close') return undefined;
+  const named = new Set<string>();
+  for (const part of text.split(',')) {
+    const name = part.trim();
+    if (name !== '') named.add(name);
+  }
+  return named;
+}
+
+/** Drops hop-by-hop headers and the ones the Connection header names (a new object). */
 export function withoutHopByHop<T extends Record<string, unknown>>(headers: T, connection?: unknown): T {
-  const named = new Set(
-    String(connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const named = namedInConnection(connection);
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(headers)) {
+  // for-in over an own-keys object (IncomingMessage headers): no entries array per request.
+  for (const key in headers) {
+    const value = headers[key];
+    if (value === undefined) continue;
     const lower = key.toLowerCase();
-    if (value === undefined || HOP_BY_HOP.has(lower) || named.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
     out[key] = value;
   }
   return out as T;
@@ -87,16 +101,11 @@ export function withoutHopByHop<T extends Record<string, unknown>>(headers: T, c
 
 /** rawHeaders ([name, value, name, value, ...]) without hop-by-hop ones; case and duplicates kept. */
 export function filterRawHeaders(raw: string[], connection?: unknown, drop: readonly string[] = []): string[] {
-  const named = new Set(
-    String(connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const named = namedInConnection(connection);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i].toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named.has(lower) || drop.includes(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || named?.has(lower) || (drop.length > 0 && drop.includes(lower))) continue;
     out.push(raw[i], raw[i + 1]);
   }
   return out;
@@ -107,103 +116,188 @@ function hasBody(req: http.IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/** Stops a forward started with `startForward`; the exchange then ends as `aborted`. */
+export type CancelForward = () => void;
+
 /**
  * Forwards `req` to host:port and streams the answer into `res`. Resolves once the exchange is
- * over; never rejects.
+ * over; never rejects. (`startForward` is the same without a promise or an AbortSignal.)
  */
 export function forward(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   options: ForwardOptions,
 ): Promise<ForwardResult> {
-  return new Promise((resolve) => attempt(req, res, options, resolve, true));
+  return new Promise((resolve) => {
+    const { signal } = options;
+    if (signal === undefined) return void startForward(req, res, options, resolve);
+    if (signal.aborted) return resolve({ outcome: 'aborted' });
+    const cancel = startForward(req, res, options, (result) => {
+      signal.removeEventListener('abort', cancel);
+      resolve(result);
+    });
+    signal.addEventListener('abort', cancel, { once: true });
+  });
 }
 
-function attempt(
+/**
+ * The callback form of `forward`, for the request path: no promise, no AbortSignal, a handful of
+ * listeners (an AbortController, `AbortSignal.any` and `pipe` per request cost more CPU than the
+ * rest of the proxying together; see docs/runtime-performance.md). `onDone` is called exactly
+ * once; the returned function aborts the exchange (`options.signal` is ignored here).
+ */
+export function startForward(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   options: ForwardOptions,
-  resolve: (result: ForwardResult) => void,
-  mayRetry: boolean,
-): void {
-  const headers = upstreamRequestHeaders(req);
-  options.transformHeaders?.(headers);
-  const upstream = http.request({
-    host: options.host,
-    port: options.port,
-    method: req.method,
-    path: req.url,
-    headers,
-    agent: options.agent ?? sharedAgent,
-  });
-  let connected = false;
-  let answered = false;
-  let settled = false;
-  const settle = (result: ForwardResult) => {
-    if (settled) return;
-    settled = true;
-    options.signal?.removeEventListener('abort', onAbort);
-    resolve(result);
-  };
-  const onAbort = () => {
-    upstream.destroy();
-    settle({ outcome: 'aborted' });
-  };
-  if (options.signal?.aborted) return onAbort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  onDone: (result: ForwardResult) => void,
+): CancelForward {
+  return new HttpExchange(req, res, options, onDone).cancel;
+}
 
-  upstream.on('socket', (socket) => {
-    // The body is piped only once connected, so a connect error leaves it unread for a retry.
-    const send = () => {
-      connected = true;
-      if (hasBody(req)) req.pipe(upstream);
-      else upstream.end();
-    };
-    if (socket.connecting) socket.once('connect', send);
-    else send();
-  });
+/** One request forwarded upstream, and its answer relayed back. */
+class HttpExchange {
+  private upstream!: http.ClientRequest;
+  private upstreamRes: http.IncomingMessage | undefined;
+  private readonly withBody: boolean;
+  private connected = false;
+  private settled = false;
+  private mayRetry = true;
 
-  upstream.on('response', (upstreamRes) => {
-    answered = true;
+  constructor(
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+    private readonly options: ForwardOptions,
+    private readonly onDone: (result: ForwardResult) => void,
+  ) {
+    this.withBody = hasBody(req);
+    res.on('close', this.onClientClose);
+    this.send();
+  }
+
+  readonly cancel: CancelForward = () => {
+    if (this.settled) return;
+    this.stopRelay();
+    this.upstream.destroy();
+    this.settle({ outcome: 'aborted' });
+  };
+
+  private send(): void {
+    const { req, options } = this;
+    const headers = upstreamRequestHeaders(req);
+    options.transformHeaders?.(headers);
+    const upstream = http.request({
+      host: options.host,
+      port: options.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: options.agent ?? sharedAgent,
+    });
+    this.upstream = upstream;
+    upstream.on('response', this.onResponse);
+    upstream.on('error', this.onUpstreamError);
+    if (this.withBody) {
+      // The body is piped only once connected, so a connect error leaves it unread for a retry.
+      upstream.on('socket', this.onSocket);
+    } else {
+      // Nothing to hold back: the request leaves at once; a connect error is told by its syscall.
+      upstream.end();
+    }
+  }
+
+  private readonly onSocket = (socket: import('node:net').Socket): void => {
+    if (socket.connecting) socket.once('connect', this.sendBody);
+    else this.sendBody();
+  };
+
+  private readonly sendBody = (): void => {
+    this.connected = true;
+    this.req.pipe(this.upstream);
+  };
+
+  private readonly onResponse = (upstreamRes: http.IncomingMessage): void => {
+    if (this.settled) return void upstreamRes.resume();
+    this.connected = true;
+    this.upstreamRes = upstreamRes;
+    const { res } = this;
     res.writeHead(
       upstreamRes.statusCode ?? 502,
       upstreamRes.statusMessage,
       filterRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers.connection),
     );
-    upstreamRes.pipe(res);
-    upstreamRes.on('error', (error) => {
-      res.destroy(error);
-      settle({ outcome: 'upstream-error', error });
-    });
-    res.once('finish', () => settle({ outcome: 'done', statusCode: upstreamRes.statusCode ?? 502 }));
-  });
+    // A hand-made relay instead of pipe(): pipe installs about ten listeners per request.
+    upstreamRes.on('data', this.onData);
+    upstreamRes.on('end', this.onEnd);
+    upstreamRes.on('error', this.onResponseError);
+    res.on('finish', this.onFinish);
+  };
 
-  upstream.on('error', (error: NodeJS.ErrnoException) => {
-    if (settled) return;
-    if (!connected) {
-      if (options.onConnectError) {
-        options.onConnectError(error);
-        return settle({ outcome: 'connect-error', error });
-      }
-      writeBadGateway(res);
-      return settle({ outcome: 'connect-error', error });
+  private readonly onData = (chunk: Buffer): void => {
+    if (!this.res.write(chunk)) {
+      this.upstreamRes!.pause();
+      this.res.once('drain', this.onDrain);
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    this.upstreamRes?.resume();
+  };
+
+  private readonly onEnd = (): void => {
+    this.res.end();
+  };
+
+  private readonly onFinish = (): void => {
+    this.settle({ outcome: 'done', statusCode: this.upstreamRes?.statusCode ?? 502 });
+  };
+
+  private readonly onResponseError = (error: Error): void => {
+    this.res.destroy(error);
+    this.settle({ outcome: 'upstream-error', error });
+  };
+
+  private readonly onUpstreamError = (error: NodeJS.ErrnoException): void => {
+    if (this.settled) return;
+    const { res, options } = this;
+    if (!this.connected && (this.withBody || error.syscall === 'connect' || error.syscall === 'getaddrinfo')) {
+      if (!options.onConnectError) writeBadGateway(res);
+      else options.onConnectError(error);
+      return this.settle({ outcome: 'connect-error', error });
     }
     // A keep-alive socket the upstream closed just as we reused it: Node's documented race.
     // Retrying is safe only when there was no body to consume.
-    if (mayRetry && upstream.reusedSocket && error.code === 'ECONNRESET' && !answered && !hasBody(req)) {
-      options.signal?.removeEventListener('abort', onAbort);
-      return attempt(req, res, options, resolve, false);
+    if (this.mayRetry && this.upstream.reusedSocket && error.code === 'ECONNRESET' && this.upstreamRes === undefined && !this.withBody) {
+      this.mayRetry = false;
+      return this.send();
     }
+    this.stopRelay();
     if (!res.headersSent) writeBadGateway(res);
     else res.destroy(error);
-    settle({ outcome: 'upstream-error', error });
-  });
+    this.settle({ outcome: 'upstream-error', error });
+  };
 
-  res.once('close', () => {
-    if (res.writableFinished) return;
-    upstream.destroy();
-    settle({ outcome: 'aborted' });
-  });
+  private readonly onClientClose = (): void => {
+    if (this.res.writableFinished || this.settled) return;
+    this.stopRelay();
+    this.upstream.destroy();
+    this.settle({ outcome: 'aborted' });
+  };
+
+  /** No more writes into the response from the upstream (the exchange is being abandoned). */
+  private stopRelay(): void {
+    const upstreamRes = this.upstreamRes;
+    if (upstreamRes === undefined) return;
+    upstreamRes.off('data', this.onData);
+    upstreamRes.off('end', this.onEnd);
+  }
+
+  private settle(result: ForwardResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.res.off('close', this.onClientClose);
+    this.onDone(result);
+  }
 }
 
 function writeBadGateway(res: http.ServerResponse): void {
