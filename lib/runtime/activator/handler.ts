@@ -3,11 +3,11 @@ import type { Duplex } from 'node:stream';
 import { Headers } from '../../constants';
 import { QueueFullError } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
-import { ForwardResult, forward, forwardUpgrade } from '../shared/proxy';
+import { ForwardResult, forward, forwardUpgrade, startForward } from '../shared/proxy';
 import type { RevisionRegistry } from './registry';
-import { PodAddress, formatAddress } from './revision';
+import { formatAddress } from './revision';
 import type { RevisionBackend } from './revision-backend';
-import { NoPodAcceptedError, REFUSED } from './throttler';
+import { NoPodAcceptedError, REFUSED, type Reservation } from './throttler';
 
 /**
  * The activator's request path (reference 9): answer probes, find the revision, hold the request
@@ -32,7 +32,10 @@ class RequestTimeout extends Error {
 
 class ClientGone extends Error {}
 
-const KNATIVE_ROUTING_HEADERS = [Headers.REVISION.toLowerCase(), Headers.NAMESPACE.toLowerCase()];
+/** Knative's routing headers stop at the activator (left out by the forwarder, no `delete`). */
+const DROPPED_HEADERS: ReadonlySet<string> = new Set([Headers.REVISION.toLowerCase(), Headers.NAMESPACE.toLowerCase()]);
+const PROXY_REQUEST = Headers.PROXY_REQUEST.toLowerCase();
+const ORIGINAL_HOST = Headers.ORIGINAL_HOST.toLowerCase();
 
 export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
@@ -84,28 +87,89 @@ export function findRevision(req: http.IncomingMessage, registry: RevisionRegist
   return undefined;
 }
 
-async function proxyRequest(
+/**
+ * When the revision has a free slot on a pod now (the common case once it is serving), the
+ * request goes straight on with callbacks only; otherwise it is held (`holdAndProxy`).
+ */
+function proxyRequest(req: http.IncomingMessage, res: http.ServerResponse, backend: RevisionBackend, deps: HandlerDeps): void {
+  backend.stats.requestIn(Date.now());
+  markH2Body(req);
+  const timeoutMs = backend.info.timeoutSeconds * 1000;
+  const reservation = backend.throttler.tryReserve();
+  if (reservation === undefined) return void holdAndProxy(req, res, backend, deps, Date.now() + timeoutMs, new Set());
+  forwardReserved(req, res, backend, deps, reservation, timeoutMs);
+}
+
+/** The fast lane: slot reserved; a refused connection falls back to the held path, on another pod. */
+function forwardReserved(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   backend: RevisionBackend,
   deps: HandlerDeps,
+  reservation: Reservation,
+  timeoutMs: number,
+): void {
+  const deadline = Date.now() + timeoutMs;
+  let timedOut = false;
+  const cancel = startForward(
+    req,
+    res,
+    {
+      host: reservation.pod.host,
+      port: reservation.pod.port,
+      dropHeaders: DROPPED_HEADERS,
+      transformHeaders: (h) => activatorHeaders(h, req, reservation.podId),
+      onConnectError: (err) => deps.logger.warn({ pod: reservation.podId, err: err.message }, 'pod refused connection'),
+    },
+    (result) => {
+      clearTimeout(timer);
+      reservation.release();
+      if (result.outcome === 'connect-error') {
+        backend.throttler.noteRefused(reservation.pod);
+        return void holdAndProxy(req, res, backend, deps, deadline, new Set([reservation.podId]));
+      }
+      if (result.outcome === 'aborted' && !res.writableFinished && !res.destroyed) {
+        if (res.headersSent) res.destroy();
+        else if (timedOut) reply(res, 504, 'activator request timeout');
+      }
+      backend.stats.requestOut(Date.now());
+    },
+  );
+  const timer = setTimeout(() => {
+    timedOut = true;
+    cancel();
+  }, timeoutMs);
+}
+
+/** Holds the request until the revision has room (bounded queue and deadline), then proxies it. */
+async function holdAndProxy(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  backend: RevisionBackend,
+  deps: HandlerDeps,
+  deadline: number,
+  tried: Set<string>,
 ): Promise<void> {
   const { info, stats } = backend;
-  stats.requestIn(Date.now());
-  markH2Body(req);
-  const { signal, dispose } = requestDeadline(info.timeoutSeconds, res);
+  const { signal, dispose } = requestDeadline(info.timeoutSeconds, deadline - Date.now(), res);
   try {
     if (backend.readyPods === 0) deps.onColdRequest(info.namespace, info.revision);
-    const result = await backend.throttler.run(signal, async (pod) => {
-      const outcome = await forward(req, res, {
-        host: pod.host,
-        port: pod.port,
-        transformHeaders: (h) => activatorHeaders(h, req, pod),
-        onConnectError: (err) => deps.logger.warn({ pod: formatAddress(pod), err: err.message }, 'pod refused connection'),
-        signal,
-      });
-      return outcome.outcome === 'connect-error' ? REFUSED : outcome;
-    });
+    const result = await backend.throttler.run(
+      signal,
+      async (pod) => {
+        const podId = formatAddress(pod);
+        const outcome = await forward(req, res, {
+          host: pod.host,
+          port: pod.port,
+          dropHeaders: DROPPED_HEADERS,
+          transformHeaders: (h) => activatorHeaders(h, req, podId),
+          onConnectError: (err) => deps.logger.warn({ pod: podId, err: err.message }, 'pod refused connection'),
+          signal,
+        });
+        return outcome.outcome === 'connect-error' ? REFUSED : outcome;
+      },
+      tried,
+    );
     finishForward(result, res, signal);
   } catch (err) {
     replyToFailure(err, res, deps, info.namespace, info.revision);
@@ -134,7 +198,10 @@ async function proxyUpgrade(
       const outcome = await forwardUpgrade(req, socket, head, {
         host: pod.host,
         port: pod.port,
-        transformHeaders: (h) => activatorHeaders(h, req, pod),
+        transformHeaders: (h) => {
+          for (const name of DROPPED_HEADERS) delete h[name];
+          activatorHeaders(h, req, formatAddress(pod));
+        },
         onConnectError: () => undefined,
       });
       return outcome.outcome === 'connect-error' ? REFUSED : outcome;
@@ -149,16 +216,15 @@ async function proxyUpgrade(
   }
 }
 
-/** The headers Knative's activator sets on the way to a pod. */
-function activatorHeaders(h: http.OutgoingHttpHeaders, req: http.IncomingMessage, pod: PodAddress): void {
-  for (const name of KNATIVE_ROUTING_HEADERS) delete h[name];
-  // h2c requests go on to the pod as HTTP/1.1 (its h2c port accepts both): no pseudo-headers.
-  for (const name of Object.keys(h)) if (name.startsWith(':')) delete h[name];
-  h[Headers.PROXY_REQUEST.toLowerCase()] = 'activator';
-  const original = Headers.ORIGINAL_HOST.toLowerCase();
+/**
+ * The headers Knative's activator sets on the way to a pod (the routing headers and HTTP/2
+ * pseudo-headers are left out by the forwarder; h2c requests go on as HTTP/1.1).
+ */
+function activatorHeaders(h: http.OutgoingHttpHeaders, req: http.IncomingMessage, podId: string): void {
+  h[PROXY_REQUEST] = 'activator';
   const host = hostOf(req);
-  if (!h[original] && host) h[original] = host;
-  h.host = formatAddress(pod);
+  if (!h[ORIGINAL_HOST] && host) h[ORIGINAL_HOST] = host;
+  h.host = podId;
 }
 
 /** Host of an HTTP/1 request, or `:authority` of an HTTP/2 one. */
@@ -179,10 +245,10 @@ function markH2Body(req: http.IncomingMessage): void {
   }
 }
 
-/** Aborts on the revision's timeout or when the client goes away. */
-function requestDeadline(timeoutSeconds: number, res: http.ServerResponse): { signal: AbortSignal; dispose: () => void } {
+/** Aborts after `remainingMs` (the revision's timeout, counted from arrival) or when the client goes away. */
+function requestDeadline(timeoutSeconds: number, remainingMs: number, res: http.ServerResponse): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new RequestTimeout(timeoutSeconds)), timeoutSeconds * 1000);
+  const timer = setTimeout(() => controller.abort(new RequestTimeout(timeoutSeconds)), Math.max(0, remainingMs));
   const onClose = () => {
     if (!res.writableFinished) controller.abort(new ClientGone());
   };

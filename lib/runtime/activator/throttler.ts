@@ -47,6 +47,14 @@ export class PodTracker implements PodSlot {
   }
 }
 
+/** A revision slot and a pod slot, held together; `release` gives both back. */
+export interface Reservation {
+  readonly pod: PodAddress;
+  /** `host:port` of the pod (also the Host header the activator sends). */
+  readonly podId: string;
+  readonly release: () => void;
+}
+
 export interface ThrottlerProps {
   readonly containerConcurrency: number;
   readonly queueDepth: number;
@@ -99,13 +107,47 @@ export class RevisionThrottler {
   }
 
   /**
-   * Waits for room (rejects with QueueFullError when the queue is full, or with the signal's
-   * reason), then calls `attempt` with a pod until one accepts the connection.
+   * A revision slot and a pod slot at once, when both are free now; undefined when the request
+   * has to wait (then `run` holds it). The request path's fast lane: no promise, no AbortSignal.
    */
-  async run<T>(signal: AbortSignal, attempt: (pod: PodAddress) => Promise<T | typeof REFUSED>): Promise<T> {
+  tryReserve(): Reservation | undefined {
+    if (this.slotWaiters.size > 0) return undefined; // admitted requests waiting for a pod go first
+    const releaseRevision = this.breaker.tryAcquire();
+    if (releaseRevision === undefined) return undefined;
+    const pick = this.policy(this.pods);
+    if (pick === undefined) {
+      releaseRevision();
+      return undefined;
+    }
+    const releasePod = pick.reserve();
+    return {
+      pod: pick.address,
+      podId: pick.id,
+      release: () => {
+        releasePod();
+        this.wakeSlotWaiters();
+        releaseRevision();
+      },
+    };
+  }
+
+  /** A pod refused a connection outside `run` (after `tryReserve`). */
+  noteRefused(pod: PodAddress): void {
+    this.props.onRefused?.(pod);
+  }
+
+  /**
+   * Waits for room (rejects with QueueFullError when the queue is full, or with the signal's
+   * reason), then calls `attempt` with a pod until one accepts the connection. Pods in `tried`
+   * (ids, `host:port`) already refused this request and are skipped.
+   */
+  async run<T>(
+    signal: AbortSignal,
+    attempt: (pod: PodAddress) => Promise<T | typeof REFUSED>,
+    tried: Set<string> = new Set(),
+  ): Promise<T> {
     const releaseRevision = await this.breaker.acquire(signal);
     try {
-      const tried = new Set<string>();
       for (;;) {
         const { pod, releasePod } = await this.reservePod(tried, signal);
         let result: T | typeof REFUSED;
@@ -127,7 +169,7 @@ export class RevisionThrottler {
   /** Picks a pod and takes its slot in the same synchronous step, so no other request can slip in. */
   private async reservePod(tried: ReadonlySet<string>, signal: AbortSignal): Promise<{ pod: PodTracker; releasePod: () => void }> {
     for (;;) {
-      const untried = this.pods.filter((p) => !tried.has(p.id));
+      const untried = tried.size === 0 ? this.pods : this.pods.filter((p) => !tried.has(p.id));
       if (this.pods.length > 0 && untried.length === 0) throw new NoPodAcceptedError(tried.size);
       const pick = this.policy(untried);
       if (pick) return { pod: pick, releasePod: pick.reserve() };
@@ -153,6 +195,7 @@ export class RevisionThrottler {
   }
 
   private wakeSlotWaiters(): void {
+    if (this.slotWaiters.size === 0) return;
     for (const wake of [...this.slotWaiters]) wake();
   }
 }

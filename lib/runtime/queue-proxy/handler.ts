@@ -9,7 +9,7 @@ import { type Breaker, QueueFullError, type Release } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
 import { forwardUpgrade, type ForwardResult } from '../shared/proxy';
 import type { Drainer } from './drain';
-import { toUpstreamHeaders } from './headers';
+import { completeUpstreamHeaders, toUpstreamHeaders } from './headers';
 import { answerProbe, type AnyRequest, probeKind } from './probe-handler';
 import type { RequestStats } from './stats';
 import { type AnyResponse, type Deadlines, startDeadlines, type TimeoutSettings } from './timeouts';
@@ -21,7 +21,11 @@ import { type AnyResponse, type Deadlines, startDeadlines, type TimeoutSettings 
 export type Upstream = (
   req: AnyRequest,
   res: AnyResponse,
-  options: { transformHeaders: (headers: http.OutgoingHttpHeaders) => void; onDone: (result: ForwardResult) => void },
+  options: {
+    /** Completes the headers; the upstream leaves out UPSTREAM_DROPPED_HEADERS itself. */
+    transformHeaders: (headers: http.OutgoingHttpHeaders) => void;
+    onDone: (result: ForwardResult) => void;
+  },
 ) => () => void;
 
 export interface HandlerDeps {
@@ -188,7 +192,7 @@ class Exchange {
   private forward(): void {
     const { req } = this;
     this.cancel = this.deps.upstream(req, this.res, {
-      transformHeaders: (headers) => toUpstreamHeaders(headers, req.headers),
+      transformHeaders: (headers) => completeUpstreamHeaders(headers, req.headers),
       onDone: this.onUpstreamDone,
     });
   }

@@ -54,3 +54,15 @@ export function toUpstreamHeaders(headers: OutgoingHttpHeaders, incoming: Readon
   stripRoutingHeaders(headers);
   addForwardedHeader(headers, incoming);
 }
+
+/**
+ * The request path's form of `toUpstreamHeaders`, for a forwarder that leaves out
+ * `UPSTREAM_DROPPED_HEADERS` itself (no `delete` on the header object: see ForwardOptions).
+ */
+export const UPSTREAM_DROPPED_HEADERS: ReadonlySet<string> = new Set([ORIGINAL_HOST, ...ROUTING_HEADERS]);
+
+export function completeUpstreamHeaders(headers: OutgoingHttpHeaders, incoming: Readonly<Record<string, unknown>>): void {
+  const original = incoming[ORIGINAL_HOST];
+  if (typeof original === 'string' && original !== '') headers.host = original;
+  addForwardedHeader(headers, incoming);
+}

@@ -13,6 +13,7 @@ import type { QueueProxyConfig } from './config';
 import { Drainer } from './drain';
 import { H2cUpstream, createSniffingServer } from './h2c';
 import { RequestHandler, type Upstream } from './handler';
+import { UPSTREAM_DROPPED_HEADERS } from './headers';
 import { createQueueMetrics } from './metrics';
 import { ReadinessProber } from './readiness';
 import { RequestStats, StatsReporter } from './stats';
@@ -116,14 +117,18 @@ export class QueueProxy {
       // h2c keeps the promise/AbortSignal form: its per-request cost is in the HTTP/2 session.
       return (req, res, { transformHeaders, onDone }) => {
         const controller = new AbortController();
-        void h2c.forward(req, res, { transformHeaders, signal: controller.signal }).then(onDone);
+        const transform = (headers: http.OutgoingHttpHeaders) => {
+          for (const name of UPSTREAM_DROPPED_HEADERS) delete headers[name];
+          transformHeaders(headers);
+        };
+        void h2c.forward(req, res, { transformHeaders: transform, signal: controller.signal }).then(onDone);
         return () => controller.abort();
       };
     }
     const { userPort } = this.config;
     const agent = this.agent;
     return (req, res, { transformHeaders, onDone }) =>
-      startForward(req as http.IncomingMessage, res as http.ServerResponse, { host: '127.0.0.1', port: userPort, agent, transformHeaders }, onDone);
+      startForward(req as http.IncomingMessage, res as http.ServerResponse, { host: '127.0.0.1', port: userPort, agent, dropHeaders: UPSTREAM_DROPPED_HEADERS, transformHeaders }, onDone);
   }
 
   async listen(): Promise<BoundPorts> {

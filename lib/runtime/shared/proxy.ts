@@ -40,6 +40,11 @@ export interface ForwardOptions {
   /** Adjusts the outgoing request headers in place (lower-case keys). */
   readonly transformHeaders?: (headers: http.OutgoingHttpHeaders) => void;
   /**
+   * Request headers (lower-case names) not forwarded, besides the hop-by-hop ones. Cheaper than
+   * `delete` in `transformHeaders`, which turns the header object into a slow dictionary.
+   */
+  readonly dropHeaders?: ReadonlySet<string>;
+  /**
    * Called on a connection error before anything was sent. When given, the response is left
    * untouched so the caller may retry elsewhere; when absent, a 502 is written.
    */
@@ -56,8 +61,8 @@ export function createKeepAliveAgent(maxFreeSockets = 1000): http.Agent {
 export const sharedAgent = createKeepAliveAgent();
 
 /** Request headers as sent upstream: hop-by-hop removed, X-Forwarded-For appended. */
-export function upstreamRequestHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
-  const headers = withoutHopByHop(req.headers, req.headers.connection) as http.OutgoingHttpHeaders;
+export function upstreamRequestHeaders(req: http.IncomingMessage, drop?: ReadonlySet<string>): http.OutgoingHttpHeaders {
+  const headers = withoutHopByHop(req.headers, req.headers.connection, drop) as http.OutgoingHttpHeaders;
   const te = req.headers.te;
   if (typeof te === 'string' && /\btrailers\b/i.test(te)) headers.te = 'trailers';
   const client = req.socket.remoteAddress;
@@ -84,16 +89,21 @@ function namedInConnection(connection: unknown): Set<string> | undefined {
   return named;
 }
 
-/** Drops hop-by-hop headers and the ones the Connection header names (a new object). */
-export function withoutHopByHop<T extends Record<string, unknown>>(headers: T, connection?: unknown): T {
+/**
+ * Drops hop-by-hop headers, the ones the Connection header names and those in `drop` (lower-case
+ * names); returns a new object.
+ */
+export function withoutHopByHop<T extends Record<string, unknown>>(headers: T, connection?: unknown, drop?: ReadonlySet<string>): T {
   const named = namedInConnection(connection);
   const out: Record<string, unknown> = {};
   // for-in over an own-keys object (IncomingMessage headers): no entries array per request.
   for (const key in headers) {
     const value = headers[key];
     if (value === undefined) continue;
+    // HTTP/2 pseudo-headers (`:path`, ...) never go on to an HTTP/1.1 upstream.
+    if (key.charCodeAt(0) === 0x3a) continue;
     const lower = key.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || named?.has(lower) || drop?.has(lower)) continue;
     out[key] = value;
   }
   return out as T;
@@ -184,7 +194,7 @@ class HttpExchange {
 
   private send(): void {
     const { req, options } = this;
-    const headers = upstreamRequestHeaders(req);
+    const headers = upstreamRequestHeaders(req, options.dropHeaders);
     options.transformHeaders?.(headers);
     const upstream = http.request({
       host: options.host,
