@@ -41,10 +41,22 @@ function deployment(name: string, revision: string): KubernetesObject {
 
 const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject;
 
-/** A TCP forwarder to the API server whose connections the test can cut (a dropped watch). */
-async function cuttableProxy(target: URL): Promise<{ url: string; cut: () => void; close: () => Promise<void> }> {
+/**
+ * A TCP forwarder to the API server whose connections the test can cut (a dropped watch) or
+ * freeze (an API server that accepts connections and never answers).
+ */
+async function cuttableProxy(
+  target: URL,
+): Promise<{ url: string; cut: () => void; freeze: () => void; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  let frozen = false;
   const server = net.createServer((client) => {
+    if (frozen) {
+      sockets.add(client);
+      client.on('close', () => sockets.delete(client));
+      client.on('error', () => undefined);
+      return;
+    }
     const upstream = net.connect(Number(target.port), target.hostname);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -60,6 +72,10 @@ async function cuttableProxy(target: URL): Promise<{ url: string; cut: () => voi
   return {
     url: `https://127.0.0.1:${port}`,
     cut: () => sockets.forEach((s) => s.destroy()),
+    freeze: () => {
+      frozen = true;
+      sockets.forEach((s) => s.destroy());
+    },
     close: () => new Promise((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
   };
 }
@@ -203,6 +219,23 @@ describe('LeaderElector on a coordination.k8s.io Lease', () => {
     await waitFor('the follower takes over', async () => follower.isLeader);
     expect(events.at(-2)).toMatch(/ stops$/);
     expect(events.at(-1)).toMatch(/ leads$/);
+  });
+
+  it('a leader whose API requests stop answering steps down within its renew deadline', async () => {
+    const cp = controlPlane();
+    await cp.applyObjects([namespace], 'kube-helpers-test');
+    const proxy = await cuttableProxy(new URL(cp.apiServerUrl));
+    cleanups.push(proxy.close);
+    const events: string[] = [];
+    const leader = elector(withServer(cp.kubeConfig, proxy.url), 'stuck', 'unanswered', events);
+    cleanups.push(() => leader.stop());
+    leader.start();
+    await waitFor('stuck leads', async () => leader.isLeader);
+
+    proxy.freeze(); // connections are accepted but nothing is ever answered
+    await waitFor('stuck steps down', async () => !leader.isLeader, { timeoutMs: 10_000 });
+    expect(events).toEqual(['stuck leads', 'stuck stops']);
+    await leader.stop(); // and stopping does not hang on the unanswered request
   });
 
   it('takes over a Lease whose holder stopped renewing, only after the lease duration', async () => {

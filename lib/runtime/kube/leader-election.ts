@@ -54,14 +54,18 @@ export class LeaderElector {
     clearTimeout(this.timer);
     await this.running;
     if (this.leading) {
-      await this.release().catch((err) => this.props.logger.warn({ err: describeApiError(err) }, 'could not release the lease'));
+      await withDeadline(this.release(), this.attemptTimeoutMs, 'releasing the lease').catch((err) =>
+        this.props.logger.warn({ err: describeApiError(err) }, 'could not release the lease'),
+      );
       this.setLeading(false);
     }
   }
 
   private loop(): void {
     if (this.stopped) return;
-    this.running = this.tryAcquireOrRenew()
+    // API requests carry no timeout of their own: an attempt that never answers must count as a
+    // failed renewal, or a leader cut off from the API server would go on believing it leads.
+    this.running = withDeadline(this.tryAcquireOrRenew(), this.attemptTimeoutMs, 'lease attempt')
       .then((ok) => this.afterAttempt(ok))
       .catch((err) => {
         this.props.logger.warn({ err: describeApiError(err) }, 'lease attempt failed');
@@ -167,6 +171,11 @@ export class LeaderElector {
     else this.props.onStoppedLeading();
   }
 
+  /** Each attempt must end well inside the renew deadline so a stuck leader steps down in time. */
+  private get attemptTimeoutMs(): number {
+    return Math.max(100, Math.floor((this.props.renewDeadlineMs ?? 10_000) / 2));
+  }
+
   private get leaseDurationSeconds(): number {
     return this.props.leaseDurationSeconds ?? 15;
   }
@@ -174,4 +183,13 @@ export class LeaderElector {
   private now(): number {
     return (this.props.now ?? Date.now)();
   }
+}
+
+/** Rejects when `promise` has not settled within `ms`; the late result, if any, is dropped. */
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
