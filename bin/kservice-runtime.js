@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs the bundled runtime (dist-runtime/kservice-runtime.js, from `npm run build:runtime`) when
-// it exists, otherwise the TypeScript sources through tsx (development, tests without a bundle).
+// Runs the bundled runtime (dist-runtime/kservice-runtime.js, from `npm run build:runtime`: a
+// dispatcher that loads only dist-runtime/<role>.js) when it exists, otherwise the TypeScript
+// sources through tsx (development, tests without a bundle).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-// Bundles the runtime (activator, autoscaler, queue-proxy) into one file that plain `node` runs
-// without node_modules: dist-runtime/kservice-runtime.js. Prints the size.
+// Bundles the runtime into dist-runtime/, one file per role plus a tiny dispatcher, all run by
+// plain `node` without node_modules:
+//   dist-runtime/kservice-runtime.js   the entry point: loads only dist-runtime/<role>.js
+//   dist-runtime/queue-proxy.js        lib/runtime/main.ts with the queue-proxy bundled in
+//   dist-runtime/activator.js          ... with the activator
+//   dist-runtime/autoscaler.js         ... with the autoscaler (and @kubernetes/client-node)
+// One bundle per role because V8 parses a whole file when it is loaded: the queue-proxy, in
+// every pod, no longer parses 2 MB of control-plane code (docs/runtime-performance.md).
 //   node scripts/build-runtime.mjs              # minified, function names kept (default)
 //   node scripts/build-runtime.mjs --no-minify  # readable, for debugging
 import { build } from 'esbuild';
@@ -9,38 +15,87 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outfile = join(root, 'dist-runtime', 'kservice-runtime.js');
+const outdir = join(root, 'dist-runtime');
 const minify = !process.argv.includes('--no-minify');
+/** The roles of lib/runtime/main.ts (its RUNNERS), each imported there as `./<role>/main`. */
+const ROLES = ['activator', 'autoscaler', 'queue-proxy'];
 
-const result = await build({
-  entryPoints: [join(root, 'lib', 'runtime', 'main.ts')],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  // Measured on the queue-proxy (docs/runtime-metrics.md): minified 2.2 MB vs 6.9 MB, and
-  // ~130 ms vs ~160 ms from exec to listening — that start-up is part of every cold start.
-  // keepNames keeps function and class names in stack traces readable.
-  minify,
-  keepNames: minify,
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-  metafile: true,
-  // Written below through a temporary file and a rename, so a test run that starts the runtime
-  // while another run rebuilds it never reads half a file.
-  write: false,
-});
+/**
+ * In the bundle of `role`, the other roles' modules are left out: each becomes a stub that says
+ * where that role lives (the dispatcher never asks a bundle for another role).
+ */
+function otherRolesLeftOut(role) {
+  const runtimeMain = join(root, 'lib', 'runtime', 'main.ts');
+  return {
+    name: 'other-roles-left-out',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/[a-z-]+\/main$/ }, (args) => {
+        const other = args.path.slice(2, -'/main'.length);
+        if (!ROLES.includes(other) || other === role || args.importer !== runtimeMain) return undefined;
+        return { path: other, namespace: 'other-role' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'other-role' }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`the ${args.path} role is in dist-runtime/${args.path}.js: run kservice-runtime.js ${args.path}`)});`,
+        loader: 'js',
+      }));
+    },
+  };
+}
 
-const [output] = result.outputFiles;
-mkdirSync(dirname(outfile), { recursive: true });
-const temporary = `${outfile}.${process.pid}.tmp`;
-writeFileSync(temporary, output.contents);
-renameSync(temporary, outfile);
+async function bundleRole(role) {
+  const result = await build({
+    entryPoints: [join(root, 'lib', 'runtime', 'main.ts')],
+    outfile: join(outdir, `${role}.js`),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    plugins: [otherRolesLeftOut(role)],
+    // Measured on the queue-proxy (docs/runtime-metrics.md): minified ~130 ms vs ~160 ms from
+    // exec to listening — that start-up is part of every cold start. keepNames keeps function
+    // and class names in stack traces readable.
+    minify,
+    keepNames: minify,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: true,
+    // Written below through a temporary file and a rename, so a test run that starts the runtime
+    // while another run rebuilds it never reads half a file.
+    write: false,
+  });
+  const [output] = result.outputFiles;
+  return { file: `${role}.js`, contents: output.contents, inputs: Object.keys(result.metafile.inputs).length };
+}
 
-const bytes = output.contents.length;
-const inputs = Object.keys(result.metafile.inputs).length;
-console.log(
-  `${relative(root, outfile)}: ${(bytes / 1024).toFixed(1)} KiB (${bytes} bytes, ${inputs} inputs, ${minify ? 'minified' : 'not minified'})`,
-);
+// Plain JavaScript, written here rather than bundled: it must stay a few lines that load nothing
+// but the role's own file. An unknown or missing role goes to any role bundle, whose main()
+// prints the usage.
+const DISPATCHER = `'use strict';
+// Generated by scripts/build-runtime.mjs: kservice-runtime <${ROLES.join('|')}> loads only ./<role>.js.
+const ROLES = ${JSON.stringify(ROLES)};
+function main(args, env) {
+  const role = ROLES.includes(args[0]) ? args[0] : ROLES[0];
+  return require('./' + role + '.js').main(args, env);
+}
+exports.main = main;
+if (require.main === module) main(process.argv.slice(2), process.env).then((code) => process.exit(code));
+`;
+
+function writeAtomically(file, contents) {
+  const path = join(outdir, file);
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, contents);
+  renameSync(temporary, path);
+}
+
+mkdirSync(outdir, { recursive: true });
+const outputs = await Promise.all(ROLES.map(bundleRole));
+for (const output of outputs) writeAtomically(output.file, output.contents);
+// The dispatcher last: its mtime tells test set-ups the whole directory is fresh.
+writeAtomically('kservice-runtime.js', DISPATCHER);
+
+for (const { file, contents, inputs } of outputs) {
+  console.log(`${relative(root, join(outdir, file))}: ${(contents.length / 1024).toFixed(1)} KiB (${inputs} inputs, ${minify ? 'minified' : 'not minified'})`);
+}
+console.log(`${relative(root, join(outdir, 'kservice-runtime.js'))}: ${DISPATCHER.length} bytes (dispatcher)`);

@@ -1,6 +1,7 @@
 /**
  * `kservice-runtime activator|autoscaler|queue-proxy`: one image, one entry point, three roles.
- * Bundled by scripts/build-runtime.mjs into dist-runtime/kservice-runtime.js.
+ * Bundled by scripts/build-runtime.mjs once per role (dist-runtime/<role>.js, the other roles
+ * left out), behind a small dispatcher, dist-runtime/kservice-runtime.js.
  */
 import { ConfigError } from './shared/env';
 import { createLogger } from './shared/logger';
@@ -8,7 +9,8 @@ import { createLogger } from './shared/logger';
 type Runner = (env: NodeJS.ProcessEnv) => Promise<void>;
 
 // Each role is loaded only when it runs: the queue-proxy, started in every pod on every cold
-// start, then never evaluates @kubernetes/client-node and the rest of the control-plane code.
+// start, then never evaluates @kubernetes/client-node and the rest of the control-plane code
+// (and, bundled, never even parses it: its bundle leaves the other roles out).
 export const RUNNERS: Readonly<Record<string, () => Promise<Runner>>> = {
   activator: async () => (await import('./activator/main')).runActivator,
   autoscaler: async () => (await import('./autoscaler/main')).runAutoscaler,

@@ -3,7 +3,7 @@
  * Knative's stat names [docs/runtime-metrics.md]. Values are read when scraped: the averages from
  * the last closed 1 s period, the gauges live.
  */
-import { Gauge, Registry } from 'prom-client';
+import { type GaugeFamily, PROM_TEXT_CONTENT_TYPE, renderGauges } from '../shared/prom-text';
 import type { StatsReport } from './stats';
 
 export interface MetricLabels {
@@ -23,21 +23,13 @@ export interface MetricSources {
   readonly startedAt: number;
 }
 
-/** One gauge whose value is computed at scrape time. */
-function liveGauge(registry: Registry, name: string, help: string, labels: Record<string, string>, read: () => number): void {
-  new Gauge({
-    name,
-    help,
-    labelNames: Object.keys(labels),
-    registers: [registry],
-    collect() {
-      this.set(labels, read());
-    },
-  });
+/** The metrics endpoint's answer, rendered at scrape time (nothing is kept per request). */
+export interface QueueMetrics {
+  readonly contentType: string;
+  render(): string;
 }
 
-export function createQueueMetrics(labels: MetricLabels, sources: MetricSources): Registry {
-  const registry = new Registry();
+export function createQueueMetrics(labels: MetricLabels, sources: MetricSources): QueueMetrics {
   // Knative's label names on queue-proxy stats.
   const l = {
     destination_namespace: labels.namespace,
@@ -46,18 +38,21 @@ export function createQueueMetrics(labels: MetricLabels, sources: MetricSources)
     destination_pod: labels.pod,
   };
   const perSecond = (count: number, report: StatsReport) => (report.periodSeconds > 0 ? count / report.periodSeconds : 0);
-  liveGauge(registry, 'queue_average_concurrent_requests', 'Average requests in flight over the last reporting period', l, () => sources.latestReport().averageConcurrency);
-  liveGauge(registry, 'queue_average_proxied_concurrent_requests', 'Average requests from the activator in flight over the last reporting period', l, () => sources.latestReport().averageProxiedConcurrency);
-  liveGauge(registry, 'queue_requests_per_second', 'Requests per second over the last reporting period', l, () => {
-    const report = sources.latestReport();
-    return perSecond(report.requestCount, report);
-  });
-  liveGauge(registry, 'queue_proxied_operations_per_second', 'Requests from the activator per second over the last reporting period', l, () => {
-    const report = sources.latestReport();
-    return perSecond(report.proxiedRequestCount, report);
-  });
-  liveGauge(registry, 'process_uptime', 'Seconds since the queue-proxy started', l, () => (performance.now() - sources.startedAt) / 1000);
-  liveGauge(registry, 'queue_depth', 'Requests waiting for a concurrency slot now', l, sources.queueDepth);
-  liveGauge(registry, 'queue_in_flight', 'Requests at the app now', l, sources.inFlight);
-  return registry;
+  const gauge = (name: string, help: string, value: () => number): GaugeFamily => ({ name, help, labels: l, value });
+  const families = [
+    gauge('queue_average_concurrent_requests', 'Average requests in flight over the last reporting period', () => sources.latestReport().averageConcurrency),
+    gauge('queue_average_proxied_concurrent_requests', 'Average requests from the activator in flight over the last reporting period', () => sources.latestReport().averageProxiedConcurrency),
+    gauge('queue_requests_per_second', 'Requests per second over the last reporting period', () => {
+      const report = sources.latestReport();
+      return perSecond(report.requestCount, report);
+    }),
+    gauge('queue_proxied_operations_per_second', 'Requests from the activator per second over the last reporting period', () => {
+      const report = sources.latestReport();
+      return perSecond(report.proxiedRequestCount, report);
+    }),
+    gauge('process_uptime', 'Seconds since the queue-proxy started', () => (performance.now() - sources.startedAt) / 1000),
+    gauge('queue_depth', 'Requests waiting for a concurrency slot now', sources.queueDepth),
+    gauge('queue_in_flight', 'Requests at the app now', sources.inFlight),
+  ];
+  return { contentType: PROM_TEXT_CONTENT_TYPE, render: () => renderGauges(families) };
 }

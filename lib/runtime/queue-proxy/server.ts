@@ -93,7 +93,7 @@ export class QueueProxy {
     this.adminServer = http.createServer(
       createAdminHandler({ drainer: this.drainer, terminating: () => this.terminating, logger }),
     );
-    const registry = createQueueMetrics(
+    const metrics = createQueueMetrics(
       { namespace: config.namespace, configuration: config.configuration, revision: config.revision, pod: config.pod },
       {
         latestReport: () => this.reporter.latest,
@@ -107,7 +107,7 @@ export class QueueProxy {
         res.writeHead(404).end('not found');
         return;
       }
-      registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
+      res.writeHead(200, { 'content-type': metrics.contentType }).end(metrics.render());
     });
   }
 

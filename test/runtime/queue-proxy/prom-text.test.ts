@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findSample, parsePromText, PromTextError } from '../../../lib/runtime/shared/prom-text';
+import { findSample, parsePromText, PromTextError, renderGauges } from '../../../lib/runtime/shared/prom-text';
 
 describe('parsePromText', () => {
   it('reads samples with and without labels, skipping comments', () => {
@@ -41,5 +41,24 @@ describe('parsePromText', () => {
       expect((err as PromTextError).line).toBe(line);
       expect((err as Error).message).toContain(problem);
     }
+  });
+});
+
+// Added with the queue-proxy's hand-written gauge renderer (performance work): what it renders,
+// the autoscaler's parser reads back, escapes included.
+describe('renderGauges', () => {
+  it('renders HELP, TYPE and one sample per gauge that parsePromText reads back', () => {
+    const text = renderGauges([
+      { name: 'queue_depth', help: 'Requests waiting\nnow', labels: { destination_revision: 'a"b\\c' }, value: () => 3 },
+      { name: 'process_uptime', help: 'Seconds', labels: {}, value: () => Infinity },
+    ]);
+    expect(text).toBe(
+      '# HELP queue_depth Requests waiting\\nnow\n# TYPE queue_depth gauge\nqueue_depth{destination_revision="a\\"b\\\\c"} 3\n' +
+        '# HELP process_uptime Seconds\n# TYPE process_uptime gauge\nprocess_uptime +Inf\n',
+    );
+    expect(parsePromText(text)).toEqual([
+      { name: 'queue_depth', labels: { destination_revision: 'a"b\\c' }, value: 3 },
+      { name: 'process_uptime', labels: {}, value: Infinity },
+    ]);
   });
 });
