@@ -13,9 +13,12 @@ import type { IHostAlias } from 'kubernetes-models/v1/HostAlias';
 import type { ILocalObjectReference } from 'kubernetes-models/v1/LocalObjectReference';
 import type { IPodDNSConfig } from 'kubernetes-models/v1/PodDNSConfig';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
+import type { IGRPCAction } from 'kubernetes-models/v1/GRPCAction';
+import type { IHTTPGetAction } from 'kubernetes-models/v1/HTTPGetAction';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
+import type { ITCPSocketAction } from 'kubernetes-models/v1/TCPSocketAction';
 import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { ITopologySpreadConstraint } from 'kubernetes-models/v1/TopologySpreadConstraint';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
@@ -45,6 +48,19 @@ export enum DataPlane {
    * zero and activator buffering, so it requires min-scale >= 1.
    */
   STATIC = 'static',
+}
+
+/** Makes `port` optional in a probe handler. */
+type PortOptional<T extends { port: unknown }> = Omit<T, 'port'> & { port?: T['port'] };
+
+/**
+ * A Kubernetes probe whose httpGet/tcpSocket/grpc `port` may be left out: Knative defaults it to
+ * the user port [reference 3.2], so `{ httpGet: { path: '/healthz' } }` is a complete probe.
+ */
+export interface Probe extends Omit<IProbe, 'httpGet' | 'tcpSocket' | 'grpc'> {
+  httpGet?: PortOptional<IHTTPGetAction>;
+  tcpSocket?: PortOptional<ITCPSocketAction>;
+  grpc?: PortOptional<IGRPCAction>;
 }
 
 /** The HTTP protocol the user container speaks on its port [reference 11]. */
@@ -91,11 +107,11 @@ export interface ContainerProps {
    * probes stay on the container.
    * @default TCP on the user port, run by queue-proxy
    */
-  readonly readinessProbe?: IProbe;
+  readonly readinessProbe?: Probe;
   /** Liveness probe; its HTTP/TCP port is rewritten to the user port. @default none */
-  readonly livenessProbe?: IProbe;
+  readonly livenessProbe?: Probe;
   /** @default none */
-  readonly startupProbe?: IProbe;
+  readonly startupProbe?: Probe;
   /** Mounts; mounts of non-emptyDir volumes are forced readOnly, as in Knative. @default none */
   readonly volumeMounts?: readonly IVolumeMount[];
   /** Passed through as written. @default none */

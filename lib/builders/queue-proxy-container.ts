@@ -8,6 +8,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
+import type { Probe } from '../kservice-props';
 import { Headers, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
 import { compact } from './json';
 import { queueServingPort, type RevisionSpec } from './spec';
@@ -120,7 +121,7 @@ export function servingReadinessProbeJson(rev: RevisionSpec): string {
   return probe ? JSON.stringify(readinessProbeForQueue(probe, rev.userPort)) : '';
 }
 
-export function readinessProbeForQueue(probe: IProbe, userPort: number): Record<string, unknown> {
+export function readinessProbeForQueue(probe: Probe, userPort: number): Record<string, unknown> {
   const portOr = (p: number | string | undefined) => (p === undefined || p === 0 ? userPort : p);
   let handler: Record<string, unknown>;
   if (probe.httpGet) {

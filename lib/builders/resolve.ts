@@ -7,7 +7,6 @@
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
-import type { IProbe } from 'kubernetes-models/v1/Probe';
 import {
   AutoscalerClass,
   AutoscalingAnnotations,
@@ -22,6 +21,7 @@ import type {
   ContainerProps,
   KServiceProps,
   RevisionTemplateProps,
+  Probe,
 } from '../kservice-props';
 import { Names } from '../naming';
 import { joinPath, type ProblemList } from '../problems';
@@ -263,8 +263,8 @@ function envList(env: ContainerProps['env']): IEnvVar[] | undefined {
   return Object.entries(env as Record<string, string>).map(([name, value]) => ({ name, value }));
 }
 
-export function defaultReadinessProbe(probe: IProbe | undefined): IProbe {
-  const p: IProbe = { ...(probe ?? {}) };
+export function defaultReadinessProbe(probe: Probe | undefined): Probe {
+  const p: Probe = { ...(probe ?? {}) };
   if (!p.tcpSocket && !p.httpGet && !p.exec && !p.grpc) p.tcpSocket = { port: 0 };
   p.successThreshold = p.successThreshold || 1;
   if (p.periodSeconds) {

@@ -1,3 +1,4 @@
+import type { Probe } from '../kservice-props';
 /**
  * TypeScript shapes of the Knative documents the compiler reads, as they are once the schemas in
  * ./schema have accepted them. Pod-level fields are typed with kubernetes-models, like the props.
@@ -12,8 +13,13 @@ export interface KnativeMetadata {
   readonly annotations?: Record<string, string>;
 }
 
-export interface KnativeContainer extends IContainer {
+/** Knative's container: `name` is optional (defaulted to user-container) and so are probe ports. */
+export interface KnativeContainer extends Omit<IContainer, 'name' | 'readinessProbe' | 'livenessProbe' | 'startupProbe'> {
+  readonly name?: string;
   readonly image: string;
+  readonly readinessProbe?: Probe;
+  readonly livenessProbe?: Probe;
+  readonly startupProbe?: Probe;
 }
 
 export interface KnativeRevisionSpec extends Omit<IPodSpec, 'containers'> {

@@ -7,6 +7,7 @@ import {
   readinessProbeForQueue,
 } from '../../lib/builders/queue-proxy-container';
 import { revisionSpec } from './support/spec';
+import type { Probe } from '../../lib/kservice-props';
 
 const envValue = (env: ReturnType<typeof queueProxyEnv>, name: string) => env.find((e) => e.name === name)?.value;
 
@@ -94,7 +95,7 @@ describe('queue-proxy container', () => {
 });
 
 describe('SERVING_READINESS_PROBE', () => {
-  it.each([
+  it.each<{ case: string; probe: Probe | undefined; port: number; json: string }>([
     { case: 'no probe: TCP on the user port', probe: undefined, port: 8080, json: '{"tcpSocket":{"port":8080,"host":"127.0.0.1"},"successThreshold":1}' },
     { case: 'HTTP path', probe: { httpGet: { path: '/healthz' } }, port: 8080, json: '{"httpGet":{"path":"/healthz","port":8080,"host":"127.0.0.1","scheme":"HTTP"},"successThreshold":1}' },
     { case: 'HTTP with explicit port and HTTPS', probe: { httpGet: { path: '/h', port: 8081, scheme: 'HTTPS' } }, port: 8081, json: '{"httpGet":{"path":"/h","port":8081,"host":"127.0.0.1","scheme":"HTTPS"},"successThreshold":1}' },

@@ -8,6 +8,7 @@ import { buildPublicEndpoints } from '../../lib/builders/public-endpoints';
 import { buildPublicService } from '../../lib/builders/public-service';
 import { buildUserContainers } from '../../lib/builders/user-container';
 import { IMAGE, revisionSpec, serviceSpec } from './support/spec';
+import type { KServiceProps } from '../../lib/kservice-props';
 
 const K_ENV = [
   { name: 'K_REVISION', value: 'svc-00001' },
@@ -97,7 +98,7 @@ describe('Deployment', () => {
     expect(d.spec.template.metadata.annotations['kubectl.kubernetes.io/default-container']).toBe('user-container');
   });
 
-  it.each([
+  it.each<{ case: string; props: Partial<KServiceProps>; check: (d: any) => void }>([
     { case: 'initial scale sets replicas', props: { autoscaling: { initialScale: 3 } }, check: (d: any) => expect(d.spec.replicas).toBe(3) },
     { case: 'a user app label wins', props: { templateLabels: { app: 'mine' } }, check: (d: any) => expect(d.metadata.labels.app).toBe('mine') },
     { case: 'user affinity replaces the default', props: { affinity: { nodeAffinity: {} } }, check: (d: any) => expect(d.spec.template.spec.affinity).toEqual({ nodeAffinity: {} }) },
