@@ -1,14 +1,16 @@
-import { ApiObject, type ApiObjectProps } from 'cdk8s';
+import type { ApiObject, ApiObjectProps } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { Json } from '../builders/json';
+import { ManifestObject } from './manifest-object';
 
 /**
  * Adds builder output to the tree as plain-JSON ApiObjects. Neither the cdk8s-plus L2 classes nor
  * the typed L1 props are used: their IntOrString/Quantity wrappers would rewrite pass-through user
- * JSON, and the builders already produce exact manifests.
+ * JSON, and the builders already produce exact manifests. `ManifestObject` renders that JSON
+ * without cdk8s' resolver walk when the walk could not change it.
  */
 export function emit(scope: Construct, object: Json): ApiObject {
-  return new ApiObject(scope, objectId(object), object as unknown as ApiObjectProps);
+  return new ManifestObject(scope, objectId(object), object as unknown as ApiObjectProps);
 }
 
 export function emitAll(scope: Construct, objects: readonly Json[]): ApiObject[] {
