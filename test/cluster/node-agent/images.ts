@@ -7,8 +7,9 @@ import type { V1Container } from '@kubernetes/client-node';
 import { DEFAULT_RUNTIME_IMAGE } from '../../../lib/constants';
 import type { ContainerCommand } from './container-process';
 
-export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
-export const RUNTIME_BUNDLE = resolve(REPO_ROOT, 'dist-runtime', 'kservice-runtime.js');
+import { REPO_ROOT, RUNTIME_BUNDLE } from '../../support/runtime-bundle';
+
+export { REPO_ROOT, RUNTIME_BUNDLE };
 export const TEST_APP = resolve(REPO_ROOT, 'test', 'runtime', 'apps', 'test-app.mjs');
 const RUNTIME_COMPONENTS = new Set(['activator', 'autoscaler', 'queue-proxy']);
 

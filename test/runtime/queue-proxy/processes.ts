@@ -7,9 +7,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
+import { RUNTIME_BUNDLE } from '../../support/runtime-bundle';
 
+export { RUNTIME_BUNDLE };
 const root = join(__dirname, '..', '..', '..');
-export const RUNTIME_BUNDLE = process.env.KSERVICE_RUNTIME_BUNDLE ?? join(root, 'dist-runtime', 'kservice-runtime.js');
 export const TEST_APP = join(root, 'test', 'runtime', 'apps', 'test-app.mjs');
 
 const running = new Set<ChildProcess>();
