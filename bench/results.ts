@@ -19,6 +19,8 @@ export interface BenchResults {
   readonly finishedAt: string;
   readonly quick: boolean;
   readonly commit: string;
+  /** Measured files (lib/, the runtime build, the test app) that differed from `commit` at the start. */
+  readonly uncommittedChanges?: readonly string[];
   readonly machine: MachineInfo;
   /** Wall time of each section (and of the peer preparation), seconds. */
   readonly durationsSeconds: Readonly<Record<string, number>>;

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() === 0) setMeasuredNiceness(MEASURED_NICENESS);
   const startedAt = new Date().toISOString();
   const machine = machineInfo();
+  const changes = uncommittedChanges();
   console.log(`bench: ${options.quick ? 'quick' : 'full'} run on ${machine.cpus} CPU(s) (${machine.cpuModel}), load average ${machine.loadAverageAtStart.join(' ')}`);
   mkdirSync(WORK_DIR, { recursive: true });
 
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   }
   if (coldStart) sections.coldstart = await timed('coldstart (after memory)', () => coldStart.result);
 
-  const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), machine: { ...machine, loadAverageAtEnd: loadAverage() }, durationsSeconds: durations, sections, notRun };
+  const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), uncommittedChanges: changes, machine: { ...machine, loadAverageAtEnd: loadAverage() }, durationsSeconds: durations, sections, notRun };
   if (options.partial) {
     writeResults(PARTIAL_FILE, results);
     console.log('bench: partial run (--only): docs/benchmarks.md, charts and README left as they were');
@@ -104,6 +105,19 @@ function machineInfo(): MachineInfo {
 }
 
 const loadAverage = () => os.loadavg().map((l) => Number(l.toFixed(2)));
+
+/**
+ * Files under the measured paths that differ from the commit: in a shared checkout other
+ * engineers' uncommitted work is measured too, so the report names it.
+ */
+function uncommittedChanges(): string[] {
+  try {
+    const out = execFileSync('git', ['status', '--porcelain', '--', 'lib', 'scripts/build-runtime.mjs', 'test/runtime/apps'], { cwd: ROOT, encoding: 'utf8' });
+    return out.split('\n').filter(Boolean).map((line) => line.slice(3));
+  } catch {
+    return [];
+  }
+}
 
 function gitCommit(): string {
   try {

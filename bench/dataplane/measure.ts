@@ -21,6 +21,8 @@ export interface PathRun {
   /** CPU seconds of the proxy processes (summed) per 1,000 requests, at the fixed rate and at saturation. */
   readonly proxyCpuPer1kFixed: number;
   readonly proxyCpuPer1kSaturation: number;
+  /** The same per proxy process (the activator path has two). */
+  readonly cpuPer1kFixedByProcess: Readonly<Record<string, number>>;
   /** CPU seconds of the app per 1,000 requests at the fixed rate (for scale). */
   readonly appCpuPer1kFixed: number;
   /** 1-minute load average of the machine when the fixed-rate run ended (the machine is shared). */
@@ -49,10 +51,11 @@ async function loadPath(ctx: Omit<PathContext, 'appPort'>, workDir: string, targ
   const { rps, seconds, warmupSeconds } = options.fixedRate;
   await runFixedRate({ vegeta, target, rps, seconds: warmupSeconds, cpus: options.loadCpus, workDir });
 
-  const cpuBefore = proxyCpu(proxies);
+  const cpuBefore = proxies.map((p) => cpuSeconds(p.pid));
   const appCpuBefore = cpuSeconds(app.child.pid);
   const fixedRate = await runFixedRate({ vegeta, target, rps, seconds, cpus: options.loadCpus, workDir });
-  const proxyCpuFixed = proxyCpu(proxies) - cpuBefore;
+  const cpuFixed = proxies.map((p, i) => cpuSeconds(p.pid) - cpuBefore[i]);
+  const proxyCpuFixed = cpuFixed.reduce((a, b) => a + b, 0);
   const appCpuFixed = cpuSeconds(app.child.pid) - appCpuBefore;
   const loadAverage1m = Number(os.loadavg()[0].toFixed(2));
 
@@ -67,6 +70,7 @@ async function loadPath(ctx: Omit<PathContext, 'appPort'>, workDir: string, targ
     fixedRate,
     saturation,
     proxyCpuPer1kFixed: per1k(proxyCpuFixed, fixedRate.requests, proxies),
+    cpuPer1kFixedByProcess: Object.fromEntries(proxies.map((p, i) => [p.name, (cpuFixed[i] / fixedRate.requests) * 1000])),
     proxyCpuPer1kSaturation: per1k(proxyCpuSat, saturation.requests, proxies),
     appCpuPer1kFixed: (appCpuFixed / fixedRate.requests) * 1000,
     loadAverage1m,

@@ -30,6 +30,8 @@ export interface PathSummary {
   readonly saturationP50Ms?: number;
   readonly saturationP99Ms?: number;
   readonly cpuSecondsPer1k?: number;
+  readonly cpuSecondsPer1kByProcess?: Readonly<Record<string, number>>;
+  readonly appCpuSecondsPer1k?: number;
   readonly peakRssMiB?: Readonly<Record<string, number>>;
 }
 
@@ -103,6 +105,8 @@ function summarizePath(id: PathId, label: string, runs: PathRun[], failures: str
     saturationP50Ms: m((r) => r.saturation.p50Ms),
     saturationP99Ms: m((r) => r.saturation.p99Ms),
     cpuSecondsPer1k: m((r) => r.proxyCpuPer1kFixed),
+    cpuSecondsPer1kByProcess: medianPerKey(runs.map((r) => r.cpuPer1kFixedByProcess ?? {}), 3),
+    appCpuSecondsPer1k: m((r) => r.appCpuPer1kFixed),
     peakRssMiB: medianPerKey(runs.map((r) => r.proxyPeakRssMiB)),
   };
 }
@@ -117,9 +121,9 @@ function withAddedLatency(s: PathSummary, direct?: PathSummary): PathSummary {
   };
 }
 
-function medianPerKey(records: readonly Readonly<Record<string, number>>[]): Record<string, number> {
+function medianPerKey(records: readonly Readonly<Record<string, number>>[], digits = 1): Record<string, number> {
   const keys = Object.keys(records[0] ?? {});
-  return Object.fromEntries(keys.map((k) => [k, round(median(records.map((r) => r[k])), 1)]));
+  return Object.fromEntries(keys.map((k) => [k, round(median(records.map((r) => r[k])), digits)]));
 }
 
 function describeSetup(options: BenchOptions, peers: Peers): Record<string, string | number> {

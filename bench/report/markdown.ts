@@ -30,8 +30,10 @@ export function dataplaneTable(results: BenchResults): string {
 function pathRow(p: PathSummary): string {
   if (p.skipped) return `| ${p.label} | skipped: ${p.skipped} |||||||||||`;
   const rss = Object.entries(p.peakRssMiB ?? {}).map(([name, mib]) => `${name} ${mib.toFixed(0)}`).join(', ') || '–';
+  const byProcess = Object.entries(p.cpuSecondsPer1kByProcess ?? {});
+  const cpu = p.id === 'direct' ? '–' : byProcess.length > 1 ? `${f(p.cpuSecondsPer1k)} (${byProcess.map(([name, v]) => `${name} ${f(v)}`).join(', ')})` : f(p.cpuSecondsPer1k);
   const added = (v: number | undefined) => (p.id === 'direct' ? '–' : f(v));
-  return `| ${p.label} | ${f(p.p50Ms)} | ${f(p.p95Ms)} | ${f(p.p99Ms)} | ${added(p.addedP50Ms)} | ${added(p.addedP95Ms)} | ${added(p.addedP99Ms)} | ${f((p.fixedRateSuccess ?? 0) * 100, 1)}% | ${int(p.saturationRps)} | ${f(p.saturationP50Ms, 2)} / ${f(p.saturationP99Ms, 2)} | ${p.id === 'direct' ? '–' : f(p.cpuSecondsPer1k)} | ${rss} |`;
+  return `| ${p.label} | ${f(p.p50Ms)} | ${f(p.p95Ms)} | ${f(p.p99Ms)} | ${added(p.addedP50Ms)} | ${added(p.addedP95Ms)} | ${added(p.addedP99Ms)} | ${f((p.fixedRateSuccess ?? 0) * 100, 1)}% | ${int(p.saturationRps)} | ${f(p.saturationP50Ms, 2)} / ${f(p.saturationP99Ms, 2)} | ${cpu} | ${rss} |`;
 }
 
 export function synthesisTable(results: BenchResults): string {
@@ -68,11 +70,16 @@ export function memoryText(results: BenchResults): string {
   return [`RSS ${m.label}.`, '', '| process | RSS MiB | RSS MB | peak (VmHWM) MiB |', '|---|---:|---:|---:|', ...rows].join('\n');
 }
 
+function uncommitted(results: BenchResults): string {
+  const files = results.uncommittedChanges ?? [];
+  return files.length === 0 ? '' : ` plus uncommitted changes in ${files.map((f) => `\`${f}\``).join(', ')} (measured as found in the working tree)`;
+}
+
 function setupText(results: BenchResults): string {
   const d = results.sections.dataplane;
   const m = results.machine;
   const lines = [
-    `Run: ${results.quick ? '**quick** (`npm run bench -- --quick`)' : 'full (`npm run bench`)'}, ${results.startedAt} → ${results.finishedAt}, commit \`${results.commit}\`.`,
+    `Run: ${results.quick ? '**quick** (`npm run bench -- --quick`)' : 'full (`npm run bench`)'}, ${results.startedAt} → ${results.finishedAt}, commit \`${results.commit}\`${uncommitted(results)}.`,
     `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}; load average (1/5/15 min) at start ${m.loadAverageAtStart.join(' / ')}, at end ${m.loadAverageAtEnd?.join(' / ') ?? '–'}. The machine is shared with other engineers' builds and tests, so absolute figures are noisy; comparisons are ratios taken in the same run, each figure the median of repetitions.`,
   ];
   if (d && !d.skipped) {

@@ -113,9 +113,9 @@ function toPoint(n: number, samples: readonly SynthesisSample[]): SynthesisPoint
 }
 
 /**
- * Linear when time per service stays flat as N grows: we fit time = a·N + b and compare the time
- * per service at the largest N with the slope (a superlinear cost shows as a per-service time that
- * keeps rising, a fixed start-up cost as one that falls towards the slope).
+ * Linear when the time per service stays flat as N grows. We fit time = a·N + b and say how the
+ * time per service changes between the two largest N (a superlinear cost keeps raising it; a fixed
+ * start-up cost makes it fall towards the slope), listing it at every N.
  */
 function growth(points: readonly SynthesisPoint[]): Pick<SynthesisResult, 'oursFit' | 'baselineFit' | 'growth'> {
   if (points.length < 2) return {};
@@ -123,11 +123,12 @@ function growth(points: readonly SynthesisPoint[]): Pick<SynthesisResult, 'oursF
   const oursFit = linearFit(ns, points.map((p) => p.oursMs));
   const baselineFit = linearFit(ns, points.map((p) => p.baselineMs));
   const perService = points.map((p) => p.oursMsPerService);
-  const largeTwo = perService.slice(-2);
-  const rising = largeTwo.length === 2 && largeTwo[1] > largeTwo[0] * 1.25;
-  const verdict = rising
-    ? `superlinear: time per service rises from ${largeTwo[0]} ms to ${largeTwo[1]} ms between the two largest N`
-    : `linear: time per service settles at ${perService[perService.length - 1]} ms (fit slope ${oursFit.slope.toFixed(3)} ms/service, R² ${oursFit.r2.toFixed(4)})`;
+  const [before, last] = perService.slice(-2);
+  const change = last / before;
+  const listing = `time per service ${perService.map((v) => v.toFixed(2)).join(' / ')} ms at N = ${ns.join(' / ')}`;
+  const verdict = change > 1.25
+    ? `superlinear: ${listing}; it rises ×${change.toFixed(2)} between the two largest N`
+    : `linear at scale: ${listing}; ×${change.toFixed(2)} between the two largest N (fit slope ${oursFit.slope.toFixed(3)} ms/service, R² ${oursFit.r2.toFixed(4)})`;
   return { oursFit: roundFit(oursFit), baselineFit: roundFit(baselineFit), growth: verdict };
 }
 
