@@ -87,58 +87,129 @@ export function findRevision(req: http.IncomingMessage, registry: RevisionRegist
   return undefined;
 }
 
-/**
- * When the revision has a free slot on a pod now (the common case once it is serving), the
- * request goes straight on with callbacks only; otherwise it is held (`holdAndProxy`).
- */
+const NO_POD_TRIED: ReadonlySet<string> = new Set();
+
 function proxyRequest(req: http.IncomingMessage, res: http.ServerResponse, backend: RevisionBackend, deps: HandlerDeps): void {
   backend.stats.requestIn(Date.now());
   markH2Body(req);
-  const timeoutMs = backend.info.timeoutSeconds * 1000;
-  const reservation = backend.throttler.tryReserve();
-  if (reservation === undefined) return void holdAndProxy(req, res, backend, deps, Date.now() + timeoutMs, new Set());
-  forwardReserved(req, res, backend, deps, reservation, timeoutMs);
+  new ActivatorRequest(req, res, backend, deps).start();
 }
 
-/** The fast lane: slot reserved; a refused connection falls back to the held path, on another pod. */
-function forwardReserved(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  backend: RevisionBackend,
-  deps: HandlerDeps,
-  reservation: Reservation,
-  timeoutMs: number,
-): void {
-  const deadline = Date.now() + timeoutMs;
-  let timedOut = false;
-  const cancel = startForward(
-    req,
-    res,
-    {
-      host: reservation.pod.host,
-      port: reservation.pod.port,
-      dropHeaders: DROPPED_HEADERS,
-      transformHeaders: (h) => activatorHeaders(h, req, reservation.podId),
-      onConnectError: (err) => deps.logger.warn({ pod: reservation.podId, err: err.message }, 'pod refused connection'),
-    },
-    (result) => {
-      clearTimeout(timer);
-      reservation.release();
-      if (result.outcome === 'connect-error') {
-        backend.throttler.noteRefused(reservation.pod);
-        return void holdAndProxy(req, res, backend, deps, deadline, new Set([reservation.podId]));
-      }
-      if (result.outcome === 'aborted' && !res.writableFinished && !res.destroyed) {
-        if (res.headersSent) res.destroy();
-        else if (timedOut) reply(res, 504, 'activator request timeout');
-      }
-      backend.stats.requestOut(Date.now());
-    },
-  );
-  const timer = setTimeout(() => {
-    timedOut = true;
-    cancel();
-  }, timeoutMs);
+/**
+ * One request through the activator: wait for a revision slot and a pod slot (at once when there
+ * is room), then forward. Plain callbacks and one object per request — no AbortController or
+ * promise chain — because at 1,000 rps on a shared core the activator is one of three processes
+ * on the request path and every microsecond of it shows in the latency (docs/runtime-performance.md).
+ * A pod that refuses the connection sends the request on through `holdAndProxy`, to another pod.
+ */
+class ActivatorRequest {
+  private timer: NodeJS.Timeout | undefined;
+  private waiting = false;
+  private cancelWait: (() => void) | undefined;
+  private cancelForward: (() => void) | undefined;
+  private timedOut = false;
+  private finished = false;
+  private readonly deadline: number;
+
+  constructor(
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+    private readonly backend: RevisionBackend,
+    private readonly deps: HandlerDeps,
+  ) {
+    this.deadline = Date.now() + backend.info.timeoutSeconds * 1000;
+  }
+
+  start(): void {
+    const { info, throttler } = this.backend;
+    this.timer = setTimeout(this.onTimeout, info.timeoutSeconds * 1000);
+    this.res.on('close', this.onClientClose);
+    if (this.backend.readyPods === 0) this.deps.onColdRequest(info.namespace, info.revision);
+    this.waiting = true;
+    const cancel = throttler.reserve(NO_POD_TRIED, this.onReserved, this.onFailed);
+    if (this.waiting) this.cancelWait = cancel;
+  }
+
+  private readonly onReserved = (reservation: Reservation): void => {
+    this.waiting = false;
+    this.cancelWait = undefined;
+    const { req, res, deps } = this;
+    this.cancelForward = startForward(
+      req,
+      res,
+      {
+        host: reservation.pod.host,
+        port: reservation.pod.port,
+        dropHeaders: DROPPED_HEADERS,
+        transformHeaders: (h) => activatorHeaders(h, req, reservation.podId),
+        onConnectError: (err) => deps.logger.warn({ pod: reservation.podId, err: err.message }, 'pod refused connection'),
+      },
+      (result) => this.onForwarded(result, reservation),
+    );
+  };
+
+  private onForwarded(result: ForwardResult, reservation: Reservation): void {
+    this.cancelForward = undefined;
+    reservation.release();
+    const { res } = this;
+    if (result.outcome === 'connect-error' && !this.timedOut) {
+      this.detach();
+      this.backend.throttler.noteRefused(reservation.pod);
+      // Nothing was sent: another pod gets the request, within the same deadline.
+      return void holdAndProxy(this.req, res, this.backend, this.deps, this.deadline, new Set([reservation.podId]));
+    }
+    if (result.outcome === 'aborted' && !res.writableFinished && !res.destroyed) {
+      // Cut off half-way: the client must not take a truncated body for a whole one.
+      if (res.headersSent) res.destroy();
+      else if (this.timedOut) reply(res, 504, 'activator request timeout');
+    }
+    this.finish();
+  }
+
+  private readonly onFailed = (error: Error): void => {
+    this.waiting = false;
+    this.cancelWait = undefined;
+    const { info } = this.backend;
+    replyToFailure(error, this.res, this.deps, info.namespace, info.revision);
+    this.finish();
+  };
+
+  private readonly onTimeout = (): void => {
+    this.timedOut = true;
+    if (this.waiting) {
+      this.stopWaiting();
+      const { info } = this.backend;
+      replyToFailure(new RequestTimeout(info.timeoutSeconds), this.res, this.deps, info.namespace, info.revision);
+      return this.finish();
+    }
+    this.cancelForward?.();
+  };
+
+  private readonly onClientClose = (): void => {
+    if (!this.waiting) return; // while forwarding, the forwarder sees the close itself
+    this.stopWaiting();
+    this.finish();
+  };
+
+  private stopWaiting(): void {
+    this.waiting = false;
+    const cancel = this.cancelWait;
+    this.cancelWait = undefined;
+    cancel?.();
+  }
+
+  /** Stops this object's timer and listener (the request goes on elsewhere, or is over). */
+  private detach(): void {
+    clearTimeout(this.timer);
+    this.res.off('close', this.onClientClose);
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.detach();
+    this.backend.stats.requestOut(Date.now());
+  }
 }
 
 /** Holds the request until the revision has room (bounded queue and deadline), then proxies it. */

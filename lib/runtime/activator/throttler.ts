@@ -1,4 +1,4 @@
-import { Breaker } from '../shared/breaker';
+import { Breaker, QueueFullError } from '../shared/breaker';
 import { LbPolicy, PodSlot, policyFor } from './lb-policy';
 import { PodAddress, formatAddress } from './revision';
 
@@ -107,27 +107,64 @@ export class RevisionThrottler {
   }
 
   /**
-   * A revision slot and a pod slot at once, when both are free now; undefined when the request
-   * has to wait (then `run` holds it). The request path's fast lane: no promise, no AbortSignal.
+   * The callback form of `run`'s waiting, for the request path (no promise, no AbortSignal):
+   * `onReserved` gets a revision slot and a pod slot (skipping pods in `tried`) — at once, from
+   * inside this call, when there is room — or `onFailed` gets a QueueFullError or a
+   * NoPodAcceptedError. Returns a function that gives up waiting (no callback follows it).
    */
-  tryReserve(): Reservation | undefined {
-    if (this.slotWaiters.size > 0) return undefined; // admitted requests waiting for a pod go first
+  reserve(tried: ReadonlySet<string>, onReserved: (reservation: Reservation) => void, onFailed: (error: Error) => void): () => void {
+    let cancelled = false;
+    let leave: (() => void) | undefined;
+    const withRevisionSlot = (releaseRevision: () => void): void => {
+      leave = undefined;
+      if (cancelled) return releaseRevision();
+      const pickPod = (): void => {
+        const untried = tried.size === 0 ? this.pods : this.pods.filter((p) => !tried.has(p.id));
+        if (this.pods.length > 0 && untried.length === 0) {
+          releaseRevision();
+          return onFailed(new NoPodAcceptedError(tried.size));
+        }
+        const pick = this.policy(untried);
+        if (pick === undefined) return waitForPod();
+        const releasePod = pick.reserve();
+        onReserved({
+          pod: pick.address,
+          podId: pick.id,
+          release: () => {
+            releasePod();
+            this.wakeSlotWaiters();
+            releaseRevision();
+          },
+        });
+      };
+      const waitForPod = (): void => {
+        const wake = () => {
+          this.slotWaiters.delete(wake);
+          leave = undefined;
+          pickPod();
+        };
+        this.slotWaiters.add(wake);
+        leave = () => {
+          this.slotWaiters.delete(wake);
+          releaseRevision();
+        };
+      };
+      // Admitted requests already waiting for a pod slot go first.
+      if (this.slotWaiters.size > 0) waitForPod();
+      else pickPod();
+    };
     const releaseRevision = this.breaker.tryAcquire();
-    if (releaseRevision === undefined) return undefined;
-    const pick = this.policy(this.pods);
-    if (pick === undefined) {
-      releaseRevision();
-      return undefined;
+    if (releaseRevision !== undefined) {
+      withRevisionSlot(releaseRevision);
+    } else {
+      leave = this.breaker.wait(withRevisionSlot);
+      if (leave === undefined) onFailed(new QueueFullError());
     }
-    const releasePod = pick.reserve();
-    return {
-      pod: pick.address,
-      podId: pick.id,
-      release: () => {
-        releasePod();
-        this.wakeSlotWaiters();
-        releaseRevision();
-      },
+    return () => {
+      cancelled = true;
+      const giveUp = leave;
+      leave = undefined;
+      giveUp?.();
     };
   }
 

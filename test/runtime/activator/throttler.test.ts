@@ -99,3 +99,52 @@ describe('RevisionThrottler', () => {
     expect(t.inFlight).toBe(0);
   });
 });
+
+// Added with the activator's callback request path (performance work): reserve() is what every
+// request goes through now; run() stays for websockets and retries after a refused connection.
+describe('RevisionThrottler.reserve', () => {
+  it('reserves at once when there is room, and holds a slot until released', () => {
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 1 });
+    t.updatePods([pod(5000)]);
+    const got: string[] = [];
+    t.reserve(new Set(), (r) => got.push(r.podId), (e) => got.push(e.message));
+    expect(got).toEqual(['127.0.0.1:5000']);
+    expect(t.inFlight).toBe(1);
+  });
+
+  it('queues while full, refuses beyond the queue depth, and hands the slot over on release', () => {
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 1 });
+    t.updatePods([pod(5000)]);
+    const releases: Array<() => void> = [];
+    const failures: Error[] = [];
+    for (let i = 0; i < 3; i++) t.reserve(new Set(), (r) => releases.push(r.release), (e) => failures.push(e));
+    expect(releases).toHaveLength(1);
+    expect(t.waiting).toBe(1);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toBeInstanceOf(QueueFullError);
+    releases[0]();
+    expect(releases).toHaveLength(2);
+    expect(t.inFlight).toBe(1);
+  });
+
+  it('gives up waiting when cancelled: no callback, no slot kept', () => {
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 5 });
+    const calls: string[] = [];
+    const cancel = t.reserve(new Set(), () => calls.push('reserved'), () => calls.push('failed'));
+    expect(t.waiting).toBe(1);
+    cancel();
+    t.updatePods([pod(5000)]);
+    expect(calls).toEqual([]);
+    expect(t.inFlight).toBe(0);
+    expect(t.waiting).toBe(0);
+  });
+
+  it('fails with NoPodAcceptedError when every pod was tried', () => {
+    const t = new RevisionThrottler({ containerConcurrency: 0, queueDepth: 5 });
+    t.updatePods([pod(5000)]);
+    const failures: Error[] = [];
+    t.reserve(new Set(['127.0.0.1:5000']), () => undefined, (e) => failures.push(e));
+    expect(failures[0]).toBeInstanceOf(NoPodAcceptedError);
+    expect(t.inFlight).toBe(0);
+  });
+});
