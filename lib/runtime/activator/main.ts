@@ -1,6 +1,6 @@
+import { closeServer, listenOn } from '../shared/listen';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../shared/env';
 import { createLogger, type Logger } from '../shared/logger';
 import { ActivatorConfig, readActivatorConfig } from './config';
@@ -71,9 +71,9 @@ export async function startActivator(config: ActivatorConfig, logger: Logger): P
 
   const periodMs = config.reportIntervalMs;
   const reporter = setInterval(() => metrics!.report(registry, Date.now(), periodMs), periodMs);
-  const httpPort = await listen(server, config.httpPort, config.bindAddress);
-  const h2cPort = await listen(h2cServer, config.h2cPort, config.bindAddress);
-  const metricsPort = await listen(metricsServer, config.metricsPort, config.bindAddress);
+  const httpPort = await listenOn(server, config.httpPort, config.bindAddress);
+  const h2cPort = await listenOn(h2cServer, config.h2cPort, config.bindAddress);
+  const metricsPort = await listenOn(metricsServer, config.metricsPort, config.bindAddress);
   logger.info({ httpPort, h2cPort, metricsPort, mode: config.staticConfigPath ? 'standalone' : 'kubernetes' }, 'activator listening');
 
   const running: RunningActivator = {
@@ -92,7 +92,7 @@ export async function startActivator(config: ActivatorConfig, logger: Logger): P
       await stopSource();
       registry.stop();
       server.closeIdleConnections();
-      await Promise.all([close(server), close(metricsServer), closeH2c(h2cServer, h2cSessions)]);
+      await Promise.all([closeServer(server, true), closeServer(metricsServer, true), closeH2c(h2cServer, h2cSessions)]);
     },
   };
   return running;
@@ -156,19 +156,3 @@ function closeH2c(server: http2.Http2Server, sessions: Set<http2.ServerHttp2Sess
   });
 }
 
-function listen(server: http.Server | http2.Http2Server, port: number, host: string | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function close(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}

@@ -1,5 +1,4 @@
-import type * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOn } from '../shared/listen';
 import { autoscalerConfigFromData } from '../../autoscaling';
 import { resolveServingConfig } from '../../config';
 import { Labels } from '../../constants';
@@ -101,15 +100,15 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
 
   const pokeServer = createPokeServer((ns, rev) => controller.poke(ns, rev, Date.now()));
   const metricsServer = createMetricsServer(metrics.registry);
-  const httpPort = await listen(pokeServer, config.httpPort, config.bindAddress);
-  const metricsPort = await listen(metricsServer, config.metricsPort, config.bindAddress);
+  const httpPort = await listenOn(pokeServer, config.httpPort, config.bindAddress);
+  const metricsPort = await listenOn(metricsServer, config.metricsPort, config.bindAddress);
   logger.info({ httpPort, metricsPort }, 'autoscaler listening');
 
   await waitForSignal();
   clearInterval(scrapeTimer);
   clearInterval(tickTimer);
   await elector.stop();
-  await Promise.all([close(pokeServer), close(metricsServer), cluster.stop()]);
+  await Promise.all([closeServer(pokeServer, true), closeServer(metricsServer, true), cluster.stop()]);
   logger.info('autoscaler stopped');
 }
 
@@ -122,19 +121,3 @@ function waitForSignal(): Promise<void> {
   });
 }
 
-function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function close(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}

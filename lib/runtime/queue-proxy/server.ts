@@ -2,6 +2,7 @@
  * Listeners and life cycle of one queue-proxy: the serving port (HTTP/1, or h2c + HTTP/1), the
  * admin port and the metrics port; drain-then-stop on shutdown.
  */
+import { closeServer, listenOn } from '../shared/listen';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
@@ -177,19 +178,3 @@ export class QueueProxy {
 
 }
 
-function listenOn(server: net.Server, port: number, host: string | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host }, () => {
-      server.off('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
-}
-
-function closeServer(server: net.Server, dropConnections = false): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    if (dropConnections && server instanceof http.Server) server.closeAllConnections();
-  });
-}
