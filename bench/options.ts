@@ -45,7 +45,7 @@ const QUICK: Omit<BenchOptions, 'quick' | 'sections' | 'partial' | 'reportOnly'>
   ...FULL,
   repetitions: 1,
   fixedRate: { rps: 1000, seconds: 10, warmupSeconds: 0.5 },
-  saturation: { seconds: 2, connections: 32 },
+  saturation: { seconds: 1, connections: 32 },
   synthesisSizes: [10, 100, 1000],
   synthesisRepetitions: 1,
   coldStartSamples: 3,
