@@ -27,8 +27,7 @@ import type { Construct } from 'constructs';
  * chart labels, chart namespaces and `metadata.add*` calls behave as on any ApiObject.
  */
 export class ManifestObject extends ApiObject {
-  // ApiObject keeps its props and patches private; these mirror what the fast path needs.
-  private readonly rebuild?: () => ApiObjectProps;
+  // ApiObject keeps its patches private; this mirrors what the fast path needs.
   private hasPatches = false;
 
   /**
@@ -40,13 +39,9 @@ export class ManifestObject extends ApiObject {
    */
   constructor(scope: Construct, id: string, props: ApiObjectProps, rebuild?: () => ApiObjectProps) {
     super(scope, id, props);
-    if (!rebuild) return;
-    this.rebuild = rebuild;
-    // ApiObject.toJson() spreads its private `props` field; it gets a view that rebuilds on every
-    // read, so cdk8s' path (patches, custom resolvers) renders the same object as ours. A proxy,
-    // not an accessor: redefining the field as a getter turned every object into a slow dictionary
-    // object (~800 bytes each). The metadata was already copied by ApiObject's constructor.
-    (this as unknown as { props: object }).props = new Proxy({ rebuild }, REBUILT_PROPS);
+    // ApiObject renders its own (private) `props` field in toJson(); it becomes a getter, so cdk8s'
+    // path and ours render the same rebuilt props. The metadata was copied by the constructor.
+    if (rebuild) Object.defineProperty(this, 'props', { get: rebuild, configurable: true, enumerable: true });
   }
 
   public override addJsonPatch(...ops: JsonPatch[]): void {
@@ -69,8 +64,7 @@ export class ManifestObject extends ApiObject {
 
   /** The props cdk8s renders, without metadata (rendered from `this.metadata` instead). */
   private get body(): Record<string, unknown> {
-    const props = this.rebuild?.() ?? (this as unknown as { props: ApiObjectProps }).props;
-    const { metadata: _metadata, ...body } = props as unknown as Record<string, unknown>;
+    const { metadata: _metadata, ...body } = (this as unknown as { props: Record<string, unknown> }).props;
     return body;
   }
 
@@ -83,14 +77,6 @@ export class ManifestObject extends ApiObject {
     }
   }
 }
-
-/** Reads of a rebuilt object's props, each answered from a fresh build (only cdk8s' path reads them). */
-const REBUILT_PROPS: ProxyHandler<{ rebuild: () => ApiObjectProps }> = {
-  get: (target, key) => Reflect.get(target.rebuild(), key),
-  has: (target, key) => Reflect.has(target.rebuild(), key),
-  ownKeys: (target) => Reflect.ownKeys(target.rebuild()),
-  getOwnPropertyDescriptor: (target, key) => Reflect.getOwnPropertyDescriptor(target.rebuild(), key),
-};
 
 /** Returned by `sanitizePlainJson` for input cdk8s' resolvers could act on. */
 export const NOT_PLAIN: unique symbol = Symbol('not plain JSON');
