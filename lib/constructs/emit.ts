@@ -13,16 +13,6 @@ export function emit(scope: Construct, object: Json): ApiObject {
   return new ManifestObject(scope, objectId(object), object as unknown as ApiObjectProps);
 }
 
-/**
- * Like `emit`, but the object keeps only what cdk8s copied (kind, metadata) and calls `build` again
- * whenever it is rendered, so a tree of thousands of services does not hold every body until synthesis.
- * `build` must be pure over input that does not change (a builder over a resolved spec).
- */
-export function emitBuilt(scope: Construct, build: () => Json): ApiObject {
-  const object = build();
-  return new ManifestObject(scope, objectId(object), object as unknown as ApiObjectProps, build as () => ApiObjectProps);
-}
-
 export function emitAll(scope: Construct, objects: readonly Json[]): ApiObject[] {
   return objects.map((o) => emit(scope, o));
 }

@@ -27,21 +27,14 @@ import type { Construct } from 'constructs';
  * chart labels, chart namespaces and `metadata.add*` calls behave as on any ApiObject.
  */
 export class ManifestObject extends ApiObject {
-  // ApiObject keeps its patches private; this mirrors what the fast path needs.
+  // ApiObject keeps its props and patches private; these mirror what the fast path needs.
+  private readonly body: Record<string, unknown>;
   private hasPatches = false;
 
-  /**
-   * @param rebuild when given, `props` is what it returns, and the object does not keep the props:
-   * it calls `rebuild` whenever they are rendered. With thousands of services the bodies held until
-   * synthesis were a large part of the heap (docs/synthesis-performance.md). `rebuild` must return
-   * the same object every time (a pure builder over input that does not change).
-   * @default the props are kept as given
-   */
-  constructor(scope: Construct, id: string, props: ApiObjectProps, rebuild?: () => ApiObjectProps) {
+  constructor(scope: Construct, id: string, props: ApiObjectProps) {
     super(scope, id, props);
-    // ApiObject renders its own (private) `props` field in toJson(); it becomes a getter, so cdk8s'
-    // path and ours render the same rebuilt props. The metadata was copied by the constructor.
-    if (rebuild) Object.defineProperty(this, 'props', { get: rebuild, configurable: true, enumerable: true });
+    const { metadata: _metadata, ...body } = props as unknown as Record<string, unknown>;
+    this.body = body;
   }
 
   public override addJsonPatch(...ops: JsonPatch[]): void {
@@ -60,12 +53,6 @@ export class ManifestObject extends ApiObject {
     // internalized strings JSON.parse returns (docs/synthesis-performance.md), so the manifest
     // takes a JSON round trip. Exact: sanitizePlainJson refuses what JSON would change.
     return JSON.parse(JSON.stringify(manifest));
-  }
-
-  /** The props cdk8s renders, without metadata (rendered from `this.metadata` instead). */
-  private get body(): Record<string, unknown> {
-    const { metadata: _metadata, ...body } = (this as unknown as { props: Record<string, unknown> }).props;
-    return body;
   }
 
   /** cdk8s' own metadata rendering (chart labels and namespace, `metadata.add*`), checked plain. */

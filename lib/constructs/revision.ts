@@ -8,7 +8,7 @@ import { buildPublicService } from '../builders/public-service';
 import type { RevisionSpec } from '../builders/spec';
 import { AutoscalerClass } from '../autoscaling';
 import { Names } from '../naming';
-import { emitBuilt } from './emit';
+import { emit } from './emit';
 
 const REVISION_SYMBOL = Symbol.for('cdk8s-kservice.Revision');
 
@@ -42,11 +42,11 @@ export class Revision extends Construct {
     Object.defineProperty(this, REVISION_SYMBOL, { value: true });
     const spec = props.spec;
     this.spec = spec;
-    this.deployment = emitBuilt(this, () => buildDeployment(spec));
-    this.privateService = emitBuilt(this, () => buildPrivateService(spec));
-    this.publicService = emitBuilt(this, () => buildPublicService(spec));
-    if (spec.dataPlane === 'runtime') this.publicEndpoints = emitBuilt(this, () => buildPublicEndpoints(spec));
-    if (spec.autoscaling.class === AutoscalerClass.HPA) this.horizontalPodAutoscaler = emitBuilt(this, () => buildHpa(spec));
+    this.deployment = emit(this, buildDeployment(spec));
+    this.privateService = emit(this, buildPrivateService(spec));
+    this.publicService = emit(this, buildPublicService(spec));
+    if (spec.dataPlane === 'runtime') this.publicEndpoints = emit(this, buildPublicEndpoints(spec));
+    if (spec.autoscaling.class === AutoscalerClass.HPA) this.horizontalPodAutoscaler = emit(this, buildHpa(spec));
   }
 
   public get name(): string {

@@ -1,9 +1,9 @@
 import type { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { buildRouteService } from '../builders/route-service';
+import { buildRouteServices } from '../builders/route-service';
 import type { RouteSpec } from '../builders/spec';
 import { buildIngressVirtualService, buildMeshVirtualService } from '../builders/virtual-service';
-import { emitBuilt } from './emit';
+import { emit } from './emit';
 
 export interface RouteConstructProps {
   /** The resolved, validated route (from `compileServiceSpec`, normally via `KService`). */
@@ -23,9 +23,8 @@ export class Route extends Construct {
   constructor(scope: Construct, id: string, props: RouteConstructProps) {
     super(scope, id);
     this.spec = props.spec;
-    const spec = props.spec;
-    this.services = spec.names.map((name) => emitBuilt(this, () => buildRouteService(spec, name)));
-    this.ingressVirtualService = emitBuilt(this, () => buildIngressVirtualService(spec));
-    this.meshVirtualService = emitBuilt(this, () => buildMeshVirtualService(spec));
+    this.services = buildRouteServices(props.spec).map((s) => emit(this, s));
+    this.ingressVirtualService = emit(this, buildIngressVirtualService(props.spec));
+    this.meshVirtualService = emit(this, buildMeshVirtualService(props.spec));
   }
 }
