@@ -95,3 +95,30 @@ export const Gateways = {
  * otherwise. Built from this repository's Dockerfile.
  */
 export const DEFAULT_RUNTIME_IMAGE = 'ghcr.io/cdk8s-kservice/runtime:0.1.0';
+
+/**
+ * config-logging's default `zap-logger-config`, which Knative hands its queue-proxy as
+ * SERVING_LOGGING_CONFIG. Our queue-proxy logs with pino and ignores it; it is emitted so that the
+ * compiled Deployment also runs Knative's own queue image unchanged.
+ */
+export const KNATIVE_ZAP_LOGGER_CONFIG = JSON.stringify({
+  level: 'info',
+  development: false,
+  outputPaths: ['stdout'],
+  errorOutputPaths: ['stderr'],
+  encoding: 'json',
+  encoderConfig: {
+    timeKey: 'timestamp',
+    levelKey: 'severity',
+    nameKey: 'logger',
+    callerKey: 'caller',
+    messageKey: 'message',
+    stacktraceKey: 'stacktrace',
+    lineEnding: '',
+    levelEncoder: '',
+    timeEncoder: 'iso8601',
+    durationEncoder: '',
+    callerEncoder: '',
+    nameEncoder: '',
+  },
+});

@@ -2,6 +2,8 @@
  * The queue-proxy environment of reference section 3.3, the same for our queue-proxy and
  * Knative's, so both run under the contract the compiled Deployment gives them.
  */
+import { KNATIVE_ZAP_LOGGER_CONFIG } from '../../lib/constants';
+
 export const BENCH_NAMESPACE = 'bench';
 export const BENCH_REVISION = 'bench-00001';
 
@@ -10,16 +12,6 @@ export const REVISION_HEADERS: Readonly<Record<string, string>> = {
   'Knative-Serving-Namespace': BENCH_NAMESPACE,
   'Knative-Serving-Revision': BENCH_REVISION,
 };
-
-/** config-logging `zap-logger-config` default (Knative's zap JSON), as SERVING_LOGGING_CONFIG carries it. */
-const ZAP_LOGGER_CONFIG = JSON.stringify({
-  level: 'info',
-  development: false,
-  outputPaths: ['stdout'],
-  errorOutputPaths: ['stderr'],
-  encoding: 'json',
-  encoderConfig: { timeKey: 'timestamp', levelKey: 'severity', nameKey: 'logger', callerKey: 'caller', messageKey: 'message', stacktraceKey: 'stacktrace', lineEnding: '', levelEncoder: '', timeEncoder: 'iso8601', durationEncoder: '', callerEncoder: '', nameEncoder: '' },
-});
 
 export interface QueueEnvInput {
   readonly servingPort: number;
@@ -41,7 +33,7 @@ export function queueProxyEnv(input: QueueEnvInput): Record<string, string> {
     REVISION_IDLE_TIMEOUT_SECONDS: '0',
     SERVING_POD: 'bench-00001-deployment-0',
     SERVING_POD_IP: '127.0.0.1',
-    SERVING_LOGGING_CONFIG: ZAP_LOGGER_CONFIG,
+    SERVING_LOGGING_CONFIG: KNATIVE_ZAP_LOGGER_CONFIG,
     SERVING_LOGGING_LEVEL: '',
     USER_PORT: String(input.userPort),
     SYSTEM_NAMESPACE: 'knative-serving',

@@ -9,7 +9,7 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { Probe } from '../kservice-props';
-import { Headers, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
+import { Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
 import { compact } from './json';
 import { queueServingPort, type RevisionSpec } from './spec';
 
@@ -76,7 +76,7 @@ export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
     field('SERVING_POD', 'metadata.name'),
     field('SERVING_POD_IP', 'status.podIP'),
     // Knative passes its zap logger JSON here; our runtime logs with pino and reads only the level.
-    value('SERVING_LOGGING_CONFIG', ''),
+    value('SERVING_LOGGING_CONFIG', KNATIVE_ZAP_LOGGER_CONFIG),
     value('SERVING_LOGGING_LEVEL', ''),
     value('USER_PORT', rev.userPort),
     value('SYSTEM_NAMESPACE', SYSTEM_NAMESPACE),

@@ -48,6 +48,12 @@ describe('queue-proxy container', () => {
     for (const [name, value] of Object.entries(want)) expect([name, envValue(env, name)]).toEqual([name, value]);
   });
 
+  it("hands Knative's default zap logging config over, so Knative's own queue image starts with it", () => {
+    const config = JSON.parse(envValue(queueProxyEnv(revisionSpec()), 'SERVING_LOGGING_CONFIG') ?? 'null');
+    expect(config).toMatchObject({ level: 'info', encoding: 'json', outputPaths: ['stdout'], encoderConfig: { timeKey: 'timestamp', levelKey: 'severity' } });
+    expect(envValue(queueProxyEnv(revisionSpec()), 'SERVING_LOGGING_LEVEL')).toBe('');
+  });
+
   it('reads pod facts from the downward API', () => {
     const env = queueProxyEnv(revisionSpec());
     expect(env.find((e) => e.name === 'SERVING_POD')).toEqual({ name: 'SERVING_POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
