@@ -13,6 +13,7 @@ import { LeaderElector } from '../../lib/runtime/kube/leader-election';
 import { patchReplicas } from '../../lib/runtime/kube/scale';
 import { createLogger } from '../../lib/runtime/shared/logger';
 import { useControlPlane, waitFor } from './harness';
+import { watchOutput } from '../support/child-output';
 import { ensureRuntimeBundle } from './scenarios/support/runtime-bundle';
 
 const NS = 'kube-helpers';
@@ -332,23 +333,12 @@ describe('autoscaler process (bundled) against the API server', () => {
     });
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     cleanups.push(() => (proc.kill('SIGKILL'), exited));
-    const lines: string[] = [];
-    const httpPort = await new Promise<number>((resolve, reject) => {
-      let pending = '';
-      const onData = (chunk: Buffer) => {
-        pending += chunk.toString('utf8');
-        const parts = pending.split('\n');
-        pending = parts.pop()!;
-        for (const line of parts) {
-          lines.push(line);
-          if (line.includes('"msg":"autoscaler listening"')) resolve((JSON.parse(line) as { httpPort: number }).httpPort);
-        }
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', (code) => reject(new Error(`autoscaler ${name} exited with ${code}:\n${lines.join('\n')}`)));
-    });
-    return { proc, httpPort, lines };
+    const output = watchOutput(
+      proc,
+      (line) => (line.includes('"msg":"autoscaler listening"') ? (JSON.parse(line) as { httpPort: number }).httpPort : undefined),
+      `autoscaler ${name}`,
+    );
+    return { proc, httpPort: await output.ready, lines: output.lines };
   }
 
   function poke(port: number, body: string): Promise<number> {

@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { watchOutput } from '../../support/child-output';
 import { RUNTIME_BUNDLE } from '../queue-proxy/processes';
 
 const running = new Set<ChildProcess>();
@@ -49,25 +50,19 @@ export async function startActivator(revisions: StaticRevision[], env: Record<st
   });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    const onData = (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const parts = pending.split('\n');
-      pending = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        if (line.includes('"msg":"activator listening"')) {
-          const { httpPort, h2cPort, metricsPort } = JSON.parse(line) as { httpPort: number; h2cPort: number; metricsPort: number };
-          resolve({ proc, httpPort, h2cPort, metricsPort, lines });
-        }
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`activator exited with ${code}:\n${lines.join('\n')}${pending}`)));
-  });
+  const output = watchOutput(
+    proc,
+    (line) => (line.includes('"msg":"activator listening"') ? (JSON.parse(line) as ListeningLine) : undefined),
+    'activator',
+  );
+  const { httpPort, h2cPort, metricsPort } = await output.ready;
+  return { proc, httpPort, h2cPort, metricsPort, lines: output.lines };
+}
+
+interface ListeningLine {
+  readonly httpPort: number;
+  readonly h2cPort: number;
+  readonly metricsPort: number;
 }
 
 export async function stopActivators(): Promise<void> {

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
+import { watchOutput } from '../../support/child-output';
 import { RUNTIME_BUNDLE } from '../../support/runtime-bundle';
 
 export { RUNTIME_BUNDLE };
@@ -26,24 +27,9 @@ export interface Started {
 function start(args: string[], env: Record<string, string>, readyLine: RegExp, what: string): Promise<Started & { ready: RegExpExecArray }> {
   const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
-  const lines: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => (running.delete(proc), resolve(code))));
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    const onData = (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const parts = pending.split('\n');
-      pending = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        const ready = readyLine.exec(line);
-        if (ready) resolve({ proc, lines, exited, ready });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`${what} exited with ${code} before it was ready:\n${lines.join('\n')}${pending}`)));
-  });
+  const output = watchOutput(proc, (line) => readyLine.exec(line) ?? undefined, what);
+  return output.ready.then((ready) => ({ proc, lines: output.lines, exited, ready }));
 }
 
 export interface TestApp extends Started {
