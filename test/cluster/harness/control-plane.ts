@@ -44,6 +44,17 @@ export interface ControlPlane {
   installIstioCrds(): Promise<string[]>;
   /** Last lines of every component's log, for failure messages. */
   logTails(lines?: number): string;
+  /**
+   * An API outage: stops kube-apiserver, then etcd (SIGTERM, SIGKILL after graceMs). The
+   * controller manager keeps running, as on a real node where only the API side goes down.
+   */
+  stopApi(opts?: { graceMs?: number }): Promise<void>;
+  /**
+   * Starts etcd and kube-apiserver again after stopApi, on the same ports, certificates and etcd
+   * data dir (so every kubeconfig and token stays valid), and waits until both are ready.
+   * `processes` then holds the new processes.
+   */
+  startApi(): Promise<void>;
   /** Stops all processes (controller manager, API server, etcd) and, unless keepDir, removes dir. */
   stop(opts?: { keepDir?: boolean }): Promise<void>;
 }
@@ -74,9 +85,11 @@ async function stopAll(procs: ManagedProcess[]): Promise<void> {
   for (const p of [...procs].reverse()) await p.stop();
 }
 
-async function startIn(dir: string, bins: ControlPlaneBinaries, started: ManagedProcess[], bindAddress: string): Promise<{
-  pki: Pki; ports: Ports; adminKc: KubeConfig; adminPath: string;
-}> {
+interface Started {
+  pki: Pki; ports: Ports; adminKc: KubeConfig; adminPath: string; bins: ControlPlaneBinaries;
+}
+
+async function startIn(dir: string, bins: ControlPlaneBinaries, started: ManagedProcess[], bindAddress: string): Promise<Started> {
   const pkiDir = join(dir, 'pki');
   mkdirSync(pkiDir);
   const pki = createPki(pkiDir, KUBERNETES_SERVICE_IP, [bindAddress]);
@@ -93,7 +106,7 @@ async function startIn(dir: string, bins: ControlPlaneBinaries, started: Managed
     clientCertificate: pki.controllerManager.cert, clientKey: pki.controllerManager.key,
   });
   started.push(await startControllerManager(bins, dir, ports, pki, kcmPath));
-  return { pki, ports, adminKc, adminPath };
+  return { pki, ports, adminKc, adminPath, bins };
 }
 
 function logTails(procs: ManagedProcess[], lines: number): string {
@@ -123,13 +136,22 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   }
 }
 
+/**
+ * Restarts etcd and kube-apiserver in place (same ports, pki, data dir). A port can be taken by
+ * another process while they are down; then start fails with the component's log, as at start.
+ */
+async function restartApi(dir: string, procs: ManagedProcess[], s: Started & { bindAddress: string }): Promise<void> {
+  if (procs[0].running() || procs[1].running()) throw new Error('startApi: etcd and kube-apiserver must be stopped first (stopApi)');
+  procs[0] = await startEtcd(s.bins, dir, s.ports);
+  procs[1] = await startApiserver(s.bins, dir, s.ports, s.pki, s.bindAddress);
+}
+
 function controlPlane(
   dir: string,
   procs: ManagedProcess[],
-  s: { pki: Pki; ports: Ports; adminKc: KubeConfig; adminPath: string; bindAddress: string },
+  s: Started & { bindAddress: string },
   keepDirDefault = false,
 ): ControlPlane {
-  const [etcd, apiserver, controllerManager] = procs;
   const apiServerUrl = `https://${s.bindAddress}:${s.ports.apiserver}`;
   const target = { server: apiServerUrl, caFile: s.pki.ca.cert, dir };
   return {
@@ -140,11 +162,21 @@ function controlPlane(
     caPem: readFileSync(s.pki.ca.cert, 'utf8'),
     serviceClusterIpRange: SERVICE_CLUSTER_IP_RANGE,
     dir,
-    processes: { etcd, apiserver, controllerManager },
+    // Getters: startApi replaces the etcd and kube-apiserver processes.
+    processes: {
+      get etcd() { return procs[0]; },
+      get apiserver() { return procs[1]; },
+      get controllerManager() { return procs[2]; },
+    },
     serviceAccountKubeConfig: (ns, name, o) => serviceAccountAccess(s.adminKc, target, ns, name, o),
     applyObjects: (objs, fm, o) => applyObjects(s.adminKc, objs, fm, o),
     installIstioCrds: () => installIstioCrds(s.adminKc),
     logTails: (lines = 30) => logTails(procs, lines),
+    stopApi: async (o = {}) => {
+      await procs[1].stop(o.graceMs);
+      await procs[0].stop(o.graceMs);
+    },
+    startApi: () => restartApi(dir, procs, s),
     stop: async (o = {}) => {
       await stopAll(procs);
       const keep = o.keepDir ?? (keepDirDefault || process.env.KSERVICE_KEEP_CONTROL_PLANE === '1');

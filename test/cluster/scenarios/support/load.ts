@@ -12,6 +12,8 @@ export interface LoadOptions {
   /** Checked before each request; true stops the load early. */
   readonly until?: () => boolean;
   readonly send: (worker: number, seq: number) => Promise<HttpResult>;
+  /** Called with every result and when its request was sent and ended (epoch ms). */
+  readonly onResult?: (result: HttpResult, sentAt: number, endedAt: number) => void;
 }
 
 export interface LoadReport {
@@ -31,13 +33,20 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const worker = async (id: number): Promise<void> => {
     while (sent < opts.maxRequests && Date.now() < deadline && !opts.until?.()) {
       const seq = sent++;
+      const sentAt = Date.now();
       const r = await opts.send(id, seq);
+      opts.onResult?.(r, sentAt, Date.now());
       byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
       if (r.status !== 200 && failures.length < 20) failures.push(r);
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, (_, i) => worker(i)));
   return { total: sent, byStatus, failures, durationMs: Date.now() - started };
+}
+
+/** Requests that ended with any status at all (status 0: a connection error), i.e. none hung or got lost. */
+export function answered(r: LoadReport): number {
+  return Object.values(r.byStatus).reduce((a, b) => a + b, 0);
 }
 
 /** One line for assertion messages. */

@@ -14,7 +14,7 @@ import { DEFAULT_RUNTIME_IMAGE, SYSTEM_NAMESPACE } from '../../../../lib/constan
 import { ServingSystem, type ServingSystemProps } from '../../../../lib/constructs/serving-system';
 import { waitFor } from '../../harness';
 import { startNodeCluster, stopNodeCluster, type NodeCluster } from '../../node-agent/cluster';
-import { runtimeImage, testAppImage } from '../../node-agent/images';
+import { runtimeImage, testAppImage, type ImageRule } from '../../node-agent/images';
 import { ensureRuntimeBundle } from './runtime-bundle';
 
 /** The user image of every scenario KService; the agent runs it as test-app.mjs. */
@@ -43,6 +43,8 @@ export interface ServingScenarioOptions {
   /** Overrides on top of FAST_AUTOSCALER. */
   readonly autoscaler?: AutoscalerConfigProps;
   readonly system?: Omit<ServingSystemProps, 'config'>;
+  /** More images the node agent can run, besides the runtime and TEST_IMAGE (e.g. a crashing app). */
+  readonly images?: readonly ImageRule[];
 }
 
 export interface ServingCluster extends NodeCluster {
@@ -110,7 +112,7 @@ async function startServing(opts: ServingScenarioOptions): Promise<ServingCluste
   const objects = synthesize(opts);
   const bundle = ensureRuntimeBundle();
   const node = await startNodeCluster({
-    images: [runtimeImage(DEFAULT_RUNTIME_IMAGE, RUNTIME_TEST_ENV, bundle), testAppImage(TEST_IMAGE)],
+    images: [runtimeImage(DEFAULT_RUNTIME_IMAGE, RUNTIME_TEST_ENV, bundle), testAppImage(TEST_IMAGE), ...(opts.images ?? [])],
   });
   const c: ServingCluster = {
     ...node,
