@@ -68,6 +68,15 @@ export const Headers = {
   NETWORK_HASH: 'K-Network-Hash',
 } as const;
 
+/**
+ * The user container's preStop hook calls the queue-proxy's admin port at WAIT_FOR_DRAIN_PATH
+ * with DRAIN_TOKEN_HEADER; the queue-proxy gets the same token in DRAIN_TOKEN_ENV and answers
+ * 403 to a call without it (lib/builders/drain-token.ts says how the token is derived).
+ */
+export const WAIT_FOR_DRAIN_PATH = '/wait-for-drain';
+export const DRAIN_TOKEN_HEADER = 'K-Drain-Token';
+export const DRAIN_TOKEN_ENV = 'QUEUE_DRAIN_TOKEN';
+
 export const SYSTEM_NAMESPACE = 'knative-serving';
 export const USER_CONTAINER_NAME = 'user-container';
 export const QUEUE_CONTAINER_NAME = 'queue-proxy';

@@ -1,4 +1,5 @@
 import { Ports, SYSTEM_NAMESPACE } from '../../constants';
+import { type ConnectionLimits, readConnectionLimits } from '../shared/connection-limits';
 import { Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
 
 /**
@@ -28,6 +29,8 @@ export interface ActivatorConfig {
   readonly drainSeconds: number;
   /** Retry-After on 503 answers. */
   readonly retryAfterSeconds: number;
+  /** Bounds on client connections (ACTIVATOR_IDLE_CONNECTION_SECONDS, _HEADERS_TIMEOUT_SECONDS, _MAX_CONNECTIONS). */
+  readonly connectionLimits: ConnectionLimits;
 }
 
 export function readActivatorConfig(env: Env): ActivatorConfig {
@@ -46,5 +49,6 @@ export function readActivatorConfig(env: Env): ActivatorConfig {
     systemNamespace: envString(env, 'SYSTEM_NAMESPACE', SYSTEM_NAMESPACE),
     drainSeconds: envNumber(env, 'ACTIVATOR_DRAIN_SECONDS', 45, { min: 0 }),
     retryAfterSeconds: envInt(env, 'ACTIVATOR_RETRY_AFTER_SECONDS', 1, { min: 0 }),
+    connectionLimits: readConnectionLimits(env, 'ACTIVATOR'),
   };
 }

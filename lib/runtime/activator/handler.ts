@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Headers } from '../../constants';
 import { QueueFullError } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
-import { ForwardResult, forward, forwardUpgrade, startForward } from '../shared/proxy';
+import { ForwardResult, forward, forwardUpgrade, holdUpgradeClient, startForward } from '../shared/proxy';
 import type { RevisionRegistry } from './registry';
 import { formatAddress } from './revision';
 import type { RevisionBackend } from './revision-backend';
@@ -261,12 +261,13 @@ async function proxyUpgrade(
   stats.requestIn(Date.now());
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new RequestTimeout(info.timeoutSeconds)), info.timeoutSeconds * 1000);
-  socket.once('close', () => controller.abort(new ClientGone()));
+  // Read while waiting: a client that gives up only half-closes (see holdUpgradeClient).
+  const held = holdUpgradeClient(socket, head, () => controller.abort(new ClientGone()));
   try {
     if (backend.readyPods === 0) deps.onColdRequest(info.namespace, info.revision);
     await backend.throttler.run(controller.signal, async (pod) => {
       clearTimeout(timer); // the timeout bounds the wait, not the life of a websocket
-      const outcome = await forwardUpgrade(req, socket, head, {
+      const outcome = await forwardUpgrade(req, socket, held.take(), {
         host: pod.host,
         port: pod.port,
         transformHeaders: (h) => {
@@ -282,6 +283,7 @@ async function proxyUpgrade(
     else if (err instanceof NoPodAcceptedError) rawReply(socket, 502, err.message);
     else socket.destroy();
   } finally {
+    held.take();
     clearTimeout(timer);
     stats.requestOut(Date.now());
   }

@@ -1,6 +1,7 @@
 import { closeServer, listenOn } from '../shared/listen';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import { capConnections, closeIdleSessions, http1ServerOptions, http2ServerOptions } from '../shared/connection-limits';
 import { ConfigError } from '../shared/env';
 import { createLogger, type Logger } from '../shared/logger';
 import { ActivatorConfig, readActivatorConfig } from './config';
@@ -54,13 +55,16 @@ export async function startActivator(config: ActivatorConfig, logger: Logger): P
     retryAfterSeconds: config.retryAfterSeconds,
   };
   const handler = createRequestHandler(deps);
-  const server = http.createServer(handler);
+  const limits = config.connectionLimits;
+  const server = http.createServer(http1ServerOptions(limits), handler);
   server.on('upgrade', createUpgradeHandler(deps));
   server.keepAliveTimeout = 65_000;
   // h2c with prior knowledge (what Istio sends to an h2c port). node:http2's compatibility
   // request/response mirror node:http's closely enough for the handler and the shared forwarder;
   // the pod is then reached over HTTP/1.1 on its h2c port, which accepts both.
-  const h2cServer = http2.createServer();
+  const h2cServer = http2.createServer(http2ServerOptions());
+  closeIdleSessions(h2cServer, limits);
+  capConnections(h2cServer, limits);
   const h2cSessions = new Set<http2.ServerHttp2Session>();
   h2cServer.on('session', (session) => {
     h2cSessions.add(session);

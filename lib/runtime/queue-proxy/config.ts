@@ -3,7 +3,8 @@
  * compiled for this runtime also runs Knative's own queue image and the other way round, plus a
  * few overrides of our own (QUEUE_*) for running several instances on one host.
  */
-import { Ports, RevisionDefaults } from '../../constants';
+import { DRAIN_TOKEN_ENV, Ports, RevisionDefaults } from '../../constants';
+import { type ConnectionLimits, readConnectionLimits } from '../shared/connection-limits';
 import {
   ConfigError,
   type Env,
@@ -44,6 +45,10 @@ export interface QueueProxyConfig {
   /** Address the servers bind; undefined = every address (as Knative's `:port`). */
   readonly bindAddress: string | undefined;
   readonly logLevel: string;
+  /** Bounds on client connections (QUEUE_IDLE_CONNECTION_SECONDS, QUEUE_HEADERS_TIMEOUT_SECONDS, QUEUE_MAX_CONNECTIONS). */
+  readonly connectionLimits: ConnectionLimits;
+  /** The token `/wait-for-drain` must carry (DRAIN_TOKEN_ENV); undefined = none is asked for. */
+  readonly drainToken: string | undefined;
 }
 
 /**
@@ -94,6 +99,8 @@ export function readQueueProxyConfig(env: Env): QueueProxyConfig {
     drainSeconds: envNumber(env, 'QUEUE_DRAIN_SECONDS', 30, { min: 0 }),
     bindAddress: envOptionalString(env, 'QUEUE_BIND_ADDRESS'),
     logLevel: envString(env, 'SERVING_LOGGING_LEVEL', envString(env, 'LOG_LEVEL', 'info')),
+    connectionLimits: readConnectionLimits(env, 'QUEUE'),
+    drainToken: envOptionalString(env, DRAIN_TOKEN_ENV),
   };
 }
 

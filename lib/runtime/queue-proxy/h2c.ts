@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
+import { capConnections, type ConnectionLimits } from '../shared/connection-limits';
 import { withoutHopByHop, type ForwardResult } from '../shared/proxy';
 import type { AnyRequest } from './probe-handler';
 import { abortResponse, type AnyResponse } from './timeouts';
@@ -17,9 +18,15 @@ const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
  * A listener that hands each connection to `h2` when it opens with the HTTP/2 preface and to
  * `h1` otherwise (what Go's h2c.NewHandler does for Knative).
  */
-export function createSniffingServer(h1: http.Server, h2: http2.Http2Server): net.Server {
-  return net.createServer((socket) => {
+export function createSniffingServer(h1: http.Server, h2: http2.Http2Server, limits: ConnectionLimits): net.Server {
+  // node:http tracks connections (for headersTimeout and closeIdleConnections) from its
+  // 'listening' event; this server never listens itself, so it is told once here.
+  h1.emit('listening');
+  const listener = net.createServer((socket) => {
+    // Until the first byte says which protocol, the connection is bound by the head deadline.
+    socket.setTimeout(limits.headersMs, () => socket.destroy());
     socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0);
       socket.pause();
       const start = first.toString('latin1', 0, Math.min(first.length, PREFACE.length));
       if (PREFACE.startsWith(start)) {
@@ -32,6 +39,8 @@ export function createSniffingServer(h1: http.Server, h2: http2.Http2Server): ne
     });
     socket.on('error', () => socket.destroy());
   });
+  capConnections(listener, limits);
+  return listener;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { Headers } from '../../constants';
 import { type Breaker, QueueFullError, type Release } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
-import { forwardUpgrade, type ForwardResult } from '../shared/proxy';
+import { forwardUpgrade, type ForwardResult, holdUpgradeClient } from '../shared/proxy';
 import type { Drainer } from './drain';
 import { completeUpstreamHeaders, toUpstreamHeaders } from './headers';
 import { answerProbe, type AnyRequest, probeKind } from './probe-handler';
@@ -105,17 +105,12 @@ export class RequestHandler {
 
   private async serveUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const proxied = isProxied(req);
-    let release: Release = noRelease;
-    try {
-      release = this.deps.breaker ? await this.deps.breaker.acquire() : noRelease;
-    } catch (err) {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Length: ${(err as Error).message.length}\r\nConnection: close\r\n\r\n${(err as Error).message}`);
-      return;
-    }
+    const slot = await this.upgradeSlot(socket, head);
+    if (slot === undefined) return;
     this.deps.stats.requestStarted(proxied);
     this.upgraded.add(socket);
     try {
-      await forwardUpgrade(req, socket, head, {
+      await forwardUpgrade(req, socket, slot.head, {
         host: '127.0.0.1',
         port: this.deps.userPort,
         transformHeaders: (headers) => toUpstreamHeaders(headers, req.headers),
@@ -123,8 +118,34 @@ export class RequestHandler {
     } finally {
       this.upgraded.delete(socket);
       this.deps.stats.requestFinished(proxied);
-      release();
+      slot.release();
     }
+  }
+
+  /**
+   * A breaker slot for an Upgrade request, with the bytes the client sent so far; undefined when
+   * the queue is full (503 written) or the client went away while waiting (it leaves the queue
+   * then, instead of taking a slot nobody will use).
+   */
+  private upgradeSlot(socket: Duplex, head: Buffer): Promise<{ release: Release; head: Buffer } | undefined> {
+    const breaker = this.deps.breaker;
+    if (breaker === undefined) return Promise.resolve({ release: noRelease, head });
+    if (socket.destroyed) return Promise.resolve(undefined);
+    const now = breaker.tryAcquire();
+    if (now !== undefined) return Promise.resolve({ release: now, head });
+    return new Promise((resolve) => {
+      const cancel = breaker.wait((release) => resolve({ release, head: held.take() }));
+      if (cancel === undefined) {
+        const message = new QueueFullError().message;
+        socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Length: ${message.length}\r\nConnection: close\r\n\r\n${message}`);
+        return resolve(undefined);
+      }
+      const held = holdUpgradeClient(socket, head, () => {
+        cancel();
+        socket.destroy();
+        resolve(undefined);
+      });
+    });
   }
 
   /** @internal (Exchange) */

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { Breaker } from '../shared/breaker';
+import { closeIdleSessions, http1ServerOptions, http2ServerOptions } from '../shared/connection-limits';
 import type { Logger } from '../shared/logger';
 import { createKeepAliveAgent, startForward } from '../shared/proxy';
 import { createAdminHandler } from './admin';
@@ -75,15 +76,17 @@ export class QueueProxy {
       logger,
     });
 
-    this.http1Server = http.createServer(this.handler.handle);
+    const limits = config.connectionLimits;
+    this.http1Server = http.createServer(http1ServerOptions(limits), this.handler.handle);
     this.http1Server.on('upgrade', this.handler.handleUpgrade);
     if (config.protocol === 'h2c') {
-      this.h2Server = http2.createServer(this.handler.handle);
+      this.h2Server = http2.createServer(http2ServerOptions(), this.handler.handle);
       this.h2Server.on('session', (session) => {
         this.sessions.add(session);
         session.once('close', () => this.sessions.delete(session));
       });
-      this.servingListener = createSniffingServer(this.http1Server, this.h2Server);
+      closeIdleSessions(this.h2Server, limits);
+      this.servingListener = createSniffingServer(this.http1Server, this.h2Server, limits);
     } else {
       this.servingListener = this.http1Server;
     }
@@ -92,7 +95,7 @@ export class QueueProxy {
       socket.once('close', () => this.servingSockets.delete(socket));
     });
     this.adminServer = http.createServer(
-      createAdminHandler({ drainer: this.drainer, terminating: () => this.terminating, logger }),
+      createAdminHandler({ drainer: this.drainer, terminating: () => this.terminating, drainToken: config.drainToken, logger }),
     );
     const metrics = createQueueMetrics(
       { namespace: config.namespace, configuration: config.configuration, revision: config.revision, pod: config.pod },

@@ -231,11 +231,14 @@ class HttpExchange {
     this.connected = true;
     this.upstreamRes = upstreamRes;
     const { res } = this;
-    res.writeHead(
-      upstreamRes.statusCode ?? 502,
-      upstreamRes.statusMessage,
-      filterRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers.connection),
-    );
+    if (!writeUpstreamHead(res, upstreamRes)) {
+      // The app's status line or headers cannot be passed on (node:http refuses to write them):
+      // answered as a failed upstream, so one broken app never throws in the proxy.
+      upstreamRes.destroy();
+      this.upstream.destroy();
+      writeBadGateway(res);
+      return this.settle({ outcome: 'upstream-error', error: new Error('the upstream sent a status line or header that cannot be relayed') });
+    }
     // A hand-made relay instead of pipe(): pipe installs about ten listeners per request.
     upstreamRes.on('data', this.onData);
     upstreamRes.on('end', this.onEnd);
@@ -310,15 +313,82 @@ class HttpExchange {
   }
 }
 
+/**
+ * Writes the upstream's status and headers into `res`; false when node:http refuses them (a
+ * reason phrase or header with control characters: ERR_INVALID_CHAR and the like). The client's
+ * parser is more lenient than the server's checks, so an app can send what cannot be relayed.
+ */
+function writeUpstreamHead(res: http.ServerResponse, upstreamRes: http.IncomingMessage): boolean {
+  try {
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, filterRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers.connection));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function writeBadGateway(res: http.ServerResponse): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' });
+  // The reason phrase is explicit: a refused one from the upstream may still be on `res`.
+  res.writeHead(502, 'Bad Gateway', { 'content-type': 'text/plain; charset=utf-8' });
   res.end('bad gateway');
+}
+
+/** Bytes a client may send after its Upgrade request before the answer; beyond, it is not read. */
+export const MAX_EARLY_UPGRADE_BYTES = 64 * 1024;
+
+/** A client socket held while its Upgrade request waits (for a slot, or for the upstream). */
+export interface HeldUpgradeClient {
+  /** Stops watching; returns the request's `head` plus whatever the client sent since. */
+  take(): Buffer;
+}
+
+/**
+ * Watches an Upgrade request's socket until it is taken, calling `onGone` once if the client
+ * leaves first. The socket has to be read for that: node:http's server sockets allow half-open
+ * connections, so a client that gives up only sends FIN, and a paused socket never reports it
+ * ('end' waits for the data before it). Early bytes are kept (bounded) for the upstream.
+ */
+export function holdUpgradeClient(socket: Duplex, head: Buffer, onGone: () => void): HeldUpgradeClient {
+  const chunks: Buffer[] = head.length > 0 ? [head] : [];
+  let size = head.length;
+  let taken = false;
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= MAX_EARLY_UPGRADE_BYTES) socket.pause();
+  };
+  const gone = () => {
+    if (taken) return;
+    stop();
+    onGone();
+  };
+  const stop = () => {
+    taken = true;
+    socket.off('data', onData);
+    socket.off('end', gone);
+    socket.off('close', gone);
+    socket.off('error', gone);
+    socket.pause();
+  };
+  socket.on('data', onData);
+  socket.once('end', gone);
+  socket.once('close', gone);
+  socket.once('error', gone);
+  if (socket.destroyed) queueMicrotask(gone);
+  else if (size < MAX_EARLY_UPGRADE_BYTES) socket.resume();
+  return {
+    take: () => {
+      stop();
+      return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    },
+  };
 }
 
 /**
  * Forwards an Upgrade request (websockets) and, once the upstream switches protocols, splices the
- * two sockets together. Resolves when both sides are closed.
+ * two sockets together. Resolves when both sides are closed, or at once when the client goes
+ * away before the upstream answered (its slot must not wait on an app that may never answer).
  */
 export function forwardUpgrade(
   req: http.IncomingMessage,
@@ -327,6 +397,7 @@ export function forwardUpgrade(
   options: ForwardOptions,
 ): Promise<ForwardResult> {
   return new Promise((resolve) => {
+    if (clientSocket.destroyed) return resolve({ outcome: 'aborted' });
     const headers = upstreamRequestHeaders(req);
     headers.connection = 'Upgrade';
     headers.upgrade = req.headers.upgrade;
@@ -341,17 +412,31 @@ export function forwardUpgrade(
       agent: false,
     });
     let connected = false;
+    let answered = false;
+    let settled = false;
+    const settle = (result: ForwardResult) => {
+      if (settled) return;
+      settled = true;
+      resolve(result);
+    };
+    const held = holdUpgradeClient(clientSocket, head, () => {
+      if (answered) return;
+      upstream.destroy();
+      settle({ outcome: 'aborted' });
+    });
     upstream.on('socket', (socket) => socket.once('connect', () => (connected = true)));
     clientSocket.on('error', () => upstream.destroy());
 
     upstream.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
+      answered = true;
+      const early = held.take();
       clientSocket.write(statusLine(upstreamRes) + rawHeaderLines(upstreamRes.rawHeaders) + '\r\n');
       if (upstreamHead.length > 0) clientSocket.write(upstreamHead);
-      if (head.length > 0) upstreamSocket.write(head);
+      if (early.length > 0) upstreamSocket.write(early);
       upstreamSocket.pipe(clientSocket).pipe(upstreamSocket);
       let open = 2;
       const closed = () => {
-        if (--open === 0) resolve({ outcome: 'done', statusCode: 101 });
+        if (--open === 0) settle({ outcome: 'done', statusCode: 101 });
       };
       // Server sockets allow half-open connections, so an 'end' alone would leave both sides
       // open for ever: either side ending or failing ends the whole tunnel.
@@ -364,29 +449,44 @@ export function forwardUpgrade(
         socket.on('error', teardown);
         socket.once('close', () => (teardown(), closed()));
       }
+      if (clientSocket.destroyed) teardown();
     });
 
     upstream.on('response', (upstreamRes) => {
-      // The upstream refused to switch: pass its answer on and close.
-      const chunks: Buffer[] = [];
-      upstreamRes.on('data', (chunk: Buffer) => chunks.push(chunk));
-      upstreamRes.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const kept = filterRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers.connection, ['content-length']);
-        clientSocket.write(statusLine(upstreamRes) + rawHeaderLines(kept));
-        clientSocket.write(`Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
-        clientSocket.end(body);
-        resolve({ outcome: 'done', statusCode: upstreamRes.statusCode ?? 502 });
+      answered = true;
+      // The upstream refused to switch: its answer is streamed on (with back-pressure, never
+      // held whole: anyone can add an Upgrade header to an ordinary request) and the connection
+      // closed; without a Content-Length the close ends the body.
+      held.take();
+      const kept = filterRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers.connection);
+      if (!relayable(upstreamRes.statusMessage, kept)) {
+        // As on the ordinary path (writeUpstreamHead): what cannot be relayed is a 502.
+        upstream.destroy();
+        clientSocket.end(BAD_GATEWAY_RAW);
+        return settle({ outcome: 'upstream-error', error: new Error('the upstream sent a status line or header that cannot be relayed') });
+      }
+      clientSocket.write(statusLine(upstreamRes) + rawHeaderLines(kept) + 'Connection: close\r\n\r\n');
+      upstreamRes.pipe(clientSocket);
+      upstreamRes.once('end', () => settle({ outcome: 'done', statusCode: upstreamRes.statusCode ?? 502 }));
+      upstreamRes.once('error', (error) => (clientSocket.destroy(), settle({ outcome: 'upstream-error', error })));
+      clientSocket.once('close', () => {
+        if (settled) return;
+        upstream.destroy();
+        settle({ outcome: 'aborted' });
       });
     });
 
     upstream.on('error', (error) => {
+      if (settled) return;
+      held.take();
       if (!connected && options.onConnectError) {
         options.onConnectError(error);
+      } else if (answered) {
+        clientSocket.destroy();
       } else if (clientSocket.writable) {
-        clientSocket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad gateway');
+        clientSocket.end(BAD_GATEWAY_RAW);
       }
-      resolve({ outcome: connected ? 'upstream-error' : 'connect-error', error });
+      settle({ outcome: connected ? 'upstream-error' : 'connect-error', error });
     });
     upstream.end();
   });
@@ -399,12 +499,32 @@ function endThenDestroy(socket: Duplex): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+/**
+ * The status line for a raw socket. A reason phrase with bytes RFC 9112 does not allow (control
+ * characters) is replaced by the standard one rather than passed on to the client.
+ */
 function statusLine(res: http.IncomingMessage): string {
-  return `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}\r\n`;
+  const reason = res.statusMessage ?? '';
+  const safe = VALID_FIELD_TEXT.test(reason) ? reason : (http.STATUS_CODES[res.statusCode ?? 502] ?? '');
+  return `HTTP/1.1 ${res.statusCode} ${safe}\r\n`;
 }
 
+const BAD_GATEWAY_RAW = 'HTTP/1.1 502 Bad Gateway\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad gateway';
+
+function relayable(reason: string | undefined, raw: readonly string[]): boolean {
+  if (!VALID_FIELD_TEXT.test(reason ?? '')) return false;
+  for (let i = 1; i < raw.length; i += 2) if (!VALID_FIELD_TEXT.test(raw[i])) return false;
+  return true;
+}
+
+/** HTAB, SP, VCHAR and obs-text (RFC 9110 5.5): what a reason phrase or field value may hold. */
+const VALID_FIELD_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Header lines for a raw socket; a field node:http would refuse to write is left out. */
 function rawHeaderLines(raw: string[]): string {
   let out = '';
-  for (let i = 0; i < raw.length; i += 2) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (VALID_FIELD_TEXT.test(raw[i + 1])) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
   return out;
 }

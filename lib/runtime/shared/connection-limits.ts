@@ -1,0 +1,87 @@
+/**
+ * Bounds on client connections, shared by the queue-proxy's and the activator's listeners.
+ * node:http2 servers have no timeout of their own (Server.setTimeout is off by default), so an
+ * idle or slowly-opened HTTP/2 session lived for ever: 5,000 idle ones held 92 MB. node:http's
+ * headersTimeout only works on a server that listens itself, which the h2c port's HTTP/1 side
+ * does not (createSniffingServer hands it connections).
+ */
+import type * as http from 'node:http';
+import type * as http2 from 'node:http2';
+import type * as net from 'node:net';
+import { type Env, envInt, envNumber } from './env';
+
+export interface ConnectionLimits {
+  /** An HTTP/2 session with no stream open is closed after this long. 0 = never. */
+  readonly idleMs: number;
+  /** Time to send a whole HTTP/1 request head (node:http's headersTimeout), or a first byte. */
+  readonly headersMs: number;
+  /** Connections at once on a listener with HTTP/2 on it; beyond, new ones are refused. */
+  readonly maxConnections: number;
+}
+
+/**
+ * 65 s idle as the activator's HTTP/1 keep-alive (longer than the load balancers' 60 s, so they
+ * close first); 60 s for a request head is node:http's own default; 4,096 sessions is about 75 MB
+ * of idle sessions at the measured ~18 KB each.
+ */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { idleMs: 65_000, headersMs: 60_000, maxConnections: 4096 };
+
+/** Go's http2 default, which Knative's servers use. */
+export const MAX_CONCURRENT_STREAMS = 250;
+
+/** How long a session asked to close (GOAWAY) may take to finish before it is destroyed. */
+const CLOSE_GRACE_MS = 5000;
+
+/** Options for http2.createServer: a bound on the streams one session may open at once. */
+export function http2ServerOptions(): http2.ServerOptions {
+  return { settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS } };
+}
+
+/** node:http server options for `limits`: the head deadline, checked often enough to matter. */
+export function http1ServerOptions(limits: ConnectionLimits): http.ServerOptions {
+  return {
+    headersTimeout: limits.headersMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.headersMs / 4))),
+  };
+}
+
+/**
+ * Closes sessions of `server` that have had no stream open for `limits.idleMs`. Counted by
+ * streams, not bytes: PINGs or a HEADERS frame trickled in pieces (no stream until the headers
+ * are complete) do not keep a session alive, as Go's http2 IdleTimeout. One timer per session,
+ * refreshed when its last stream closes (no per-request timer).
+ */
+export function closeIdleSessions(server: http2.Http2Server, limits: ConnectionLimits): void {
+  if (limits.idleMs <= 0) return;
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    let open = 0;
+    const onIdle = () => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      session.close();
+      setTimeout(() => session.destroy(), CLOSE_GRACE_MS).unref();
+    };
+    const timer = setTimeout(onIdle, limits.idleMs).unref();
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      open++;
+      stream.once('close', () => {
+        if (--open === 0) timer.refresh();
+      });
+    });
+    session.once('close', () => clearTimeout(timer));
+  });
+}
+
+/** Caps the connections a listener holds at once (beyond, the kernel accepts and Node closes). */
+export function capConnections(listener: net.Server, limits: ConnectionLimits): void {
+  listener.maxConnections = limits.maxConnections;
+}
+
+/** `<PREFIX>_IDLE_CONNECTION_SECONDS`, `<PREFIX>_HEADERS_TIMEOUT_SECONDS`, `<PREFIX>_MAX_CONNECTIONS`. */
+export function readConnectionLimits(env: Env, prefix: 'QUEUE' | 'ACTIVATOR'): ConnectionLimits {
+  const defaults = DEFAULT_CONNECTION_LIMITS;
+  return {
+    idleMs: envNumber(env, `${prefix}_IDLE_CONNECTION_SECONDS`, defaults.idleMs / 1000, { min: 0 }) * 1000,
+    headersMs: envNumber(env, `${prefix}_HEADERS_TIMEOUT_SECONDS`, defaults.headersMs / 1000, { min: 0.1 }) * 1000,
+    maxConnections: envInt(env, `${prefix}_MAX_CONNECTIONS`, defaults.maxConnections, { min: 1 }),
+  };
+}
