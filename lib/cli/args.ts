@@ -23,16 +23,19 @@ Run 'kservice compile --help' for the details of compile.
 
 export const COMPILE_HELP = `Usage: kservice compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE]
 
-Reads YAML files, directories (recursively, *.yaml and *.yml, in sorted order) or '-' for stdin.
-Documents of kind Service or Revision in serving.knative.dev/v1 are validated and compiled; every
-other document passes through unchanged. Output is deterministic: the same input gives the same
-bytes.
+Reads YAML files, directories (recursively, regular *.yaml and *.yml files, in sorted order) or
+'-' for stdin. Input is UTF-8 (UTF-16 with a byte-order mark is decoded). Documents of kind
+Service or Revision in serving.knative.dev/v1 are validated and compiled; every other document
+passes through unchanged. Output is deterministic: the same input gives the same bytes.
 
 Options:
   -o, --output OUT_DIR  Write NAMESPACE-NAME.yaml per service, serving-system.yaml and
-                        passthrough.yaml into OUT_DIR. The directory is replaced as a whole
-                        once everything is written; a failed run leaves it untouched.
-                        Default: one multi-document YAML stream on stdout.
+                        passthrough.yaml into OUT_DIR, and list them in OUT_DIR/.kservice-output.
+                        Only files on that list are ever replaced or removed: your own files in
+                        OUT_DIR (a README, overlays) stay, and a generated name taken by a file
+                        not on the list is an error. The files and the --history file are
+                        written together once everything is checked: a failed run changes
+                        neither. Default: one multi-document YAML stream on stdout.
       --config FILE     Serving config: domain, domainTemplate, tagTemplate, externalGateway,
                         localGateway, localGatewayService, runtimeImage, revisionTimeoutSeconds,
                         maxRevisionTimeoutSeconds, containerConcurrency, autoscaler.*.

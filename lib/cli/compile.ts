@@ -27,7 +27,7 @@ export interface CompileResult {
 }
 
 /** Runs the whole compile; throws `DiagnosticError` with every problem when the input is bad. */
-export async function compile(options: CompileOptions, readStdin: () => Promise<string>): Promise<CompileResult> {
+export async function compile(options: CompileOptions, readStdin: () => Promise<string | Uint8Array>): Promise<CompileResult> {
   const diagnostics: Diagnostic[] = [];
   const config = await loadConfigFile(options.configFile);
   diagnostics.push(...config.diagnostics);

@@ -8,12 +8,13 @@ import * as path from 'node:path';
 import { CompileOptions, UsageError, parseCommand } from './args';
 import { compile } from './compile';
 import { DiagnosticError, formatDiagnostics } from './diagnostics';
-import { OutputDirError, toYamlStream, writeFileAtomically, writeOutputDir } from './output';
+import { OutputDirError, toYamlStream, writeAll } from './output';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
-  readonly readStdin: () => Promise<string>;
+  /** The raw bytes (decoded like a file: UTF-8, or UTF-16 with a byte-order mark), or text. */
+  readonly readStdin: () => Promise<string | Uint8Array>;
 }
 
 export const ExitCode = { OK: 0, INVALID_INPUT: 1, USAGE: 2 } as const;
@@ -41,9 +42,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 async function runCompile(options: CompileOptions, io: CliIo): Promise<void> {
   const result = await compile(options, io.readStdin);
-  if (options.outDir !== undefined) await writeOutputDir(options.outDir, result.files);
-  else io.stdout(toYamlStream(result.files.flatMap((f) => f.documents)));
-  if (result.history) await writeFileAtomically(result.history.file, result.history.content);
+  // A stream on stdout cannot be taken back, so it goes first; the files are one commit after it.
+  if (options.outDir === undefined) io.stdout(toYamlStream(result.files.flatMap((f) => f.documents)));
+  await writeAll({ outDir: options.outDir, files: result.files, history: result.history });
 }
 
 /** Users see what they did wrong, never a stack trace; a bug says so and shows its stack on request. */
@@ -58,7 +59,7 @@ function report(error: unknown, io: CliIo): number {
     return ExitCode.INVALID_INPUT;
   }
   if (error instanceof OutputDirError) {
-    io.stderr(`${PROGRAM}: ${error.message}\n`);
+    io.stderr(`${PROGRAM}: ${error.message}; nothing was written\n`);
     return ExitCode.INVALID_INPUT;
   }
   const e = error as NodeJS.ErrnoException;
@@ -76,11 +77,11 @@ function version(): string {
   return pkg.version;
 }
 
-function readProcessStdin(): Promise<string> {
+function readProcessStdin(): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     process.stdin.on('data', (chunk: Buffer) => chunks.push(chunk));
-    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks)));
     process.stdin.on('error', reject);
   });
 }

@@ -3,10 +3,11 @@
  * documents that remember where they came from, so any later finding can be reported as
  * `file:line:col`.
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Document, LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Node } from 'yaml';
+import { Alias, Document, LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseAllDocuments, visit, type Node } from 'yaml';
 import { Diagnostic, PathSegments, formatPath } from './diagnostics';
+import { decodeText } from './encoding';
 
 export const STDIN = '-';
 const STDIN_NAME = '<stdin>';
@@ -40,9 +41,92 @@ export function parseYamlText(file: string, text: string): ReadResult {
       diagnostics.push({ file, line, col, path: '', message: `YAML syntax error: ${error.message}` });
     }
     if (yaml.errors.length > 0 || isEmptyDocument(yaml)) continue;
-    documents.push({ file, index: documents.length, yaml, lineCounter, value: yaml.toJS({ maxAliasCount: 100 }) });
+    const aliasProblem = findAliasProblem(yaml);
+    if (aliasProblem) {
+      const { line, col } = lineCounter.linePos(aliasProblem.alias.range?.[0] ?? 0);
+      diagnostics.push({ file, line, col, path: '', message: aliasProblem.message });
+      continue;
+    }
+    const value = toPlainValue(yaml);
+    if (typeof value === 'string') {
+      const { line, col } = lineCounter.linePos(firstAlias(yaml)?.range?.[0] ?? yaml.contents?.range?.[0] ?? 0);
+      diagnostics.push({ file, line, col, path: '', message: value });
+      continue;
+    }
+    documents.push({ file, index: documents.length, yaml, lineCounter, value: value.ok });
   }
   return { documents, diagnostics };
+}
+
+/** How many alias expansions a document may need; yaml's own guard against "billion laughs". */
+export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Aliases the yaml library would only fail on while converting (with a bare ReferenceError and
+ * no position): one without an anchor before it, and one inside the node it refers to, which
+ * would make the value a cycle that no Kubernetes object can be.
+ */
+function findAliasProblem(yaml: Document.Parsed): { alias: Alias; message: string } | undefined {
+  let found: { alias: Alias; message: string } | undefined;
+  visit(yaml, {
+    Alias: (_key, alias) => {
+      const target = alias.resolve(yaml);
+      if (target === undefined) {
+        found = { alias, message: `YAML alias *${alias.source} has no anchor &${alias.source} before it` };
+      } else if (contains(target, alias)) {
+        found = { alias, message: `YAML alias *${alias.source} is inside the node it refers to (the value would be endless)` };
+      }
+      return found ? visit.BREAK : undefined;
+    },
+  });
+  return found;
+}
+
+function contains(outer: Node, inner: Node): boolean {
+  const [start, , end] = outer.range ?? [0, 0, 0];
+  const at = inner.range?.[0] ?? -1;
+  return at >= start && at < end;
+}
+
+/** The document as plain data, or the message for a document that expands too much. */
+function toPlainValue(yaml: Document.Parsed): { ok: unknown } | string {
+  try {
+    return { ok: yaml.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+  } catch (error) {
+    if (error instanceof ReferenceError && /alias count/i.test(error.message)) {
+      return `YAML aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} expansions; a "billion laughs" document?)`;
+    }
+    throw error;
+  }
+}
+
+/** The first alias that refers to a node holding aliases itself: where an expansion starts to multiply. */
+function firstAlias(yaml: Document.Parsed): Alias | undefined {
+  let first: Alias | undefined;
+  let nested: Alias | undefined;
+  visit(yaml, {
+    Alias: (_key, alias) => {
+      first ??= alias;
+      const target = alias.resolve(yaml);
+      if (target && isCollection(target) && holdsAlias(target)) {
+        nested = alias;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return nested ?? first;
+}
+
+function holdsAlias(node: Node): boolean {
+  let found = false;
+  visit(node, {
+    Alias: () => {
+      found = true;
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 function isEmptyDocument(yaml: Document.Parsed): boolean {
@@ -53,13 +137,13 @@ function isEmptyDocument(yaml: Document.Parsed): boolean {
  * Expands the command-line inputs into files (directories recursively, sorted by path) and parses
  * them all, collecting every problem instead of stopping at the first.
  */
-export async function readInputs(inputs: readonly string[], readStdin: () => Promise<string>): Promise<ReadResult> {
+export async function readInputs(inputs: readonly string[], readStdin: () => Promise<string | Uint8Array>): Promise<ReadResult> {
   const documents: SourceDocument[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const input of inputs) {
     const files = input === STDIN ? [STDIN] : await expandInput(input, diagnostics);
     for (const file of files) {
-      const text = file === STDIN ? await readStdin() : await readText(file, diagnostics);
+      const text = file === STDIN ? decodeText(STDIN_NAME, await readStdin(), diagnostics) : await readText(file, diagnostics);
       if (text === undefined) continue;
       const result = parseYamlText(file === STDIN ? STDIN_NAME : file, text);
       documents.push(...result.documents);
@@ -75,6 +159,7 @@ async function expandInput(input: string, diagnostics: Diagnostic[]): Promise<st
     diagnostics.push({ file: input, line: 0, col: 0, path: '', message: 'no such file or directory' });
     return [];
   }
+  // A file named explicitly is checked (regular file or not) when it is read.
   if (!stat.isDirectory()) return [input];
   const found = await listYamlFiles(input);
   if (found.length === 0) {
@@ -89,20 +174,57 @@ async function listYamlFiles(dir: string): Promise<string[]> {
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) files.push(...(await listYamlFiles(full)));
-    else if (/\.ya?ml$/.test(entry.name)) files.push(full);
+    else if (/\.ya?ml$/.test(entry.name) && (await isRegularFile(entry, full))) files.push(full);
   }
   // Plain code-unit order, not locale order, so output does not depend on the machine.
   return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * Only regular files are read from a folder: a FIFO or socket named `*.yaml` would block the
+ * read forever, a device could be endless. A symbolic link counts as what it points to.
+ */
+async function isRegularFile(entry: { isFile(): boolean; isSymbolicLink(): boolean }, full: string): Promise<boolean> {
+  if (entry.isFile()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  return fs.stat(full).then((s) => s.isFile(), () => false);
+}
+
+/** Reads a named file as text; anything but a regular file in UTF-8 (or UTF-16 with a BOM) is refused. */
 export async function readText(file: string, diagnostics: Diagnostic[]): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${(error as Error).message}`;
-    diagnostics.push({ file, line: 0, col: 0, path: '', message: reason });
+  const bytes = await readRegularFile(file, diagnostics);
+  return bytes === undefined ? undefined : decodeText(file, bytes, diagnostics);
+}
+
+async function readRegularFile(file: string, diagnostics: Diagnostic[]): Promise<Buffer | undefined> {
+  const fail = (message: string) => {
+    diagnostics.push({ file, line: 0, col: 0, path: '', message });
     return undefined;
+  };
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, before the check
+  // below could refuse it. It changes nothing for regular files.
+  const handle = await fs.open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0)).catch((error: NodeJS.ErrnoException) => error);
+  if (handle instanceof Error) {
+    return fail(handle.code === 'ENOENT' ? 'no such file or directory' : `cannot read: ${handle.code ?? handle.message}`);
   }
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) return fail('is a directory, not a file');
+    if (!stat.isFile()) return fail(`is not a regular file (${fileKind(stat)}); only regular files and - (stdin) are read`);
+    return await handle.readFile();
+  } catch (error) {
+    return fail(`cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  } finally {
+    await handle.close();
+  }
+}
+
+function fileKind(stat: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return 'a special file';
 }
 
 /**

@@ -9,7 +9,7 @@ import { HELLO, removeDir, run, tempDir } from './helpers';
 
 interface Case {
   readonly name: string;
-  readonly files: Record<string, string>;
+  readonly files: Record<string, string | Uint8Array>;
   /** Arguments after `compile`; names of `files` are resolved inside the case's directory. */
   readonly args?: readonly string[];
   /** Full argv instead of `compile ... -o out`, for usage errors. */
@@ -47,6 +47,15 @@ function withTraffic(...lines: string[]): string {
 
 const CHANGED = HELLO.replace('hello:1', 'hello:2');
 
+/** A "billion laughs" document: each level multiplies the one before it by nine. */
+const LAUGHS = [
+  'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
+  'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+  'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+  'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+  '',
+].join('\n');
+
 const cases: Case[] = [
   // --- YAML syntax
   { name: 'unterminated flow sequence', files: { 'hello.yaml': 'a: 1\nb: [1, 2\n' },
@@ -55,6 +64,25 @@ const cases: Case[] = [
     stderr: ['hello.yaml:5:3: YAML syntax error: Map keys must be unique'] },
   { name: 'tab indentation', files: { 'hello.yaml': 'a:\n\t- b\n' },
     stderr: ['hello.yaml:2:1: YAML syntax error: Tabs are not allowed as indentation'] },
+
+  // --- encodings and aliases: positioned errors, never a garbage document or an internal error
+  { name: 'UTF-16 without a byte-order mark', files: { 'hello.yaml': Buffer.from(HELLO, 'utf16le') },
+    stderr: ['hello.yaml:1:2: is not UTF-8 text: it holds a NUL byte (UTF-16 or UTF-32 without a byte-order mark?); save it as UTF-8'] },
+  { name: 'UTF-32 with its byte-order mark', files: { 'hello.yaml': Buffer.from([0xff, 0xfe, 0, 0, 0x61, 0, 0, 0]) },
+    stderr: ['hello.yaml:1:1: is not UTF-8: it is UTF-32LE (byte-order mark); save it as UTF-8'] },
+  { name: 'Latin-1 byte in a UTF-8 file', files: { 'hello.yaml': Buffer.from(HELLO.replace('name: hello\n', 'name: hello\n  annotations:\n    note: caf\u00e9\n'), 'latin1') },
+    stderr: ['hello.yaml:6:14: is not UTF-8 (byte 0xe9 here cannot start or continue a character); save it as UTF-8'] },
+  { name: 'UTF-16 with a byte-order mark but an odd length', files: { 'hello.yaml': Buffer.from([0xfe, 0xff, 0, 0x61, 0]) },
+    stderr: ['hello.yaml:1:1: is not UTF-8, and not valid UTF-16BE either (its byte-order mark says so); save it as UTF-8'] },
+  { name: 'billion laughs', files: { 'hello.yaml': LAUGHS },
+    stderr: ['hello.yaml:3:8: YAML aliases expand to too many nodes (more than 100 expansions; a "billion laughs" document?)'] },
+  { name: 'alias without an anchor', files: { 'hello.yaml': HELLO.replace('name: hello', 'name: *hello') },
+    stderr: ['hello.yaml:4:9: YAML alias *hello has no anchor &hello before it'] },
+  { name: 'alias inside the node it refers to', files: { 'hello.yaml': `${HELLO}  traffic: &t [*t]\n` },
+    stderr: ['hello.yaml:10:16: YAML alias *t is inside the node it refers to (the value would be endless)'] },
+  { name: 'billion laughs in the config file', files: { 'hello.yaml': HELLO, 'config.yaml': LAUGHS },
+    args: ['hello.yaml', '--config', 'config.yaml'],
+    stderr: ['config.yaml:3:8: YAML aliases expand to too many nodes (more than 100 expansions; a "billion laughs" document?)'] },
 
   // --- schema: types, unknown fields, required fields
   { name: 'percent of the wrong type', files: { 'hello.yaml': withTraffic('- percent: "all"') },
@@ -238,6 +266,8 @@ services:
   // --- inputs and output directory
   { name: 'missing input file', files: { 'hello.yaml': HELLO }, args: ['hello.yaml', 'missing.yaml'],
     stderr: ['missing.yaml: no such file or directory'] },
+  { name: 'a directory as the history file', files: { 'hello.yaml': HELLO, 'h.yaml/x': '' }, args: ['hello.yaml', '--history', 'h.yaml'],
+    stderr: ['h.yaml: is a directory, not a file'] },
   { name: 'directory without YAML', files: { 'empty/readme.txt': 'hi' }, args: ['empty'],
     stderr: ['empty: directory holds no *.yaml or *.yml files'] },
   { name: 'errors in two files are reported together', files: { 'a.yaml': withTraffic('- percent: 99'), 'b.yaml': CHANGED.replace('name: hello', 'name: b').replace('image: ', 'imag: ') },

@@ -45,6 +45,7 @@ describe('bin/kservice.js', () => {
     const compileHelp = await kservice(['compile', '--help']);
     expect(compileHelp.code).toBe(0);
     expect(compileHelp.stdout).toContain('--history FILE');
+    expect(compileHelp.stdout).toContain('Only files on that list are ever replaced or removed');
     const version = await kservice(['--version']);
     expect(version).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
   });
@@ -57,19 +58,20 @@ describe('bin/kservice.js', () => {
     expect(result.stdout).toContain('name: knative-serving');
   });
 
-  it('writes one file per service, the system and pass-through documents with -o, replacing the directory', async () => {
+  it('writes one file per service, the system and pass-through documents with -o, replacing only its own files', async () => {
     const dir = workDir({ 'in/hello.yaml': HELLO, 'in/nested/ns.yml': PASSTHROUGH, 'in/notes.txt': 'ignored' });
     const out = path.join(dir, 'out');
     const first = await kservice(['compile', path.join(dir, 'in'), '-o', out]);
     expect(first).toEqual({ code: 0, stdout: '', stderr: '' });
-    expect(listFiles(out)).toEqual(['default-hello.yaml', 'passthrough.yaml', 'serving-system.yaml']);
+    expect(listFiles(out)).toEqual(['.kservice-output', 'default-hello.yaml', 'passthrough.yaml', 'serving-system.yaml']);
     expect(readFileSync(path.join(out, 'passthrough.yaml'), 'utf8')).toBe(PASSTHROUGH);
 
-    // A second run replaces the whole directory: stale files do not survive.
-    writeFileSync(path.join(out, 'stale.yaml'), 'kind: Stale\n');
+    // A second run removes its own file that is no longer produced; the user's own file stays.
+    writeFileSync(path.join(out, 'mine.yaml'), 'kind: Mine\n');
     const second = await kservice(['compile', path.join(dir, 'in', 'hello.yaml'), '-o', out]);
     expect(second.code).toBe(0);
-    expect(listFiles(out)).toEqual(['default-hello.yaml', 'serving-system.yaml']);
+    expect(listFiles(out)).toEqual(['.kservice-output', 'default-hello.yaml', 'mine.yaml', 'serving-system.yaml']);
+    expect(readFileSync(path.join(out, 'mine.yaml'), 'utf8')).toBe('kind: Mine\n');
     expect(readdirSync(dir).sort()).toEqual(['in', 'out']); // no staging or backup left behind
   });
 
@@ -92,12 +94,17 @@ describe('bin/kservice.js', () => {
     expect(readdirSync(dir).sort()).toEqual(['hello.yaml', 'out']);
   });
 
-  it('refuses to replace a directory it did not write', async () => {
-    const dir = workDir({ 'hello.yaml': HELLO, 'mine/keep.txt': 'precious' });
+  it('refuses to overwrite a file it did not write, and changes nothing', async () => {
+    const dir = workDir({ 'hello.yaml': HELLO, 'mine/keep.txt': 'precious', 'mine/default-hello.yaml': 'kind: Mine\n' });
     const result = await kservice(['compile', path.join(dir, 'hello.yaml'), '-o', path.join(dir, 'mine')]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('refusing to replace');
-    expect(readFileSync(path.join(dir, 'mine', 'keep.txt'), 'utf8')).toBe('precious');
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `kservice: refusing to overwrite ${path.join(dir, 'mine', 'default-hello.yaml')}: not written by kservice compile ` +
+        `(${path.join(dir, 'mine', '.kservice-output')} does not list it); move it away or choose another output directory; nothing was written\n`,
+    );
+    expect(listFiles(path.join(dir, 'mine'))).toEqual(['default-hello.yaml', 'keep.txt']);
+    expect(readFileSync(path.join(dir, 'mine', 'default-hello.yaml'), 'utf8')).toBe('kind: Mine\n');
   });
 
   it('exits 2 with the help text on a usage error', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runCli } from '../../lib/cli/main';
@@ -10,7 +10,7 @@ export interface RunResult {
 }
 
 /** Runs the CLI in-process with captured streams. */
-export async function run(args: readonly string[], stdin = ''): Promise<RunResult> {
+export async function run(args: readonly string[], stdin: string | Uint8Array = ''): Promise<RunResult> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
@@ -21,8 +21,8 @@ export async function run(args: readonly string[], stdin = ''): Promise<RunResul
   return { code, stdout, stderr };
 }
 
-/** A fresh temporary directory holding `files` (relative path -> content). */
-export function tempDir(files: Record<string, string> = {}): string {
+/** A fresh temporary directory holding `files` (relative path -> content; a string is written as UTF-8). */
+export function tempDir(files: Record<string, string | Uint8Array> = {}): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'kservice-cli-'));
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
@@ -33,6 +33,17 @@ export function tempDir(files: Record<string, string> = {}): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Every entry under `dir` (hidden ones too) with its bytes, or null for a folder: to compare a tree byte for byte. */
+export function snapshotTree(dir: string): Record<string, string | null> {
+  if (!existsSync(dir)) return {};
+  const tree: Record<string, string | null> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const full = path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+    tree[path.relative(dir, full)] = entry.isDirectory() ? null : readFileSync(full).toString('base64');
+  }
+  return tree;
 }
 
 /** Every file under `dir`, relative, sorted. */

@@ -2,7 +2,7 @@
  * The CLI's small pieces, table-driven: field paths, mapping construct problem paths back to
  * Knative document paths, revision planning against the history, and the atomic output writer.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatPath, parsePath } from '../../lib/cli/diagnostics';
@@ -102,25 +102,30 @@ describe('writeOutputDir', () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach(removeDir));
 
-  it('creates the directory, then replaces it whole', async () => {
+  it('creates the directory, then replaces and removes only the files it listed as its own', async () => {
     const dir = tempDir();
     dirs.push(dir);
     const out = path.join(dir, 'out');
     await writeOutputDir(out, [{ name: 'serving-system.yaml', documents: ['a: 1\n', 'b: 2\n'] }, { name: 'x.yaml', documents: ['x: 1\n'] }]);
-    expect(listFiles(out)).toEqual(['serving-system.yaml', 'x.yaml']);
+    expect(listFiles(out)).toEqual(['.kservice-output', 'serving-system.yaml', 'x.yaml']);
+    expect(readFileSync(path.join(out, '.kservice-output'), 'utf8')).toMatch(/\nserving-system\.yaml\nx\.yaml\n$/);
+    writeFileSync(path.join(out, 'README.md'), 'mine');
     await writeOutputDir(out, [{ name: 'serving-system.yaml', documents: ['c: 3\n'] }]);
-    expect(listFiles(out)).toEqual(['serving-system.yaml']);
+    expect(listFiles(out)).toEqual(['.kservice-output', 'README.md', 'serving-system.yaml']);
+    expect(readFileSync(path.join(out, 'serving-system.yaml'), 'utf8')).toBe('c: 3\n');
     expect(readdirSync(dir)).toEqual(['out']);
   });
 
-  it('refuses a non-empty directory without serving-system.yaml and a file in the way', async () => {
-    const dir = tempDir({ 'precious/a.txt': 'keep', 'file.yaml': 'x' });
+  it('refuses a file in the way, a generated name it does not own, and a list entry that is a path', async () => {
+    const dir = tempDir({ 'precious/serving-system.yaml': 'keep', 'file.yaml': 'x', 'edited/.kservice-output': '../file.yaml\n' });
     dirs.push(dir);
-    await expect(writeOutputDir(path.join(dir, 'precious'), [])).rejects.toThrow(OutputDirError);
+    await expect(writeOutputDir(path.join(dir, 'precious'), [{ name: 'serving-system.yaml', documents: [] }])).rejects.toThrow(OutputDirError);
+    expect(readFileSync(path.join(dir, 'precious', 'serving-system.yaml'), 'utf8')).toBe('keep');
     await expect(writeOutputDir(path.join(dir, 'file.yaml'), [])).rejects.toThrow('is not a directory');
+    await expect(writeOutputDir(path.join(dir, 'edited'), [])).rejects.toThrow('"../file.yaml" is not a file name kservice compile writes');
+    expect(readFileSync(path.join(dir, 'file.yaml'), 'utf8')).toBe('x');
     mkdirSync(path.join(dir, 'empty'));
-    writeFileSync(path.join(dir, 'unused'), '');
     await writeOutputDir(path.join(dir, 'empty'), [{ name: 'serving-system.yaml', documents: [] }]);
-    expect(listFiles(path.join(dir, 'empty'))).toEqual(['serving-system.yaml']);
+    expect(listFiles(path.join(dir, 'empty'))).toEqual(['.kservice-output', 'serving-system.yaml']);
   });
 });
