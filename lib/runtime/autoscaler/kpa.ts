@@ -78,8 +78,14 @@ export class KpaDecider {
     if (windowsChanged) this.buildWindows(spec);
   }
 
+  /**
+   * A value that is not a finite number ≥ 0 is dropped (missing data): one NaN would make every
+   * average NaN for a whole window, and an infinity would scale to the maximum. The scraper
+   * rejects such samples already; this guards every other caller.
+   */
   record(nowMs: number, sample: MetricSample): void {
     const value = this.spec.metric === 'rps' ? sample.rps : sample.concurrency;
+    if (!(Number.isFinite(value) && value >= 0) || !Number.isFinite(nowMs)) return;
     this.stable.record(nowMs, value);
     this.panic.record(nowMs, value);
   }
@@ -95,6 +101,8 @@ export class KpaDecider {
     const stableAverage = this.stable.average(nowMs);
     const panicAverage = this.panic.average(nowMs);
 
+    // A count that is not a finite number (a bug upstream) counts as none ready, not as NaN pods.
+    if (!(Number.isFinite(readyPods) && readyPods >= 0)) readyPods = 0;
     const ready = Math.max(1, readyPods);
     const maxUp = Math.ceil(spec.maxScaleUpRate * ready);
     const maxDown = spec.reachable ? Math.floor(ready / spec.maxScaleDownRate) : 0;

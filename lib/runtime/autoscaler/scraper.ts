@@ -81,24 +81,73 @@ export function pickRandom<T>(items: readonly T[], n: number, random: () => numb
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 256 });
 
-/** GET http://address/metrics and parse; rejects on a non-200 answer, bad text or timeout. */
+/**
+ * The largest /metrics body read. A queue-proxy's is under 2 KiB; an activator's grows by a few
+ * hundred bytes per revision, so 8 MiB is tens of thousands of revisions. Beyond, the scrape fails
+ * instead of holding whatever an endpoint sends.
+ */
+export const MAX_SCRAPE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The largest value believed of one sample the autoscaler reads (concurrency or requests per
+ * second of one queue-proxy or one activator). Node serves far fewer; a larger value, NaN or an
+ * infinity is a broken or lying endpoint, and one such sample would scale to the maximum in a tick.
+ */
+export const MAX_PLAUSIBLE_VALUE = 100_000;
+
+/** The samples the autoscaler reads; only these are checked for plausible values. */
+const READ_METRICS = new Set([
+  'queue_average_concurrent_requests',
+  'queue_average_proxied_concurrent_requests',
+  'queue_requests_per_second',
+  'queue_proxied_operations_per_second',
+  'activator_average_concurrent_requests',
+  'activator_requests_per_second',
+]);
+
+/** Throws when a sample the autoscaler reads is not a finite number in [0, MAX_PLAUSIBLE_VALUE]. */
+export function checkPlausible(samples: readonly Sample[], where: string): Sample[] {
+  for (const s of samples) {
+    if (!READ_METRICS.has(s.name)) continue;
+    if (!(Number.isFinite(s.value) && s.value >= 0 && s.value <= MAX_PLAUSIBLE_VALUE)) {
+      throw new Error(`${where}: ${s.name} = ${s.value} is not a plausible value (0 to ${MAX_PLAUSIBLE_VALUE})`);
+    }
+  }
+  return samples as Sample[];
+}
+
+/**
+ * GET http://address/metrics and parse; rejects on a non-200 answer, bad text, an implausible
+ * value, a body over MAX_SCRAPE_BYTES, or when the whole exchange takes longer than `timeoutMs`
+ * (a deadline, not an idle timeout: an endpoint trickling a byte a second is cut off too).
+ */
 export function scrapeMetrics(host: string, port: number, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<Sample[]> {
+  const where = `GET ${host}:${port}/metrics`;
   return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => req.destroy(new Error(`${where}: no complete answer within ${timeoutMs}ms`)), timeoutMs);
+    const fail = (err: Error) => {
+      clearTimeout(deadline);
+      reject(err);
+    };
     const req = http.get({ host, port, path: '/metrics', agent, headers: { accept: 'text/plain' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_SCRAPE_BYTES) return void req.destroy(new Error(`${where}: body over ${MAX_SCRAPE_BYTES} bytes`));
+        chunks.push(chunk);
+      });
       res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`GET ${host}:${port}/metrics: HTTP ${res.statusCode}`));
+        clearTimeout(deadline);
+        if (res.statusCode !== 200) return reject(new Error(`${where}: HTTP ${res.statusCode}`));
         try {
-          resolve(parsePromText(body));
+          resolve(checkPlausible(parsePromText(Buffer.concat(chunks).toString('utf8')), where));
         } catch (err) {
           reject(err);
         }
       });
-      res.on('error', reject);
+      res.on('error', fail);
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${host}:${port}/metrics: timeout after ${timeoutMs}ms`)));
-    req.on('error', reject);
+    req.on('error', fail);
   });
 }
