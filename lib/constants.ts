@@ -69,6 +69,26 @@ export const Headers = {
 } as const;
 
 /**
+ * Request headers only the runtime may set, so every route removes them from client requests
+ * (Istio `headers.request.remove` in lib/builders/virtual-service.ts; any other route output
+ * should strip the same list). What each would let a client do:
+ * - K-Proxy-Request: the queue-proxy counts the request as the activator's (proxied), hiding
+ *   the client's load from the autoscaler;
+ * - K-Original-Host: the activator keeps it and the queue-proxy turns it into the Host the app sees;
+ * - K-Network-Probe: the queue-proxy and activator answer the request as a probe (runs the
+ *   readiness check, skips the concurrency limit and the request stats) instead of serving it;
+ * - K-Network-Hash: belongs to net-istio's ingress probe, whose routes are not emitted here.
+ * Knative-Serving-Revision/-Namespace are not listed: each route destination sets them, so a
+ * client's values are overwritten.
+ */
+export const RUNTIME_ONLY_HEADERS: readonly string[] = [
+  Headers.PROXY_REQUEST,
+  Headers.ORIGINAL_HOST,
+  Headers.NETWORK_PROBE,
+  Headers.NETWORK_HASH,
+];
+
+/**
  * The user container's preStop hook calls the queue-proxy's admin port at WAIT_FOR_DRAIN_PATH
  * with DRAIN_TOKEN_HEADER; the queue-proxy gets the same token in DRAIN_TOKEN_ENV and answers
  * 403 to a call without it (lib/builders/drain-token.ts says how the token is derived).

@@ -6,7 +6,7 @@
  * Not emitted: the probe routes net-istio prepends for its readiness prober (`K-Network-Hash`),
  * which only matter to net-istio's controller; traffic is routed the same without them.
  */
-import { Gateways, Headers } from '../constants';
+import { Gateways, Headers, RUNTIME_ONLY_HEADERS } from '../constants';
 import { Names } from '../naming';
 import { sortedUnique, type Json } from './json';
 import { ingressAnnotations, virtualServiceLabels } from './meta';
@@ -78,11 +78,17 @@ function virtualService(route: RouteSpec, name: string, spec: Json): Json {
   };
 }
 
-/** One HTTPRoute per rule: authority-prefix matches, weighted routes, no retries, no timeout. */
+/**
+ * One HTTPRoute per rule: authority-prefix matches, weighted routes, no retries, no timeout, and
+ * the headers only the runtime may set removed from the client's request. net-istio does not
+ * remove them; here the route is the one place every client request passes (the activator and
+ * the probes reach pods without it), so it is where they are stripped.
+ */
 function httpRoute(route: RouteSpec, rule: IngressRule, gateways: readonly string[]): Json {
   return {
     match: hostPrefixes(rule.hosts).map((prefix) => ({ authority: { prefix }, gateways: [...gateways] })),
     route: rule.splits.map((s) => weightedDestination(route.namespace, s)),
+    headers: { request: { remove: [...RUNTIME_ONLY_HEADERS] } },
     retries: {},
   };
 }
