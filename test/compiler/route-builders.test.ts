@@ -3,6 +3,10 @@ import { Visibility } from '../../lib';
 import { buildRouteServices } from '../../lib/builders/route-service';
 import { buildIngressVirtualService, buildMeshVirtualService, hostPrefixes } from '../../lib/builders/virtual-service';
 import { IMAGE, serviceSpec } from './support/spec';
+import { RUNTIME_ONLY_HEADERS } from '../../lib/constants';
+
+/** Every HTTP route strips the headers only the runtime may set. */
+const STRIPPED = { request: { remove: [...RUNTIME_ONLY_HEADERS] } };
 
 const canaryProps = {
   namespace: 'shop',
@@ -60,8 +64,8 @@ describe('VirtualServices', () => {
       hosts: ['hello.default', 'hello.default.example.com', 'hello.default.svc', 'hello.default.svc.cluster.local'],
       gateways: ['knative-serving/knative-ingress-gateway', 'knative-serving/knative-local-gateway'],
       http: [
-        { match: [{ authority: { prefix: 'hello.default' }, gateways: ['knative-serving/knative-local-gateway'] }], route: [destination('hello-00001', 'default', 100)], retries: {} },
-        { match: [{ authority: { prefix: 'hello.default.example.com' }, gateways: ['knative-serving/knative-ingress-gateway'] }], route: [destination('hello-00001', 'default', 100)], retries: {} },
+        { match: [{ authority: { prefix: 'hello.default' }, gateways: ['knative-serving/knative-local-gateway'] }], route: [destination('hello-00001', 'default', 100)], headers: STRIPPED, retries: {} },
+        { match: [{ authority: { prefix: 'hello.default.example.com' }, gateways: ['knative-serving/knative-ingress-gateway'] }], route: [destination('hello-00001', 'default', 100)], headers: STRIPPED, retries: {} },
       ],
     });
   });
@@ -72,7 +76,7 @@ describe('VirtualServices', () => {
     expect(vs.spec).toEqual({
       hosts: ['hello.default', 'hello.default.svc', 'hello.default.svc.cluster.local'],
       gateways: ['mesh'],
-      http: [{ match: [{ authority: { prefix: 'hello.default' }, gateways: ['mesh'] }], route: [destination('hello-00001', 'default', 100)], retries: {} }],
+      http: [{ match: [{ authority: { prefix: 'hello.default' }, gateways: ['mesh'] }], route: [destination('hello-00001', 'default', 100)], headers: STRIPPED, retries: {} }],
     });
   });
 
