@@ -312,7 +312,7 @@ async function main() {
   const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? gitValue(['log', '-1', '--format=%ct'], '0'));
   if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`SOURCE_DATE_EPOCH: not a whole number of seconds: ${process.env.SOURCE_DATE_EPOCH}`);
   const revision = process.env.SOURCE_REVISION ?? gitValue(['rev-parse', 'HEAD'], 'unknown');
-  const created = new Date(epoch * 1000).toISOString();
+  const created = new Date(epoch * 1000).toISOString().replace('.000Z', 'Z'); // RFC 3339, as docker writes it
 
   const bundleDir = buildRuntimeBundles();
   const node = installNode();
