@@ -9,7 +9,8 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { Probe } from '../kservice-props';
-import { Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
+import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
+import { drainToken } from './drain-token';
 import { compact } from './json';
 import { queueServingPort, type RevisionSpec } from './spec';
 
@@ -91,6 +92,8 @@ export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
     value('QUEUE_PROXY_TLS_CURVE_PREFERENCES', ''),
     value('ENABLE_MULTI_CONTAINER_PROBES', 'false'),
     value('OBSERVABILITY_CONFIG', EMPTY_OBSERVABILITY_CONFIG),
+    // Ours, after Knative's: the token the preStop hook's /wait-for-drain must carry (drain-token.ts).
+    value(DRAIN_TOKEN_ENV, drainToken(rev)),
   ];
 }
 

@@ -9,12 +9,13 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
-import { Ports } from '../constants';
+import { DRAIN_TOKEN_HEADER, Ports, WAIT_FOR_DRAIN_PATH } from '../constants';
+import { drainToken } from './drain-token';
 import { clone, compact } from './json';
 import type { RevisionSpec } from './spec';
 
 export const USER_PORT_NAME = 'user-port';
-export const DRAIN_PATH = '/wait-for-drain';
+export const DRAIN_PATH = WAIT_FOR_DRAIN_PATH;
 
 /** All user containers of a revision, in declaration order. */
 export function buildUserContainers(rev: RevisionSpec): IContainer[] {
@@ -42,7 +43,7 @@ export function buildSidecarContainer(rev: RevisionSpec, container: IContainer):
     env: [...(c.env ?? []), ...knativeEnv(rev)],
     volumeMounts: c.volumeMounts && readOnlyMounts(c.volumeMounts, rev.pod.volumes as IVolume[] | undefined),
     readinessProbe: probeStaysOnContainer(c.readinessProbe) ? c.readinessProbe : undefined,
-    lifecycle: { preStop: { httpGet: { path: DRAIN_PATH, port: Ports.QUEUE_ADMIN } } },
+    lifecycle: { preStop: { httpGet: { path: DRAIN_PATH, port: Ports.QUEUE_ADMIN, httpHeaders: [{ name: DRAIN_TOKEN_HEADER, value: drainToken(rev) }] } } },
     terminationMessagePolicy: c.terminationMessagePolicy ?? 'FallbackToLogsOnError',
   });
 }

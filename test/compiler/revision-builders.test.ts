@@ -15,7 +15,9 @@ const K_ENV = [
   { name: 'K_CONFIGURATION', value: 'svc' },
   { name: 'K_SERVICE', value: 'svc' },
 ];
-const PRE_STOP = { preStop: { httpGet: { path: '/wait-for-drain', port: 8022 } } };
+const PRE_STOP = {
+  preStop: { httpGet: { path: '/wait-for-drain', port: 8022, httpHeaders: [{ name: 'K-Drain-Token', value: expect.stringMatching(/^[0-9a-f]{32}$/) }] } },
+};
 
 describe('user containers', () => {
   it('rewrites the serving container as Knative does', () => {

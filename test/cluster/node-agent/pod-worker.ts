@@ -376,7 +376,8 @@ export class PodWorker {
     const port = typeof hook.port === 'number' ? hook.port : Number(c.spec.ports?.find((p) => p.name === hook.port)?.containerPort ?? hook.port);
     const host = hook.host ?? this.sandbox.ip;
     return new Promise((resolve) => {
-      const req = request({ host, port, path: hook.path ?? '/', agent: false, timeout: Math.max(1, deadline - Date.now()) }, (res) => {
+      const headers = Object.fromEntries((hook.httpHeaders ?? []).map((h) => [h.name, h.value])); // as the kubelet sends them
+      const req = request({ host, port, path: hook.path ?? '/', headers, agent: false, timeout: Math.max(1, deadline - Date.now()) }, (res) => {
         res.resume();
         res.on('end', () => resolve());
         res.on('error', () => resolve());

@@ -114,3 +114,19 @@ describe('idle and slow connections on the h2c serving port', () => {
     await new Promise<void>((resolve) => session.once('close', () => resolve()));
   });
 });
+
+describe('the admin port with a drain token (QUEUE_DRAIN_TOKEN)', () => {
+  const probe = (port: number) => request(port, '/', { headers: { 'K-Network-Probe': 'queue' } });
+
+  it('refuses /wait-for-drain without the right token (403, readiness unchanged); the token drains', async () => {
+    const qp = await startQueueProxy(app.port, { QUEUE_DRAIN_TOKEN: 'f00dfeed', QUEUE_DRAIN_SECONDS: '30' });
+    expect(await request(qp.adminPort, '/wait-for-drain')).toMatchObject({ status: 403 });
+    expect(await request(qp.adminPort, '/wait-for-drain', { headers: { 'K-Drain-Token': 'f00dfeee' } })).toMatchObject({ status: 403 });
+    expect(await request(qp.adminPort, '/wait-for-drain', { headers: { 'K-Drain-Token': 'f00dfeed0' } })).toMatchObject({ status: 403 });
+    expect(await probe(qp.servingPort)).toMatchObject({ status: 200, body: 'queue' });
+    // The right token: the drain starts (readiness fails), and resets after 1 s without SIGTERM.
+    const drained = request(qp.adminPort, '/wait-for-drain', { headers: { 'K-Drain-Token': 'f00dfeed' } });
+    await eventually(async () => (await probe(qp.servingPort)).status === 503, 'draining');
+    expect((await drained).status).toBe(200);
+  });
+});
