@@ -45,6 +45,38 @@ export const AutoscalerClass = {
   HPA: 'hpa.autoscaling.knative.dev',
 } as const;
 
+/**
+ * Who sets a revision's replicas. The one answer the Deployment builder (declare spec.replicas or
+ * not), the RBAC builder (grant deployments/scale or not) and the runtime autoscaler (scale it or
+ * not) all import, so the three can never disagree:
+ * - `autoscaler`: the KPA class on the runtime data plane: our autoscaler, through the scale
+ *   subresource. The Deployment declares no replicas, or every re-apply would fight it.
+ * - `hpa`: the HPA class: the HorizontalPodAutoscaler. No replicas either, for the same reason.
+ * - `external`: any other class (a third-party autoscaler watching the annotations): neither our
+ *   autoscaler nor RBAC for it; the Deployment declares no replicas so the other autoscaler keeps
+ *   what it sets.
+ * - `fixed`: the KPA class on `DataPlane.STATIC` (no runtime): nothing scales, so the Deployment
+ *   pins replicas to initial-scale and re-applying it is what keeps them.
+ */
+export type ScaleOwner = 'autoscaler' | 'hpa' | 'external' | 'fixed';
+
+export function scaleOwner(autoscalingClass: string, dataPlane: 'runtime' | 'static'): ScaleOwner {
+  if (autoscalingClass === AutoscalerClass.HPA) return 'hpa';
+  if (autoscalingClass !== AutoscalerClass.KPA) return 'external';
+  return dataPlane === 'static' ? 'fixed' : 'autoscaler';
+}
+
+/** Only a revision nobody scales declares spec.replicas in its Deployment. */
+export function declaresReplicas(owner: ScaleOwner): boolean {
+  return owner === 'fixed';
+}
+
+/**
+ * Marks the Deployment of a `DataPlane.STATIC` revision, so the runtime (which reads only the
+ * Deployment) knows nothing routes through it and leaves it alone. Absent = runtime data plane.
+ */
+export const DATA_PLANE_ANNOTATION = 'kservice.cdk8s.io/data-plane';
+
 export const Metric = {
   CONCURRENCY: 'concurrency',
   RPS: 'rps',

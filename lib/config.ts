@@ -31,11 +31,54 @@ export interface ServingConfigProps {
   readonly revisionTimeoutSeconds?: number;
   /** config-defaults `max-revision-timeout-seconds`. @default 600 */
   readonly maxRevisionTimeoutSeconds?: number;
+  /**
+   * config-defaults `revision-response-start-timeout-seconds`: given to a revision without one
+   * only when non-zero and below its timeoutSeconds. @default revisionTimeoutSeconds (as Knative)
+   */
+  readonly revisionResponseStartTimeoutSeconds?: number;
+  /** config-defaults `revision-idle-timeout-seconds`, defaulted the same way. @default 0 (none) */
+  readonly revisionIdleTimeoutSeconds?: number;
   /** config-defaults `container-concurrency`. @default 0 (unlimited) */
   readonly containerConcurrency?: number;
   /** config-autoscaler defaults. */
   readonly autoscaler?: AutoscalerConfigProps;
+  /**
+   * config-deployment `queue-sidecar-{cpu,memory,ephemeral-storage}-{request,limit}`: the
+   * queue-proxy container's resources, before the revision's `queue.sidecar.serving.knative.dev/*`
+   * annotations. Given fields replace the defaults one by one; `''` removes a default.
+   * @default DEFAULT_QUEUE_SIDECAR_RESOURCES
+   */
+  readonly queueSidecarResources?: QueueSidecarResourcesProps;
 }
+
+/** Kubernetes quantities ('25m', '800Mi'); `''` = not set. */
+export interface QueueSidecarResourcesProps {
+  readonly cpuRequest?: string;
+  readonly cpuLimit?: string;
+  readonly memoryRequest?: string;
+  readonly memoryLimit?: string;
+  readonly ephemeralStorageRequest?: string;
+  readonly ephemeralStorageLimit?: string;
+}
+
+/**
+ * The queue-proxy's resources when nothing is configured. CPU: Knative's config-deployment
+ * default, a 25m request and no limit (a CPU limit only throttles the proxy). Memory: Knative's
+ * own queue-proxy values (knative/serving pkg/deployment/config.go QueueSidecarMemoryRequestDefault
+ * / QueueSidecarMemoryLimitDefault, 400Mi / 800Mi), which Knative applies with the
+ * `queueproxy.resource-defaults` feature and we apply always: queue-proxy buffers requests and
+ * responses, and without a limit a flood of slow clients grows it until the node runs out of
+ * memory; with one, the kubelet restarts this one container instead. The request is set with the
+ * limit because Kubernetes would otherwise make the request equal to the limit.
+ */
+export const DEFAULT_QUEUE_SIDECAR_RESOURCES: Required<QueueSidecarResourcesProps> = {
+  cpuRequest: '25m',
+  cpuLimit: '',
+  memoryRequest: '400Mi',
+  memoryLimit: '800Mi',
+  ephemeralStorageRequest: '',
+  ephemeralStorageLimit: '',
+};
 
 /** config-autoscaler [reference 7]. Durations in seconds. */
 export interface AutoscalerConfigProps {
@@ -81,8 +124,9 @@ export interface AutoscalerConfigProps {
   readonly maxScaleLimit?: number;
 }
 
-export type ServingConfig = Required<Omit<ServingConfigProps, 'autoscaler'>> & {
+export type ServingConfig = Required<Omit<ServingConfigProps, 'autoscaler' | 'queueSidecarResources'>> & {
   readonly autoscaler: Required<AutoscalerConfigProps>;
+  readonly queueSidecarResources: Required<QueueSidecarResourcesProps>;
 };
 
 export const DEFAULT_AUTOSCALER_CONFIG: Required<AutoscalerConfigProps> = {
@@ -118,16 +162,48 @@ export const DEFAULT_SERVING_CONFIG: ServingConfig = {
   runtimeImage: DEFAULT_RUNTIME_IMAGE,
   revisionTimeoutSeconds: RevisionDefaults.TIMEOUT_SECONDS,
   maxRevisionTimeoutSeconds: RevisionDefaults.MAX_TIMEOUT_SECONDS,
+  revisionResponseStartTimeoutSeconds: RevisionDefaults.TIMEOUT_SECONDS,
+  revisionIdleTimeoutSeconds: 0,
   containerConcurrency: RevisionDefaults.CONTAINER_CONCURRENCY,
   autoscaler: DEFAULT_AUTOSCALER_CONFIG,
+  queueSidecarResources: DEFAULT_QUEUE_SIDECAR_RESOURCES,
 };
 
 export function resolveServingConfig(props: ServingConfigProps = {}): ServingConfig {
   return {
     ...DEFAULT_SERVING_CONFIG,
+    // Knative's config-defaults: the response-start default follows revision-timeout-seconds.
+    revisionResponseStartTimeoutSeconds: props.revisionTimeoutSeconds ?? DEFAULT_SERVING_CONFIG.revisionTimeoutSeconds,
     ...dropUndefined(props),
     autoscaler: { ...DEFAULT_AUTOSCALER_CONFIG, ...dropUndefined(props.autoscaler ?? {}) },
+    queueSidecarResources: { ...DEFAULT_QUEUE_SIDECAR_RESOURCES, ...dropUndefined(props.queueSidecarResources ?? {}) },
   } as ServingConfig;
+}
+
+/** A revision's three timeouts as written (undefined = not set). */
+export interface RevisionTimeoutsGiven {
+  readonly timeoutSeconds?: number;
+  readonly responseStartTimeoutSeconds?: number;
+  readonly idleTimeoutSeconds?: number;
+}
+
+/**
+ * Knative's RevisionSpec.SetDefaults (knative/serving pkg/apis/serving/v1/revision_defaults.go):
+ * timeoutSeconds unset or 0 → revision-timeout-seconds; the response-start and idle timeouts,
+ * when unset, get their config default only if it is non-zero and below the revision's timeout
+ * (otherwise none: 0).
+ */
+export function defaultRevisionTimeouts(
+  config: ServingConfig,
+  given: RevisionTimeoutsGiven,
+): Required<RevisionTimeoutsGiven> {
+  const timeoutSeconds = given.timeoutSeconds ? given.timeoutSeconds : config.revisionTimeoutSeconds;
+  const belowTimeout = (d: number) => (d !== 0 && d < timeoutSeconds ? d : 0);
+  return {
+    timeoutSeconds,
+    responseStartTimeoutSeconds: given.responseStartTimeoutSeconds ?? belowTimeout(config.revisionResponseStartTimeoutSeconds),
+    idleTimeoutSeconds: given.idleTimeoutSeconds ?? belowTimeout(config.revisionIdleTimeoutSeconds),
+  };
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> {

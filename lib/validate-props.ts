@@ -8,6 +8,13 @@ import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from './constants';
 import { currentRevisionName, resolveServiceSpec, seconds } from './builders/resolve';
 import type { ServiceSpec } from './builders/spec';
 import { DataPlane, Visibility, type KServiceProps, type RevisionTemplateProps } from './kservice-props';
+import {
+  addedCapabilitiesProblem,
+  imageReferenceProblem,
+  queueSidecarAnnotationProblems,
+  revisionNamePrefixProblem,
+  timeoutSecondsProblem,
+} from './knative-rules';
 import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from './naming';
 import { joinPath, ProblemList } from './problems';
 
@@ -52,9 +59,8 @@ function validateRevisionName(revisionName: string, serviceName: string, path: s
   if (!isDns1123Label(revisionName)) {
     problems.add(path, `"${revisionName}" must be a DNS-1123 label (lowercase letters, digits and "-", at most ${MAX_NAME_LENGTH} characters)`);
   }
-  if (!revisionName.startsWith(`${serviceName}-`)) {
-    problems.add(path, `"${revisionName}" must start with the service name and a dash ("${serviceName}-")`);
-  }
+  const prefix = revisionNamePrefixProblem(serviceName, revisionName);
+  if (prefix) problems.add(path, prefix);
 }
 
 function validateRevisions(props: KServiceProps, serviceName: string, problems: ProblemList): void {
@@ -83,26 +89,24 @@ export function validateTemplate(
     problems.add(at('containerConcurrency'), `must be a whole number from 0 to ${RevisionDefaults.CONTAINER_CONCURRENCY_MAX}, got ${cc}`);
   }
   const max = maxTimeoutSeconds ?? RevisionDefaults.MAX_TIMEOUT_SECONDS;
-  const timeout = checkDuration(t.timeout, at('timeout'), 0, max, problems);
-  const limit = timeout ?? max;
-  checkDuration(t.responseStartTimeout, at('responseStartTimeout'), 0, limit, problems, 'timeout');
-  checkDuration(t.idleTimeout, at('idleTimeout'), 0, limit, problems, 'timeout');
+  const timeout = checkDuration(t.timeout, at('timeout'), problems);
+  const timeoutProblem = timeoutSecondsProblem(timeout, max);
+  if (timeoutProblem) problems.add(at('timeout'), timeoutProblem);
+  // Knative bounds neither by the timeout (knative-rules.ts timeoutSecondsProblem).
+  checkDuration(t.responseStartTimeout, at('responseStartTimeout'), problems);
+  checkDuration(t.idleTimeout, at('idleTimeout'), problems);
+  for (const { key, message } of queueSidecarAnnotationProblems(t.templateAnnotations ?? {})) {
+    problems.add(at(`templateAnnotations.${key}`), message);
+  }
 }
 
-function checkDuration(
-  d: RevisionTemplateProps['timeout'],
-  path: string,
-  min: number,
-  max: number,
-  problems: ProblemList,
-  maxName?: string,
-): number | undefined {
+/** A duration in whole seconds, at least 0; its value, or undefined when unset or reported. */
+function checkDuration(d: RevisionTemplateProps['timeout'], path: string, problems: ProblemList): number | undefined {
   const s = seconds(d);
   if (s === undefined) return undefined;
   if (!Number.isInteger(s)) problems.add(path, `must be a whole number of seconds, got ${s}s`);
-  else if (s < min || s > max) {
-    problems.add(path, `must be between ${min}s and ${max}s${maxName ? ` (the ${maxName})` : ''}, got ${s}s`);
-  } else return s;
+  else if (s < 0) problems.add(path, `must be at least 0s, got ${s}s`);
+  else return s;
   return undefined;
 }
 
@@ -121,6 +125,12 @@ function validateContainers(t: RevisionTemplateProps, prefix: string, problems: 
   containers.forEach((c, i) => {
     const path = at(`containers[${i}]`);
     if (!c.image || typeof c.image !== 'string') problems.add(`${path}.image`, 'is required');
+    else {
+      const image = imageReferenceProblem(c.image);
+      if (image) problems.add(`${path}.image`, image);
+    }
+    const capabilities = addedCapabilitiesProblem(c.securityContext?.capabilities?.add);
+    if (capabilities) problems.add(`${path}.securityContext.capabilities.add`, capabilities);
     if (c.name !== undefined) {
       if (!isDns1123Label(c.name)) problems.add(`${path}.name`, `"${c.name}" must be a DNS-1123 label`);
       if (c.name === QUEUE_CONTAINER_NAME) problems.add(`${path}.name`, `"${QUEUE_CONTAINER_NAME}" is reserved for the sidecar`);

@@ -9,10 +9,17 @@
  *   labels and no `deployment-hash` label (nothing compares hashes without a controller).
  * - The Deployment carries the autoscaling annotations (see meta.ts `deploymentAnnotations`).
  * - Images are not resolved to digests.
+ * - No `spec.replicas` unless nobody scales the revision (`declaresReplicas`, ../autoscaling.ts):
+ *   Knative's revision reconciler creates the Deployment with initial-scale replicas and then never
+ *   writes them again, but a static manifest is re-applied by GitOps tools, and a declared
+ *   replicas field would either conflict with the autoscaler's scale writes (server-side apply) or
+ *   reset them (client-side apply, forced apply). The runtime autoscaler sets initial-scale itself
+ *   (controller.ts).
  */
 import type { IAffinity } from 'kubernetes-models/v1/Affinity';
+import { DATA_PLANE_ANNOTATION, declaresReplicas, scaleOwner } from '../autoscaling';
 import { Names } from '../naming';
-import { compact, type Json } from './json';
+import { compact, sortedRecord, type Json } from './json';
 import { deploymentAnnotations, podAnnotations, revisionSelector, revisionWorkloadLabels } from './meta';
 import { buildQueueProxyContainer } from './queue-proxy-container';
 import type { RevisionSpec } from './spec';
@@ -26,10 +33,10 @@ export function buildDeployment(rev: RevisionSpec): Json {
       name: Names.deployment(rev.name),
       namespace: rev.namespace,
       labels: revisionWorkloadLabels(rev),
-      annotations: deploymentAnnotations(rev),
+      annotations: dataPlaneAnnotations(rev),
     },
     spec: {
-      replicas: rev.autoscaling.initialScale,
+      ...(declaresReplicas(revisionScaleOwner(rev)) ? { replicas: rev.autoscaling.initialScale } : {}),
       selector: { matchLabels: revisionSelector(rev) },
       progressDeadlineSeconds: rev.progressDeadlineSeconds,
       revisionHistoryLimit: 0,
@@ -40,6 +47,17 @@ export function buildDeployment(rev: RevisionSpec): Json {
       },
     },
   };
+}
+
+/** Who sets this revision's replicas (one rule: ../autoscaling.ts `scaleOwner`). */
+export function revisionScaleOwner(rev: Pick<RevisionSpec, 'autoscaling' | 'dataPlane'>) {
+  return scaleOwner(rev.autoscaling.class, rev.dataPlane);
+}
+
+/** The Deployment's annotations, plus the static data plane's marker the runtime reads. */
+function dataPlaneAnnotations(rev: RevisionSpec): Record<string, string> {
+  const annotations = deploymentAnnotations(rev);
+  return rev.dataPlane === 'static' ? sortedRecord({ ...annotations, [DATA_PLANE_ANNOTATION]: 'static' }) : annotations;
 }
 
 /** Knative's makePodSpec: user pod fields, then containers, service links, grace period, affinity. */

@@ -7,6 +7,7 @@
  * whole namespace (a name-limited list only works with a matching field selector per object), so a
  * name restriction there would only break them. Writes (`update`/`patch`) are name-limited.
  */
+import { scaleOwner } from '../autoscaling';
 import { SYSTEM_NAMESPACE } from '../constants';
 import { Names } from '../naming';
 import { sortedUnique, type Json } from './json';
@@ -19,10 +20,15 @@ export const AUTOSCALER_LEASE = 'kservice-autoscaler';
 export interface RbacRevision {
   readonly name: string;
   readonly namespace: string;
-  /** The autoscaler scales it (KPA class). */
-  readonly scaledByAutoscaler: boolean;
-  /** The runtime writes its public Endpoints (runtime data plane). */
-  readonly endpointsByRuntime: boolean;
+  /** Canonical `autoscaling.knative.dev/class`: with the data plane, decides who scales it. */
+  readonly autoscalingClass: string;
+  /** `runtime`: the runtime writes its public Endpoints. */
+  readonly dataPlane: 'runtime' | 'static';
+}
+
+/** Our autoscaler scales it: the one rule in ../autoscaling.ts `scaleOwner`. */
+function scaledByAutoscaler(r: RbacRevision): boolean {
+  return scaleOwner(r.autoscalingClass, r.dataPlane) === 'autoscaler';
 }
 
 export interface PolicyRule {
@@ -39,13 +45,13 @@ function rule(apiGroup: string, resource: string, verbs: string[], resourceNames
 }
 
 /**
- * The autoscaler in one namespace: read Deployments and Endpoints, scale exactly the KPA
- * revisions' Deployments, write exactly the runtime-managed public Endpoints. A name-limited rule
+ * The autoscaler in one namespace: read Deployments and Endpoints, scale exactly the Deployments
+ * it owns the scale of (KPA class on the runtime data plane; not HPA, not third-party classes), write exactly the runtime-managed public Endpoints. A name-limited rule
  * with no names would grant everything, so such rules are left out.
  */
 export function autoscalerNamespaceRules(revisions: readonly RbacRevision[]): PolicyRule[] {
-  const deployments = sortedUnique(revisions.filter((r) => r.scaledByAutoscaler).map((r) => Names.deployment(r.name)));
-  const endpoints = sortedUnique(revisions.filter((r) => r.endpointsByRuntime).map((r) => Names.publicService(r.name)));
+  const deployments = sortedUnique(revisions.filter(scaledByAutoscaler).map((r) => Names.deployment(r.name)));
+  const endpoints = sortedUnique(revisions.filter((r) => r.dataPlane === 'runtime').map((r) => Names.publicService(r.name)));
   return [
     rule('apps', 'deployments', READ),
     rule('', 'endpoints', READ),

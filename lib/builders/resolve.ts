@@ -8,13 +8,12 @@
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import {
-  AutoscalerClass,
   AutoscalingAnnotations,
   canonicalizeAutoscalingAnnotations,
   parseAutoscaling,
   parseGoDuration,
 } from '../autoscaling';
-import { renderHostTemplate, resolveServingConfig, type ServingConfig } from '../config';
+import { defaultRevisionTimeouts, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../config';
 import { Annotations, Labels, RevisionDefaults, USER_CONTAINER_NAME, VISIBILITY_CLUSTER_LOCAL } from '../constants';
 import type {
   AutoscalingProps,
@@ -111,13 +110,16 @@ export function resolveRevision(
     userPort: serving?.port ?? 8080,
     protocol: serving?.portName === 'h2c' ? 'h2c' : 'http1',
     containerConcurrency,
-    timeoutSeconds: seconds(template.timeout) ?? config.revisionTimeoutSeconds,
-    responseStartTimeoutSeconds: seconds(template.responseStartTimeout) ?? 0,
-    idleTimeoutSeconds: seconds(template.idleTimeout) ?? 0,
+    ...defaultRevisionTimeouts(config, {
+      timeoutSeconds: seconds(template.timeout),
+      responseStartTimeoutSeconds: seconds(template.responseStartTimeout),
+      idleTimeoutSeconds: seconds(template.idleTimeout),
+    }),
     progressDeadlineSeconds: progressDeadline(annotations),
     pod: podFields(template),
     runtimeImage: config.runtimeImage,
     dataPlane: ctx.dataPlane,
+    queueSidecarResources: config.queueSidecarResources,
   };
 }
 
@@ -343,9 +345,4 @@ function resolveRoute(
     localGateway: config.localGateway,
     localGatewayService: config.localGatewayService,
   };
-}
-
-/** The KPA class handles scale to zero; everything else does not. */
-export function isKpa(rev: Pick<RevisionSpec, 'autoscaling'>): boolean {
-  return rev.autoscaling.class === AutoscalerClass.KPA;
 }

@@ -50,6 +50,8 @@ export interface RevisionSpec {
   readonly pod: Readonly<Json>;
   readonly runtimeImage: string;
   readonly dataPlane: DataPlaneMode;
+  /** config-deployment's queue-sidecar resources (the annotations apply on top, in the builder). */
+  readonly queueSidecarResources: ServingConfig['queueSidecarResources'];
 }
 
 /** One revision's share of a traffic name. */

@@ -7,6 +7,13 @@ import { AUTOSCALING_PREFIX } from './schema/annotations';
 import { parseAutoscaling, ALIASES } from '../autoscaling';
 import type { ServingConfig } from '../config';
 import { renderHostTemplate } from '../config';
+import {
+  addedCapabilitiesProblem,
+  imageReferenceProblem,
+  queueSidecarAnnotationProblems,
+  revisionNamePrefixProblem,
+  timeoutSecondsProblem,
+} from '../knative-rules';
 import { MAX_NAME_LENGTH } from '../naming';
 import { Diagnostic, PathSegments } from './diagnostics';
 import type { KnativeRevisionSpec, KnativeRevisionTemplate, KnativeService } from './knative-types';
@@ -27,6 +34,7 @@ export function checkService(doc: SourceDocument, config: ServingConfig): Diagno
   checkTraffic(service, config, report);
   checkRevisionSpec(service.spec.template.spec, ['spec', 'template', 'spec'], config, report);
   checkAutoscaling(service.spec.template, ['spec', 'template', 'metadata', 'annotations'], config, report);
+  checkQueueSidecarAnnotations(service.spec.template.metadata?.annotations, ['spec', 'template', 'metadata', 'annotations'], report);
   return out;
 }
 
@@ -37,17 +45,20 @@ export function checkRevisionDocument(doc: SourceDocument, config: ServingConfig
   const revision = doc.value as { metadata: { annotations?: Record<string, string> }; spec: KnativeRevisionSpec };
   checkRevisionSpec(revision.spec, ['spec'], config, report);
   checkAutoscaling({ metadata: revision.metadata, spec: revision.spec }, ['metadata', 'annotations'], config, report);
+  checkQueueSidecarAnnotations(revision.metadata.annotations, ['metadata', 'annotations'], report);
   return out;
+}
+
+function checkQueueSidecarAnnotations(annotations: Record<string, string> | undefined, at: PathSegments, report: Report): void {
+  for (const { key, message } of queueSidecarAnnotationProblems(annotations ?? {})) report([...at, key], message);
 }
 
 /** A BYO revision name must start with the service name and a dash [reference 1]. */
 function checkTemplateName(service: KnativeService, report: Report): void {
   const name = service.spec.template.metadata?.name;
   if (name === undefined) return;
-  const prefix = `${service.metadata.name}-`;
-  if (!name.startsWith(prefix) || name.length === prefix.length) {
-    report(['spec', 'template', 'metadata', 'name'], `must start with "${prefix}" followed by a suffix`);
-  }
+  const problem = revisionNamePrefixProblem(service.metadata.name, name);
+  if (problem) report(['spec', 'template', 'metadata', 'name'], problem);
 }
 
 function checkTraffic(service: KnativeService, config: ServingConfig, report: Report): void {
@@ -101,6 +112,10 @@ function checkContainers(spec: KnativeRevisionSpec, at: PathSegments, report: Re
       else names.set(container.name, i);
     }
     if (container.name === 'queue-proxy') report([...at, 'containers', i, 'name'], '"queue-proxy" is reserved for the sidecar');
+    const image = imageReferenceProblem(container.image);
+    if (image) report([...at, 'containers', i, 'image'], image);
+    const capabilities = addedCapabilitiesProblem(container.securityContext?.capabilities?.add);
+    if (capabilities) report([...at, 'containers', i, 'securityContext', 'capabilities', 'add'], capabilities);
     if ((container.ports ?? []).length > 0) withPort.push(i);
   });
   if (spec.containers.length > 1 && withPort.length !== 1) {
@@ -125,16 +140,14 @@ function checkVolumes(spec: KnativeRevisionSpec, at: PathSegments, report: Repor
   });
 }
 
+/**
+ * Only timeoutSeconds has a bound (max-revision-timeout-seconds, knative/serving
+ * pkg/apis/serving/v1/revision_validation.go validateTimeoutSeconds); Knative sets none on the
+ * response-start and idle timeouts, so neither do we.
+ */
 function checkTimeouts(spec: KnativeRevisionSpec, at: PathSegments, config: ServingConfig, report: Report): void {
-  const max = config.maxRevisionTimeoutSeconds;
-  const timeout = spec.timeoutSeconds ?? config.revisionTimeoutSeconds;
-  if (spec.timeoutSeconds !== undefined && spec.timeoutSeconds > max) {
-    report([...at, 'timeoutSeconds'], `must be at most ${max} (max-revision-timeout-seconds)`);
-  }
-  for (const field of ['responseStartTimeoutSeconds', 'idleTimeoutSeconds'] as const) {
-    const value = spec[field];
-    if (value !== undefined && value > timeout) report([...at, field], `must be at most timeoutSeconds (${timeout})`);
-  }
+  const problem = timeoutSecondsProblem(spec.timeoutSeconds, config.maxRevisionTimeoutSeconds);
+  if (problem) report([...at, 'timeoutSeconds'], problem);
 }
 
 /**

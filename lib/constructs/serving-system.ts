@@ -1,6 +1,5 @@
 import { Lazy, type ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AutoscalerClass } from '../autoscaling';
 import type { Json } from '../builders/json';
 import { sortedUnique } from '../builders/json';
 import { buildRbac, type RbacRevision } from '../builders/rbac';
@@ -114,8 +113,8 @@ function rbacRevision(r: Revision): RbacRevision {
   return {
     name: r.name,
     namespace: r.namespace,
-    scaledByAutoscaler: r.spec.autoscaling.class === AutoscalerClass.KPA,
-    endpointsByRuntime: r.spec.dataPlane === 'runtime',
+    autoscalingClass: r.spec.autoscaling.class,
+    dataPlane: r.spec.dataPlane,
   };
 }
 

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1MicroTime, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadKubeClients } from '../../lib/runtime/kube/client';
+import { FieldManagers, loadKubeClients } from '../../lib/runtime/kube/client';
 import { writeEndpointsSubsets } from '../../lib/runtime/kube/endpoints-writer';
 import { ResilientInformer } from '../../lib/runtime/kube/informer';
 import { LeaderElector } from '../../lib/runtime/kube/leader-election';
@@ -163,23 +163,29 @@ describe('scale patch and Endpoints writer with resourceNames-limited RBAC', () 
 
     await waitFor('RBAC in effect', async () => {
       try {
-        await patchReplicas(sa.apps, NS, 'mine-deployment', 3);
+        await patchReplicas(sa.apps, NS, 'mine-deployment', 3, FieldManagers.AUTOSCALER);
         return true;
       } catch {
         return false;
       }
     });
-    expect((await admin.readNamespacedDeployment({ name: 'mine-deployment', namespace: NS })).spec?.replicas).toBe(3);
-    await expect(patchReplicas(sa.apps, NS, 'other-deployment', 3)).rejects.toMatchObject({ code: 403 });
+    const scaled = await admin.readNamespacedDeployment({ name: 'mine-deployment', namespace: NS });
+    expect(scaled.spec?.replicas).toBe(3);
+    // The write is named after the runtime, not the HTTP client ("node-fetch").
+    const replicasOwners = (scaled.metadata?.managedFields ?? [])
+      .filter((f) => JSON.stringify(f.fieldsV1 ?? {}).includes('"f:replicas"'))
+      .map((f) => `${f.manager}/${f.subresource ?? ''}`);
+    expect(replicasOwners).toEqual([`${FieldManagers.AUTOSCALER}/scale`]);
+    await expect(patchReplicas(sa.apps, NS, 'other-deployment', 3, FieldManagers.AUTOSCALER)).rejects.toMatchObject({ code: 403 });
 
     const subsets = [{ addresses: [{ ip: '10.200.0.5' }], ports: [{ name: 'http', port: 8012 }, { name: 'https', port: 8112 }] }];
-    await writeEndpointsSubsets(sa.core, NS, 'mine', subsets);
+    await writeEndpointsSubsets(sa.core, NS, 'mine', subsets, FieldManagers.AUTOSCALER);
     const written = await cp.kubeConfig.makeApiClient(CoreV1Api).readNamespacedEndpoints({ name: 'mine', namespace: NS });
     expect(written.subsets?.[0].addresses?.map((a) => a.ip)).toEqual(['10.200.0.5']);
     expect(written.subsets?.[0].ports?.map((p) => p.port).sort()).toEqual([8012, 8112]);
-    await writeEndpointsSubsets(sa.core, NS, 'mine', []);
+    await writeEndpointsSubsets(sa.core, NS, 'mine', [], FieldManagers.AUTOSCALER);
     expect((await cp.kubeConfig.makeApiClient(CoreV1Api).readNamespacedEndpoints({ name: 'mine', namespace: NS })).subsets ?? []).toEqual([]);
-    await expect(writeEndpointsSubsets(sa.core, NS, 'other', subsets)).rejects.toMatchObject({ code: 403 });
+    await expect(writeEndpointsSubsets(sa.core, NS, 'other', subsets, FieldManagers.AUTOSCALER)).rejects.toMatchObject({ code: 403 });
   });
 });
 
@@ -190,6 +196,7 @@ describe('LeaderElector on a coordination.k8s.io Lease', () => {
       namespace: NS,
       name: lease,
       identity,
+      fieldManager: FieldManagers.AUTOSCALER,
       logger,
       leaseDurationSeconds: 2,
       retryPeriodMs: 100,

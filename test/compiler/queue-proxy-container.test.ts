@@ -20,7 +20,7 @@ describe('queue-proxy container', () => {
       'SERVING_LOGGING_CONFIG', 'SERVING_LOGGING_LEVEL', 'USER_PORT', 'SYSTEM_NAMESPACE', 'SERVING_READINESS_PROBE',
       'HOST_IP', 'ENABLE_HTTP2_AUTO_DETECTION', 'ENABLE_HTTP_FULL_DUPLEX', 'ROOT_CA', 'QUEUE_PROXY_TLS_MIN_VERSION',
       'QUEUE_PROXY_TLS_MAX_VERSION', 'QUEUE_PROXY_TLS_CIPHER_SUITES', 'QUEUE_PROXY_TLS_CURVE_PREFERENCES',
-      'ENABLE_MULTI_CONTAINER_PROBES', 'OBSERVABILITY_CONFIG', 'QUEUE_DRAIN_TOKEN',
+      'ENABLE_MULTI_CONTAINER_PROBES', 'OBSERVABILITY_CONFIG',
     ]);
   });
 
@@ -34,7 +34,7 @@ describe('queue-proxy container', () => {
       case: 'h2c, concurrency and timeouts',
       props: {
         namespace: 'ns', containerConcurrency: 4, timeout: Duration.seconds(90), responseStartTimeout: Duration.seconds(10),
-        idleTimeout: Duration.seconds(20), containers: [{ image: 'x', port: 9000, portName: 'h2c' as const }],
+        idleTimeout: Duration.seconds(20), containers: [{ image: 'registry.example/app', port: 9000, portName: 'h2c' as const }],
       },
       want: { QUEUE_SERVING_PORT: '8013', CONTAINER_CONCURRENCY: '4', REVISION_TIMEOUT_SECONDS: '90', REVISION_RESPONSE_START_TIMEOUT_SECONDS: '10', REVISION_IDLE_TIMEOUT_SECONDS: '20', USER_PORT: '9000', SERVING_NAMESPACE: 'ns' },
     },
@@ -62,7 +62,7 @@ describe('queue-proxy container', () => {
 
   it.each([
     { protocol: 'http1', props: {}, main: 8012 },
-    { protocol: 'h2c', props: { containers: [{ image: 'x', portName: 'h2c' as const }] }, main: 8013 },
+    { protocol: 'h2c', props: { containers: [{ image: 'registry.example/app', portName: 'h2c' as const }] }, main: 8013 },
   ])('is the whole expected container for $protocol', ({ props, main }) => {
     expect(buildQueueProxyContainer(revisionSpec(props))).toEqual({
       name: 'queue-proxy',
@@ -75,7 +75,7 @@ describe('queue-proxy container', () => {
         { name: 'https-port', containerPort: 8112 },
       ],
       env: expect.any(Array),
-      resources: { requests: { cpu: '25m' } },
+      resources: { requests: { cpu: '25m', memory: '400Mi' }, limits: { memory: '800Mi' } },
       readinessProbe: { httpGet: { port: main, httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }] }, successThreshold: 1 },
       securityContext: {
         allowPrivilegeEscalation: false,
@@ -88,7 +88,7 @@ describe('queue-proxy container', () => {
   });
 
   it('keeps the user probe timing on the kubelet probe of queue-proxy', () => {
-    const rev = revisionSpec({ containers: [{ image: 'x', readinessProbe: { httpGet: { path: '/ready' }, periodSeconds: 3, initialDelaySeconds: 2 } }] });
+    const rev = revisionSpec({ containers: [{ image: 'registry.example/app', readinessProbe: { httpGet: { path: '/ready' }, periodSeconds: 3, initialDelaySeconds: 2 } }] });
     expect(queueProxyReadinessProbe(rev)).toEqual({
       httpGet: { port: 8012, httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }] },
       initialDelaySeconds: 2,
@@ -106,10 +106,12 @@ describe('SERVING_READINESS_PROBE', () => {
     { case: 'HTTP path', probe: { httpGet: { path: '/healthz' } }, port: 8080, json: '{"httpGet":{"path":"/healthz","port":8080,"host":"127.0.0.1","scheme":"HTTP"},"successThreshold":1}' },
     { case: 'HTTP with explicit port and HTTPS', probe: { httpGet: { path: '/h', port: 8081, scheme: 'HTTPS' } }, port: 8081, json: '{"httpGet":{"path":"/h","port":8081,"host":"127.0.0.1","scheme":"HTTPS"},"successThreshold":1}' },
     { case: 'exec becomes TCP', probe: { exec: { command: ['true'] } }, port: 8080, json: '{"tcpSocket":{"port":8080,"host":"127.0.0.1"},"successThreshold":1}' },
-    { case: 'gRPC', probe: { grpc: { port: 0 } }, port: 8080, json: '{"grpc":{"port":8080},"successThreshold":1}' },
+    { case: 'gRPC (service defaulted to "" as Knative does)', probe: { grpc: { port: 0 } }, port: 8080, json: '{"grpc":{"port":8080,"service":""},"successThreshold":1}' },
+    { case: 'gRPC without a port', probe: { grpc: {} as { port: number } }, port: 8080, json: '{"grpc":{"port":8080,"service":""},"successThreshold":1}' },
+    { case: 'gRPC with a service', probe: { grpc: { port: 9000, service: 'health' } }, port: 8080, json: '{"grpc":{"port":9000,"service":"health"},"successThreshold":1}' },
     { case: 'period set: timeout 1, failure 3', probe: { tcpSocket: { port: 0 }, periodSeconds: 5 }, port: 8080, json: '{"tcpSocket":{"port":8080,"host":"127.0.0.1"},"timeoutSeconds":1,"periodSeconds":5,"successThreshold":1,"failureThreshold":3}' },
   ])('$case', ({ probe, port, json }) => {
-    const rev = revisionSpec({ containers: [{ image: 'x', port, readinessProbe: probe }] });
+    const rev = revisionSpec({ containers: [{ image: 'registry.example/app', port, readinessProbe: probe }] });
     expect(queueProxyEnv(rev).find((e) => e.name === 'SERVING_READINESS_PROBE')?.value).toBe(json);
   });
 

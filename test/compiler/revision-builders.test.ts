@@ -78,7 +78,6 @@ describe('Deployment', () => {
       annotations: { 'autoscaling.knative.dev/class': 'kpa.autoscaling.knative.dev', 'autoscaling.knative.dev/metric': 'concurrency' },
     });
     expect({ ...d.spec, template: undefined }).toEqual({
-      replicas: 1,
       selector: { matchLabels: { 'serving.knative.dev/revision': 'svc-00001' } },
       progressDeadlineSeconds: 600,
       revisionHistoryLimit: 0,
@@ -101,7 +100,21 @@ describe('Deployment', () => {
   });
 
   it.each<{ case: string; props: Partial<KServiceProps>; check: (d: any) => void }>([
-    { case: 'initial scale sets replicas', props: { autoscaling: { initialScale: 3 } }, check: (d: any) => expect(d.spec.replicas).toBe(3) },
+    // Whoever scales the revision owns spec.replicas; the manifest declaring it would fight them on
+    // every re-apply. The runtime autoscaler applies initial-scale itself.
+    { case: 'KPA: no replicas, whatever the initial scale', props: { autoscaling: { initialScale: 3 } }, check: (d: any) => expect(d.spec).not.toHaveProperty('replicas') },
+    { case: 'HPA: no replicas', props: { autoscaling: { class: AutoscalingClass.HPA, minScale: 1 } }, check: (d: any) => expect(d.spec).not.toHaveProperty('replicas') },
+    { case: 'third-party class: no replicas', props: { autoscaling: { class: AutoscalingClass.of('keda.example.com') } }, check: (d: any) => expect(d.spec).not.toHaveProperty('replicas') },
+    {
+      case: 'DataPlane.STATIC with the KPA class (nothing scales it): replicas pinned to initial scale, marked static',
+      props: { dataPlane: DataPlane.STATIC, autoscaling: { minScale: 2, initialScale: 3 } },
+      check: (d: any) => {
+        expect(d.spec.replicas).toBe(3);
+        expect(d.metadata.annotations['kservice.cdk8s.io/data-plane']).toBe('static');
+        expect(d.spec.template.metadata.annotations).not.toHaveProperty('kservice.cdk8s.io/data-plane');
+      },
+    },
+    { case: 'DataPlane.STATIC with the HPA class: no replicas', props: { dataPlane: DataPlane.STATIC, autoscaling: { class: AutoscalingClass.HPA, minScale: 1 } }, check: (d: any) => expect(d.spec).not.toHaveProperty('replicas') },
     { case: 'a user app label wins', props: { templateLabels: { app: 'mine' } }, check: (d: any) => expect(d.metadata.labels.app).toBe('mine') },
     { case: 'user affinity replaces the default', props: { affinity: { nodeAffinity: {} } }, check: (d: any) => expect(d.spec.template.spec.affinity).toEqual({ nodeAffinity: {} }) },
     { case: 'enableServiceLinks passes through', props: { enableServiceLinks: true }, check: (d: any) => expect(d.spec.template.spec.enableServiceLinks).toBe(true) },

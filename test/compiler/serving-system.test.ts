@@ -55,16 +55,18 @@ describe('RBAC computed from the graph', () => {
     });
   });
 
-  it('leaves out writes the runtime does not do: HPA revisions are not scaled, static ones keep their Endpoints', () => {
+  it('leaves out writes the runtime does not do: HPA, third-party-class and static revisions are not scaled, static ones keep their Endpoints', () => {
     const { system } = systemApp((app) => {
       new KService(new Chart(app, 'a'), 'h', { containers: [{ image: IMAGE }], autoscaling: { class: AutoscalingClass.HPA } });
       new KService(new Chart(app, 'b'), 's', { containers: [{ image: IMAGE }], dataPlane: DataPlane.STATIC, autoscaling: { minScale: 1 } });
+      new KService(new Chart(app, 'c'), 'k', { containers: [{ image: IMAGE }], autoscaling: { class: AutoscalingClass.of('keda.example.com') } });
+      new KService(new Chart(app, 'd'), 'p', { containers: [{ image: IMAGE }] });
     });
     expect(find(system, 'Role', 'kservice-autoscaler').rules).toEqual([
       { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
       { apiGroups: [''], resources: ['endpoints'], verbs: READ },
-      { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch', 'update'], resourceNames: ['s-00001-deployment'] },
-      { apiGroups: [''], resources: ['endpoints'], verbs: ['get', 'update', 'patch'], resourceNames: ['h-00001'] },
+      { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch', 'update'], resourceNames: ['p-00001-deployment'] },
+      { apiGroups: [''], resources: ['endpoints'], verbs: ['get', 'update', 'patch'], resourceNames: ['h-00001', 'k-00001', 'p-00001'] },
     ]);
   });
 

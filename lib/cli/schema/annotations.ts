@@ -75,7 +75,8 @@ export function revisionAnnotationsSchema(): Schema {
   for (const [key, rule] of Object.entries(autoscalingRules)) properties[AUTOSCALING + key] = rule;
   for (const [alias, key] of Object.entries(aliases)) properties[AUTOSCALING + alias] = autoscalingRules[key];
   for (const key of queueResourceKeys) properties[QUEUE_SIDECAR + key] = quantityValue;
-  properties[`${QUEUE_SIDECAR}resource-percentage`] = pattern(PERCENT_1_TO_100.pattern as string, 'must be a number in 1..100');
+  // Its range (0.1..100) is checked with the other queue-sidecar rules in lib/knative-rules.ts.
+  properties[`${QUEUE_SIDECAR}resource-percentage`] = { type: 'string' };
   properties['serving.knative.dev/progress-deadline'] = DURATION;
   properties['features.knative.dev/http-full-duplex'] = pattern('^(Enabled|Disabled)$', 'must be Enabled or Disabled');
   return { type: 'object', properties, additionalProperties: { type: 'string' } };

@@ -2,7 +2,7 @@
  * Schema of the `--config` file: the fields of `ServingConfigProps` (lib/config.ts), camelCase,
  * durations in seconds. `apiVersion`/`kind` are optional so a bare mapping works too.
  */
-import { DNS1123_LABEL, Schema, boolean, integer, object, pattern, string } from './builders';
+import { DNS1123_LABEL, QUANTITY, Schema, boolean, integer, object, pattern, string } from './builders';
 
 export const CONFIG_API_VERSION = 'kservice.cdk8s.io/v1alpha1';
 export const CONFIG_KIND = 'ServingConfig';
@@ -38,6 +38,17 @@ const autoscaler = object({
   maxScaleLimit: nonNegative,
 });
 
+/** config-deployment queue-sidecar-* resources; '' removes a default. */
+const quantityOrEmpty = pattern(`${QUANTITY}|^$`, "must be a Kubernetes quantity such as 25m or 800Mi, or '' for none");
+const queueSidecarResources = object({
+  cpuRequest: quantityOrEmpty,
+  cpuLimit: quantityOrEmpty,
+  memoryRequest: quantityOrEmpty,
+  memoryLimit: quantityOrEmpty,
+  ephemeralStorageRequest: quantityOrEmpty,
+  ephemeralStorageLimit: quantityOrEmpty,
+});
+
 export const configSchema: Schema = object({
   apiVersion: { const: CONFIG_API_VERSION },
   kind: { const: CONFIG_KIND },
@@ -50,6 +61,9 @@ export const configSchema: Schema = object({
   runtimeImage: string({ minLength: 1 }),
   revisionTimeoutSeconds: positive,
   maxRevisionTimeoutSeconds: positive,
+  revisionResponseStartTimeoutSeconds: nonNegative,
+  revisionIdleTimeoutSeconds: nonNegative,
   containerConcurrency: integer(0, 1000),
   autoscaler,
+  queueSidecarResources,
 });

@@ -118,7 +118,7 @@ const probe = object({
   exec: object({ command: arrayOf(string()) }),
   httpGet,
   tcpSocket: object({ host: string(), port: intOrString }),
-  grpc: object({ port: integer(0, 65535), service: string() }, ['port']),
+  grpc: object({ port: integer(0, 65535), service: string() }), // port defaults to the user port, as in Knative
   initialDelaySeconds: integer(0),
   timeoutSeconds: integer(0),
   periodSeconds: integer(0),

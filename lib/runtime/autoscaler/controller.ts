@@ -1,5 +1,5 @@
 import type { V1EndpointSubset } from '@kubernetes/client-node';
-import { AutoscalerClass, autoscalingAnnotationsOf, parseAutoscaling, ResolvedAutoscaling } from '../../autoscaling';
+import { autoscalingAnnotationsOf, parseAutoscaling, ResolvedAutoscaling, scaleOwner } from '../../autoscaling';
 import type { ServingConfig } from '../../config';
 import { Ports } from '../../constants';
 import { Names } from '../../naming';
@@ -91,6 +91,11 @@ export class AutoscalerController {
 
   upsertRevision(d: RevisionDeployment, nowMs: number): void {
     const k = key(d.namespace, d.revision);
+    if (d.dataPlane === 'static') {
+      // Kubernetes fills its public Endpoints and nothing of ours scales it.
+      if (this.revisions.has(k)) this.removeRevision(d.namespace, d.revision);
+      return;
+    }
     const parsed = parseAutoscaling(autoscalingAnnotationsOf(d.annotations), this.config, d.containerConcurrency);
     if (parsed.problems.length > 0) {
       this.deps.logger.warn({ namespace: d.namespace, revision: d.revision, problems: parsed.problems }, 'bad autoscaling annotations; defaults used for those');
@@ -100,7 +105,9 @@ export class AutoscalerController {
       // Not implemented here: the windows average linearly, as with Knative's default.
       this.deps.logger.warn({ namespace: d.namespace, revision: d.revision, algorithm: a.metricAggregationAlgorithm }, 'metric aggregation algorithm not supported; using linear');
     }
-    const isKpa = a.class !== AutoscalerClass.HPA;
+    // Only the revisions whose scale we own get a decider; HPA and third-party classes are scaled
+    // by someone else, and we only keep their public Endpoints (Serve mode).
+    const isKpa = scaleOwner(a.class, d.dataPlane) === 'autoscaler';
     const existing = this.revisions.get(k);
     if (existing && (existing.decider !== undefined) === isKpa) {
       existing.deployment = d;
@@ -114,7 +121,7 @@ export class AutoscalerController {
       deployment: d,
       autoscaling: a,
       decider: isKpa ? new KpaDecider(deciderSpecOf(a), nowMs, ready) : undefined,
-      scaler: new RevisionScaler(scalerSpecOf(a, d.progressDeadlineSeconds), nowMs, d.replicas, ready),
+      scaler: new RevisionScaler(scalerSpecOf(a, d.progressDeadlineSeconds), nowMs, d.replicas, ready, isFresh(d)),
       lastDecision: undefined,
       proxySinceMs: existing?.proxySinceMs,
       lastWrite: undefined,
@@ -267,6 +274,21 @@ export class AutoscalerController {
     m.stableValue.set(labels, d.stableAverage);
     m.panicValue.set(labels, d.panicAverage);
   }
+}
+
+/**
+ * A Deployment nobody has scaled yet. The compiled Deployment declares no replicas (see
+ * ../../builders/deployment.ts), so Kubernetes creates it with 1 and initial-scale is ours to
+ * apply, once. "New" is read from metadata.generation: every replicas change (ours through the
+ * scale subresource, anyone's) bumps it, re-applying an unchanged manifest does not, and it
+ * survives a restart of the autoscaler. Not from managedFields (a scale to 0 leaves no owner of
+ * spec.replicas, since the Scale object omits a zero replicas field) and not from an annotation
+ * of ours (writing one needs patch on whole Deployments, where RBAC grants only their scale).
+ * initial-scale above 1 needs no flag: until first reached it is the lower bound (scaler.ts);
+ * initial-scale 0 does (scaler.ts `zeroInitialScalePending`).
+ */
+function isFresh(d: RevisionDeployment): boolean {
+  return d.generation <= 1;
 }
 
 function key(namespace: string, revision: string): string {

@@ -2,7 +2,7 @@ import type { V1ConfigMap, V1Deployment, V1EndpointSubset, V1Endpoints } from '@
 import { Labels } from '../../constants';
 import { Names } from '../../naming';
 import { writeEndpointsSubsets } from '../kube/endpoints-writer';
-import { KubeClients } from '../kube/client';
+import { FieldManagers, KubeClients } from '../kube/client';
 import { ResilientInformer } from '../kube/informer';
 import { endpointsIps } from '../kube/revision-deployment';
 import { patchReplicas } from '../kube/scale';
@@ -111,11 +111,11 @@ export class KubeCluster implements ClusterView, ClusterWriter {
   }
 
   async setReplicas(namespace: string, deployment: string, replicas: number): Promise<void> {
-    await patchReplicas(this.kube.apps, namespace, deployment, replicas);
+    await patchReplicas(this.kube.apps, namespace, deployment, replicas, FieldManagers.AUTOSCALER);
   }
 
   async writePublicSubsets(namespace: string, name: string, subsets: V1EndpointSubset[]): Promise<void> {
-    await writeEndpointsSubsets(this.kube.core, namespace, name, subsets);
+    await writeEndpointsSubsets(this.kube.core, namespace, name, subsets, FieldManagers.AUTOSCALER);
   }
 
   private endpointsInformer(namespace: string, logger: Logger, fieldSelector?: string): ResilientInformer<V1Endpoints> {

@@ -3,7 +3,7 @@ import { autoscalerConfigFromData } from '../../autoscaling';
 import { resolveServingConfig } from '../../config';
 import { Labels } from '../../constants';
 import { Names } from '../../naming';
-import { loadKubeClients } from '../kube/client';
+import { FieldManagers, loadKubeClients } from '../kube/client';
 import { LeaderElector } from '../kube/leader-election';
 import { readRevisionDeployment } from '../kube/revision-deployment';
 import { createLogger } from '../shared/logger';
@@ -71,6 +71,7 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
     namespace: config.systemNamespace,
     name: config.leaseName,
     identity: config.identity,
+    fieldManager: FieldManagers.AUTOSCALER,
     logger,
     leaseDurationSeconds: config.leaseDurationSeconds,
     retryPeriodMs: config.leaseRetryMs,

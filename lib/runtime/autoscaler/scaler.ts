@@ -55,15 +55,29 @@ export class RevisionScaler {
   private activity: Activity;
   private activitySinceMs: number;
   private initialized: boolean;
+  /**
+   * initial-scale 0 on a Deployment that came up with Kubernetes' default replica: go to zero
+   * (behind the activator) at once, without the grace period, since no pod of it ever served.
+   * Knative creates such a Deployment at 0; a manifest without replicas cannot.
+   */
+  private zeroInitialScalePending: boolean;
 
   /**
    * Rebuilds the condition from what the cluster shows: no replicas → Inactive; enough ready
    * pods → Active; otherwise Activating (a fresh Deployment, or pods still starting).
    */
-  constructor(private spec: ScalerSpec, nowMs: number, currentReplicas: number, readyPods: number) {
+  constructor(
+    private spec: ScalerSpec,
+    nowMs: number,
+    currentReplicas: number,
+    readyPods: number,
+    /** The Deployment was never scaled (see controller.ts): it is at Kubernetes' default of 1. */
+    fresh = false,
+  ) {
     this.activitySinceMs = nowMs;
     this.initialized = readyPods >= this.minReady(false);
-    if (currentReplicas === 0) this.activity = 'inactive';
+    this.zeroInitialScalePending = fresh && spec.initialScale === 0 && currentReplicas > 0;
+    if (currentReplicas === 0 || this.zeroInitialScalePending) this.activity = 'inactive';
     else this.activity = readyPods >= Math.max(1, this.minReady(this.initialized)) ? 'active' : 'activating';
   }
 
@@ -76,6 +90,12 @@ export class RevisionScaler {
   }
 
   step(input: ScalerInput): ScalerOutput {
+    if (this.zeroInitialScalePending) {
+      if (input.currentReplicas !== 0 && input.desiredPods <= 0) {
+        return { want: 0, applyReplicas: 0, mode: 'Proxy', activity: this.activity };
+      }
+      this.zeroInitialScalePending = false; // at zero now, or traffic came first
+    }
     const { want, apply } = this.scale(input);
     const proxy =
       want === 0 || input.excessBurstCapacity < 0 || (want === SCALE_UNKNOWN && this.activity === 'inactive');

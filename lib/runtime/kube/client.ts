@@ -8,6 +8,18 @@ export interface KubeClients {
   readonly coordination: CoordinationV1Api;
 }
 
+/**
+ * The names the runtime's writes carry as `fieldManager`, so the API server's managedFields (and
+ * a GitOps tool's conflict message) say who owns what: `kservice-autoscaler` owns Deployment
+ * replicas (scale subresource), the public Endpoints' subsets and its Lease. Without it the API
+ * server names the manager after the HTTP client's user agent ("node-fetch"). The activator
+ * writes nothing.
+ */
+export const FieldManagers = {
+  AUTOSCALER: 'kservice-autoscaler',
+  ACTIVATOR: 'kservice-activator',
+} as const;
+
 /** In a pod: the service account token; elsewhere: KUBECONFIG or ~/.kube/config. */
 export function loadKubeClients(config: KubeConfig = defaultKubeConfig()): KubeClients {
   return {

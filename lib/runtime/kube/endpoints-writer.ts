@@ -15,6 +15,7 @@ export async function writeEndpointsSubsets(
   namespace: string,
   name: string,
   subsets: V1EndpointSubset[],
+  fieldManager: string,
   attempts = 3,
 ): Promise<V1Endpoints> {
   for (let attempt = 1; ; attempt++) {
@@ -23,6 +24,7 @@ export async function writeEndpointsSubsets(
       return await core.replaceNamespacedEndpoints({
         name,
         namespace,
+        fieldManager,
         body: { ...current, subsets: subsets.length > 0 ? subsets : undefined },
       });
     } catch (err) {

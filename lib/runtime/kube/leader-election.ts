@@ -15,6 +15,8 @@ export interface LeaderElectionProps {
   readonly namespace: string;
   readonly name: string;
   readonly identity: string;
+  /** Names the writer of the Lease in managedFields (client.ts FieldManagers). */
+  readonly fieldManager: string;
   readonly logger: Logger;
   /** @default 15 */
   readonly leaseDurationSeconds?: number;
@@ -90,7 +92,7 @@ export class LeaderElector {
 
   /** True when this candidate holds the Lease after the attempt. */
   async tryAcquireOrRenew(): Promise<boolean> {
-    const { coordination, namespace, name, identity } = this.props;
+    const { coordination, namespace, name, identity, fieldManager } = this.props;
     let lease: V1Lease;
     try {
       lease = await coordination.readNamespacedLease({ name, namespace });
@@ -119,7 +121,7 @@ export class LeaderElector {
       },
     };
     try {
-      const written = await coordination.replaceNamespacedLease({ name, namespace, body: renewed });
+      const written = await coordination.replaceNamespacedLease({ name, namespace, fieldManager, body: renewed });
       this.observed = { resourceVersion: written.metadata?.resourceVersion ?? '', atMs: now };
       return true;
     } catch (err) {
@@ -129,11 +131,12 @@ export class LeaderElector {
   }
 
   private async create(): Promise<boolean> {
-    const { coordination, namespace, name, identity } = this.props;
+    const { coordination, namespace, name, identity, fieldManager } = this.props;
     const now = this.now();
     try {
       await coordination.createNamespacedLease({
         namespace,
+        fieldManager,
         body: {
           metadata: { name, namespace },
           spec: {
@@ -154,12 +157,13 @@ export class LeaderElector {
 
   /** Empties the holder so followers need not wait out the lease duration. */
   private async release(): Promise<void> {
-    const { coordination, namespace, name, identity } = this.props;
+    const { coordination, namespace, name, identity, fieldManager } = this.props;
     const lease = await coordination.readNamespacedLease({ name, namespace });
     if (lease.spec?.holderIdentity !== identity) return;
     await coordination.replaceNamespacedLease({
       name,
       namespace,
+      fieldManager,
       body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1 } },
     });
   }

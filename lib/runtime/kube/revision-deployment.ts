@@ -1,4 +1,5 @@
 import type { V1Deployment, V1EndpointAddress, V1Endpoints } from '@kubernetes/client-node';
+import { DATA_PLANE_ANNOTATION } from '../../autoscaling';
 import { Labels, Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from '../../constants';
 
 /**
@@ -17,6 +18,13 @@ export interface RevisionDeployment {
   /** spec.replicas (Kubernetes defaults it to 1). */
   readonly replicas: number;
   readonly progressDeadlineSeconds: number;
+  /** `static` when the compiler marked it DataPlane.STATIC (nothing of ours routes or scales it). */
+  readonly dataPlane: 'runtime' | 'static';
+  /**
+   * metadata.generation: 1 means nobody has changed the spec since the object was created, so
+   * no scale write has happened yet (every replicas change bumps it).
+   */
+  readonly generation: number;
 }
 
 export class RevisionDeploymentError extends Error {
@@ -52,6 +60,8 @@ export function readRevisionDeployment(d: V1Deployment): RevisionDeployment {
     queuePort: number('QUEUE_SERVING_PORT', Ports.QUEUE_HTTP),
     replicas: d.spec?.replicas ?? 1,
     progressDeadlineSeconds: d.spec?.progressDeadlineSeconds ?? RevisionDefaults.PROGRESS_DEADLINE_SECONDS,
+    dataPlane: d.metadata?.annotations?.[DATA_PLANE_ANNOTATION] === 'static' ? 'static' : 'runtime',
+    generation: d.metadata?.generation ?? 1,
   };
 }
 

@@ -3,11 +3,18 @@ import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-n
 /**
  * Sets a Deployment's replicas through its scale subresource with a JSON patch
  * `add /spec/replicas`, as Knative's KPA does (reference 8). RBAC grants `patch` on
- * `deployments/scale` for the named Deployments only.
+ * `deployments/scale` for the named Deployments only. `fieldManager` names the writer in
+ * managedFields (see client.ts FieldManagers).
  */
-export async function patchReplicas(apps: AppsV1Api, namespace: string, deployment: string, replicas: number): Promise<void> {
+export async function patchReplicas(
+  apps: AppsV1Api,
+  namespace: string,
+  deployment: string,
+  replicas: number,
+  fieldManager: string,
+): Promise<void> {
   await apps.patchNamespacedDeploymentScale(
-    { name: deployment, namespace, body: [{ op: 'add', path: '/spec/replicas', value: replicas }] },
+    { name: deployment, namespace, fieldManager, body: [{ op: 'add', path: '/spec/replicas', value: replicas }] },
     setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
   );
 }

@@ -50,6 +50,9 @@ function revision(over: Partial<RevisionDeployment> = {}): RevisionDeployment {
     queuePort: 8012,
     replicas: 1,
     progressDeadlineSeconds: 600,
+    dataPlane: 'runtime',
+    // Already scaled once (not a brand-new Deployment), unless a test says otherwise.
+    generation: 2,
     ...over,
   };
 }
@@ -190,5 +193,56 @@ describe('AutoscalerController', () => {
     await idle(controller, 0, 200);
     expect(cluster.log).toEqual(['endpoints ns/hello-00001 [10.2.0.9]']);
     expect(controller.kpaRevisions()).toEqual([]);
+  });
+
+  it('third-party-class revisions: never scaled or scraped here (their autoscaler owns the scale), Endpoints on the ready pods', async () => {
+    const { cluster, controller } = setup();
+    cluster.ready.set('ns/hello-00001', ['10.2.0.9']);
+    controller.upsertRevision(revision({ replicas: 3, annotations: { 'autoscaling.knative.dev/class': 'keda.example.com' } }), 0);
+    await idle(controller, 0, 200);
+    await controller.poke('ns', 'hello-00001', 201 * S);
+    expect(cluster.log).toEqual(['endpoints ns/hello-00001 [10.2.0.9]']);
+    expect(controller.kpaRevisions()).toEqual([]);
+  });
+
+  it('DataPlane.STATIC revisions are left alone: no scale, no Endpoints, not tracked', async () => {
+    const { cluster, controller } = setup();
+    cluster.ready.set('ns/hello-00001', ['10.2.0.9']);
+    controller.upsertRevision(revision({ dataPlane: 'static', generation: 1 }), 0);
+    await idle(controller, 0, 100);
+    expect(cluster.log).toEqual([]);
+    expect(controller.has('ns', 'hello-00001')).toBe(false);
+  });
+
+  it('initial-scale 3 on a new Deployment (Kubernetes made it 1): scaled to 3 at the first reconcile', async () => {
+    const { cluster, controller } = setup();
+    controller.upsertRevision(revision({ generation: 1, annotations: { 'autoscaling.knative.dev/initial-scale': '3' } }), 0);
+    await controller.tick(0);
+    expect(cluster.log.filter((l) => l.startsWith('scale'))).toEqual(['scale ns/hello-00001-deployment 3']);
+  });
+
+  it('initial-scale 0 on a new Deployment: activators into the Endpoints, then 0 at once (no grace period)', async () => {
+    const { cluster, controller } = setup();
+    controller.upsertRevision(revision({ generation: 1, annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }), 0);
+    await controller.tick(0);
+    expect(cluster.log).toEqual(['endpoints ns/hello-00001 [10.1.0.1,10.1.0.2]', 'scale ns/hello-00001-deployment 0']);
+    // Once at zero it stays there with no traffic, and a request brings it up as usual.
+    await idle(controller, 1, 60);
+    expect(cluster.log.filter((l) => l.startsWith('scale'))).toEqual(['scale ns/hello-00001-deployment 0']);
+    await controller.poke('ns', 'hello-00001', 61 * S);
+    expect(cluster.log.at(-1)).toBe('scale ns/hello-00001-deployment 1');
+  });
+
+  it('a Deployment scaled before (generation > 1) is never reset to initial-scale: 0 stays 0, 5 stays 5', async () => {
+    const { cluster, controller } = setup();
+    controller.upsertRevision(revision({ replicas: 0, generation: 4, annotations: { 'autoscaling.knative.dev/initial-scale': '3' } }), 0);
+    await controller.tick(0);
+    expect(cluster.log.filter((l) => l.startsWith('scale'))).toEqual([]);
+
+    const other = setup();
+    other.cluster.ready.set('ns/hello-00001', ['10.2.0.1', '10.2.0.2', '10.2.0.3', '10.2.0.4', '10.2.0.5']);
+    other.controller.upsertRevision(revision({ replicas: 5, generation: 7 }), 0);
+    await other.controller.tick(0);
+    expect(other.cluster.log.filter((l) => l.startsWith('scale'))).toEqual([]);
   });
 });

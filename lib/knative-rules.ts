@@ -1,0 +1,135 @@
+/**
+ * Knative webhook rules that both front ends apply: construct props (validate-props.ts) and the
+ * CLI's Knative documents (cli/knative-checks.ts). Each rule is written once here and returns a
+ * message (or nothing); the callers only add their own field paths.
+ */
+import { Names } from './naming';
+import { isQuantity } from './quantity';
+
+/**
+ * timeoutSeconds: 0 means "the default"; otherwise 1..max-revision-timeout-seconds
+ * (knative/serving pkg/apis/serving/v1/revision_validation.go validateTimeoutSeconds). Knative
+ * bounds neither responseStartTimeoutSeconds nor idleTimeoutSeconds by it.
+ */
+export function timeoutSecondsProblem(timeoutSeconds: number | undefined, maxRevisionTimeoutSeconds: number): string | undefined {
+  if (timeoutSeconds === undefined || timeoutSeconds === 0) return undefined;
+  if (timeoutSeconds < 0 || timeoutSeconds > maxRevisionTimeoutSeconds) {
+    return `must be between 0 and ${maxRevisionTimeoutSeconds} (max-revision-timeout-seconds), got ${timeoutSeconds}`;
+  }
+  return undefined;
+}
+
+/**
+ * A revision name the user chose must be "SERVICE-suffix" (knative/serving
+ * pkg/apis/serving/v1/revision_validation.go validateRevisionName). Names Knative generates
+ * (`kmeta.ChildName(service, "-00001")`) are exempt: for a service name of 58 to 63 characters
+ * they are shortened with a hash and no longer start with the service name.
+ */
+export function revisionNamePrefixProblem(serviceName: string, revisionName: string): string | undefined {
+  if (isGeneratedRevisionName(serviceName, revisionName)) return undefined;
+  const prefix = `${serviceName}-`;
+  if (revisionName.startsWith(prefix) && revisionName.length > prefix.length) return undefined;
+  return `"${revisionName}" must start with the service name and a dash ("${prefix}") followed by a suffix`;
+}
+
+function isGeneratedRevisionName(serviceName: string, revisionName: string): boolean {
+  const m = /-(\d{5,})$/.exec(revisionName);
+  return m !== null && Names.revision(serviceName, Number(m[1])) === revisionName;
+}
+
+const TAG_CHARS = /^[A-Za-z0-9_.-]{1,128}$/;
+const REPOSITORY_CHARS = /^[a-z0-9_./-]{2,255}$/;
+/** An RFC 3986 authority as Go's url.Parse("//"+name) keeps it whole: host or [IPv6], optional port. */
+const REGISTRY = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * Knative parses every image with go-containerregistry's name.ParseReference(image,
+ * name.WeakValidation) (knative/serving pkg/apis/serving/k8s_validation.go validateContainer):
+ * a tag reference, else a digest reference. This follows go-containerregistry's pkg/name
+ * (tag.go, digest.go, repository.go, registry.go) step by step; there is no npm package with its
+ * exact rules (distribution's grammar is stricter about separators, ggcr only checks characters).
+ */
+export function imageReferenceProblem(image: string): string | undefined {
+  if (image === '') return 'is required';
+  if (tagReferenceError(image) === undefined || digestReferenceError(image) === undefined) return undefined;
+  // Explain with the form the user meant.
+  const error = image.includes('@') ? digestReferenceError(image) : tagReferenceError(image);
+  return `"${image}" is not an image reference Knative accepts: ${error}`;
+}
+
+function tagReferenceError(name: string): string | undefined {
+  let base = name;
+  const parts = name.split(':');
+  const last = parts[parts.length - 1];
+  // A trailing ":tag" (not a registry's ":port/...") is the tag.
+  if (parts.length > 1 && !last.includes('/')) {
+    base = parts.slice(0, -1).join(':');
+    if (last !== '' && !TAG_CHARS.test(last)) return `tag "${last}" may only contain letters, digits, "_", "." and "-" (at most 128)`;
+  }
+  return repositoryError(base);
+}
+
+function digestReferenceError(name: string): string | undefined {
+  const parts = name.split('@');
+  if (parts.length !== 2) return 'a digest reference needs exactly one "@"';
+  if (!SHA256_DIGEST.test(parts[1])) return `digest "${parts[1]}" is not sha256:<64 lowercase hex digits>`;
+  let base = parts[0];
+  if (tagReferenceError(base) === undefined) {
+    const colon = base.lastIndexOf(':');
+    if (colon > base.lastIndexOf('/')) base = base.slice(0, colon);
+  }
+  return repositoryError(base);
+}
+
+function repositoryError(name: string): string | undefined {
+  if (name === '') return 'a repository name is required';
+  let repository = name;
+  const slash = name.indexOf('/');
+  if (slash >= 0) {
+    const first = name.slice(0, slash);
+    // The first path part is the registry only if it has a "." or ":" (else Docker Hub).
+    if (first.includes('.') || first.includes(':')) {
+      if (!REGISTRY.test(first)) return `registry "${first}" is not a host[:port]`;
+      repository = name.slice(slash + 1);
+    }
+  }
+  if (!REPOSITORY_CHARS.test(repository)) {
+    return `repository "${repository}" may only contain lowercase letters, digits, "_", "-", "." and "/" (2 to 255 characters)`;
+  }
+  return undefined;
+}
+
+/**
+ * capabilities.add: Knative's default features forbid it (kubernetes.containerspec-addcapabilities
+ * and secure-pod-defaults both "disabled"; with secure-pod-defaults only ["NET_BIND_SERVICE"]
+ * would pass), knative/serving pkg/apis/serving/fieldmask.go CapabilitiesMask.
+ */
+export function addedCapabilitiesProblem(add: readonly string[] | undefined): string | undefined {
+  if (add === undefined || add.length === 0) return undefined;
+  return `must not be set: Knative's default features (kubernetes.containerspec-addcapabilities: disabled) do not allow adding capabilities, got [${add.join(', ')}]`;
+}
+
+const QUEUE_SIDECAR_QUANTITY_KEYS = ['cpu', 'memory', 'ephemeral-storage'].flatMap((r) =>
+  ['request', 'limit'].map((k) => `queue.sidecar.serving.knative.dev/${r}-resource-${k}`),
+);
+const QUEUE_SIDECAR_PERCENTAGE_KEYS = ['queue.sidecar.serving.knative.dev/resource-percentage', 'queue.sidecar.serving.knative.dev/resourcePercentage'];
+
+/**
+ * The queue-proxy resource annotations: quantities, and a percentage in 0.1..100
+ * (knative/serving pkg/apis/serving/v1/revision_validation.go validateQueueSidecarResourceAnnotations).
+ */
+export function queueSidecarAnnotationProblems(annotations: Readonly<Record<string, string>>): Array<{ key: string; message: string }> {
+  const problems: Array<{ key: string; message: string }> = [];
+  for (const key of QUEUE_SIDECAR_QUANTITY_KEYS) {
+    const v = annotations[key];
+    if (v !== undefined && !isQuantity(v)) problems.push({ key, message: `must be a Kubernetes quantity such as 100m or 256Mi, got "${v}"` });
+  }
+  for (const key of QUEUE_SIDECAR_PERCENTAGE_KEYS) {
+    const v = annotations[key];
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0.1 || n > 100) problems.push({ key, message: `must be a number from 0.1 to 100, got "${v}"` });
+  }
+  return problems;
+}
