@@ -99,13 +99,13 @@ describe('the runtime from the image root filesystem', () => {
     }));
     chmodSync(join(volume, 'revisions.json'), 0o644);
     const activator = startFromImage(image, ['activator'], {
-      ACTIVATOR_STATIC_CONFIG: '/tmp/revisions.json',
+      ACTIVATOR_STATIC_CONFIG: '/etc/kservice/revisions.json',
       ACTIVATOR_HTTP_PORT: '0',
       ACTIVATOR_H2C_PORT: '0',
       ACTIVATOR_METRICS_PORT: '0',
       ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
       ACTIVATOR_DRAIN_SECONDS: '0',
-    }, /"msg":"activator listening"/, { [volume]: '/tmp' });
+    }, /"msg":"activator listening"/, { [volume]: '/etc/kservice' });
     const { httpPort } = JSON.parse(await activator.ready) as { httpPort: number };
     expect(credentials(activator.proc.pid!).uids[1]).toBe('65532');
 

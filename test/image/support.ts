@@ -4,7 +4,8 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchOutput } from '../support/child-output';
 import {
@@ -27,6 +28,7 @@ export function skopeo(args: readonly string[]): string {
 }
 
 const running = new Set<ChildProcess>();
+const stateDirs: string[] = [];
 
 export interface RoleProcess {
   readonly proc: ChildProcess;
@@ -46,7 +48,9 @@ export function startFromImage(
   readyLine: RegExp,
   volumes: Readonly<Record<string, string>> = {},
 ): RoleProcess {
-  const cmd = rootfsCommand(image, args, volumes);
+  const stateDir = mkdtempSync(join(tmpdir(), 'kservice-container-'));
+  stateDirs.push(stateDir);
+  const cmd = rootfsCommand(image, args, { stateDir, volumes });
   const proc = spawn(cmd.command, cmd.args, { env: { ...imageEnv(image.config), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => (running.delete(proc), resolve(code))));
@@ -57,6 +61,7 @@ export function startFromImage(
 
 export async function stopAllFromImage(): Promise<void> {
   await Promise.all([...running].map((proc) => new Promise((resolve) => (proc.once('exit', resolve), proc.kill('SIGKILL')))));
+  for (const dir of stateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** The uid and gid the kernel reports for a process (`Uid:`/`Gid:` lines: real, effective, saved, fs). */

@@ -167,19 +167,31 @@ export function imageEnv(config: ImageConfig): Record<string, string> {
 
 /**
  * Mounts made in a private mount namespace before the root changes, as a container runtime makes
- * them: the root filesystem bound onto itself and remounted read-only (readOnlyRootFilesystem),
- * /proc, and a /dev holding only null, zero, full, random and urandom (bound from the host). Each
- * `volumes` entry binds a host directory onto a directory of the image (a volume mount).
- * Then `unshare --root --wd --setgid --setuid` changes root, working directory and user, and execs
- * the entrypoint: the PID stays the runtime's own, so signals reach it directly.
+ * them: an overlay of the unpacked image (lower, shared and never written) and a per-container
+ * upper directory, where the volumes' mount points are created; that overlay bound onto itself and
+ * remounted read-only (readOnlyRootFilesystem); then each volume bound read-only onto its mount
+ * point, /proc, and a /dev holding only null, zero, full, random and urandom (bound from the host).
+ * Last, `unshare --root --wd --setgid --setuid` changes root, working directory and user and execs
+ * the entrypoint: every step execs, so the PID is the runtime's own and signals reach it directly.
  */
 const MOUNT_AND_EXEC = `
 set -eu
-root=$1 uid=$2 gid=$3 wd=$4 volumes=$5
-shift 5
+lower=$1 state=$2 uid=$3 gid=$4 wd=$5 volumes=$6
+shift 6
+root=$state/root
+mkdir -p "$state/upper" "$state/work" "$root"
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$state/upper,workdir=$state/work" "$root"
+for volume in $volumes; do
+  source=\${volume%%=*} target=$root\${volume#*=}
+  if [ -d "$source" ]; then mkdir -p "$target"; else mkdir -p "\${target%/*}"; [ -e "$target" ] || touch "$target"; fi
+done
 mount --bind "$root" "$root"
-for volume in $volumes; do mount --bind "\${volume%%=*}" "$root\${volume#*=}"; done
 mount -o remount,ro,bind "$root"
+for volume in $volumes; do
+  target=$root\${volume#*=}
+  mount --bind "\${volume%%=*}" "$target"
+  mount -o remount,ro,bind "$target"
+done
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t tmpfs -o nosuid,noexec,mode=755,size=64k tmpfs "$root/dev"
 for dev in null zero full random urandom; do touch "$root/dev/$dev"; mount --bind "/dev/$dev" "$root/dev/$dev"; done
@@ -191,23 +203,30 @@ export interface RootfsCommand {
   readonly args: string[];
 }
 
+export interface RootfsOptions {
+  /** A directory of this container's own: the overlay's upper and work directories go there. */
+  readonly stateDir: string;
+  /** Host path (file or directory) → absolute path in the image, mounted read-only. */
+  readonly volumes?: Readonly<Record<string, string>>;
+}
+
 /**
  * `unshare --mount` + MOUNT_AND_EXEC: runs the image's entrypoint with `args` (e.g. `['queue-proxy']`)
- * in `image.rootfs`, read-only, as the image's User. Needs root (mount namespaces). `volumes` maps
- * host directories to existing directories of the image (e.g. `{ '/tmp/x': '/tmp' }`).
+ * in `image.rootfs`, read-only, as the image's User. Needs root (mount namespaces, overlayfs).
  */
-export function rootfsCommand(image: UnpackedImage, args: readonly string[], volumes: Readonly<Record<string, string>> = {}): RootfsCommand {
+export function rootfsCommand(image: UnpackedImage, args: readonly string[], options: RootfsOptions): RootfsCommand {
   const [uid, gid = uid] = image.config.config.User.split(':');
   if (!/^\d+$/.test(uid) || !/^\d+$/.test(gid)) throw new Error(`image User "${image.config.config.User}": expected numeric uid:gid`);
-  const volumeList = Object.entries(volumes).map(([host, path]) => {
-    if (/[\s=]/.test(host) || /[\s=]/.test(path)) throw new Error(`volume ${host} -> ${path}: paths with spaces or '=' are not supported`);
+  const volumeList = Object.entries(options.volumes ?? {}).map(([host, path]) => {
+    if (/[\s=,:]/.test(host) || /[\s=]/.test(path) || !path.startsWith('/')) throw new Error(`volume ${host} -> ${path}: absolute paths without spaces, '=', ',' or ':' expected`);
     return `${host}=${path}`;
   });
+  if (/[\s,:]/.test(options.stateDir) || /[\s,:]/.test(image.rootfs)) throw new Error(`overlay paths may not contain spaces, ',' or ':' (${image.rootfs}, ${options.stateDir})`);
   return {
     command: 'unshare',
     args: [
       '--mount', '--propagation', 'private', '--', 'sh', '-c', MOUNT_AND_EXEC, 'sh',
-      image.rootfs, uid, gid, image.config.config.WorkingDir || '/', volumeList.join(' '),
+      image.rootfs, options.stateDir, uid, gid, image.config.config.WorkingDir || '/', volumeList.join(' '),
       ...image.config.config.Entrypoint, ...args,
     ],
   };

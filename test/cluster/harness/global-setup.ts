@@ -1,8 +1,13 @@
 // vitest globalSetup for the cluster suite: builds the control-plane binaries
-// when they are missing, so `npm run test:cluster` works from a fresh clone.
+// when they are missing, so `npm run test:cluster` works from a fresh clone, and
+// the runtime image (npm run image) when it is missing or stale, unpacked once
+// here: the node agent runs the runtime pods from it.
+import { ensureRuntimeImage, unpackImage } from '../../support/runtime-image';
 import { ensureBinaries } from './binaries';
 
 export default async function setup(): Promise<void> {
   const bins = await ensureBinaries();
   process.stderr.write(`control-plane binaries: ${bins.dir}\n`);
+  const image = unpackImage(ensureRuntimeImage());
+  process.stderr.write(`runtime image: ${image.digest}, root filesystem ${image.rootfs}\n`);
 }

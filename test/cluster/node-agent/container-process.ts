@@ -1,15 +1,23 @@
-// One container of a pod, run as a local process inside the pod's network namespace
-// (`ip netns exec`), with its output appended to a log file. The stand-in for a container runtime:
-// there is no image, no filesystem isolation, only the network namespace and the environment.
+// One container of a pod, run inside the pod's network namespace (`ip netns exec`), with its output
+// appended to a log file. A plain command runs as a local process (test images: no filesystem
+// isolation, only the network namespace and the environment); a command with an `image` runs
+// that unpacked image's entrypoint in its own read-only root filesystem as the image's user
+// (image-container.ts), as a container runtime would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import type { UnpackedImage } from '../../support/runtime-image';
+import { imageContainerCommand } from './image-container';
 
 export interface ContainerCommand {
+  /** The program (for an `image`: only a name for the log, the image's entrypoint is run). */
   readonly command: string;
+  /** Its arguments (for an `image`: the arguments after the entrypoint, as a pod's `args`). */
   readonly args: readonly string[];
   /** The complete environment of the process (nothing is inherited from the test). */
   readonly env: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** Run from this image's root filesystem instead of the host's. */
+  readonly image?: UnpackedImage;
 }
 
 export interface ExitStatus {
@@ -43,12 +51,17 @@ export class ContainerProcess {
    */
   constructor(netns: string, cmd: ContainerCommand, readonly logFile: string) {
     installExitHook();
+    const launch = cmd.image ? imageContainerCommand(cmd.image, cmd.args, cmd.env, `${logFile}.state`) : cmd;
     const fd = openSync(logFile, 'a');
-    writeSync(fd, `--- ${new Date().toISOString()} start: ${cmd.command} ${cmd.args.join(' ')}\n`);
+    const what = cmd.image ? `image ${cmd.image.digest} ${cmd.image.config.config.Entrypoint.join(' ')}` : cmd.command;
+    writeSync(fd, `--- ${new Date().toISOString()} start: ${what} ${cmd.args.join(' ')}\n`);
+    // For an image the kernel clears the parent-death signal when the runtime switches to the
+    // image's user, so the exit hook and removeStaleSlots (network.ts: kills what is left in a
+    // crashed run's namespaces) are what stop it if the test process dies.
     const child = spawn(
       'setpriv',
-      ['--pdeathsig', 'SIGKILL', '--', 'ip', 'netns', 'exec', netns, cmd.command, ...cmd.args],
-      { env: { ...cmd.env }, cwd: cmd.cwd, stdio: ['ignore', fd, fd] },
+      ['--pdeathsig', 'SIGKILL', '--', 'ip', 'netns', 'exec', netns, launch.command, ...launch.args],
+      { env: { ...launch.env }, cwd: cmd.cwd, stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`failed to start ${cmd.command} in ${netns}`);

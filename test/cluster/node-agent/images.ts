@@ -1,17 +1,24 @@
 // What "pulling and running an image" means for the node agent: a rule maps an image reference to
-// a local command. The runtime image runs the bundled runtime (dist-runtime/kservice-runtime.js);
-// test images run test/runtime/apps/test-app.mjs. An image no rule knows makes the container wait
-// with reason ErrImagePull, as on a real node.
+// what runs. The runtime image runs from the image itself: dist-image/runtime.tar (npm run image),
+// unpacked, its entrypoint in its own read-only root filesystem as its user (image-container.ts);
+// test images run test/runtime/apps/test-app.mjs as a local process. An image no rule knows makes
+// the container wait with reason ErrImagePull, as on a real node.
 import { resolve } from 'node:path';
 import type { V1Container } from '@kubernetes/client-node';
 import { DEFAULT_RUNTIME_IMAGE } from '../../../lib/constants';
 import type { ContainerCommand } from './container-process';
 
 import { REPO_ROOT, RUNTIME_BUNDLE } from '../../support/runtime-bundle';
+import { ensureRuntimeImage, unpackImage, type UnpackedImage } from '../../support/runtime-image';
 
 export { REPO_ROOT, RUNTIME_BUNDLE };
 export const TEST_APP = resolve(REPO_ROOT, 'test', 'runtime', 'apps', 'test-app.mjs');
 const RUNTIME_COMPONENTS = new Set(['activator', 'autoscaler', 'queue-proxy']);
+
+/** The runtime image as built from this checkout (rebuilt first if stale), unpacked. */
+export function runtimeImageRootfs(): UnpackedImage {
+  return unpackImage(ensureRuntimeImage());
+}
 
 export interface ImageRule {
   readonly description: string;
@@ -31,21 +38,26 @@ function matcher(image: string | RegExp): (candidate: string) => boolean {
 /**
  * The runtime image: `kservice-runtime <component>`. The component is the first of
  * activator|autoscaler|queue-proxy found in command+args, so both `args: [queue-proxy]` and
- * `command: [/ko-app/kservice-runtime, queue-proxy]` work.
+ * `command: [/ko-app/kservice-runtime, queue-proxy]` work. `source` is the unpacked image (the
+ * default: the one `npm run image` builds), or a bundle path to run the bundle as a local process
+ * on the test's node instead.
  */
 export function runtimeImage(
   image: string | RegExp = DEFAULT_RUNTIME_IMAGE,
   env: Record<string, string> = {},
-  bundle = RUNTIME_BUNDLE,
+  source: UnpackedImage | string = runtimeImageRootfs(),
 ): ImageRule {
+  const fromImage = typeof source !== 'string';
   return {
-    description: `runtime image ${String(image)} -> node ${bundle}`,
+    description: `runtime image ${String(image)} -> ${fromImage ? `${source.digest} (${source.rootfs})` : `node ${source}`}`,
     matches: matcher(image),
     command: (container) => {
       const tokens = [...(container.command ?? []), ...(container.args ?? [])];
       const at = tokens.findIndex((t) => RUNTIME_COMPONENTS.has(t));
       if (at < 0) throw new UnknownImageError(`container ${container.name}: no runtime component (activator|autoscaler|queue-proxy) in command/args ${JSON.stringify(tokens)}`);
-      return { command: process.execPath, args: [bundle, ...tokens.slice(at)] };
+      return fromImage
+        ? { command: 'kservice-runtime', args: tokens.slice(at), image: source }
+        : { command: process.execPath, args: [source, ...tokens.slice(at)] };
     },
     env: () => env,
   };

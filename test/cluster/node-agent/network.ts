@@ -112,8 +112,22 @@ async function slotResources(slot: number): Promise<{ netns: string[]; links: st
 
 async function removeSlotResources(slot: number): Promise<void> {
   const { netns, links } = await slotResources(slot);
+  // Processes still in a namespace (a crashed run's image containers: their parent-death signal is
+  // cleared when they switch user, see container-process.ts) are killed before it is removed.
+  for (const n of netns) await killNamespaceProcesses(n);
   for (const n of netns) await ipQuiet('netns', 'del', n);
   for (const l of links) await ipQuiet('link', 'del', l);
+}
+
+async function killNamespaceProcesses(netns: string): Promise<void> {
+  const pids = (await ip('netns', 'pids', netns).catch(() => '')).split('\n').map(Number).filter((pid) => Number.isInteger(pid) && pid > 0);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** Removes what crashed runs left behind: slots whose lock owner is gone (or that have no lock). */

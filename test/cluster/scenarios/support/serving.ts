@@ -14,8 +14,7 @@ import { DEFAULT_RUNTIME_IMAGE, SYSTEM_NAMESPACE } from '../../../../lib/constan
 import { ServingSystem, type ServingSystemProps } from '../../../../lib/constructs/serving-system';
 import { waitFor } from '../../harness';
 import { startNodeCluster, stopNodeCluster, type NodeCluster } from '../../node-agent/cluster';
-import { runtimeImage, testAppImage, type ImageRule } from '../../node-agent/images';
-import { ensureRuntimeBundle } from './runtime-bundle';
+import { runtimeImage, runtimeImageRootfs, testAppImage, type ImageRule } from '../../node-agent/images';
 
 /** The user image of every scenario KService; the agent runs it as test-app.mjs. */
 export const TEST_IMAGE = 'registry.test/test-app:1';
@@ -110,9 +109,10 @@ export async function deploymentOf(c: ServingCluster, namespace: string, name: s
 
 async function startServing(opts: ServingScenarioOptions): Promise<ServingCluster> {
   const objects = synthesize(opts);
-  const bundle = ensureRuntimeBundle();
+  // The runtime pods run from the image that ships (npm run image), unpacked.
+  const runtime = runtimeImageRootfs();
   const node = await startNodeCluster({
-    images: [runtimeImage(DEFAULT_RUNTIME_IMAGE, RUNTIME_TEST_ENV, bundle), testAppImage(TEST_IMAGE), ...(opts.images ?? [])],
+    images: [runtimeImage(DEFAULT_RUNTIME_IMAGE, RUNTIME_TEST_ENV, runtime), testAppImage(TEST_IMAGE), ...(opts.images ?? [])],
   });
   const c: ServingCluster = {
     ...node,
