@@ -17,6 +17,8 @@ import {
 } from './knative-rules';
 import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from './naming';
 import { joinPath, ProblemList } from './problems';
+import { isQuantity } from './quantity';
+import { checkPropsShape } from './props-shape';
 
 const RESERVED_ENV = ['PORT', 'K_REVISION', 'K_CONFIGURATION', 'K_SERVICE'];
 const DEFAULT_SERVICE_NAME_HINT = 'a DNS-1035 label: lowercase letters, digits and "-", starting with a letter, at most 63 characters';
@@ -27,6 +29,10 @@ const DEFAULT_SERVICE_NAME_HINT = 'a DNS-1035 label: lowercase letters, digits a
  */
 export function compileServiceSpec(props: KServiceProps, defaultName: string): ServiceSpec {
   const problems = new ProblemList();
+  // Wrong JavaScript types stop here, before any rule below reads them (props-shape.ts).
+  checkPropsShape(props, problems);
+  const name = props !== null && typeof props === 'object' && typeof props.name === 'string' ? props.name : defaultName;
+  problems.throwIfAny(`KService "${name}"`);
   validateKServiceProps(props, defaultName, problems);
   const spec = resolveServiceSpec(props, defaultName, problems);
   validateServiceSpec(spec, props, problems);
@@ -50,6 +56,11 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
     problems.add('generation', `must be a whole number of at least 1, got ${props.generation}`);
   }
   if (props.revisionName !== undefined) validateRevisionName(props.revisionName, name, 'revisionName', problems);
+  for (const [field, value] of Object.entries(props.config?.queueSidecarResources ?? {})) {
+    if (value !== undefined && value !== '' && !isQuantity(value)) {
+      problems.add(`config.queueSidecarResources.${field}`, `must be a Kubernetes quantity such as 25m or 800Mi, or '' for none, got "${value}"`);
+    }
+  }
   validateTemplate(props, '', props.config?.maxRevisionTimeoutSeconds, problems);
   validateRevisions(props, name, problems);
   validateTraffic(props, name, problems);

@@ -133,4 +133,18 @@ describe('the CLI accepts what Knative accepts', () => {
       removeDir(dir);
     }
   });
+
+  it('--config queueSidecarResources and revision-response-start-timeout-seconds reach the Deployment', () => {
+    const dir = tempDir({
+      'svc.yaml': 'apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: hello\nspec:\n  template:\n    spec:\n      timeoutSeconds: 500\n      containers:\n        - image: ghcr.io/example/hello:1\n',
+      'config.yaml': "queueSidecarResources:\n  memoryLimit: 256Mi\n  memoryRequest: ''\nrevisionResponseStartTimeoutSeconds: 45\n",
+    });
+    try {
+      const out = execFileSync(process.execPath, [cli, 'compile', path.join(dir, 'svc.yaml'), '--config', path.join(dir, 'config.yaml')], { encoding: 'utf8' });
+      expect(out).toMatch(/resources:\n\s+limits:\n\s+memory: 256Mi\n\s+requests:\n\s+cpu: 25m\n/);
+      expect(out).toMatch(/REVISION_RESPONSE_START_TIMEOUT_SECONDS\n\s+value: "45"/);
+    } finally {
+      removeDir(dir);
+    }
+  });
 });
