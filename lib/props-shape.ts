@@ -1,0 +1,222 @@
+/**
+ * The JavaScript types of KService props, checked before any rule reads them. TypeScript callers
+ * get this from the compiler; JavaScript callers, props built from JSON, and `as any` do not, and
+ * a wrong type (a number for `containers`, a string for `traffic`) would otherwise surface as a
+ * TypeError from deep inside a validator or builder. Every mismatch becomes a Problem with its
+ * property path, so `compileServiceSpec` raises one ValidationError instead.
+ *
+ * Hand-written rather than a JSON schema: the props hold class instances (cdk8s Duration,
+ * AutoscalingClass/Metric) that a schema validator cannot describe, and the few shapes below read
+ * like the interfaces in kservice-props.ts they mirror. Only types are checked here; values and
+ * Knative's rules stay in validate-props.ts. Kubernetes objects passed through as they are
+ * (resources, probes, volumes, affinity, ...) are checked to be objects/lists only: what is inside
+ * them reaches the Deployment unchecked (the CLI checks the same fields with its pod spec schema).
+ */
+import type { ProblemList } from './problems';
+import { joinPath } from './problems';
+
+type Check = (value: unknown, path: string, problems: ProblemList) => void;
+
+/** A readable name of a value's type for messages; never throws (Symbols included). */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  switch (typeof value) {
+    case 'string':
+      return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+    case 'number':
+      return `the number ${String(value)}`;
+    case 'object':
+      return 'an object';
+    case 'undefined':
+      return 'undefined';
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+const expect = (what: string, test: (v: unknown) => boolean): Check => (value, path, problems) => {
+  if (value !== undefined && !test(value)) problems.add(path, `must be ${what}, got ${describeValue(value)}`);
+};
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const string = expect('a string', (v) => typeof v === 'string');
+const number = expect('a number', (v) => typeof v === 'number');
+const boolean = expect('true or false', (v) => typeof v === 'boolean');
+const object = expect('an object', isPlainObject);
+const list = expect('a list', Array.isArray);
+/** A cdk8s Duration (anything with toSeconds, as resolve.ts reads it). */
+const duration = expect('a Duration (cdk8s Duration.seconds(...) etc.)', (v) => isPlainOrClassObject(v) && typeof (v as { toSeconds?: unknown }).toSeconds === 'function');
+/** AutoscalingClass / AutoscalingMetric: an object carrying a string `value`. */
+const valueHolder = (what: string) => expect(what, (v) => isPlainOrClassObject(v) && typeof (v as { value?: unknown }).value === 'string');
+
+function isPlainOrClassObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const stringMap: Check = (value, path, problems) => {
+  if (value === undefined) return;
+  if (!isPlainObject(value)) return object(value, path, problems);
+  for (const [key, v] of Object.entries(value)) string(v, joinPath(path, mapKey(key)), problems);
+};
+
+function mapKey(key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : `[${JSON.stringify(key)}]`;
+}
+
+const listOf = (item: Check): Check => (value, path, problems) => {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) return list(value, path, problems);
+  value.forEach((v, i) => item(v, `${path}[${i}]`, problems));
+};
+
+/** An object whose listed fields have the given types; other fields are not looked at. */
+const shape = (fields: Record<string, Check>, required: readonly string[] = []): Check => (value, path, problems) => {
+  if (value === undefined) return;
+  if (!isPlainOrClassObject(value)) return object(value, path, problems);
+  const record = value as Record<string, unknown>;
+  for (const key of required) if (record[key] === undefined) problems.add(joinPath(path, key), 'is required');
+  for (const [key, check] of Object.entries(fields)) check(record[key], joinPath(path, key), problems);
+};
+
+const requiredObject = (inner: Check): Check => (value, path, problems) => {
+  if (value === undefined) return;
+  if (!isPlainObject(value)) return object(value, path, problems);
+  inner(value, path, problems);
+};
+
+const envVar = shape({ name: string, value: string, valueFrom: object }, ['name']);
+const env: Check = (value, path, problems) => (Array.isArray(value) ? listOf(envVar)(value, path, problems) : stringMap(value, path, problems));
+
+const container = shape(
+  {
+    name: string,
+    image: string,
+    port: number,
+    portName: string,
+    env,
+    envFrom: listOf(object),
+    command: listOf(string),
+    args: listOf(string),
+    workingDir: string,
+    resources: object,
+    readinessProbe: object,
+    livenessProbe: object,
+    startupProbe: object,
+    volumeMounts: listOf(object),
+    securityContext: object,
+    imagePullPolicy: string,
+    terminationMessagePath: string,
+    terminationMessagePolicy: string,
+  },
+  ['image'],
+);
+
+const autoscaling = shape({
+  class: valueHolder('an AutoscalingClass (AutoscalingClass.KPA, .HPA or .of(...))'),
+  metric: valueHolder('an AutoscalingMetric (AutoscalingMetric.CONCURRENCY, ... or .custom(...))'),
+  target: number,
+  targetUtilizationPercentage: number,
+  minScale: number,
+  maxScale: number,
+  initialScale: number,
+  activationScale: number,
+  window: duration,
+  panicWindowPercentage: number,
+  panicThresholdPercentage: number,
+  scaleDownDelay: duration,
+  scaleToZeroPodRetentionPeriod: duration,
+  targetBurstCapacity: number,
+});
+
+const TEMPLATE_FIELDS: Record<string, Check> = {
+  containers: listOf(container),
+  containerConcurrency: number,
+  timeout: duration,
+  responseStartTimeout: duration,
+  idleTimeout: duration,
+  autoscaling,
+  templateLabels: stringMap,
+  templateAnnotations: stringMap,
+  serviceAccountName: string,
+  imagePullSecrets: listOf(object),
+  volumes: listOf(object),
+  nodeSelector: stringMap,
+  tolerations: listOf(object),
+  affinity: object,
+  securityContext: object,
+  runtimeClassName: string,
+  priorityClassName: string,
+  enableServiceLinks: boolean,
+  automountServiceAccountToken: boolean,
+  hostAliases: listOf(object),
+  dnsPolicy: string,
+  dnsConfig: object,
+  initContainers: listOf(object),
+  topologySpreadConstraints: listOf(object),
+  schedulerName: string,
+};
+
+const AUTOSCALER_CONFIG_FIELDS: Record<string, Check> = {
+  podAutoscalerClass: string,
+  enableScaleToZero: boolean,
+  allowZeroInitialScale: boolean,
+};
+
+/** Every other autoscaler config field is a number. */
+const autoscalerConfig: Check = requiredObject((value, path, problems) => {
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    (AUTOSCALER_CONFIG_FIELDS[key] ?? number)(v, joinPath(path, key), problems);
+  }
+});
+
+const config = shape({
+  domain: string,
+  domainTemplate: string,
+  tagTemplate: string,
+  externalGateway: string,
+  localGateway: string,
+  localGatewayService: string,
+  runtimeImage: string,
+  revisionTimeoutSeconds: number,
+  maxRevisionTimeoutSeconds: number,
+  revisionResponseStartTimeoutSeconds: number,
+  revisionIdleTimeoutSeconds: number,
+  containerConcurrency: number,
+  autoscaler: autoscalerConfig,
+  queueSidecarResources: requiredObject((value, path, problems) => {
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) string(v, joinPath(path, key), problems);
+  }),
+});
+
+const trafficTarget = shape({ revisionName: string, latestRevision: boolean, percent: number, tag: string });
+
+const revision = shape({ ...TEMPLATE_FIELDS, name: string, retain: boolean }, ['name', 'containers']);
+
+const kserviceProps = shape(
+  {
+    ...TEMPLATE_FIELDS,
+    name: string,
+    namespace: string,
+    labels: stringMap,
+    annotations: stringMap,
+    visibility: string,
+    traffic: listOf(trafficTarget),
+    revisionName: string,
+    generation: number,
+    revisions: listOf(revision),
+    config,
+    dataPlane: string,
+  },
+  ['containers'],
+);
+
+/** Adds a problem for every prop whose JavaScript type is wrong; the props themselves must be an object. */
+export function checkPropsShape(props: unknown, problems: ProblemList): void {
+  if (!isPlainOrClassObject(props)) {
+    problems.add('', `props must be an object, got ${describeValue(props)}`);
+    return;
+  }
+  kserviceProps(props, '', problems);
+}
