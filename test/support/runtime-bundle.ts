@@ -13,6 +13,12 @@ export const REPO_ROOT = resolve(__dirname, '..', '..');
 /** `KSERVICE_RUNTIME_BUNDLE` points the tests at a bundle built elsewhere, used as is. */
 export const RUNTIME_BUNDLE = process.env.KSERVICE_RUNTIME_BUNDLE ?? join(REPO_ROOT, 'dist-runtime', 'kservice-runtime.js');
 
+/**
+ * The node that runs the bundle in tests of real runtime processes: the test's own unless
+ * `KSERVICE_RUNTIME_NODE` names another (test/image runs them again with the image's Node 26).
+ */
+export const RUNTIME_NODE = process.env.KSERVICE_RUNTIME_NODE ?? process.execPath;
+
 function newestSourceMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

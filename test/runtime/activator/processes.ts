@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchOutput } from '../../support/child-output';
 import { RUNTIME_BUNDLE } from '../queue-proxy/processes';
+import { RUNTIME_NODE } from '../../support/runtime-bundle';
 
 const running = new Set<ChildProcess>();
 const tempDirs: string[] = [];
@@ -35,7 +36,7 @@ export async function startActivator(revisions: StaticRevision[], env: Record<st
   tempDirs.push(dir);
   const configPath = join(dir, 'revisions.json');
   writeFileSync(configPath, JSON.stringify({ revisions }, null, 2));
-  const proc = spawn(process.execPath, [RUNTIME_BUNDLE, 'activator'], {
+  const proc = spawn(RUNTIME_NODE, [RUNTIME_BUNDLE, 'activator'], {
     env: {
       PATH: process.env.PATH ?? '',
       ACTIVATOR_STATIC_CONFIG: configPath,

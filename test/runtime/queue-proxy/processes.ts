@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
 import { watchOutput } from '../../support/child-output';
-import { RUNTIME_BUNDLE } from '../../support/runtime-bundle';
+import { RUNTIME_BUNDLE, RUNTIME_NODE } from '../../support/runtime-bundle';
 
 export { RUNTIME_BUNDLE };
 const root = join(__dirname, '..', '..', '..');
@@ -24,8 +24,11 @@ export interface Started {
   readonly exited: Promise<number | null>;
 }
 
+/** The runtime bundle runs on RUNTIME_NODE; everything else (the test app) on the test's node. */
+const nodeFor = (args: readonly string[]): string => (args[0] === RUNTIME_BUNDLE ? RUNTIME_NODE : process.execPath);
+
 function start(args: string[], env: Record<string, string>, readyLine: RegExp, what: string): Promise<Started & { ready: RegExpExecArray }> {
-  const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(nodeFor(args), args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => (running.delete(proc), resolve(code))));
   const output = watchOutput(proc, (line) => readyLine.exec(line) ?? undefined, what);
@@ -77,7 +80,7 @@ export async function startQueueProxy(userPort: number, env: Record<string, stri
 
 /** Starts a process expected to fail at start-up; resolves with its exit code and output. */
 export async function runToExit(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(nodeFor(args), args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let output = '';
   proc.stdout.on('data', (c: Buffer) => (output += c));
