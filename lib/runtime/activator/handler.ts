@@ -295,6 +295,10 @@ async function proxyUpgrade(
  */
 function activatorHeaders(h: http.OutgoingHttpHeaders, req: http.IncomingMessage, podId: string): void {
   h[PROXY_REQUEST] = 'activator';
+  // An existing K-Original-Host is kept, as Knative's RewriteHostIn (knative/networking
+  // pkg/http/header). A client could choose the app's Host this way only where it can send any
+  // Host anyway (reaching the activator directly): from outside, the routes strip the header
+  // (lib/builders/virtual-service.ts), as they must since Host there decides the route.
   const host = hostOf(req);
   if (!h[ORIGINAL_HOST] && host) h[ORIGINAL_HOST] = host;
   h.host = podId;

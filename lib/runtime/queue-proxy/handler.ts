@@ -42,7 +42,17 @@ export interface HandlerDeps {
 const PROXY_REQUEST = Headers.PROXY_REQUEST.toLowerCase();
 const noRelease: Release = () => undefined;
 
-/** True for requests the activator sent on (counted apart, as Knative's proxied stats). */
+/**
+ * True for requests the activator sent on (counted apart, as Knative's proxied stats).
+ *
+ * The header is taken on trust: the queue-proxy cannot tell the activator's connections from
+ * others (it does not know the activator's addresses, and behind a mesh sidecar every connection
+ * comes from 127.0.0.1). The defence is at the edge: the routes strip K-Proxy-Request and
+ * K-Original-Host from client requests (lib/builders/virtual-service.ts), and the activator sets
+ * both itself. A client that reaches the pod directly, past the routes, can still hide its load
+ * from the autoscaler this way (choosing the app's Host it could do with Host itself); closing
+ * that needs a credential between activator and queue-proxy, which Knative does not have either.
+ */
 export function isProxied(req: AnyRequest): boolean {
   return req.headers[PROXY_REQUEST] === 'activator';
 }

@@ -8,6 +8,7 @@
 import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type Env, envInt, envNumber } from './env';
 
 export interface ConnectionLimits {
@@ -53,22 +54,48 @@ export function http1ServerOptions(limits: ConnectionLimits): http.ServerOptions
  */
 export function closeIdleSessions(server: http2.Http2Server, limits: ConnectionLimits): void {
   if (limits.idleMs <= 0) return;
+  let opened: IdleWatch | undefined;
   server.on('session', (session: http2.ServerHttp2Session) => {
-    let open = 0;
-    const onIdle = () => {
-      if (open > 0 || session.closed || session.destroyed) return;
-      session.close();
-      setTimeout(() => session.destroy(), CLOSE_GRACE_MS).unref();
-    };
-    const timer = setTimeout(onIdle, limits.idleMs).unref();
-    session.on('stream', (stream: http2.ServerHttp2Stream) => {
-      open++;
-      stream.once('close', () => {
-        if (--open === 0) timer.refresh();
-      });
-    });
-    session.once('close', () => clearTimeout(timer));
+    opened = new IdleWatch(session, limits.idleMs);
   });
+  // node:http2 makes the session in its own 'connection' listener, which runs before this one:
+  // the session just opened belongs to this socket. The socket is kept because a session closed
+  // gracefully only half-closes it and waits for the peer, which a hostile peer never does.
+  server.on('connection', (socket: Duplex) => {
+    if (opened !== undefined) opened.socket = socket;
+    opened = undefined;
+  });
+}
+
+class IdleWatch {
+  socket: Duplex | undefined;
+  private open = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly session: http2.ServerHttp2Session,
+    idleMs: number,
+  ) {
+    this.timer = setTimeout(this.onIdle, idleMs).unref();
+    session.on('stream', this.onStream);
+    session.once('close', () => clearTimeout(this.timer));
+  }
+
+  private readonly onStream = (stream: http2.ServerHttp2Stream): void => {
+    this.open++;
+    stream.once('close', this.onStreamClose);
+  };
+
+  private readonly onStreamClose = (): void => {
+    if (--this.open === 0) this.timer.refresh();
+  };
+
+  private readonly onIdle = (): void => {
+    const { session, socket } = this;
+    if (this.open > 0 || session.destroyed) return;
+    session.close(); // GOAWAY: a well-behaved client opens a new connection for its next request
+    setTimeout(() => socket?.destroy(), CLOSE_GRACE_MS).unref();
+  };
 }
 
 /** Caps the connections a listener holds at once (beyond, the kernel accepts and Node closes). */

@@ -18,7 +18,8 @@ beforeAll(async () => {
   app = await startHostileApp();
 });
 
-const connect = (port: number) => net.connect(port, '127.0.0.1').on('error', () => undefined);
+// resume(): what the server sends is read, so its closing the connection is seen.
+const connect = (port: number) => net.connect(port, '127.0.0.1').on('error', () => undefined).resume();
 
 const upgradeRequest = (path: string) =>
   `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
