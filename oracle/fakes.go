@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	netv1alpha1 "knative.dev/networking/pkg/apis/networking/v1alpha1"
+)
+
+// Values that only exist once objects are in a cluster. Fixed, so two runs print the same
+// bytes; every difference they cause is an entry in oracle/allowed-differences.yaml.
+
+// fakeClock is the reconcilers' clock (routing-state timestamps).
+var fakeClock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// fakeUID is the UID the API server would have given an object: deterministic per kind and name.
+func fakeUID(kind, namespace, name string) types.UID {
+	return types.UID(fmt.Sprintf("fake-uid-%s-%s-%s", kind, namespace, name))
+}
+
+// Load balancers net-istio writes into a KIngress' status with its default config-istio
+// (knative-extensions/net-istio pkg/reconciler/ingress/config/istio.go: the ingress gateway's
+// and the local gateway's Services).
+var (
+	fakePublicLoadBalancer = &netv1alpha1.LoadBalancerStatus{Ingress: []netv1alpha1.LoadBalancerIngressStatus{{
+		DomainInternal: "istio-ingressgateway.istio-system.svc.cluster.local",
+	}}}
+	fakePrivateLoadBalancer = &netv1alpha1.LoadBalancerStatus{Ingress: []netv1alpha1.LoadBalancerIngressStatus{{
+		DomainInternal: "knative-local-gateway.istio-system.svc.cluster.local",
+	}}}
+)
+
+// istioGateways are net-istio's default gateways by visibility (config-istio defaults).
+func istioGateways() map[netv1alpha1.IngressVisibility]sets.Set[string] {
+	return map[netv1alpha1.IngressVisibility]sets.Set[string]{
+		netv1alpha1.IngressVisibilityExternalIP:   sets.New("knative-serving/knative-ingress-gateway"),
+		netv1alpha1.IngressVisibilityClusterLocal: sets.New("knative-serving/knative-local-gateway"),
+	}
+}
