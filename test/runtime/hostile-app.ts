@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 
 export interface HostileApp {
   readonly port: number;
-  /** Requests whose head arrived and whose connection is still open. */
+  /** Requests whose head arrived and whose answer is not complete (nor their connection closed). */
   readonly inFlight: () => number;
   /** The most requests in flight at once since the last `resetMax`. */
   readonly maxInFlight: () => number;
@@ -29,6 +29,7 @@ export interface HostileApp {
 }
 
 const MIB = 1024 * 1024;
+const PROBE = /^k-network-probe: *queue\r?$/im;
 
 export async function startHostileApp(): Promise<HostileApp> {
   let inFlight = 0;
@@ -48,15 +49,25 @@ export async function startHostileApp(): Promise<HostileApp> {
       }
       socket.off('data', onData);
       socket.resume(); // a request body, if any, is read and thrown away
-      counted = true;
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      answer(socket, head.slice(0, end));
+      // Probes (the activator's, of its pods) are not requests: containerConcurrency leaves them out.
+      if (!PROBE.test(head)) {
+        counted = true;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+      }
+      answer(socket, head.slice(0, end), done);
+    };
+    // A request stops counting when its answer is complete (before the proxy can see that, so
+    // the proxy's next request never overlaps it), or when its connection closes.
+    const done = () => {
+      if (!counted) return;
+      counted = false;
+      inFlight--;
     };
     socket.on('data', onData);
     socket.once('close', () => {
       sockets.delete(socket);
-      if (counted) inFlight--;
+      done();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -74,35 +85,40 @@ export async function startHostileApp(): Promise<HostileApp> {
 }
 
 /** Every answer closes its connection, so one connection carries one request. */
-function answer(socket: net.Socket, head: string): void {
+function answer(socket: net.Socket, head: string, done: () => void): void {
   const target = head.split(' ')[1] ?? '/';
   const url = new URL(target, 'http://app');
+  const end = (text: string) => {
+    done();
+    socket.end(text);
+  };
   // The activator probes its pods as it would a queue-proxy.
-  if (/^k-network-probe: *queue\r?$/im.test(head)) {
-    return void socket.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nqueue');
+  if (PROBE.test(head)) {
+    return end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nqueue');
   }
   switch (url.pathname) {
     case '/bad-status':
-      return void socket.end('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      return end('HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
     case '/bad-header':
-      return void socket.end('HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      return end('HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
     case '/reset':
+      done();
       return void socket.resetAndDestroy();
     case '/stall':
       return;
     case '/slow':
-      return void setTimeout(() => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow'), Number(url.searchParams.get('ms') ?? 100));
+      return void setTimeout(() => end('HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow'), Number(url.searchParams.get('ms') ?? 100));
     case '/half':
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n0123456789');
-      return void setTimeout(() => socket.destroy(), 10);
+      return void setTimeout(() => (done(), socket.destroy()), 10);
     case '/big':
-      return sendBig(socket, Number(url.searchParams.get('mb') ?? 1) * MIB);
+      return sendBig(socket, Number(url.searchParams.get('mb') ?? 1) * MIB, done);
     default:
-      return void socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      return end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
   }
 }
 
-function sendBig(socket: net.Socket, bytes: number): void {
+function sendBig(socket: net.Socket, bytes: number, done: () => void): void {
   const chunk = Buffer.alloc(64 * 1024, 'x');
   socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`);
   let left = bytes;
@@ -112,6 +128,7 @@ function sendBig(socket: net.Socket, bytes: number): void {
       left -= piece.length;
       if (!socket.write(piece)) return void socket.once('drain', pump);
     }
+    done();
     if (!socket.destroyed) socket.end();
   };
   pump();
