@@ -9,9 +9,12 @@
  * AutoscalingClass/Metric) that a schema validator cannot describe, and the few shapes below read
  * like the interfaces in kservice-props.ts they mirror. Only types are checked here; values and
  * Knative's rules stay in validate-props.ts. Kubernetes objects passed through as they are
- * (resources, probes, volumes, affinity, ...) are checked to be objects/lists only: what is inside
- * them reaches the Deployment unchecked (the CLI checks the same fields with its pod spec schema).
+ * (resources, probes, volumes, affinity, ...) are then checked against the same pod spec schema
+ * the CLI uses for Knative YAML (lib/cli/schema/podspec.ts), so both accept the same objects.
  */
+import { arrayOf, ref, type Schema } from './cli/schema/builders';
+import { podSpecDefinitions, podSpecProperties } from './cli/schema/podspec';
+import { schemaProblems } from './cli/validate';
 import type { ProblemList } from './problems';
 import { joinPath } from './problems';
 
@@ -212,11 +215,48 @@ const kserviceProps = shape(
   ['containers'],
 );
 
-/** Adds a problem for every prop whose JavaScript type is wrong; the props themselves must be an object. */
+/** Pod spec fields a revision template passes through to the Deployment unchanged. */
+const POD_PASS_THROUGH = ['initContainers', 'volumes', 'imagePullSecrets', 'tolerations', 'affinity', 'securityContext', 'topologySpreadConstraints', 'dnsPolicy', 'dnsConfig', 'hostAliases'];
+
+/** The pass-through parts of a template's props, in the CLI's pod spec schema (other props are not looked at). */
+const passThroughSchema: Schema = {
+  type: 'object',
+  properties: {
+    ...Object.fromEntries(POD_PASS_THROUGH.map((key) => [key, podSpecProperties[key]])),
+    containers: arrayOf({
+      type: 'object',
+      properties: {
+        resources: ref('ResourceRequirements'),
+        readinessProbe: ref('Probe'),
+        livenessProbe: ref('Probe'),
+        startupProbe: ref('Probe'),
+        securityContext: ref('SecurityContext'),
+        volumeMounts: arrayOf(ref('VolumeMount')),
+        envFrom: arrayOf(ref('EnvFromSource')),
+      },
+    }),
+  },
+  definitions: podSpecDefinitions,
+};
+
+function checkPassThrough(template: unknown, prefix: string, problems: ProblemList): void {
+  for (const p of schemaProblems(template, passThroughSchema)) problems.add(joinPath(prefix, p.path), p.message);
+}
+
+/**
+ * Adds a problem for every prop whose JavaScript type is wrong (the props themselves must be an
+ * object), then, when the types are right, for every pass-through Kubernetes object the pod spec
+ * schema refuses.
+ */
 export function checkPropsShape(props: unknown, problems: ProblemList): void {
   if (!isPlainOrClassObject(props)) {
     problems.add('', `props must be an object, got ${describeValue(props)}`);
     return;
   }
+  const before = problems.list.length;
   kserviceProps(props, '', problems);
+  if (problems.list.length > before) return;
+  checkPassThrough(props, '', problems);
+  const revisions = (props as { revisions?: unknown[] }).revisions ?? [];
+  revisions.forEach((revision, i) => checkPassThrough(revision, `revisions[${i}]`, problems));
 }

@@ -3,7 +3,7 @@
  * user writes it (`spec.traffic[1].percent`) and point at its line and column.
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { Diagnostic } from './diagnostics';
+import { Diagnostic, formatPath } from './diagnostics';
 import { SourceDocument, diagnosticAt } from './source';
 import { Schema } from './schema/builders';
 
@@ -40,21 +40,40 @@ function isReportable(error: ErrorObject): boolean {
 }
 
 function toDiagnostic(doc: SourceDocument, error: ErrorObject, basePath: (string | number)[]): Diagnostic {
-  const segments = [...basePath, ...pointerToSegments(doc.value, error.instancePath)];
+  const { segments, message, atKey } = describeError(doc.value, error, basePath);
+  return diagnosticAt(doc, segments, message, atKey);
+}
+
+/**
+ * A value that did not come from a file (construct props) checked against a schema: each problem
+ * with its field path, e.g. `containers[0].readinessProbe.httpGet.port`.
+ */
+export function schemaProblems(value: unknown, schema: Schema): { path: string; message: string }[] {
+  const validate = validatorFor(schema);
+  if (validate(value)) return [];
+  return (validate.errors ?? []).filter(isReportable).map((error) => {
+    const { segments, message } = describeError(value, error, []);
+    return { path: formatPath(segments), message };
+  });
+}
+
+/** Where an error is (path segments; `atKey` for a problem with the key itself) and what to say. */
+function describeError(value: unknown, error: ErrorObject, basePath: (string | number)[]): { segments: (string | number)[]; message: string; atKey: boolean } {
+  const segments = [...basePath, ...pointerToSegments(value, error.instancePath)];
   const hint = (error.parentSchema as { hint?: string } | undefined)?.hint;
   switch (error.keyword) {
     case 'required':
-      return diagnosticAt(doc, [...segments, (error.params as { missingProperty: string }).missingProperty], 'required field is missing');
+      return { segments: [...segments, (error.params as { missingProperty: string }).missingProperty], message: 'required field is missing', atKey: false };
     case 'additionalProperties':
-      return diagnosticAt(doc, [...segments, (error.params as { additionalProperty: string }).additionalProperty], 'unknown field', true);
+      return { segments: [...segments, (error.params as { additionalProperty: string }).additionalProperty], message: 'unknown field', atKey: true };
     case 'not':
       if ((error.params as { propertyName?: string }).propertyName !== undefined || error.propertyName !== undefined) {
         const name = error.propertyName ?? (error.params as { propertyName: string }).propertyName;
-        return diagnosticAt(doc, [...segments, name], hint ?? 'this key is not allowed here', true);
+        return { segments: [...segments, name], message: hint ?? 'this key is not allowed here', atKey: true };
       }
-      return diagnosticAt(doc, segments, hint ?? 'has a value that is not allowed');
+      return { segments, message: hint ?? 'has a value that is not allowed', atKey: false };
     default:
-      return diagnosticAt(doc, segments, messageFor(error, hint), error.propertyName !== undefined);
+      return { segments, message: messageFor(error, hint), atKey: error.propertyName !== undefined };
   }
 }
 

@@ -230,7 +230,9 @@ function compiledObjects(): Manifest[] {
 /** `FILE:LINE:COL PATH: MESSAGE` or `FILE:LINE:COL: MESSAGE` (temporary paths hold no ':' or space). */
 const POSITIONED = /^[^:\s]+:[1-9]\d*:[1-9]\d*[ :]/;
 
-async function compileAndCheck(files: fc.Shape<typeof inputFiles>): Promise<void> {
+type InputFiles = typeof inputFiles extends fc.Arbitrary<infer T> ? T : never;
+
+async function compileAndCheck(files: InputFiles): Promise<void> {
   rmSync(inDir(), { recursive: true, force: true });
   mkdirSync(inDir());
   files.forEach((f, i) => {

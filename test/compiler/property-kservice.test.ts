@@ -23,7 +23,9 @@ const container = fc.record(
     portName: optional(fc.constantFrom('http1' as const, 'h2c' as const)),
     env: optional(fc.dictionary(fc.stringMatching(/^[A-Z][A-Z0-9_]{0,6}$/), fc.string({ maxLength: 8 }), { maxKeys: 3 })),
     args: optional(fc.array(fc.string({ maxLength: 6 }), { maxLength: 2 })),
-    readinessProbe: optional(fc.record({ httpGet: fc.record({ path: fc.constantFrom('/', '/healthz') }) })),
+    readinessProbe: optional(fc.record({ httpGet: fc.record({ path: fc.constantFrom('/', '/healthz') }), periodSeconds: fc.integer({ min: 1, max: 10 }) })),
+    resources: optional(fc.record({ requests: fc.record({ cpu: fc.constantFrom('100m', '1'), memory: fc.constantFrom('64Mi', '1Gi') }) })),
+    securityContext: optional(fc.record({ runAsNonRoot: fc.boolean(), readOnlyRootFilesystem: fc.boolean() })),
   },
   { requiredKeys: ['image'] },
 );
@@ -64,6 +66,8 @@ const props: fc.Arbitrary<KServiceProps> = fc.record(
     annotations: optional(fc.dictionary(label, fc.string({ maxLength: 8 }), { maxKeys: 2 })),
     generation: optional(fc.integer({ min: 1, max: 4 })),
     config: optional(fc.record({ domain: fc.constantFrom('example.com', 'apps.internal') }, { requiredKeys: [] })),
+    nodeSelector: optional(fc.dictionary(label, label, { maxKeys: 1 })),
+    tolerations: optional(fc.constant([{ key: 'dedicated', operator: 'Equal', value: 'web', effect: 'NoSchedule' }])),
   },
   { requiredKeys: ['containers'] },
 ) as fc.Arbitrary<KServiceProps>;
@@ -84,19 +88,12 @@ const hostile = fc.oneof(
 
 type Path = (string | number)[];
 
-/**
- * Kubernetes objects the props pass through as they are (typed with kubernetes-models): the
- * library checks only that they are objects, so their insides are not mutated here (a gap noted in
- * lib/props-shape.ts; the CLI checks them with its pod spec schema).
- */
-const PASS_THROUGH = new Set(['readinessProbe', 'livenessProbe', 'startupProbe', 'resources', 'securityContext', 'volumeMounts', 'envFrom', 'affinity', 'tolerations', 'volumes', 'imagePullSecrets', 'hostAliases', 'dnsConfig', 'initContainers', 'topologySpreadConstraints']);
-
-/** Every path to one of the props' own values, the top-level object included. */
+/** Every path to a value inside the props (Kubernetes objects passed through included), the top-level object too. */
 function pathsOf(value: unknown, prefix: Path = []): Path[] {
   const paths: Path[] = [prefix];
   if (Array.isArray(value)) value.forEach((v, i) => paths.push(...pathsOf(v, [...prefix, i])));
   else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const [k, v] of Object.entries(value)) if (v !== undefined && !PASS_THROUGH.has(k)) paths.push(...pathsOf(v, [...prefix, k]));
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) paths.push(...pathsOf(v, [...prefix, k]));
   }
   return paths;
 }
