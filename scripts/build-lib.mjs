@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
+const tsc = resolveBuildTool('typescript/bin/tsc');
+const dtsBundleGenerator = resolveBuildTool('dts-bundle-generator');
 const outdir = join(root, 'dist-lib');
 // Under .tmp/ (git-ignored), on the same file system as dist-lib/ for the rename.
 mkdirSync(join(root, '.tmp'), { recursive: true });
@@ -45,11 +47,23 @@ function replaceDirectory(from, to) {
   }
 }
 
+/** The build's own tools are devDependencies: without them, say so instead of a stack trace. */
+function resolveBuildTool(request) {
+  try {
+    return require.resolve(request);
+  } catch {
+    console.error(
+      `build-lib: ${request} is not installed. Building cdk8s-kservice needs its devDependencies: run \`npm ci\` in ${root} ` +
+        'first, or install the package from the registry, a tarball (`npm pack`) or a git URL.',
+    );
+    process.exit(1);
+  }
+}
 try {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', staging], {
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', staging], {
     stdio: 'inherit',
   });
-  const { generateDtsBundle } = require('dts-bundle-generator');
+  const { generateDtsBundle } = require(dtsBundleGenerator);
   const [declarations] = generateDtsBundle(
     [
       {

@@ -172,6 +172,8 @@ describe.each(PROJECTS)('installed with cdk8s@$cdk8s and constructs@$constructs 
     const installed = join(project, 'node_modules', PACKAGE.name);
     expect(readdirSync(installed).sort()).toEqual(['README.md', 'bin', 'dist-lib', 'dist-runtime', 'package.json']);
     expect(readdirSync(join(installed, 'dist-runtime')).sort()).toEqual(['activator.js', 'autoscaler.js', 'kservice-runtime.js', 'queue-proxy.js']);
+    // lib/runtime/ is not compiled into dist-lib/: the library never loads the runtime's modules.
+    expect(readdirSync(join(installed, 'dist-lib'))).not.toContain('runtime');
     const typeScriptFiles = readdirSync(join(installed, 'dist-lib'), { recursive: true }).map(String).filter((file) => file.endsWith('.ts'));
     expect(typeScriptFiles).toEqual(['index.d.ts']);
   });
