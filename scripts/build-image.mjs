@@ -256,7 +256,8 @@ async function layer(name, tree, blobs, epoch, ownerMap) {
   const diffId = await sha256File(tarPath);
   const cached = join(cacheDir, 'image-layers', `${diffId}.tar.gz`);
   const gzPath = `${tarPath}.gz`;
-  if (useLayerCache && existsSync(cached)) copyFileSync(cached, gzPath);
+  // gzip -t checks the cached blob's CRC, so a damaged cache entry is compressed again.
+  if (useLayerCache && existsSync(cached) && spawnSync('gzip', ['-t', cached]).status === 0) copyFileSync(cached, gzPath);
   else {
     gzipTo(tarPath, gzPath);
     if (useLayerCache) {

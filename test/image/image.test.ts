@@ -58,7 +58,7 @@ describe('the image tarball', () => {
     // Nothing in the tarball but the layout, docker's manifest.json and referenced blobs.
     const referenced = [ref, manifest.config, ...manifest.layers].map((d) => blobPath(d.digest));
     expect(entries.filter((e) => e.startsWith('blobs/sha256/') && e !== 'blobs/sha256/').sort()).toEqual([...referenced].sort());
-  });
+  }, 120_000);
 
   it('is also a docker save archive: manifest.json names the same config and layers, tagged as the manifests reference it', () => {
     const index = JSON.parse(member('index.json')) as { manifests: Descriptor[] };
@@ -110,7 +110,7 @@ describe('the image tarball', () => {
     const ldd = execFileSync('chroot', [rootfs, '/lib64/ld-linux-x86-64.so.2', '--list', '/nodejs/bin/node'], { encoding: 'utf8' });
     expect(ldd).not.toContain('not found');
     expect(ldd).toContain('libstdc++.so.6 => /usr/lib/x86_64-linux-gnu/libstdc++.so.6');
-  });
+  }, 120_000);
 });
 
 describe('skopeo, an independent reader', () => {
@@ -123,7 +123,7 @@ describe('skopeo, an independent reader', () => {
     expect(inspected.Labels).toEqual(image.config.config.Labels);
     expect(inspected.Architecture).toBe('amd64');
     expect(inspected.Os).toBe('linux');
-  });
+  }, 120_000);
 
   it('reads docker-archive: with the same config (entrypoint, user, layers by their diff_ids)', () => {
     const inspected = JSON.parse(skopeo(['inspect', `docker-archive:${IMAGE_TARBALL}`]));
@@ -133,7 +133,7 @@ describe('skopeo, an independent reader', () => {
     expect(config.config.Entrypoint).toEqual(image.config.config.Entrypoint);
     expect(config.config.User).toBe('65532:65532');
     expect(config.created).toBe(image.config.created);
-  });
+  }, 120_000);
 });
 
 describe('reproducibility', () => {
