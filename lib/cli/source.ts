@@ -5,7 +5,7 @@
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Alias, Document, LineCounter, isCollection, isMap, isPair, isScalar, isSeq, parseAllDocuments, visit, type Node } from 'yaml';
+import { Alias, Document, LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseAllDocuments, visit, type Node } from 'yaml';
 import { Diagnostic, PathSegments, formatPath } from './diagnostics';
 import { decodeText } from './encoding';
 
@@ -64,22 +64,33 @@ export const MAX_ALIAS_COUNT = 100;
 /**
  * Aliases the yaml library would only fail on while converting (with a bare ReferenceError and
  * no position): one without an anchor before it, and one inside the node it refers to, which
- * would make the value a cycle that no Kubernetes object can be.
+ * would make the value a cycle that no Kubernetes object can be. One pass in document order
+ * with the anchors seen so far (yaml's Alias.resolve walks the whole document per alias, which
+ * a file of many aliases would make quadratic).
  */
 function findAliasProblem(yaml: Document.Parsed): { alias: Alias; message: string } | undefined {
   let found: { alias: Alias; message: string } | undefined;
-  visit(yaml, {
-    Alias: (_key, alias) => {
-      const target = alias.resolve(yaml);
-      if (target === undefined) {
-        found = { alias, message: `YAML alias *${alias.source} has no anchor &${alias.source} before it` };
-      } else if (contains(target, alias)) {
-        found = { alias, message: `YAML alias *${alias.source} is inside the node it refers to (the value would be endless)` };
-      }
-      return found ? visit.BREAK : undefined;
-    },
+  forEachAlias(yaml, (alias, target) => {
+    if (target === undefined) {
+      found = { alias, message: `YAML alias *${alias.source} has no anchor &${alias.source} before it` };
+    } else if (contains(target, alias)) {
+      found = { alias, message: `YAML alias *${alias.source} is inside the node it refers to (the value would be endless)` };
+    }
+    return found !== undefined;
   });
   return found;
+}
+
+/** Calls `each` with every alias and the node it refers to, in document order, until it returns true. */
+function forEachAlias(yaml: Document.Parsed, each: (alias: Alias, target: Node | undefined) => boolean): void {
+  const anchors = new Map<string, Node>();
+  visit(yaml, {
+    Node: (_key, node) => {
+      if (isAlias(node)) return each(node, anchors.get(node.source)) ? visit.BREAK : undefined;
+      if (node.anchor) anchors.set(node.anchor, node);
+      return undefined;
+    },
+  });
 }
 
 function contains(outer: Node, inner: Node): boolean {
@@ -100,33 +111,33 @@ function toPlainValue(yaml: Document.Parsed): { ok: unknown } | string {
   }
 }
 
-/** The first alias that refers to a node holding aliases itself: where an expansion starts to multiply. */
+/** The first alias that refers to a collection holding aliases itself: where an expansion starts to multiply. */
 function firstAlias(yaml: Document.Parsed): Alias | undefined {
-  let first: Alias | undefined;
-  let nested: Alias | undefined;
-  visit(yaml, {
-    Alias: (_key, alias) => {
-      first ??= alias;
-      const target = alias.resolve(yaml);
-      if (target && isCollection(target) && holdsAlias(target)) {
-        nested = alias;
-        return visit.BREAK;
-      }
-      return undefined;
-    },
+  const aliases: Alias[] = [];
+  forEachAlias(yaml, (alias) => {
+    aliases.push(alias);
+    return false;
   });
-  return nested ?? first;
+  const offsets = aliases.map((a) => a.range?.[0] ?? -1);
+  let nested: Alias | undefined;
+  forEachAlias(yaml, (alias, target) => {
+    if (target && isCollection(target) && anyOffsetWithin(offsets, target)) nested = alias;
+    return nested !== undefined;
+  });
+  return nested ?? aliases[0];
 }
 
-function holdsAlias(node: Node): boolean {
-  let found = false;
-  visit(node, {
-    Alias: () => {
-      found = true;
-      return visit.BREAK;
-    },
-  });
-  return found;
+/** Whether a sorted list of offsets has one inside a node's range (binary search). */
+function anyOffsetWithin(sorted: readonly number[], node: Node): boolean {
+  const [start, , end] = node.range ?? [0, 0, 0];
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo] < end;
 }
 
 function isEmptyDocument(yaml: Document.Parsed): boolean {
