@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config';
 // run one after another: two at once would double the load on a 2-core CI box.
 export default defineConfig({
   test: {
-    include: ['test/cluster/**/*.test.ts'],
+    // test/oracle: the differential suite against Knative's own code (needs Go, like the
+    // control-plane build).
+    include: ['test/cluster/**/*.test.ts', 'test/oracle/**/*.test.ts'],
     globalSetup: ['test/cluster/harness/global-setup.ts'],
     fileParallelism: false,
     // The first build of the binaries can take 30 min; it runs in globalSetup,

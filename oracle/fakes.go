@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -38,4 +39,9 @@ func istioGateways() map[netv1alpha1.IngressVisibility]sets.Set[string] {
 		netv1alpha1.IngressVisibilityExternalIP:   sets.New("knative-serving/knative-ingress-gateway"),
 		netv1alpha1.IngressVisibilityClusterLocal: sets.New("knative-serving/knative-local-gateway"),
 	}
+}
+
+// fakeDigest is the digest the revision reconciler would resolve an image to (a registry lookup).
+func fakeDigest(image string) string {
+	return fmt.Sprintf("%s@sha256:%x", image, sha256.Sum256([]byte(image)))
 }

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"knative.dev/serving/pkg/apis/autoscaling"
+	autoscalingv1alpha1 "knative.dev/serving/pkg/apis/autoscaling/v1alpha1"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	servinglisters "knative.dev/serving/pkg/client/listers/serving/v1"
 	hparesources "knative.dev/serving/pkg/reconciler/autoscaling/hpa/resources"
@@ -113,8 +114,10 @@ func run(configFile, historyFile string, files []string) (*result, error) {
 		}
 	}
 	for _, svc := range services {
-		if err := o.route(serviceresources.MakeRoute(svc)); err != nil {
-			return nil, err
+		route := serviceresources.MakeRoute(svc)
+		if err := o.route(route); err != nil {
+			// The Route reconciler reports it in the Route's status and configures nothing.
+			o.out.NotReady = append(o.out.NotReady, rejection{Kind: "Route", Name: route.Namespace + "/" + route.Name, Message: err.Error()})
 		}
 	}
 	return o.out, nil
@@ -201,6 +204,7 @@ func (o *oracle) service(svc *v1.Service, hist *history) error {
 			}
 			old := configuration.DeepCopy()
 			old.Generation = h.Generation
+			old.Spec.Template = v1.RevisionTemplateSpec{} // decode fresh: json reuses slice elements
 			if err := json.Unmarshal(h.Template, &old.Spec.Template); err != nil {
 				return fmt.Errorf("history %s/%s: %w", s.Namespace, h.Name, err)
 			}
@@ -216,6 +220,7 @@ func (o *oracle) service(svc *v1.Service, hist *history) error {
 	if err := o.configs.Add(configuration); err != nil {
 		return err
 	}
+	o.emit(configuration.DeepCopy(), v1.SchemeGroupVersion.WithKind("Configuration"))
 	for _, rev := range append(earlier, latest) {
 		rev.SetDefaults(apis.WithinCreate(o.cfg.ctx)) // the webhook, on the controller's create
 		rev.UID = fakeUID("Revision", rev.Namespace, rev.Name)
@@ -257,6 +262,11 @@ func markReady(rev *v1.Revision) {
 // public Endpoints).
 func (o *oracle) revision(rev *v1.Revision) error {
 	ctx := o.cfg.ctx
+	// The revision reconciler resolves every image to a digest before it builds the Deployment.
+	rev.Status.ContainerStatuses = nil
+	for _, c := range rev.Spec.Containers {
+		rev.Status.ContainerStatuses = append(rev.Status.ContainerStatuses, v1.ContainerStatus{Name: c.Name, ImageDigest: fakeDigest(c.Image)})
+	}
 	deployment, err := revresources.MakeDeployment(rev, revconfig.FromContext(ctx))
 	if err != nil {
 		return fmt.Errorf("revision %s/%s: %w", rev.Namespace, rev.Name, err)
@@ -285,6 +295,8 @@ func (o *oracle) revision(rev *v1.Revision) error {
 	sks := asresources.MakeSKS(pa, mode, numActivators)
 	sks.SetDefaults(ctx)
 	sks.UID = fakeUID("ServerlessService", sks.Namespace, sks.Name)
+	o.emit(pa, autoscalingv1alpha1.SchemeGroupVersion.WithKind("PodAutoscaler"))
+	o.emit(sks, netv1alpha1.SchemeGroupVersion.WithKind("ServerlessService"))
 
 	o.emit(sksresources.MakePublicService(sks), corev1.SchemeGroupVersion.WithKind("Service"))
 	// The public Endpoints copy the activator's (proxy) or the private Service's (serve)
@@ -293,6 +305,7 @@ func (o *oracle) revision(rev *v1.Revision) error {
 	o.emit(sksresources.MakePrivateService(sks, deployment.Spec.Selector.MatchLabels), corev1.SchemeGroupVersion.WithKind("Service"))
 
 	markReady(rev)
+	o.emit(rev.DeepCopy(), v1.SchemeGroupVersion.WithKind("Revision"))
 	return o.revisions.Add(rev)
 }
 
@@ -308,9 +321,7 @@ func (o *oracle) route(route *v1.Route) error {
 	tc, err := traffic.BuildTrafficConfiguration(
 		servinglisters.NewConfigurationLister(o.configs), servinglisters.NewRevisionLister(o.revisions), route)
 	if err != nil {
-		// pkg/reconciler/route/route.go configureTraffic: target errors go to the status.
-		o.out.NotReady = append(o.out.NotReady, rejection{Kind: "Route", Name: name, Message: err.Error()})
-		return nil
+		return fmt.Errorf("route %s: traffic: %w", name, err)
 	}
 	tc.Visibility, err = visibility.NewResolver(corelisters.NewServiceLister(o.services)).GetVisibility(ctx, route)
 	if err != nil {
@@ -337,6 +348,8 @@ func (o *oracle) route(route *v1.Route) error {
 		return fmt.Errorf("route %s: ingress: %w", name, err)
 	}
 	ing.SetDefaults(ctx) // the networking webhook
+	o.emit(route.DeepCopy(), v1.SchemeGroupVersion.WithKind("Route"))
+	o.emit(ing.DeepCopy(), netv1alpha1.SchemeGroupVersion.WithKind("Ingress"))
 	ing.Status.PublicLoadBalancer = fakePublicLoadBalancer
 	ing.Status.PrivateLoadBalancer = fakePrivateLoadBalancer
 

@@ -1,0 +1,238 @@
+/**
+ * The differential suite (issue 11): `kservice compile` (in-process) and Knative's own code (the
+ * oracle, oracle/) on the same input, object by object, field by field:
+ *   - every golden case (test/cli/golden, every step, with its config and history),
+ *   - every example (examples/charts.ts, as the Knative YAML in fixtures/examples),
+ *   - every bad-input case (test/cli/bad-input.test.ts): accept/reject must agree.
+ * Any difference must match an entry of oracle/allowed-differences.yaml, and every entry must
+ * still match something, so the list cannot rot. Runs in the cluster config (needs Go).
+ */
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServingConfigProps } from '../../lib/config';
+import { removeDir, run, tempDir } from '../cli/helpers';
+import { loadBadInputCases, type BadInputCase } from './support/bad-input-cases';
+import {
+  compareObjects, loadAllowlist, matches, type AllowedDifference, type Comparison, type Difference,
+} from './support/compare';
+import { buildOracle, runOracle, type OracleResult } from './support/oracle';
+
+const GOLDEN = path.join(__dirname, '..', 'cli', 'golden');
+const EXAMPLES = path.join(__dirname, 'fixtures', 'examples');
+const REPORT = path.join(tmpdir(), 'kservice-oracle-report.json');
+
+const allowlist = loadAllowlist();
+const settings = Object.assign({}, ...allowlist.map((e) => e.setting ?? {})) as Record<string, Record<string, string>>;
+const used = new Map<AllowedDifference, number>();
+const work: string[] = [];
+let oracle = '';
+
+interface CaseReport {
+  readonly name: string;
+  readonly comparison?: Omit<Comparison, 'differences'>;
+  readonly allowed: number;
+  readonly unallowed: Difference[];
+}
+const reports: CaseReport[] = [];
+const decisions: { name: string; kservice: string; knative: string; allowed: boolean; note: string }[] = [];
+
+beforeAll(() => {
+  oracle = buildOracle();
+}, 45 * 60_000);
+
+afterAll(() => {
+  work.forEach(removeDir);
+  writeFileSync(REPORT, JSON.stringify({ reports, decisions, used: allowlist.map((e) => ({ title: e.title, uses: used.get(e) ?? 0 })) }, null, 2));
+});
+
+/** Input files of a folder, recursively, in the order the CLI reads them. */
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => /\.ya?ml$/.test(f) && statSync(path.join(dir, f)).isFile())
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/** The documents a user passed through (not Knative's): both programs leave them alone. */
+function passthroughKeys(files: string[]): Set<string> {
+  const keys = new Set<string>();
+  for (const file of files) {
+    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+      const o = doc.toJSON() as { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } } | null;
+      if (o && o.apiVersion !== 'serving.knative.dev/v1') keys.add(`${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+    }
+  }
+  return keys;
+}
+
+// What kservice adds that Knative installs once per cluster (the serving system, its RBAC) or
+// that Knative's controllers do not create per Service.
+const SYSTEM_NAMESPACES = new Set(['knative-serving', 'istio-system']);
+const PER_SERVICE_KINDS = new Set(['Deployment', 'Service', 'Endpoints', 'HorizontalPodAutoscaler', 'VirtualService']);
+
+function perServiceObjects(stream: string, passthrough: Set<string>): Record<string, unknown>[] {
+  return parseAllDocuments(stream)
+    .map((d) => d.toJSON() as Record<string, unknown>)
+    .filter((o) => {
+      const meta = o.metadata as { name?: string; namespace?: string };
+      const key = `${String(o.kind)}/${meta.namespace ?? ''}/${meta.name ?? ''}`;
+      return PER_SERVICE_KINDS.has(String(o.kind)) && !SYSTEM_NAMESPACES.has(meta.namespace ?? '') && !passthrough.has(key);
+    });
+}
+
+function allowedBy(d: Difference): AllowedDifference | undefined {
+  return allowlist.find((e) => e.match?.some((m) => matches(m, d)));
+}
+
+function use(entry: AllowedDifference): void {
+  used.set(entry, (used.get(entry) ?? 0) + 1);
+}
+
+function describeDifference(d: Difference): string {
+  const show = (v: unknown) => (v === undefined ? '(absent)' : JSON.stringify(v)?.slice(0, 300));
+  return `${d.kind} ${d.name} ${d.path} [${d.change}]: kservice ${show(d.kservice)} / knative ${show(d.knative)}`;
+}
+
+/** Compares one compile: kservice's stream against the oracle's objects; records and returns what is not allowed. */
+function check(name: string, stream: string, files: string[], result: OracleResult): Difference[] {
+  if (result.rejected.length > 0 || result.notReady.length > 0) {
+    // Knative refuses input kservice compiled: a finding unless the allowlist names this case.
+    const entry = allowlist.find((e) => e.decisions?.includes(name));
+    const refusals = [...result.rejected, ...result.notReady].map((r) => `${r.kind} ${r.name}: ${r.message}`);
+    expect(entry, `${name}: Knative refuses input kservice compiled: ${refusals.join('; ')}`).toBeDefined();
+    use(entry!);
+    decisions.push({ name, kservice: 'accept', knative: result.rejected.length > 0 ? 'reject' : 'not-ready', allowed: true, note: refusals.join('; ') });
+    reports.push({ name, allowed: 0, unallowed: [] }); // objects not compared: Knative created none
+    return [];
+  }
+  const comparison = compareObjects(name, perServiceObjects(stream, passthroughKeys(files)), result.objects);
+  const unallowed: Difference[] = [];
+  for (const d of comparison.differences) {
+    const entry = allowedBy(d);
+    if (entry) use(entry);
+    else unallowed.push(d);
+  }
+  const { differences, ...counts } = comparison;
+  reports.push({ name, comparison: counts, allowed: differences.length - unallowed.length, unallowed });
+  return unallowed;
+}
+
+interface CompileCase {
+  readonly name: string;
+  /** What the CLI is given (a folder or files). */
+  readonly inputs: readonly string[];
+  /** The YAML files in them, for the oracle. */
+  readonly files: readonly string[];
+  readonly config?: string;
+  readonly history?: string; // copied into a scratch file both programs see
+}
+
+function goldenCases(): CompileCase[][] {
+  return readdirSync(GOLDEN).filter((d) => statSync(path.join(GOLDEN, d)).isDirectory()).sort().map((name) => {
+    const dir = path.join(GOLDEN, name);
+    const steps = readdirSync(dir).filter((d) => d.startsWith('step') && statSync(path.join(dir, d)).isDirectory()).sort();
+    const config = existsSync(path.join(dir, 'config.yaml')) ? path.join(dir, 'config.yaml') : undefined;
+    const history = existsSync(path.join(dir, 'history.yaml')) ? path.join(dir, 'history.yaml') : undefined;
+    const step = (label: string, input: string): CompileCase => ({ name: label, inputs: [input], files: yamlFiles(input), config, history });
+    if (steps.length === 0) return [step(`golden ${name}`, path.join(dir, 'input'))];
+    return steps.map((s) => step(`golden ${name}/${s}`, path.join(dir, s, 'input')));
+  });
+}
+
+function exampleCases(): CompileCase[][] {
+  return readdirSync(EXAMPLES).sort().map((name) => {
+    const dir = path.join(EXAMPLES, name);
+    const history = existsSync(path.join(dir, 'history.yaml')) ? path.join(dir, 'history.yaml') : undefined;
+    const files = yamlFiles(dir).filter((f) => f !== history);
+    return [{ name: `example ${name}`, inputs: files, files, history }];
+  });
+}
+
+/** Runs the steps of one case in order, one history file carried between them (as golden.test.ts does). */
+async function runSteps(steps: CompileCase[]): Promise<Difference[]> {
+  const scratch = tempDir();
+  work.push(scratch);
+  const historyFile = path.join(scratch, 'history.yaml');
+  if (steps[0].history) copyFileSync(steps[0].history, historyFile);
+  const keepsHistory = steps[0].history !== undefined || steps.length > 1;
+  const unallowed: Difference[] = [];
+  for (const step of steps) {
+    const files = [...step.files];
+    const args = ['compile', ...step.inputs];
+    if (step.config) args.push('--config', step.config);
+    if (keepsHistory) args.push('--history', historyFile);
+    const ours = await run(args);
+    expect(ours.stderr, step.name).toBe('');
+    expect(ours.code, step.name).toBe(0);
+    const config = step.config ? withoutTypeMeta(parse(readFileSync(step.config, 'utf8'))) : undefined;
+    const theirs = await runOracle(oracle, scratch, {
+      files, config, settings, history: keepsHistory ? historyFile : undefined,
+    });
+    unallowed.push(...check(step.name, ours.stdout, files, theirs));
+  }
+  return unallowed;
+}
+
+function withoutTypeMeta(doc: Record<string, unknown>): ServingConfigProps {
+  const { apiVersion: _a, kind: _k, ...props } = doc;
+  return props as ServingConfigProps;
+}
+
+describe('kservice compile against Knative 1.23 (knative.dev/serving v0.50.0, net-istio)', () => {
+  const compileCases = [...goldenCases(), ...exampleCases()];
+  it.each(compileCases.map((steps) => [steps[0].name.replace(/\/step.*/, ''), steps] as const))(
+    '%s: every difference is allowed',
+    async (_name, steps) => {
+      const unallowed = await runSteps(steps);
+      expect(unallowed.map(describeDifference)).toEqual([]);
+    },
+    300_000,
+  );
+
+  const badInput = loadBadInputCases();
+  it.each(badInput.map((c) => [c.name, c] as const))('bad input "%s": Knative decides the same', async (_name, c) => {
+    await compareDecision(c);
+  }, 120_000);
+
+  it('every allowlist entry still matches a difference, setting or decision', async () => {
+    const rotten = allowlist.filter((e) => e.scope !== 'runtime' && !e.setting && (used.get(e) ?? 0) === 0).map((e) => e.title);
+    expect(rotten, 'entries that match nothing any more: remove them (and their README lines)').toEqual([]);
+    // A setting must still make a difference: without it Knative's output for the defaults case differs.
+    for (const entry of allowlist.filter((e) => e.setting)) {
+      const dir = path.join(GOLDEN, 'defaults', 'input');
+      const files = yamlFiles(dir);
+      const scratch = tempDir();
+      work.push(scratch);
+      const withIt = await runOracle(oracle, scratch, { files, settings });
+      const others = Object.fromEntries(Object.entries(settings).filter(([cm]) => !(cm in entry.setting!)));
+      const without = await runOracle(oracle, scratch, { files, settings: others });
+      expect(JSON.stringify(without.objects), `${entry.title}: the setting changes nothing any more`).not.toBe(JSON.stringify(withIt.objects));
+    }
+  }, 120_000);
+});
+
+/** Bad input: kservice rejects (exit 1); Knative's webhook rejects, or a reconciler stops. */
+async function compareDecision(c: BadInputCase): Promise<void> {
+  const kserviceOnly = c.argv !== undefined || (c.args ?? []).some((a) => a === '--config' || a === '--history');
+  if (kserviceOnly) {
+    // Usage errors and kservice's own config/history files: there is no Knative counterpart.
+    decisions.push({ name: c.name, kservice: 'reject', knative: 'n/a', allowed: true, note: 'kservice-only input (arguments, --config or --history file)' });
+    return;
+  }
+  const dir = tempDir(c.files);
+  work.push(dir);
+  const files = (c.args ?? Object.keys(c.files)).map((f) => path.join(dir, f)).filter((f) => existsSync(f));
+  const ours = await run(['compile', ...files, '-o', path.join(dir, 'out')]);
+  const theirs = await runOracle(oracle, dir, { files, settings });
+  const kservice = ours.code === 0 ? 'accept' : 'reject';
+  const knative = theirs.rejected.length > 0 ? 'reject' : theirs.notReady.length > 0 ? 'not-ready' : 'accept';
+  const note = [...theirs.rejected, ...theirs.notReady].map((r) => r.message).join('; ');
+  const agree = (kservice === 'reject') === (knative !== 'accept');
+  const entry = agree ? undefined : allowlist.find((e) => e.decisions?.includes(c.name));
+  if (entry) use(entry);
+  decisions.push({ name: c.name, kservice, knative, allowed: agree || entry !== undefined, note });
+  expect(agree || entry !== undefined, `kservice ${kservice}s, Knative ${knative}${note ? `: ${note}` : ''}`).toBe(true);
+}
