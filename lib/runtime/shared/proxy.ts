@@ -334,7 +334,10 @@ function writeBadGateway(res: http.ServerResponse): void {
   res.end('bad gateway');
 }
 
-/** Bytes a client may send after its Upgrade request before the answer; beyond, it is not read. */
+/**
+ * Bytes a client may send after its Upgrade request before the answer (a websocket client sends
+ * none); beyond, the connection is closed: a paused socket would hide the client leaving.
+ */
 export const MAX_EARLY_UPGRADE_BYTES = 64 * 1024;
 
 /** A client socket held while its Upgrade request waits (for a slot, or for the upstream). */
@@ -348,6 +351,7 @@ export interface HeldUpgradeClient {
  * leaves first. The socket has to be read for that: node:http's server sockets allow half-open
  * connections, so a client that gives up only sends FIN, and a paused socket never reports it
  * ('end' waits for the data before it). Early bytes are kept (bounded) for the upstream.
+ * A client that half-closes before the answer counts as gone: a tunnel needs both directions.
  */
 export function holdUpgradeClient(socket: Duplex, head: Buffer, onGone: () => void): HeldUpgradeClient {
   const chunks: Buffer[] = head.length > 0 ? [head] : [];
@@ -356,7 +360,7 @@ export function holdUpgradeClient(socket: Duplex, head: Buffer, onGone: () => vo
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);
     size += chunk.length;
-    if (size >= MAX_EARLY_UPGRADE_BYTES) socket.pause();
+    if (size > MAX_EARLY_UPGRADE_BYTES) socket.destroy(); // 'close' calls gone()
   };
   const gone = () => {
     if (taken) return;
@@ -376,7 +380,7 @@ export function holdUpgradeClient(socket: Duplex, head: Buffer, onGone: () => vo
   socket.once('close', gone);
   socket.once('error', gone);
   if (socket.destroyed) queueMicrotask(gone);
-  else if (size < MAX_EARLY_UPGRADE_BYTES) socket.resume();
+  else socket.resume();
   return {
     take: () => {
       stop();

@@ -43,6 +43,8 @@ beforeAll(async () => {
   await eventually(async () => (await counter('activator_ready_pods')) === 1, 'pod probed');
 });
 afterAll(async () => {
+  // A crash is the finding: show how the process ended.
+  if (activator.proc.exitCode !== null) console.error(activator.lines.slice(-30).join('\n'));
   await stopActivators();
   await app?.close();
 });

@@ -63,6 +63,16 @@ describe('a broken app', () => {
     expect(await request(qp.servingPort, '/')).toMatchObject({ status: 200, body: 'ok' });
   });
 
+  it('an Upgrade whose client sends over 64 KiB before the answer is cut off: its leaving cannot go unseen', async () => {
+    const socket = connect(qp.servingPort);
+    const body = Buffer.alloc(100 * 1024, 'b');
+    socket.write(upgradeRequest('/stall').replace('\r\n\r\n', `\r\nContent-Length: ${body.length}\r\n\r\n`));
+    socket.write(body);
+    await eventually(async () => (await metric(qp.metricsPort, 'queue_in_flight')) === 0, 'slot released');
+    socket.destroy();
+    expect(await request(qp.servingPort, '/')).toMatchObject({ status: 200, body: 'ok' });
+  });
+
   it('an Upgrade abandoned while it waits for a slot leaves the queue', async () => {
     const holder = connect(qp.servingPort);
     holder.write('GET /stall HTTP/1.1\r\nHost: x\r\n\r\n');

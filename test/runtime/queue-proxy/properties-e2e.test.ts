@@ -21,6 +21,8 @@ beforeAll(async () => {
   qp = await startQueueProxy(app.port, { CONTAINER_CONCURRENCY: String(CONTAINER_CONCURRENCY), QUEUE_HEADERS_TIMEOUT_SECONDS: '2' });
 });
 afterAll(async () => {
+  // A crash is the finding: show how the process ended.
+  if (qp.proc.exitCode !== null) console.error(qp.lines.slice(-30).join('\n'));
   await stopAll();
   await app?.close();
 });
