@@ -55,6 +55,7 @@ interface Staged {
 
 /** Writes the output directory and the history as one commit: both change, or neither does. */
 export async function writeAll(plan: WritePlan): Promise<void> {
+  assertHistoryApart(plan);
   const staged: Staged[] = [];
   try {
     // The history is staged first: it may live inside OUT_DIR, whose parent folders it creates.
@@ -64,6 +65,14 @@ export async function writeAll(plan: WritePlan): Promise<void> {
   } finally {
     for (const s of staged) await s.cleanup().catch(() => undefined);
   }
+}
+
+/** The history must not be one of the output files: one of the two would silently replace the other. */
+function assertHistoryApart(plan: WritePlan): void {
+  if (plan.history === undefined || plan.outDir === undefined) return;
+  const history = path.resolve(plan.history.file);
+  const clash = [...plan.files.map((f) => f.name), OWNED_LIST_FILE].find((name) => path.resolve(plan.outDir!, name) === history);
+  if (clash) throw new OutputDirError(`the history file ${plan.history.file} is also the output file ${clash}; keep it elsewhere`);
 }
 
 /** A file system error while writing, said in words with the path the user gave. */

@@ -63,6 +63,16 @@ describe('output directory and history are written together', () => {
     expect(readFileSync(history, 'utf8')).toContain('name: hello-00002');
     expect(readFileSync(path.join(out, 'default-hello.yaml'), 'utf8')).toContain('name: hello-00002-deployment');
   });
+  it('refuses a history file that is also one of the output files', async () => {
+    const dir = workDir({ 'hello.yaml': HELLO });
+    const out = path.join(dir, 'out');
+
+    const result = await run(['compile', path.join(dir, 'hello.yaml'), '-o', out, '--history', path.join(out, 'default-hello.yaml')]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`kservice: the history file ${path.join(out, 'default-hello.yaml')} is also the output file default-hello.yaml; keep it elsewhere; nothing was written\n`);
+    expect(snapshotTree(dir)).toEqual({ 'hello.yaml': Buffer.from(HELLO).toString('base64') });
+  });
 });
 
 describe('the output directory keeps the user\'s files', () => {
