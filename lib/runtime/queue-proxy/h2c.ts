@@ -106,7 +106,15 @@ export class H2cUpstream {
       req.pipe(stream);
       stream.on('response', (headers) => {
         const status = Number(headers[':status'] ?? 502);
-        res.writeHead(status, withoutPseudo(headers));
+        try {
+          res.writeHead(status, withoutPseudo(headers));
+        } catch (error) {
+          // What node:http refuses to write (as on the HTTP/1 path, shared/proxy.ts) is a 502.
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end('bad gateway');
+          return settle({ outcome: 'upstream-error', error: error as Error });
+        }
         stream.pipe(res as NodeJS.WritableStream);
         res.once('finish', () => settle({ outcome: 'done', statusCode: status }));
       });
