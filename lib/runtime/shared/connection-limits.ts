@@ -22,10 +22,11 @@ export interface ConnectionLimits {
 
 /**
  * 65 s idle as the activator's HTTP/1 keep-alive (longer than the load balancers' 60 s, so they
- * close first); 60 s for a request head is node:http's own default; 4,096 sessions is about 75 MB
- * of idle sessions at the measured ~18 KB each.
+ * close first); 60 s for a request head is node:http's own default. 1,024 connections: an idle
+ * HTTP/2 session costs the activator ~26 KB of RSS (5,000 of them: +107 MB, measured), so the
+ * cap holds that to ~27 MB, while HTTP/2 peers (gateways, the activator) multiplex on a few each.
  */
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { idleMs: 65_000, headersMs: 60_000, maxConnections: 4096 };
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { idleMs: 65_000, headersMs: 60_000, maxConnections: 1024 };
 
 /** Go's http2 default, which Knative's servers use. */
 export const MAX_CONCURRENT_STREAMS = 250;
