@@ -129,12 +129,15 @@ export function ingressAnnotations(route: RouteSpec): Record<string, string> {
 
 /**
  * Knative's rollout state without gradual rollout (rollout-duration 0): one entry per traffic name
- * with a latestRevision target, at that name's percent, all on the current revision.
+ * with a latestRevision target, at that name's percent, all on the current revision. Knative's
+ * traffic.Rollout omits an empty list (`configurations,omitempty`: knative.dev/serving
+ * pkg/reconciler/route/traffic/rollout.go), so a route without latestRevision targets has `{}`.
  */
-function rolloutOf(route: RouteSpec): { configurations: unknown[] } {
+function rolloutOf(route: RouteSpec): { configurations?: unknown[] } {
   const configurations = route.names.flatMap((name) =>
     name.splits
-      .filter((s) => s.latestRevision)
+      // Knative skips 0% targets (only the default name can have one): traffic.go buildRolloutForTag.
+      .filter((s) => s.latestRevision && s.percent > 0)
       .map((s) => ({
         configurationName: route.name,
         ...(name.tag ? { tag: name.tag } : {}),
@@ -143,13 +146,15 @@ function rolloutOf(route: RouteSpec): { configurations: unknown[] } {
         stepParams: {},
       })),
   );
-  return { configurations };
+  return configurations.length > 0 ? { configurations } : {};
 }
 
 function tagToHostOf(route: RouteSpec): Record<string, string[]> | undefined {
   const tags = route.names.filter((n) => n.tag !== '');
   if (tags.length === 0) return undefined;
+  // Knative's order, not sorted: the cluster-local host, then the external one (knative.dev/serving
+  // pkg/reconciler/route/resources/ingress.go makeIngressSpec appends per visibility in that order).
   const hostsOf = (n: (typeof tags)[number]) =>
-    [`${n.hostName}.${route.namespace}.svc.cluster.local`, ...(n.externalHost ? [n.externalHost] : [])].sort();
+    [`${n.hostName}.${route.namespace}.svc.cluster.local`, ...(n.externalHost ? [n.externalHost] : [])];
   return Object.fromEntries(tags.map((n) => [n.tag, hostsOf(n)]));
 }

@@ -92,7 +92,8 @@ describe('VirtualServices', () => {
     ]);
     expect(vs.spec.hosts).toContain('candidate-svc.shop.svc.cluster.local');
     expect(JSON.parse(vs.metadata.annotations['networking.internal.knative.dev/tag-to-host'])).toEqual({
-      candidate: ['candidate-svc.shop.example.com', 'candidate-svc.shop.svc.cluster.local'],
+      // Knative's order: the cluster-local host, then the external one.
+      candidate: ['candidate-svc.shop.svc.cluster.local', 'candidate-svc.shop.example.com'],
     });
   });
 
