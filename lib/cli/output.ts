@@ -59,9 +59,9 @@ export async function writeAll(plan: WritePlan): Promise<void> {
   const staged: Staged[] = [];
   try {
     // The history is staged first: it may live inside OUT_DIR, whose parent folders it creates.
-    if (plan.history) staged.push(await explained(plan.history.file, () => stageFile(plan.history!.file, plan.history!.content)));
-    if (plan.outDir !== undefined) staged.unshift(await explained(plan.outDir, () => stageOutputDir(plan.outDir!, plan.files)));
-    await explained(plan.outDir ?? plan.history?.file ?? '', () => commitAll(staged));
+    if (plan.history) staged.push(labelled(plan.history.file, await explained(plan.history.file, () => stageFile(plan.history!.file, plan.history!.content))));
+    if (plan.outDir !== undefined) staged.unshift(labelled(plan.outDir, await explained(plan.outDir, () => stageOutputDir(plan.outDir!, plan.files))));
+    await commitAll(staged);
   } finally {
     for (const s of staged) await s.cleanup().catch(() => undefined);
   }
@@ -73,6 +73,11 @@ function assertHistoryApart(plan: WritePlan): void {
   const history = path.resolve(plan.history.file);
   const clash = [...plan.files.map((f) => f.name), OWNED_LIST_FILE].find((name) => path.resolve(plan.outDir!, name) === history);
   if (clash) throw new OutputDirError(`the history file ${plan.history.file} is also the output file ${clash}; keep it elsewhere`);
+}
+
+/** The same staged change, its commit's errors said in words with the path the user gave. */
+function labelled(what: string, staged: Staged): Staged {
+  return { ...staged, commit: () => explained(what, () => staged.commit()) };
 }
 
 /** A file system error while writing, said in words with the path the user gave. */
@@ -87,7 +92,9 @@ async function explained<T>(what: string, step: () => Promise<T>): Promise<T> {
       throw new OutputDirError(`cannot write ${what}: ${e.path ?? 'a parent folder'} is not a directory`);
     }
     const reason = ERRNO_REASONS[e.code] ?? e.code;
-    throw new OutputDirError(`cannot write ${what}: ${reason}${e.path ? ` (${e.syscall ?? 'at'} ${e.path})` : ''}`);
+    // For a rename, the destination is the path the user knows; the source is a temporary file.
+    const where = (e as { dest?: string }).dest ?? e.path;
+    throw new OutputDirError(`cannot write ${what}: ${reason}${where ? ` (${e.syscall ?? 'at'} ${where})` : ''}`);
   }
 }
 

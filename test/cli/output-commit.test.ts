@@ -3,6 +3,7 @@
  * at all (a run once rewrote DIR and only then failed on the history). And DIR may hold the user's
  * own files: only the files the compiler listed as its own are replaced or removed.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,6 +50,29 @@ describe('output directory and history are written together', () => {
     const after = snapshotTree(dir);
     for (const name of Object.keys(before).filter((n) => n.startsWith('out'))) expect(after[name], name).toBe(before[name]);
     expect(Object.keys(after).filter((n) => n.startsWith('out')).sort()).toEqual(Object.keys(before).filter((n) => n.startsWith('out')).sort());
+  });
+
+  it('puts the previous output back when the history cannot be replaced at the very end', async () => {
+    const dir = workDir({ 'hello.yaml': HELLO });
+    const out = path.join(dir, 'out');
+    const history = path.join(dir, 'history.yaml');
+    expect((await run(['compile', path.join(dir, 'hello.yaml'), '-o', out, '--history', history])).code).toBe(0);
+    writeFileSync(path.join(dir, 'hello.yaml'), CHANGED);
+    const before = snapshotTree(dir);
+
+    // An immutable file (chattr +i; the suite runs as root) cannot be renamed over: staging works,
+    // the output directory is committed first, and only then does replacing the history fail.
+    execFileSync('chattr', ['+i', history]);
+    let result;
+    try {
+      result = await run(['compile', path.join(dir, 'hello.yaml'), '-o', out, '--history', history]);
+    } finally {
+      execFileSync('chattr', ['-i', history]);
+    }
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`kservice: cannot write ${history}: operation not permitted (rename ${history}); nothing was written\n`);
+    expect(snapshotTree(dir), 'output and history as before, no temporary files left').toEqual(before);
   });
 
   it('keeps a history file inside the output directory as the user\'s file, updated with the output', async () => {
