@@ -75,6 +75,25 @@ describe('output directory and history are written together', () => {
     expect(snapshotTree(dir), 'output and history as before, no temporary files left').toEqual(before);
   });
 
+  it('removes a new output directory again when the history cannot be replaced at the very end', async () => {
+    const dir = workDir({ 'hello.yaml': HELLO });
+    const history = path.join(dir, 'history.yaml');
+    expect((await run(['compile', path.join(dir, 'hello.yaml'), '--history', history])).code).toBe(0);
+    writeFileSync(path.join(dir, 'hello.yaml'), CHANGED);
+    const before = snapshotTree(dir);
+
+    execFileSync('chattr', ['+i', history]);
+    let result;
+    try {
+      result = await run(['compile', path.join(dir, 'hello.yaml'), '-o', path.join(dir, 'new', 'out'), '--history', history]);
+    } finally {
+      execFileSync('chattr', ['-i', history]);
+    }
+
+    expect(result.code).toBe(1);
+    expect(snapshotTree(dir), 'no output directory, not even its new parent').toEqual(before);
+  });
+
   it('keeps a history file inside the output directory as the user\'s file, updated with the output', async () => {
     const dir = workDir({ 'hello.yaml': HELLO });
     const out = path.join(dir, 'out');
