@@ -59,7 +59,7 @@ function report(error: unknown, io: CliIo): number {
     return ExitCode.INVALID_INPUT;
   }
   if (error instanceof OutputDirError) {
-    io.stderr(`${PROGRAM}: ${error.message}; nothing was written\n`);
+    io.stderr(`${PROGRAM}: ${error.message}${error.changedNothing ? '; nothing was written' : ''}\n`);
     return ExitCode.INVALID_INPUT;
   }
   const e = error as NodeJS.ErrnoException;

@@ -37,8 +37,12 @@ export function toYamlStream(documents: readonly string[]): string {
   return documents.map((d) => (d.endsWith('\n') ? d : `${d}\n`)).join('---\n');
 }
 
-/** The output directory or history file cannot be written as asked; nothing was changed. */
-export class OutputDirError extends Error {}
+/** The output directory or history file cannot be written as asked; normally nothing was changed. */
+export class OutputDirError extends Error {
+  constructor(message: string, readonly changedNothing = true) {
+    super(message);
+  }
+}
 
 export interface WritePlan {
   readonly outDir?: string;
@@ -119,16 +123,22 @@ export async function writeFileAtomically(file: string, content: string): Promis
   await writeAll({ files: [], history: { file, content } });
 }
 
+/**
+ * Commits in order; on a failure undoes every step tried, the failed one included (a step that
+ * moves several files may have moved some). An undo that fails too is said, never hidden.
+ */
 async function commitAll(staged: readonly Staged[]): Promise<void> {
-  const done: Staged[] = [];
+  const tried: Staged[] = [];
   try {
     for (const s of staged) {
+      tried.push(s);
       await s.commit();
-      done.push(s);
     }
   } catch (error) {
-    for (const s of done.reverse()) await s.undo();
-    throw error;
+    const undoFailures: string[] = [];
+    for (const s of tried.reverse()) await s.undo().catch((e: Error) => undoFailures.push(e.message));
+    if (undoFailures.length === 0) throw error;
+    throw new OutputDirError(`${(error as Error).message}; putting the previous files back failed as well (${undoFailures.join('; ')}): check the output and the history by hand`, false);
   }
 }
 
@@ -142,11 +152,17 @@ async function stageFile(file: string, content: string): Promise<Staged> {
   const backup = stat ? path.join(temp, 'old') : undefined;
   await fs.writeFile(path.join(temp, 'new'), content);
   if (backup) await fs.link(target, backup).catch(() => fs.copyFile(target, backup));
+  let committed = false;
   return {
-    commit: () => fs.rename(path.join(temp, 'new'), target),
+    commit: async () => {
+      await fs.rename(path.join(temp, 'new'), target);
+      committed = true;
+    },
     undo: async () => {
+      if (!committed) return;
       if (backup) await fs.rename(backup, target);
       else await fs.rm(target, { force: true });
+      committed = false;
     },
     cleanup: async () => {
       await fs.rm(temp, { recursive: true, force: true });
