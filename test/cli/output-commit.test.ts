@@ -75,6 +75,28 @@ describe('output directory and history are written together', () => {
     expect(snapshotTree(dir), 'output and history as before, no temporary files left').toEqual(before);
   });
 
+  it('puts back the files already moved when replacing one output file fails midway', async () => {
+    const dir = workDir({ 'hello.yaml': HELLO });
+    const out = path.join(dir, 'out');
+    expect((await run(['compile', path.join(dir, 'hello.yaml'), '-o', out])).code).toBe(0);
+    writeFileSync(path.join(dir, 'hello.yaml'), CHANGED);
+    const before = snapshotTree(dir);
+
+    // serving-system.yaml is moved aside first; the immutable service file then refuses to move.
+    const stuck = path.join(out, 'default-hello.yaml');
+    execFileSync('chattr', ['+i', stuck]);
+    let result;
+    try {
+      result = await run(['compile', path.join(dir, 'hello.yaml'), '-o', out]);
+    } finally {
+      execFileSync('chattr', ['-i', stuck]);
+    }
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^kservice: cannot write ${out}: operation not permitted \\(rename .*\\); nothing was written\n$`));
+    expect(snapshotTree(dir)).toEqual(before);
+  });
+
   it('removes a new output directory again when the history cannot be replaced at the very end', async () => {
     const dir = workDir({ 'hello.yaml': HELLO });
     const history = path.join(dir, 'history.yaml');
