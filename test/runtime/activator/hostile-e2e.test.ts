@@ -6,7 +6,7 @@
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type HostileApp, rawExchange, startHostileApp } from '../hostile-app';
+import { type HostileApp, memoryOf, rawExchange, startHostileApp } from '../hostile-app';
 import { eventually, request, startQueueProxy, startTestApp, stopAll } from '../queue-proxy/processes';
 import { activatorMetric, type ActivatorProcess, startActivator, stopActivators } from './processes';
 
@@ -54,6 +54,15 @@ describe('a broken revision behind the shared activator', () => {
     expect(head).toMatch(/^HTTP\/1\.1 502 /);
     expect(await request(activator.httpPort, '/', { headers: route('good') })).toMatchObject({ status: 200 });
     expect(activator.proc.exitCode).toBeNull();
+  });
+
+  it('an Upgrade the pod does not take is streamed, not buffered (256 MiB body, bounded memory)', async () => {
+    const before = memoryOf(activator.proc.pid!);
+    const { head, bytes } = await rawExchange(activator.httpPort, upgradeRequest('/big?mb=256', 'broken'));
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(bytes).toBeGreaterThan(256 * 1024 * 1024);
+    // A leak bound, not a timing: buffering the body would add 256 MiB or more.
+    expect(memoryOf(activator.proc.pid!).peakMiB - before.peakMiB).toBeLessThan(96);
   });
 
   it('an Upgrade abandoned before the pod answers frees the revision slot (containerConcurrency 1)', async () => {
