@@ -1,7 +1,8 @@
 /**
- * Property: whatever files `kservice compile -o OUT --history FILE` is given (generated Knative
- * Services and Revisions, valid or mutated: wrong types, unknown fields, bad names and numbers,
- * broken YAML, odd encodings), it never crashes or reports an internal error. Either it succeeds
+ * Property: whatever files `kservice compile -o OUT --history FILE [--config FILE]` is given
+ * (generated Knative Services and Revisions, valid or mutated: wrong types, unknown fields, bad
+ * names and numbers, broken YAML, odd encodings; a config file and a damaged history now and
+ * then), it never crashes or reports an internal error. Either it succeeds
  * and every compiled object passes the schema checks, or it exits 1 with every problem at a
  * file:line:col position, and the output directory and the history are untouched, byte for byte.
  */
@@ -230,18 +231,61 @@ function compiledObjects(): Manifest[] {
 /** `FILE:LINE:COL PATH: MESSAGE` or `FILE:LINE:COL: MESSAGE` (temporary paths hold no ':' or space). */
 const POSITIONED = /^[^:\s]+:[1-9]\d*:[1-9]\d*[ :]/;
 
-type InputFiles = typeof inputFiles extends fc.Arbitrary<infer T> ? T : never;
+/** `arb` in about one run of `oneIn`, else null. */
+const nowAndThen = <T>(arb: fc.Arbitrary<T>, oneIn: number) => fc.oneof({ weight: oneIn - 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
 
-async function compileAndCheck(files: InputFiles): Promise<void> {
+/** A --config file now and then: valid settings, sometimes with the same damage as the inputs. */
+const configFile = nowAndThen(
+  fc.record({
+    settings: fc.record(
+      {
+        domain: fc.constantFrom('example.com', 'apps.internal', 'Bad_Domain'),
+        tagTemplate: fc.constantFrom('{{.Tag}}-{{.Name}}', '{{.Tag}}.{{.Name}}', '{{.Nope}}'),
+        containerConcurrency: fc.oneof(fc.integer({ min: 0, max: 1000 }), hostile),
+        autoscaler: fc.record({ stableWindowSeconds: fc.oneof(fc.integer({ min: 6, max: 3600 }), hostile) }, { requiredKeys: [] }),
+      },
+      { requiredKeys: [] },
+    ),
+    edit: textEdit,
+  }),
+  4,
+);
+
+/** Now and then the history file itself is damaged before the run (and restored after it). */
+const historyDamage = nowAndThen(fc.tuple(textEdit, encoding, fc.nat()), 6);
+
+const runInput = fc.record({ files: inputFiles, config: configFile, historyDamage });
+type RunInput = typeof runInput extends fc.Arbitrary<infer T> ? T : never;
+
+async function compileAndCheck({ files, config, historyDamage }: RunInput): Promise<void> {
   rmSync(inDir(), { recursive: true, force: true });
   mkdirSync(inDir());
   files.forEach((f, i) => {
     const text = editText(f.docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n'), f.edit);
     writeFileSync(path.join(inDir(), `f${i}.yaml`), encode(text, f.encoding, f.at));
   });
+  const args = ['compile', inDir(), '-o', outDir(), '--history', historyFile()];
+  if (config) {
+    writeFileSync(path.join(root, 'config.yaml'), editText(stringify(config.settings), config.edit));
+    args.push('--config', path.join(root, 'config.yaml'));
+  }
+  const goodHistory = readFileSync(historyFile());
+  if (historyDamage) {
+    const [edit, enc, at] = historyDamage;
+    writeFileSync(historyFile(), encode(editText(goodHistory.toString('utf8'), edit), enc, at));
+  }
   const before = { out: snapshotTree(outDir()), history: readFileSync(historyFile()).toString('base64') };
 
-  const result = await run(['compile', inDir(), '-o', outDir(), '--history', historyFile()]);
+  const result = await run(args);
+  try {
+    expectCleanResult(result, before);
+  } finally {
+    // A damaged history that failed the run would fail every later run too.
+    if (historyDamage && result.code !== 0) writeFileSync(historyFile(), goodHistory);
+  }
+}
+
+function expectCleanResult(result: { code: number; stdout: string; stderr: string }, before: { out: Record<string, string | null>; history: string }): void {
 
   expect(result.stderr).not.toMatch(/internal error/);
   expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -269,10 +313,10 @@ async function compileAndCheck(files: InputFiles): Promise<void> {
 describe('kservice compile on generated input', () => {
   // Bounded in count and time (a compile takes 20-300 ms); a failure prints its seed and the
   // shrunk counterexample.
-  test.prop([inputFiles], { numRuns: 80, interruptAfterTimeLimit: 25_000 })(
+  test.prop([runInput], { numRuns: 80, interruptAfterTimeLimit: 25_000 })(
     'compiles to schema-valid objects, or reports positioned problems and writes nothing',
-    async (files) => {
-      await compileAndCheck(files);
+    async (input) => {
+      await compileAndCheck(input);
     },
     60_000,
   );
