@@ -81,16 +81,24 @@ afterAll(async () => {
   crashing.cleanup();
 });
 
+interface LoadHooks {
+  readonly onResult?: (r: HttpResult, sentAt: number, endedAt: number) => void;
+  /** Instead of router.request(STEADY, ...), e.g. to record which address each request went to. */
+  readonly send?: () => Promise<HttpResult>;
+}
+
+const STEADY_PATH = '/sleep?ms=100';
+
 /** Load on the steady revision while `during` runs, and 2 s longer; every result is tallied. */
-async function underLoad(during: () => Promise<void>, onResult?: (r: HttpResult, sentAt: number, endedAt: number) => void): Promise<LoadReport> {
+async function underLoad(during: () => Promise<void>, hooks: LoadHooks = {}): Promise<LoadReport> {
   let stop = false;
   const load = runLoad({
     concurrency: 4,
     maxRequests: 6000,
     maxDurationMs: 150_000,
     until: () => stop,
-    send: () => router.request(STEADY, '/sleep?ms=100', { timeoutMs: 30_000 }),
-    onResult,
+    send: hooks.send ?? (() => router.request(STEADY, STEADY_PATH, { timeoutMs: 30_000 })),
+    onResult: hooks.onResult,
   });
   try {
     await sleep(1500);
@@ -162,78 +170,112 @@ async function scaleOf(c: ServingCluster, revision: string): Promise<number> {
 function tally(results: readonly HttpResult[]): Record<string, number> {
   const byOutcome: Record<string, number> = {};
   for (const r of results) {
-    const outcome = r.status !== 0 ? String(r.status) : /ECONNRESET|socket hang up/.test(r.body) ? 'reset' : `error: ${r.body}`;
+    const outcome = r.status !== 0 ? String(r.status)
+      : /ECONNRESET|socket hang up/.test(r.body) ? 'reset'
+        : /ECONNREFUSED/.test(r.body) ? 'refused'
+          : `error: ${r.body}`;
     byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
   }
   return byOutcome;
 }
 
 describe('hostile faults', () => {
-  it('an app that crashes during its cold start: held requests get 503 with Retry-After at the revision timeout, no slot leaks, the runtime stays up', async () => {
+  it('an app that crashes during its cold start, under load elsewhere: held requests get 503 with Retry-After at the revision timeout, no slot leaks, the runtime stays up', async () => {
     const c = cluster();
     const pidsBefore = await systemPids(c);
     await waitFor(`${CRASHING} in Proxy mode`, () => router.addresses(CRASHING).length > 0, { timeoutMs: 30_000 });
-    const results = await Promise.all(Array.from({ length: 4 }, () => router.request(CRASHING, '/', { timeoutMs: 60_000 })));
-    console.log(`crashing app, 4 held requests: ${JSON.stringify(tally(results))}`);
+    let results: HttpResult[] = [];
+    const report = await underLoad(async () => {
+      results = await Promise.all(Array.from({ length: 4 }, () => router.request(CRASHING, '/', { timeoutMs: 60_000 })));
+    });
+    console.log(`crashing app, 4 held requests: ${JSON.stringify(tally(results))}; steady load meanwhile: ${describeLoad(report)}`);
     expect(tally(results)).toEqual({ 503: 4 });
     for (const r of results) {
       expect(r.headers['retry-after'], JSON.stringify(r.headers)).toMatch(/^\d+$/);
       expect(r.body).toMatch(/no pod became available: revision timeout of 6s reached/);
     }
+    expectAllServed(report);
     // The app did start and crash, and was restarted: the cold start really failed that way.
     await waitFor(`${CRASHING}'s app restarted after crashing`, async () => (await revisionRestarts(c, CRASHING)) >= 1, { timeoutMs: 15_000 });
     await expectNoActivatorSlots(c, CRASHING);
+    await expectNoActivatorSlots(c, STEADY);
     expect(await systemPids(c)).toEqual(pidsBefore);
   });
 
-  it('an app that crashes on its first start only: the held requests are served after the restart, no slot leaks', async () => {
+  it('an app that crashes on its first start only, under load elsewhere: the held requests are served after the restart, no slot leaks', async () => {
     const c = cluster();
     const pidsBefore = await systemPids(c);
     await waitFor(`${CRASH_ONCE} in Proxy mode`, () => router.addresses(CRASH_ONCE).length > 0, { timeoutMs: 30_000 });
-    const results = await Promise.all(Array.from({ length: 4 }, () => router.request(CRASH_ONCE, '/', { timeoutMs: 90_000 })));
+    let results: HttpResult[] = [];
+    const report = await underLoad(async () => {
+      results = await Promise.all(Array.from({ length: 4 }, () => router.request(CRASH_ONCE, '/', { timeoutMs: 90_000 })));
+    });
     const restarts = await revisionRestarts(c, CRASH_ONCE);
-    console.log(`crash-once app, 4 held requests: ${JSON.stringify(tally(results))}; app restarts ${restarts}`);
+    console.log(`crash-once app, 4 held requests: ${JSON.stringify(tally(results))}; app restarts ${restarts}; steady load meanwhile: ${describeLoad(report)}`);
     expect(tally(results)).toEqual({ 200: 4 });
     expect(restarts).toBe(1);
+    expectAllServed(report);
     await expectNoActivatorSlots(c, CRASH_ONCE);
+    await expectNoActivatorSlots(c, STEADY);
     expect(await systemPids(c)).toEqual(pidsBefore);
   });
 
-  it('an activator SIGKILLed while it holds requests for a revision at zero: its held requests end (reset), the other activator serves its own, the restarted one takes over', async () => {
+  it('an activator SIGKILLed while it holds requests for a revision at zero, under load: every request ends; only those at the killed process fail, as resets or refused connections; the other activator serves; the restarted one takes over', async () => {
     const c = cluster();
     const [victim, survivor] = await waitForReadyPods(c.core, SYSTEM_NAMESPACE, 'app=activator', 2);
     const worker = c.agent.worker(SYSTEM_NAMESPACE, podName(victim));
     const victimPid = worker?.pids().activator;
     expect(victimPid).toBeDefined();
     expect(await scaleOf(c, SLOW)).toBe(0);
+    // STEADY keeps the activators in the path: the load is spread over both, by address.
+    expect(router.addresses(STEADY)).toEqual([podIP(victim), podIP(survivor)].sort());
+    const loadByTarget = new Map<string, HttpResult[]>();
+    let next = 0;
+    const sendSteady = async (): Promise<HttpResult> => {
+      const ips = router.addresses(STEADY);
+      const ip = ips[next++ % ips.length];
+      const r = await httpTry(`http://${ip}:${Ports.QUEUE_HTTP}${STEADY_PATH}`, { headers: revisionHeaders(NS, STEADY), timeoutMs: 30_000 });
+      loadByTarget.set(ip, [...(loadByTarget.get(ip) ?? []), r]);
+      return r;
+    };
 
     const HELD = 4;
     const send = (pod: V1Pod) => httpTry(`http://${podIP(pod)}:${Ports.QUEUE_HTTP}/`, { headers: revisionHeaders(NS, SLOW), timeoutMs: 90_000 });
-    const atVictim = Array.from({ length: HELD }, () => send(victim));
-    const atSurvivor = Array.from({ length: HELD }, () => send(survivor));
-    // Held: both activators report the requests queued (the app needs 4 s to listen).
-    await waitFor('both activators hold the requests', async () => {
-      const [v, s] = await Promise.all([activatorLoad(podIP(victim), NS, SLOW), activatorLoad(podIP(survivor), NS, SLOW)]);
-      return v.queued === HELD && s.queued === HELD;
-    }, { timeoutMs: 10_000 });
-    expect(worker?.signal('activator', 'SIGKILL')).toBe(true);
-
-    const victimResults = await Promise.all(atVictim);
-    const survivorResults = await Promise.all(atSurvivor);
-    console.log(`activator SIGKILLed holding ${HELD}: its requests ${JSON.stringify(tally(victimResults))}; the other activator's ${JSON.stringify(tally(survivorResults))}`);
+    let victimResults: HttpResult[] = [];
+    let survivorResults: HttpResult[] = [];
+    let again: HttpResult[] = [];
+    const report = await underLoad(async () => {
+      const atVictim = Array.from({ length: HELD }, () => send(victim));
+      const atSurvivor = Array.from({ length: HELD }, () => send(survivor));
+      // Held: both activators report the requests queued (the app needs 4 s to listen).
+      await waitFor('both activators hold the requests', async () => {
+        const [v, s] = await Promise.all([activatorLoad(podIP(victim), NS, SLOW), activatorLoad(podIP(survivor), NS, SLOW)]);
+        return v.queued === HELD && s.queued === HELD;
+      }, { timeoutMs: 10_000 });
+      expect(worker?.signal('activator', 'SIGKILL')).toBe(true);
+      victimResults = await Promise.all(atVictim);
+      survivorResults = await Promise.all(atSurvivor);
+      // The node agent restarts the container; the new process serves the (now warm) revision.
+      await waitFor('the killed activator restarted and ready', async () => {
+        const pid = c.agent.worker(SYSTEM_NAMESPACE, podName(victim))?.pids().activator;
+        const ready = (await readyIn(c, SYSTEM_NAMESPACE, 'app=activator')).some((p) => podName(p) === podName(victim));
+        return pid !== undefined && pid !== victimPid && ready;
+      }, { timeoutMs: 60_000 });
+      again = await Promise.all(Array.from({ length: HELD }, () => send(victim)));
+    }, { send: sendSteady });
+    const atKilled = tally(loadByTarget.get(podIP(victim)) ?? []);
+    const atOther = tally(loadByTarget.get(podIP(survivor)) ?? []);
+    console.log(`activator SIGKILLed holding ${HELD}: its held requests ${JSON.stringify(tally(victimResults))}, the other activator's ${JSON.stringify(tally(survivorResults))}; ` +
+      `load ${describeLoad(report)}: via the killed activator's address ${JSON.stringify(atKilled)}, via the other ${JSON.stringify(atOther)}`);
     // None hung (a hang would end as the client's own timeout error, an outcome of its own).
     expect(tally(victimResults)).toEqual({ reset: HELD });
     expect(tally(survivorResults)).toEqual({ 200: HELD });
-
-    // The node agent restarts the container; the new process serves the (now warm) revision.
-    await waitFor('the killed activator restarted and ready', async () => {
-      const pid = c.agent.worker(SYSTEM_NAMESPACE, podName(victim))?.pids().activator;
-      const ready = (await readyIn(c, SYSTEM_NAMESPACE, 'app=activator')).some((p) => podName(p) === podName(victim));
-      return pid !== undefined && pid !== victimPid && ready;
-    }, { timeoutMs: 60_000 });
-    const again = await Promise.all(Array.from({ length: HELD }, () => send(victim)));
     expect(tally(again)).toEqual({ 200: HELD });
+    expect(answered(report), describeLoad(report)).toBe(report.total);
+    expect(atOther).toEqual({ 200: loadByTarget.get(podIP(survivor))?.length });
+    expect(Object.keys(atKilled).filter((k) => !['200', 'reset', 'refused'].includes(k)), JSON.stringify(atKilled)).toEqual([]);
     await expectNoActivatorSlots(c, SLOW);
+    await expectNoActivatorSlots(c, STEADY);
   });
 
   it('the autoscaler leader cut off from the API server for longer than its Lease: it steps down, the other replica leads, never two at once; traffic goes on; a scale decision lands', async () => {
@@ -303,6 +345,7 @@ describe('hostile faults', () => {
 
     // The new leader acts: a revision at zero is scaled up and serves.
     await expectScaleFromZero(c, WAKE_AFTER_CUT_OFF);
+    await expectNoActivatorSlots(c, STEADY);
   });
 
   it('kube-apiserver and etcd stopped and started again on the same ports and data: traffic goes on during the outage; afterwards leader election and the informers recover and a scale decision lands', async () => {
@@ -322,8 +365,10 @@ describe('hostile faults', () => {
       await sleep(OUTAGE_MS);
       await cp.startApi();
       up = Date.now();
-    }, (r, sentAt, endedAt) => {
-      if (r.status === 200 && down > 0 && sentAt >= down && (up === 0 || endedAt <= up)) servedDuringOutage++;
+    }, {
+      onResult: (r, sentAt, endedAt) => {
+        if (r.status === 200 && down > 0 && sentAt >= down && (up === 0 || endedAt <= up)) servedDuringOutage++;
+      },
     });
     console.log(`API outage ${up - stopping} ms (stopping ${down - stopping} ms, down ${up - down} ms): ${describeLoad(report)}; ${servedDuringOutage} served while it was down`);
     expectAllServed(report);
@@ -345,5 +390,6 @@ describe('hostile faults', () => {
     // And the whole chain acts again: activator poke, autoscaler scale write, controllers, node
     // agent, Endpoints, the activator's informers.
     await expectScaleFromZero(c, WAKE_AFTER_RESTART);
+    await expectNoActivatorSlots(c, STEADY);
   });
 });
