@@ -2,7 +2,8 @@
  * The differential suite (issue 11): `kservice compile` (in-process) and Knative's own code (the
  * oracle, oracle/) on the same input, object by object, field by field:
  *   - every golden case (test/cli/golden, every step, with its config and history),
- *   - every example (examples/charts.ts, as the Knative YAML in fixtures/examples),
+ *   - every example (examples/charts.ts, as the Knative YAML in fixtures/examples; a test below
+ *     checks each fixture compiles to what its chart synthesizes),
  *   - every bad-input case (test/cli/bad-input.test.ts): accept/reject must agree.
  * Any difference must match an entry of oracle/allowed-differences.yaml, and every entry must
  * still match something, so the list cannot rot. Runs in the cluster config (needs Go).
@@ -10,10 +11,11 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServingConfigProps } from '../../lib/config';
 import { removeDir, run, tempDir } from '../cli/helpers';
+import { synthExamples } from '../compiler/support/synth';
 import { loadBadInputCases, type BadInputCase } from './support/bad-input-cases';
 import {
   compareObjects, loadAllowlist, matches, type AllowedDifference, type Comparison, type Difference,
@@ -197,6 +199,28 @@ describe('kservice compile against Knative 1.23 (knative.dev/serving v0.50.0, ne
     await compareDecision(c);
   }, 120_000);
 
+  // The example fixtures stand for examples/charts.ts: the CLI compiles each to the same
+  // per-service objects the construct synthesizes, so the comparison above covers the examples.
+  const charts = synthExamples();
+  it.each(readdirSync(EXAMPLES).sort())('fixture %s is the example chart of the same name', async (name) => {
+    const dir = path.join(EXAMPLES, name);
+    const history = path.join(dir, 'history.yaml');
+    const scratch = tempDir();
+    work.push(scratch);
+    const args = ['compile', ...yamlFiles(dir).filter((f) => f !== history)];
+    if (existsSync(history)) {
+      copyFileSync(history, path.join(scratch, 'history.yaml'));
+      args.push('--history', path.join(scratch, 'history.yaml'));
+    }
+    const ours = await run(args);
+    expect(ours.code, ours.stderr).toBe(0);
+    const chart = charts[name];
+    expect(chart, `examples/charts.ts has a chart ${name}`).toBeDefined();
+    const fromChart = perServiceObjects(chart.map((o) => stringify(o)).join('---\n'), new Set());
+    const fromFixture = perServiceObjects(ours.stdout, new Set());
+    expect(compareObjects(name, fromFixture, fromChart).differences.map(describeDifference)).toEqual([]);
+  });
+
   it('every allowlist entry still matches a difference, setting or decision', async () => {
     const rotten = allowlist.filter((e) => e.scope !== 'runtime' && !e.setting && (used.get(e) ?? 0) === 0).map((e) => e.title);
     expect(rotten, 'entries that match nothing any more: remove them (and their README lines)').toEqual([]);
@@ -216,15 +240,16 @@ describe('kservice compile against Knative 1.23 (knative.dev/serving v0.50.0, ne
 
 /** Bad input: kservice rejects (exit 1); Knative's webhook rejects, or a reconciler stops. */
 async function compareDecision(c: BadInputCase): Promise<void> {
-  const kserviceOnly = c.argv !== undefined || (c.args ?? []).some((a) => a === '--config' || a === '--history');
-  if (kserviceOnly) {
-    // Usage errors and kservice's own config/history files: there is no Knative counterpart.
-    decisions.push({ name: c.name, kservice: 'reject', knative: 'n/a', allowed: true, note: 'kservice-only input (arguments, --config or --history file)' });
-    return;
-  }
   const dir = tempDir(c.files);
   work.push(dir);
-  const files = (c.args ?? Object.keys(c.files)).map((f) => path.join(dir, f)).filter((f) => existsSync(f));
+  const files = (c.args ?? Object.keys(c.files)).map((f) => path.join(dir, f));
+  const kserviceOnly = c.argv !== undefined || (c.args ?? []).some((a) => a === '--config' || a === '--history') ||
+    files.some((f) => !existsSync(f) || !statSync(f).isFile());
+  if (kserviceOnly) {
+    // Usage errors, missing files and kservice's own config/history files: no Knative counterpart.
+    decisions.push({ name: c.name, kservice: 'reject', knative: 'n/a', allowed: true, note: 'kservice-only input (arguments, a missing file, --config or --history)' });
+    return;
+  }
   const ours = await run(['compile', ...files, '-o', path.join(dir, 'out')]);
   const theirs = await runOracle(oracle, dir, { files, settings });
   const kservice = ours.code === 0 ? 'accept' : 'reject';
