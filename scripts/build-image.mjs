@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync, chownSync, copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync,
-  renameSync, rmSync, statSync, writeFileSync,
+  renameSync, rmSync, statSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -307,6 +307,7 @@ function imageConfig({ created, layers, labels, nodeVersion, debs, app }) {
 }
 
 async function main() {
+  const startedAt = new Date();
   const reference = defaultRuntimeImage();
   const [name, tag] = [reference.slice(0, reference.lastIndexOf(':')), reference.slice(reference.lastIndexOf(':') + 1)];
   const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
@@ -371,6 +372,9 @@ async function main() {
     const tarball = join(outdir, 'runtime.tar');
     reproducibleTar(layout, `${tarball}.${process.pid}.tmp`, epoch);
     renameSync(`${tarball}.${process.pid}.tmp`, tarball);
+    // The tarball's mtime is when the build started, not when it ended: a source edited while it
+    // ran (after the bundle was built from it) leaves the image stale for the tests' freshness rule.
+    utimesSync(tarball, startedAt, startedAt);
     const pinned = `${name}@${manifest.digest}`;
     writeFileSync(join(outdir, 'runtime.ref'), `${pinned}\n`);
 

@@ -48,16 +48,22 @@ function newestMtime(path: string, suffix = ''): number {
   return newest;
 }
 
-/** Stale when missing or older than the runtime sources or the build's own inputs. */
-export function runtimeImageIsStale(): boolean {
-  if (!existsSync(IMAGE_TARBALL)) return true;
-  const inputs = Math.max(
+/** Newest mtime of what the image is built from: runtime sources and the build's own inputs. */
+function newestInputMtime(): number {
+  return Math.max(
     newestMtime(join(REPO_ROOT, 'lib'), '.ts'),
     newestMtime(BUILD_IMAGE_SCRIPT),
     newestMtime(join(REPO_ROOT, 'scripts', 'build-runtime.mjs')),
     newestMtime(join(REPO_ROOT, 'image', 'package-lock.json')),
   );
-  return statSync(IMAGE_TARBALL).mtimeMs < inputs;
+}
+
+/**
+ * Stale when missing or older than its inputs. The build sets the tarball's mtime to the time it
+ * started, so a source edited while a build ran leaves the image stale.
+ */
+export function runtimeImageIsStale(): boolean {
+  return !existsSync(IMAGE_TARBALL) || statSync(IMAGE_TARBALL).mtimeMs < newestInputMtime();
 }
 
 /** Runs the image build; `args` are build-image.mjs options. Returns the printed `name@sha256:...`. */
@@ -71,16 +77,16 @@ export function buildRuntimeImage(args: readonly string[] = [], env: Readonly<Re
 }
 
 /**
- * The tarball, built first if stale. Test files and suites run in parallel: flock(1) lets one build,
- * and each other one, once it holds the lock, builds only if the tarball is still older than the
- * moment it found it stale.
+ * The tarball, built first if stale. Test files and suites run in parallel: flock(1) lets one build
+ * at a time, and each, once it holds the lock, builds only if the tarball is still older than the
+ * inputs it saw (another one may have built it meanwhile).
  */
 export function ensureRuntimeImage(): string {
-  if (!runtimeImageIsStale()) return IMAGE_TARBALL;
+  const inputs = newestInputMtime();
+  if (existsSync(IMAGE_TARBALL) && statSync(IMAGE_TARBALL).mtimeMs >= inputs) return IMAGE_TARBALL;
   mkdirSync(join(REPO_ROOT, '.tmp'), { recursive: true });
-  const checkedAt = String(Date.now());
   try {
-    execFileSync('flock', [BUILD_LOCK, process.execPath, '-e', BUILD_UNLESS_REBUILT, BUILD_IMAGE_SCRIPT, IMAGE_TARBALL, checkedAt], {
+    execFileSync('flock', [BUILD_LOCK, process.execPath, '-e', BUILD_UNLESS_FRESH, BUILD_IMAGE_SCRIPT, IMAGE_TARBALL, String(inputs)], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -91,17 +97,13 @@ export function ensureRuntimeImage(): string {
 }
 
 const BUILD_LOCK = join(REPO_ROOT, '.tmp', 'image-build.lock');
-const BUILD_UNLESS_REBUILT = `
-const [script, tarball, checkedAt] = process.argv.slice(1);
+const BUILD_UNLESS_FRESH = `
+const [script, tarball, inputs] = process.argv.slice(1);
 const { existsSync, statSync } = require('node:fs');
-if (!(existsSync(tarball) && statSync(tarball).mtimeMs > Number(checkedAt))) {
+if (!(existsSync(tarball) && statSync(tarball).mtimeMs >= Number(inputs))) {
   require('node:child_process').execFileSync(process.execPath, [script], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 `;
-
-function tarList(tarball: string, gzip: boolean): string[] {
-  return execFileSync('tar', [gzip ? '-tzf' : '-tf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter(Boolean);
-}
 
 /** Reads a member of a tar file (the image tarball) as text. */
 export function readTarMember(tarball: string, member: string): string {
