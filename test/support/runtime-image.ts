@@ -105,6 +105,10 @@ if (!(existsSync(tarball) && statSync(tarball).mtimeMs >= Number(inputs))) {
 }
 `;
 
+function tarList(tarball: string, gzip: boolean): string[] {
+  return execFileSync('tar', [gzip ? '-tzf' : '-tf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter(Boolean);
+}
+
 /** Reads a member of a tar file (the image tarball) as text. */
 export function readTarMember(tarball: string, member: string): string {
   return execFileSync('tar', ['-xOf', tarball, member], { encoding: 'utf8', maxBuffer: 16 << 20 });
