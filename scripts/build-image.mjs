@@ -20,13 +20,14 @@
 //
 // Reproducible: one commit on one machine (same apt lists) gives the same digest. Every tar is written
 // by GNU tar with sorted names, the commit's time as every mtime (SOURCE_DATE_EPOCH overrides it),
-// numeric owners and no atime/ctime; gzip -n stores no name or time; the config's `created` is that
-// same commit time. GNU tar rather than an npm tar library: its flags for exactly this are
-// documented and well used (reproducible-builds.org), and it is on every machine that has dpkg.
+// numeric owners set in the archive (root; nonroot for its home) and no atime/ctime; gzip -n stores
+// no name or time; the config's `created` is that same commit time. GNU tar rather than an npm tar
+// library: its flags for exactly this are documented and well used (reproducible-builds.org), and
+// it is on every machine that has dpkg. Needs no root (apt-get download and dpkg-deb -x do not).
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync,
+  chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync,
   renameSync, rmSync, statSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
@@ -206,8 +207,7 @@ function baseTree(tree, debs) {
   // distroless; the nonroot home belongs to nonroot.
   for (const dir of ['proc', 'dev', 'sys', 'root']) makeDir(join(tree, dir), dir === 'root' ? 0o700 : 0o755);
   makeDir(join(tree, 'tmp'), 0o1777);
-  makeDir(join(tree, 'home', 'nonroot'), 0o700);
-  chownSync(join(tree, 'home', 'nonroot'), NONROOT, NONROOT);
+  makeDir(join(tree, 'home', 'nonroot'), 0o700); // owned by nonroot in the layer (NONROOT_OWNED)
   return certificates;
 }
 
@@ -229,15 +229,24 @@ function appTree(tree, bundleDir) {
 // ---------------------------------------------------------------------------------------------
 // Tar, gzip, blobs
 
-/** GNU tar with every build-time value fixed; `members` are the tree's top-level names. */
-function reproducibleTar(tree, output, epoch, ownerMap) {
+/** Paths of a tree that belong to nonroot in the image; everything else belongs to root. */
+const NONROOT_OWNED = ['home/nonroot'];
+
+const TAR_FIXED = (epoch) => [
+  '--sort=name', `--mtime=@${epoch}`, '--numeric-owner', '--format=posix',
+  '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+];
+
+/**
+ * GNU tar with every build-time value fixed, owned by root; the tree's NONROOT_OWNED paths (if
+ * any) are appended after the rest, owned by nonroot. Owners are set in the archive, not on disk,
+ * so the build needs no root.
+ */
+function reproducibleTar(tree, output, epoch) {
+  const nonrootOwned = NONROOT_OWNED.filter((path) => existsSync(join(tree, path)));
   const members = readdirSync(tree).sort();
-  const argv = [
-    '--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=posix',
-    '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
-  ];
-  if (ownerMap) argv.push(`--owner-map=${ownerMap}`, `--group-map=${ownerMap}`);
-  run('tar', [...argv, '-C', tree, '-cf', output, ...members]);
+  run('tar', [...TAR_FIXED(epoch), '--owner=0', '--group=0', ...nonrootOwned.map((path) => `--exclude=${path}`), '-C', tree, '-cf', output, ...members]);
+  if (nonrootOwned.length > 0) run('tar', [...TAR_FIXED(epoch), `--owner=${NONROOT}`, `--group=${NONROOT}`, '-C', tree, '-rf', output, ...nonrootOwned]);
 }
 
 function gzipTo(input, output) {
@@ -250,9 +259,9 @@ function gzipTo(input, output) {
  * before for the same diff_id is reused from ~/.cache/cdk8s-kservice/image-layers (gzip -n of the
  * same bytes is the same bytes), which keeps a rebuild to a few seconds.
  */
-async function layer(name, tree, blobs, epoch, ownerMap) {
+async function layer(name, tree, blobs, epoch) {
   const tarPath = join(dirname(tree), `${name}.tar`);
-  reproducibleTar(tree, tarPath, epoch, ownerMap);
+  reproducibleTar(tree, tarPath, epoch);
   const diffId = await sha256File(tarPath);
   const cached = join(cacheDir, 'image-layers', `${diffId}.tar.gz`);
   const gzPath = `${tarPath}.gz`;
@@ -327,8 +336,6 @@ async function main() {
   const blobs = join(layout, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   try {
-    const ownerMap = join(staging, 'owner-map');
-    writeFileSync(ownerMap, `+${NONROOT} +${NONROOT}\n`);
     const trees = Object.fromEntries(['base', 'node', 'app'].map((t) => [t, join(staging, 'trees', t)]));
     Object.values(trees).forEach((tree) => makeDir(tree));
     const certificates = baseTree(trees.base, debs);
@@ -336,7 +343,7 @@ async function main() {
     const app = appTree(trees.app, bundleDir);
 
     const layers = [];
-    for (const [layerName, tree] of Object.entries(trees)) layers.push(await layer(layerName, tree, blobs, epoch, layerName === 'base' ? ownerMap : undefined));
+    for (const [layerName, tree] of Object.entries(trees)) layers.push(await layer(layerName, tree, blobs, epoch));
 
     const labels = {
       'org.opencontainers.image.source': SOURCE_URL,
