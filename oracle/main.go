@@ -28,6 +28,8 @@ func main() {
 	}
 	configFile := flag.String("config", "", "YAML stream of Knative config-* ConfigMaps")
 	historyFile := flag.String("history", "", "kservice RevisionHistory file (earlier revisions)")
+	flag.BoolVar(&ownRevisionDocuments, "own-revision-documents", false,
+		"give Revision documents labelled with a Configuration the ownerReference (and service label) an exported Revision carries")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: knative-oracle [--config configmaps.yaml] [--history history.yaml] file.yaml...")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"knative.dev/serving/pkg/apis/autoscaling"
+	"knative.dev/serving/pkg/apis/serving"
 	autoscalingv1alpha1 "knative.dev/serving/pkg/apis/autoscaling/v1alpha1"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	servinglisters "knative.dev/serving/pkg/client/listers/serving/v1"
@@ -63,6 +65,7 @@ type oracle struct {
 	revisions cache.Indexer
 	configs   cache.Indexer
 	services  cache.Indexer // placeholder k8s Services (visibility resolver)
+	documents []*v1.Revision // Revision documents, with --own-revision-documents
 }
 
 // The listers look objects up by namespace.
@@ -103,6 +106,10 @@ func run(configFile, historyFile string, files []string) (*result, error) {
 		// kubectl apply of the stream would stop at the rejected documents; nothing to compare.
 		return o.out, nil
 	}
+	if ownRevisionDocuments {
+		addServiceLabels(revisions, services)
+		o.documents = revisions
+	}
 	for _, rev := range revisions {
 		if err := o.revision(rev); err != nil {
 			return nil, err
@@ -121,6 +128,41 @@ func run(configFile, historyFile string, files []string) (*result, error) {
 		}
 	}
 	return o.out, nil
+}
+
+// ownRevisionDocuments: see the --own-revision-documents flag.
+var ownRevisionDocuments bool
+
+// addConfigurationOwner gives a Revision labelled with its Configuration the controller
+// reference Knative's webhook requires with that label (pkg/apis/serving/v1
+// revision_validation.go ValidateLabels), as a Revision exported from a cluster has it.
+func addConfigurationOwner(rev *v1.Revision) {
+	configuration, ok := rev.Labels[serving.ConfigurationLabelKey]
+	if !ok || len(rev.OwnerReferences) > 0 {
+		return
+	}
+	controller := true
+	rev.OwnerReferences = []metav1.OwnerReference{{
+		APIVersion: v1.SchemeGroupVersion.String(), Kind: "Configuration", Name: configuration,
+		UID: fakeUID("Configuration", rev.Namespace, configuration), Controller: &controller, BlockOwnerDeletion: &controller,
+	}}
+}
+
+// addServiceLabels gives a Revision of a Service's Configuration the service label an exported
+// Revision carries; the Route reconciler only routes to revisions of its own Service
+// (pkg/reconciler/route/traffic/traffic.go addRevisionTarget).
+func addServiceLabels(revisions []*v1.Revision, services []*v1.Service) {
+	for _, rev := range revisions {
+		configuration := rev.Labels[serving.ConfigurationLabelKey]
+		if configuration == "" || rev.Labels[serving.ServiceLabelKey] != "" {
+			continue
+		}
+		for _, svc := range services {
+			if svc.Namespace == rev.Namespace && svc.Name == configuration {
+				rev.Labels[serving.ServiceLabelKey] = svc.Name
+			}
+		}
+	}
 }
 
 // admit is the webhook: strict decoding, SetDefaults, then Validate, all "within create".
@@ -152,6 +194,9 @@ func (o *oracle) admit(docs []document) (services []*v1.Service, revisions []*v1
 		}
 		if obj.GetNamespace() == "" {
 			obj.SetNamespace("default") // kubectl's default namespace
+		}
+		if rev, ok := obj.(*v1.Revision); ok && ownRevisionDocuments {
+			addConfigurationOwner(rev)
 		}
 		obj.SetDefaults(ctx)
 		if fe := obj.Validate(ctx); fe != nil {
@@ -212,6 +257,14 @@ func (o *oracle) service(svc *v1.Service, hist *history) error {
 			rev := configresources.MakeRevision(o.cfg.ctx, old, fakeClock)
 			rev.Name = h.Name
 			earlier = append(earlier, rev)
+		}
+	}
+	// A Revision exported at configuration generation N means the Configuration has passed N.
+	for _, doc := range o.documents {
+		if doc.Namespace == svc.Namespace && doc.Labels[serving.ConfigurationLabelKey] == svc.Name {
+			if g, err := strconv.ParseInt(doc.Labels[serving.ConfigurationGenerationLabelKey], 10, 64); err == nil && g >= configuration.Generation {
+				configuration.Generation = g + 1
+			}
 		}
 	}
 	latest := configresources.MakeRevision(o.cfg.ctx, configuration, fakeClock)

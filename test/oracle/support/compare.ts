@@ -38,6 +38,11 @@ export interface AllowedDifference {
   readonly setting?: Record<string, Record<string, string>>;
   /** Bad-input cases (test/cli/bad-input.test.ts names) where the accept/reject decisions differ. */
   readonly decisions?: readonly string[];
+  /**
+   * Oracle flags that supply what Knative needs for the cases in `decisions` (kservice compiled
+   * them, Knative refused): the suite then compares those cases' objects with the flags set.
+   */
+  readonly rerun?: readonly string[];
   /** 'runtime': behaviour of the runtime, not visible in compiled objects (documented only). */
   readonly scope?: 'runtime';
 }

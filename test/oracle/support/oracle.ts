@@ -46,6 +46,8 @@ export interface OracleInput {
   readonly history?: string;
   /** Extra ConfigMap data (allowlisted settings where kservice's default differs from Knative's). */
   readonly settings?: Record<string, Record<string, string>>;
+  /** Extra oracle flags (see oracle/main.go). */
+  readonly flags?: readonly string[];
 }
 
 const run = promisify(execFile);
@@ -53,7 +55,7 @@ const run = promisify(execFile);
 export async function runOracle(binary: string, workDir: string, input: OracleInput): Promise<OracleResult> {
   const configFile = path.join(workDir, 'knative-configmaps.yaml');
   writeFileSync(configFile, configMapsFor(input.config ?? {}, input.settings ?? {}));
-  const args = ['--config', configFile];
+  const args = [...(input.flags ?? []), '--config', configFile];
   if (input.history) args.push('--history', input.history);
   const { stdout } = await run(binary, [...args, ...input.files], { maxBuffer: 64 << 20 });
   return JSON.parse(stdout) as OracleResult;
