@@ -7,9 +7,11 @@
  * fail readiness. The token is not a secret from whoever can read the Deployment (it is in the
  * pod spec twice, as the kubelet must send it); it only has to be unguessable from public facts
  * such as the revision's namespace and name. Output stays deterministic (same input, same
- * manifests): the token is HMAC-SHA256 over `namespace/name`, keyed by a SHA-256 of the whole
- * revision spec (containers, images, env, pod fields, annotations), or by `secret` when one is
- * given, for specs that are themselves public.
+ * manifests): the token is HMAC-SHA256 over `namespace/name`, keyed by a SHA-256 of the user's
+ * pod template (containers with their images and env, pod fields, template labels and
+ * annotations), or by `secret` when one is given, for templates that are themselves public. Only
+ * what is in the pod template anyway goes into the key, so a change elsewhere (config-autoscaler
+ * defaults, the progress deadline) never changes the token and restarts the pods.
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { RevisionSpec } from './spec';
@@ -18,7 +20,8 @@ import type { RevisionSpec } from './spec';
 const TOKEN_LENGTH = 32;
 
 export function drainToken(rev: RevisionSpec, secret?: string): string {
-  const key = secret ?? createHash('sha256').update(stableJson(rev)).digest();
+  const template = { containers: rev.containers, pod: rev.pod, labels: rev.templateLabels, annotations: rev.templateAnnotations };
+  const key = secret ?? createHash('sha256').update(stableJson(template)).digest();
   return createHmac('sha256', key).update(`${rev.namespace}/${rev.name}`).digest('hex').slice(0, TOKEN_LENGTH);
 }
 

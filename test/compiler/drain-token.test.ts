@@ -31,4 +31,10 @@ describe('drain token', () => {
     expect(drainToken(revisionSpec(), 'a secret')).not.toBe(base);
     expect(drainToken(revisionSpec(), 'a secret')).toBe(drainToken(revisionSpec(), 'a secret'));
   });
+
+  it('does not change with what is outside the pod template (no restart for a config-autoscaler edit)', () => {
+    const spec = revisionSpec();
+    const elsewhere = { ...spec, progressDeadlineSeconds: spec.progressDeadlineSeconds + 60, autoscaling: { ...spec.autoscaling, target: 7 } };
+    expect(drainToken(elsewhere)).toBe(drainToken(spec));
+  });
 });
