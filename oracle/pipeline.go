@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	istioresources "knative.dev/net-istio/pkg/reconciler/ingress/resources"
@@ -391,6 +393,11 @@ func (o *oracle) route(route *v1.Route) error {
 		svc, err := routeresources.MakeK8sPlaceholderService(ctx, route, tag)
 		if err != nil {
 			return fmt.Errorf("route %s: placeholder service: %w", name, err)
+		}
+		// The API server refuses a Service whose name is not a DNS-1035 label
+		// (k8s.io/kubernetes pkg/apis/core/validation ValidateServiceName); the reconciler stops.
+		if problems := validation.IsDNS1035Label(svc.Name); len(problems) > 0 {
+			return fmt.Errorf("route %s: API server refuses Service %q: %s", name, svc.Name, strings.Join(problems, "; "))
 		}
 		placeholders[tag] = svc
 	}

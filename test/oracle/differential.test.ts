@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServingConfigProps } from '../../lib/config';
+import { DEFAULT_SERVING_CONFIG, type ServingConfigProps } from '../../lib/config';
 import { removeDir, run, tempDir } from '../cli/helpers';
 import { synthExamples } from '../compiler/support/synth';
 import { loadBadInputCases, type BadInputCase } from './support/bad-input-cases';
@@ -254,16 +254,24 @@ describe('kservice compile against Knative 1.23 (knative.dev/serving v0.50.0, ne
 async function compareDecision(c: BadInputCase): Promise<void> {
   const dir = tempDir(c.files);
   work.push(dir);
-  const files = (c.args ?? Object.keys(c.files)).map((f) => path.join(dir, f));
-  const kserviceOnly = c.argv !== undefined || (c.args ?? []).some((a) => a === '--config' || a === '--history') ||
+  const args = c.args ?? Object.keys(c.files);
+  const configAt = args.indexOf('--config');
+  const configFile = configAt >= 0 ? path.join(dir, args[configAt + 1]) : undefined;
+  const files = args.filter((a, i) => !a.startsWith('--') && !(configAt >= 0 && i === configAt + 1)).map((f) => path.join(dir, f));
+  const config = configFile ? translatableConfig(configFile) : undefined;
+  const kserviceOnly = c.argv !== undefined || args.includes('--history') || (configFile !== undefined && config === undefined) ||
     files.some((f) => !existsSync(f) || !statSync(f).isFile());
   if (kserviceOnly) {
-    // Usage errors, missing files and kservice's own config/history files: no Knative counterpart.
-    decisions.push({ name: c.name, kservice: 'reject', knative: 'n/a', allowed: true, note: 'kservice-only input (arguments, a missing file, --config or --history)' });
+    // Usage errors, missing files, --history and config files Knative has no counterpart for.
+    decisions.push({ name: c.name, kservice: 'reject', knative: 'n/a', allowed: true, note: 'kservice-only input (arguments, a missing file, --history, a config file with kservice-only fields or YAML errors)' });
     return;
   }
-  const ours = await run(['compile', ...files, '-o', path.join(dir, 'out')]);
-  const theirs = await runOracle(oracle, dir, { files, settings });
+  const ours = await run(['compile', ...files, ...(configFile ? ['--config', configFile] : []), '-o', path.join(dir, 'out')]);
+  const theirs = await runOracle(oracle, dir, { files, settings, config }).catch((e: Error & { stderr?: string }) => {
+    // A config Knative cannot load: its controllers would not start (config-* parse error).
+    if (e.stderr?.includes('knative-oracle: config:')) return { objects: [], rejected: [{ file: 'config', document: 0, kind: 'ConfigMap', name: '', message: e.stderr.trim() }], warnings: [], notReady: [] };
+    throw e;
+  });
   const kservice = ours.code === 0 ? 'accept' : 'reject';
   const knative = theirs.rejected.length > 0 ? 'reject' : theirs.notReady.length > 0 ? 'not-ready' : 'accept';
   const note = [...theirs.rejected, ...theirs.notReady].map((r) => r.message).join('; ');
@@ -272,4 +280,19 @@ async function compareDecision(c: BadInputCase): Promise<void> {
   if (entry) use(entry);
   decisions.push({ name: c.name, kservice, knative, allowed: agree || entry !== undefined, note });
   expect(agree || entry !== undefined, `kservice ${kservice}s, Knative ${knative}${note ? `: ${note}` : ''}`).toBe(true);
+}
+
+/** A --config file whose every field has a Knative ConfigMap counterpart (else undefined). */
+function translatableConfig(file: string): ServingConfigProps | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined; // YAML errors are kservice's file format
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return undefined;
+  const props = withoutTypeMeta(doc as Record<string, unknown>);
+  const known = new Set(Object.keys(DEFAULT_SERVING_CONFIG));
+  const gateways = ['externalGateway', 'localGateway', 'localGatewayService'];
+  return Object.keys(props).every((k) => known.has(k) && !gateways.includes(k)) ? props : undefined;
 }
