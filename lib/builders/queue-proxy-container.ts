@@ -10,8 +10,9 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { Probe } from '../kservice-props';
-import { Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
+import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
 import { formatMilliBinarySI, parseMilli } from '../quantity';
+import { drainToken } from './drain-token';
 import { compact } from './json';
 import { queueServingPort, type RevisionSpec } from './spec';
 
@@ -137,7 +138,10 @@ export function queueProxyPorts(rev: RevisionSpec): NonNullable<IContainer['port
 
 /** The env contract between the Deployment and queue-proxy, in Knative's exact order. */
 export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
-  const value = (name: string, v: string | number): IEnvVar => ({ name, value: String(v) });
+  // An empty value is left out, as Go's omitempty leaves it out of Knative's own Deployment: the
+  // API server stores it that way, so writing "" would make a second field manager's apply of
+  // the same manifest conflict. The container sees the variable set to "" either way.
+  const value = (name: string, v: string | number): IEnvVar => (String(v) === '' ? { name } : { name, value: String(v) });
   const field = (name: string, fieldPath: string, apiVersion?: string): IEnvVar => ({
     name,
     valueFrom: { fieldRef: compact({ apiVersion, fieldPath }) },
@@ -153,8 +157,10 @@ export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
     value('REVISION_TIMEOUT_SECONDS', rev.timeoutSeconds),
     value('REVISION_RESPONSE_START_TIMEOUT_SECONDS', rev.responseStartTimeoutSeconds),
     value('REVISION_IDLE_TIMEOUT_SECONDS', rev.idleTimeoutSeconds),
-    field('SERVING_POD', 'metadata.name'),
-    field('SERVING_POD_IP', 'status.podIP'),
+    // apiVersion "v1" where Knative leaves it to the API server's defaulting: the stored form, so
+    // a second field manager applying the same manifest finds the value it sends (no conflict).
+    field('SERVING_POD', 'metadata.name', 'v1'),
+    field('SERVING_POD_IP', 'status.podIP', 'v1'),
     // Knative passes its zap logger JSON here; our runtime logs with pino and reads only the level.
     value('SERVING_LOGGING_CONFIG', KNATIVE_ZAP_LOGGER_CONFIG),
     value('SERVING_LOGGING_LEVEL', ''),
@@ -171,6 +177,8 @@ export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
     value('QUEUE_PROXY_TLS_CURVE_PREFERENCES', ''),
     value('ENABLE_MULTI_CONTAINER_PROBES', 'false'),
     value('OBSERVABILITY_CONFIG', EMPTY_OBSERVABILITY_CONFIG),
+    // Ours, after Knative's: the token the preStop hook's /wait-for-drain must carry (drain-token.ts).
+    value(DRAIN_TOKEN_ENV, drainToken(rev)),
   ];
 }
 

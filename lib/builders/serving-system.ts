@@ -99,7 +99,9 @@ export function buildServiceAccount(name: string): Json {
 
 /** Env both runtime components read. */
 export function systemEnv(spec: ServingSystemSpec): IEnvVar[] {
-  const field = (name: string, fieldPath: string): IEnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  // Canonical forms (fieldRef apiVersion, "1" not "1000m") as the API server stores them: a
+  // value that differs only in spelling conflicts when a second field manager applies it.
+  const field = (name: string, fieldPath: string): IEnvVar => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
   return [
     field('SYSTEM_NAMESPACE', 'metadata.namespace'),
     field('POD_NAME', 'metadata.name'),
@@ -127,7 +129,7 @@ export function activatorContainer(spec: ServingSystemSpec): IContainer {
       { name: 'metrics', containerPort: Ports.QUEUE_METRICS },
     ],
     env: systemEnv(spec),
-    resources: { requests: { cpu: '300m', memory: '60Mi' }, limits: { cpu: '1000m', memory: '600Mi' } },
+    resources: { requests: { cpu: '300m', memory: '60Mi' }, limits: { cpu: '1', memory: '600Mi' } },
     readinessProbe: { ...probe, periodSeconds: 5, failureThreshold: 5 },
     livenessProbe: { ...probe, initialDelaySeconds: 15, periodSeconds: 10, failureThreshold: 12 },
     securityContext: restrictedSecurityContext(),
@@ -144,7 +146,7 @@ export function autoscalerContainer(spec: ServingSystemSpec): IContainer {
       { name: 'metrics', containerPort: Ports.QUEUE_METRICS },
     ],
     env: systemEnv(spec),
-    resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1000m', memory: '1000Mi' } },
+    resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '1000Mi' } },
     readinessProbe: { ...probeGet('/healthz', AUTOSCALER_PORT), periodSeconds: 5, failureThreshold: 5 },
     securityContext: restrictedSecurityContext(),
   };

@@ -75,9 +75,9 @@ describe('RBAC computed from the graph', () => {
     for (const name of ['activator', 'autoscaler']) {
       const env = (find(system, 'Deployment', name) as any).spec.template.spec.containers[0].env;
       expect(env).toEqual([
-        { name: 'SYSTEM_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        { name: 'SYSTEM_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
+        { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+        { name: 'POD_IP', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.podIP' } } },
         { name: 'KSERVICE_NAMESPACES', value: 'default,extra,shop' },
       ]);
     }

@@ -76,8 +76,10 @@ describe('scaling', () => {
     const activators = await activatorIPs();
     // At zero the public Endpoints list the activators (Proxy mode).
     await waitWithTimelines('public Endpoints in Proxy mode (activator IPs)', () => JSON.stringify(endpoints.current) === JSON.stringify(activators), 60_000);
-    expect(replicas.current).toBe(0);
-    expect(await listPods(c.core, NS, `${Labels.REVISION}=${REV}`)).toEqual([]);
+    // The Deployment declares no replicas, so Kubernetes creates it at 1; the autoscaler applies
+    // initial-scale 0 right after putting the activators in the Endpoints.
+    await waitWithTimelines('initial-scale 0 applied', () => replicas.current === 0, 30_000);
+    await waitFor('the pod Kubernetes started before initial-scale 0 gone', async () => (await listPods(c.core, NS, `${Labels.REVISION}=${REV}`)).length === 0, { timeoutMs: 30_000 });
 
     const t0 = Date.now();
     const m = await measureColdStart({ core: c.core, agent: c.agent, namespace: NS, revision: REV, activatorIP: activators[0] });

@@ -1,0 +1,264 @@
+// Re-applying the compiled graph over a running system, the way GitOps tools do, must not undo
+// what the runtime wrote: a revision's replicas (scale subresource) and its public Endpoints'
+// addresses. With the runtime running, one revision is scaled to zero by the autoscaler and
+// another to 3, then the whole graph is re-applied three ways: server-side apply without force
+// (kubectl --server-side, Argo CD ServerSideApply=true, Flux), the same with force
+// (--force-conflicts), and client-side apply's three-way merge with the
+// kubectl.kubernetes.io/last-applied-configuration annotation. None may fail with a conflict,
+// none may change replicas or Endpoints, and the runtime keeps owning what it wrote.
+import {
+  KubernetesObjectApi, PatchStrategy, type KubernetesObject, type V1Deployment, type V1EndpointSubset, type V1Endpoints,
+} from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Labels } from '../../../lib/constants';
+import { KService } from '../../../lib/constructs/kservice';
+import { Names } from '../../../lib/naming';
+import { FieldManagers } from '../../../lib/runtime/kube/client';
+import { waitFor } from '../harness';
+import { activatorPods, applyOrder, endpointIPs, isReady, listPods, TEST_IMAGE, useServingCluster, type ServingCluster } from './support/serving';
+import { Timeline } from './support/watch';
+
+const NS = 'reapply';
+/** Idles to zero: the autoscaler scales it 1 → 0 (Kubernetes creates it at 1). */
+const ZERO = 'idle-00001';
+/** min-scale 3: the autoscaler scales it 1 → 3 and keeps it there; Serve mode (TBC 0). */
+const THREE = 'busy-00001';
+const REVISIONS = [ZERO, THREE];
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+const cluster = useServingCluster({
+  services: (chart, config) => {
+    new KService(chart, 'idle', { namespace: NS, config, containers: [{ image: TEST_IMAGE }] });
+    new KService(chart, 'busy', {
+      namespace: NS,
+      config,
+      containers: [{ image: TEST_IMAGE }],
+      autoscaling: { minScale: 3, maxScale: 3, targetBurstCapacity: 0 },
+    });
+  },
+});
+
+/** What the runtime wrote, per revision: replicas and the public Endpoints' subsets. */
+interface RuntimeState {
+  replicas: Record<string, number | undefined>;
+  subsets: Record<string, V1EndpointSubset[] | undefined>;
+}
+
+const replicaTimelines: Record<string, Timeline<V1Deployment, number | undefined>> = {};
+const endpointTimelines: Record<string, Timeline<V1Endpoints, string[]>> = {};
+
+beforeAll(async () => {
+  const c = cluster();
+  const kc = c.controlPlane.kubeConfig;
+  for (const rev of REVISIONS) {
+    replicaTimelines[rev] = new Timeline(kc, `/apis/apps/v1/namespaces/${NS}/deployments`, () => c.apps.listNamespacedDeployment({ namespace: NS }), Names.deployment(rev), (d) => d?.spec?.replicas);
+    endpointTimelines[rev] = new Timeline(kc, `/api/v1/namespaces/${NS}/endpoints`, () => c.core.listNamespacedEndpoints({ namespace: NS }), Names.publicService(rev), endpointIPs);
+  }
+  await Promise.all([...Object.values(replicaTimelines), ...Object.values(endpointTimelines)].map((t) => t.start()));
+});
+
+afterAll(async () => {
+  await Promise.all([...Object.values(replicaTimelines), ...Object.values(endpointTimelines)].map((t) => t.stop()));
+});
+
+function timelines(): string {
+  return REVISIONS.map((rev) => `${rev} replicas:\n${replicaTimelines[rev].describe()}\n${rev} public Endpoints:\n${endpointTimelines[rev].describe()}`).join('\n');
+}
+
+async function runtimeState(c: ServingCluster): Promise<RuntimeState> {
+  const state: RuntimeState = { replicas: {}, subsets: {} };
+  for (const rev of REVISIONS) {
+    state.replicas[rev] = (await c.apps.readNamespacedDeployment({ name: Names.deployment(rev), namespace: NS })).spec?.replicas;
+    state.subsets[rev] = (await c.core.readNamespacedEndpoints({ name: Names.publicService(rev), namespace: NS })).subsets;
+  }
+  return state;
+}
+
+/** Managers owning a field path (e.g. `f:spec` → `f:replicas`) of an object. */
+function ownersOf(obj: KubernetesObject, ...fieldPath: string[]): string[] {
+  return (obj.metadata?.managedFields ?? [])
+    .filter((f) => {
+      let node: unknown = f.fieldsV1;
+      for (const key of fieldPath) node = (node as Record<string, unknown> | undefined)?.[key];
+      return node !== undefined;
+    })
+    .map((f) => `${f.manager}${f.subresource ? `/${f.subresource}` : ''}`)
+    .sort();
+}
+
+function describeManagedFields(obj: KubernetesObject): string {
+  return JSON.stringify((obj.metadata?.managedFields ?? []).map((f) => ({ manager: f.manager, op: f.operation, sub: f.subresource, fields: f.fieldsV1 })));
+}
+
+/** The compiled graph as applied by the scenario, minus Namespaces (they carry nothing of ours). */
+function graph(c: ServingCluster): KubernetesObject[] {
+  return applyOrder(c.objects).filter((o) => o.kind !== 'Namespace');
+}
+
+// --- client-side apply, as kubectl computes it -----------------------------------------------
+//
+// kubectl apply (client-side) sends a three-way merge patch: fields in the previous
+// last-applied-configuration that the new manifest dropped are deleted (null), fields of the
+// manifest that differ from the live object are set, and every other live field, such as the
+// ones the runtime wrote, is left alone. kubectl computes a strategic merge patch for built-in
+// kinds (lists merged by key); this computes the JSON merge patch it uses for the other kinds,
+// which sends a changed list whole. For the fields under test (spec.replicas, Endpoints subsets)
+// both are the same: neither is in the manifest or in last-applied, so neither is in the patch.
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Keys of `original` that `modified` no longer has, as nulls (recursively). */
+function deletions(original: Json | undefined, modified: Json): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  if (!isObject(original) || !isObject(modified)) return out;
+  for (const [k, v] of Object.entries(original)) {
+    if (!(k in modified)) out[k] = null;
+    else if (isObject(v) && isObject(modified[k])) {
+      const inner = deletions(v, modified[k]);
+      if (Object.keys(inner).length > 0) out[k] = inner;
+    }
+  }
+  return out;
+}
+
+/** The fields of `modified` that `current` lacks or has with another value (recursively). */
+function changes(current: Json | undefined, modified: Record<string, Json>): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(modified)) {
+    const live = isObject(current) ? current[k] : undefined;
+    if (isObject(v) && isObject(live)) {
+      const inner = changes(live, v);
+      if (Object.keys(inner).length > 0) out[k] = inner;
+    } else if (JSON.stringify(v) !== JSON.stringify(live)) out[k] = v;
+  }
+  return out;
+}
+
+function mergeInto(target: Record<string, Json>, patch: Record<string, Json>): Record<string, Json> {
+  for (const [k, v] of Object.entries(patch)) target[k] = isObject(v) && isObject(target[k]) ? mergeInto({ ...(target[k] as Record<string, Json>) }, v) : v;
+  return target;
+}
+
+function threeWayMergePatch(original: Json | undefined, modified: Record<string, Json>, current: Json): Record<string, Json> {
+  return mergeInto(deletions(original, modified), changes(current, modified));
+}
+
+/** `kubectl apply` (client-side) of every object: returns the patches it sent. */
+async function clientSideApply(c: ServingCluster, objects: readonly KubernetesObject[]): Promise<Array<{ name: string; patch: Record<string, Json> }>> {
+  const api = KubernetesObjectApi.makeApiClient(c.controlPlane.kubeConfig);
+  const sent: Array<{ name: string; patch: Record<string, Json> }> = [];
+  for (const obj of objects) {
+    const live = (await api.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata!.name!, namespace: obj.metadata?.namespace } })) as unknown as Json;
+    const lastApplied = (live as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[LAST_APPLIED];
+    const original = lastApplied === undefined ? undefined : (JSON.parse(lastApplied) as Json);
+    // The annotation holds the manifest itself, without the annotation.
+    const manifest = JSON.parse(JSON.stringify(obj)) as Record<string, Json>;
+    const modified = mergeInto(JSON.parse(JSON.stringify(manifest)) as Record<string, Json>, {
+      metadata: { annotations: { [LAST_APPLIED]: JSON.stringify(manifest) } },
+    });
+    const patch = threeWayMergePatch(original, modified, live);
+    sent.push({ name: `${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`, patch });
+    if (Object.keys(patch).length === 0) continue;
+    const target = { ...patch, apiVersion: obj.apiVersion, kind: obj.kind, metadata: { ...(patch.metadata as object), name: obj.metadata!.name!, namespace: obj.metadata?.namespace } };
+    await api.patch(target as KubernetesObject, undefined, undefined, 'kubectl-client-side-apply', undefined, PatchStrategy.MergePatch);
+  }
+  return sent;
+}
+
+describe('re-applying the graph keeps what the runtime wrote', () => {
+  let before: RuntimeState;
+
+  it('the runtime scales one revision to 0 and the other to 3; nobody owns replicas, the runtime owns the Endpoints subsets under its own field manager', async () => {
+    const c = cluster();
+    const activators = (await activatorPods(c)).map((p) => p.status?.podIP ?? '').sort();
+    await waitFor(`${ZERO} scaled to 0 with the activators in its Endpoints, ${THREE} at 3 ready pods in its Endpoints`, async () => {
+      const s = await runtimeState(c);
+      const zeroPods = await listPods(c.core, NS, `${Labels.REVISION}=${ZERO}`);
+      const threePods = (await listPods(c.core, NS, `${Labels.REVISION}=${THREE}`)).filter(isReady);
+      const threeIps = threePods.map((p) => p.status?.podIP ?? '').sort();
+      return s.replicas[ZERO] === 0 && zeroPods.length === 0 &&
+        JSON.stringify(endpointTimelines[ZERO].current) === JSON.stringify(activators) &&
+        s.replicas[THREE] === 3 && threeIps.length === 3 &&
+        JSON.stringify(endpointTimelines[THREE].current) === JSON.stringify(threeIps);
+    }, { timeoutMs: 120_000 }).catch((e: Error) => {
+      throw new Error(`${e.message}\n${timelines()}`);
+    });
+    before = await runtimeState(c);
+
+    // The manifests declare no replicas: Kubernetes created both at 1 and the runtime moved them
+    // (generation > 1: the spec changed since creation, through the scale subresource only).
+    for (const obj of graph(c).filter((o) => o.kind === 'Deployment' && o.metadata?.namespace === NS)) {
+      expect((obj as V1Deployment).spec, obj.metadata?.name).not.toHaveProperty('replicas');
+    }
+    const three = await c.apps.readNamespacedDeployment({ name: Names.deployment(THREE), namespace: NS });
+    const zero = await c.apps.readNamespacedDeployment({ name: Names.deployment(ZERO), namespace: NS });
+    expect(three.metadata?.generation).toBeGreaterThan(1);
+    expect(zero.metadata?.generation).toBeGreaterThan(1);
+    // Nobody owns spec.replicas, and that is the point: the applier must not, or its next apply
+    // would set it back or conflict. (Measured on kube-apiserver 1.36.3: a scale-subresource write
+    // records an owner only when the field already had one; here it never had, so the
+    // autoscaler's writes, although they name kservice-autoscaler, leave no entry.)
+    expect(ownersOf(three, 'f:spec', 'f:replicas'), describeManagedFields(three)).toEqual([]);
+    expect(ownersOf(zero, 'f:spec', 'f:replicas'), describeManagedFields(zero)).toEqual([]);
+    for (const rev of REVISIONS) {
+      const ep = await c.core.readNamespacedEndpoints({ name: Names.publicService(rev), namespace: NS });
+      expect(ownersOf(ep, 'f:subsets'), rev).toEqual([FieldManagers.AUTOSCALER]);
+    }
+  });
+
+  const ways: Array<{ way: string; apply: (c: ServingCluster) => Promise<unknown> }> = [
+    { way: 'server-side apply by the original applier, no force', apply: (c) => c.controlPlane.applyObjects(graph(c), 'kservice') },
+    { way: 'server-side apply by another tool (argocd-controller), no force', apply: (c) => c.controlPlane.applyObjects(graph(c), 'argocd-controller') },
+    { way: 'server-side apply with force (kubectl --server-side --force-conflicts)', apply: (c) => c.controlPlane.applyObjects(graph(c), 'kubectl', { force: true }) },
+    { way: 'client-side kubectl apply, first time (no last-applied annotation yet)', apply: (c) => clientSideApply(c, graph(c)) },
+    { way: 'client-side kubectl apply again (three-way merge against last-applied)', apply: (c) => clientSideApply(c, graph(c)) },
+  ];
+
+  for (const { way, apply } of ways) {
+    it(`${way}: succeeds and changes neither replicas nor Endpoints`, async () => {
+      expect(before, 'the first test set the state up').toBeDefined();
+      const c = cluster();
+      const t0 = Date.now();
+      const sent = await apply(c);
+      if (way.includes('again')) {
+        // The second client-side apply has last-applied to diff against: nothing of ours in it.
+        for (const { name, patch } of sent as Array<{ name: string; patch: Record<string, Json> }>) {
+          const text = JSON.stringify(patch);
+          expect(text, name).not.toContain('"replicas"');
+          expect(text, name).not.toContain('"subsets"');
+        }
+      }
+      // Give the autoscaler (2 s ticks) and the Deployment controller time to react to anything
+      // the apply might have changed, then compare: nothing moved, not even for a moment.
+      await new Promise((r) => setTimeout(r, 6000));
+      expect(await runtimeState(c)).toEqual(before);
+      for (const rev of REVISIONS) {
+        expect(replicaTimelines[rev].changes.filter((ch) => ch.at >= t0), `${rev}\n${timelines()}`).toEqual([]);
+        expect(endpointTimelines[rev].changes.filter((ch) => ch.at >= t0), `${rev}\n${timelines()}`).toEqual([]);
+      }
+      const three = await c.apps.readNamespacedDeployment({ name: Names.deployment(THREE), namespace: NS });
+      // No applier took spec.replicas over.
+      expect(ownersOf(three, 'f:spec', 'f:replicas'), describeManagedFields(three)).toEqual([]);
+      for (const rev of REVISIONS) {
+        const ep = await c.core.readNamespacedEndpoints({ name: Names.publicService(rev), namespace: NS });
+        expect(ownersOf(ep, 'f:subsets'), rev).toEqual([FieldManagers.AUTOSCALER]);
+      }
+    });
+  }
+
+  it('after all that, the runtime still scales: a request to the revision at zero is answered and scales it to 1', async () => {
+    const c = cluster();
+    const { PublicEndpointsRouter } = await import('./support/router');
+    const router = new PublicEndpointsRouter(c.controlPlane.kubeConfig, NS);
+    await router.start();
+    try {
+      await waitFor('router sees the activators', () => router.addresses(ZERO).length > 0, { timeoutMs: 10_000 });
+      const res = await router.request(ZERO, '/', { timeoutMs: 60_000 });
+      expect(res.status, res.body).toBe(200);
+      await waitFor(`${ZERO} at 1`, async () => (await runtimeState(c)).replicas[ZERO] === 1, { timeoutMs: 30_000 });
+    } finally {
+      await router.stop();
+    }
+  });
+});
