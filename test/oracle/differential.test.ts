@@ -48,6 +48,16 @@ beforeAll(() => {
 afterAll(() => {
   work.forEach(removeDir);
   writeFileSync(REPORT, JSON.stringify({ reports, decisions, used: allowlist.map((e) => ({ title: e.title, uses: used.get(e) ?? 0 })) }, null, 2));
+  const sum = (f: (c: Omit<Comparison, 'differences'>) => number) => reports.reduce((n, r) => n + (r.comparison ? f(r.comparison) : 0), 0);
+  const tally = new Map<string, number>();
+  for (const d of decisions) tally.set(`${d.kservice}/${d.knative}`, (tally.get(`${d.kservice}/${d.knative}`) ?? 0) + 1);
+  console.log([
+    `differential suite: ${reports.length} compiles compared, ${sum((c) => c.objectsCompared)} object pairs,`,
+    `${sum((c) => c.objectsOnlyKnative)} objects only Knative creates, ${sum((c) => c.objectsOnlyKservice)} only kservice;`,
+    `${sum((c) => c.fields.compared)} fields compared, ${sum((c) => c.fields.equal)} equal;`,
+    `${reports.reduce((n, r) => n + r.allowed, 0)} differences allowed, ${reports.reduce((n, r) => n + r.unallowed.length, 0)} not;`,
+    `decisions (kservice/Knative): ${[...tally].map(([k, n]) => `${k} ${n}`).join(', ')}; report: ${REPORT}`,
+  ].join(' '));
 });
 
 /** Input files of a folder, recursively, in the order the CLI reads them. */
