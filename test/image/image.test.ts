@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RUNTIME_IMAGE } from '../../lib/constants';
 import { REPO_ROOT } from '../support/runtime-bundle';
 import { buildRuntimeImage, IMAGE_TARBALL, readTarMember, type ImageConfig, type UnpackedImage } from '../support/runtime-image';
-import { builtImage, sha256, skopeo } from './support';
+import { assertRoot, builtImage, sha256, skopeo } from './support';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -107,6 +107,7 @@ describe('the image tarball', () => {
       expect(['amd64', 'all']).toContain(arch);
     }
     // Everything the node binary links against is in the image (checked with the image's own loader).
+    assertRoot('chroot into the image');
     const ldd = execFileSync('chroot', [rootfs, '/lib64/ld-linux-x86-64.so.2', '--list', '/nodejs/bin/node'], { encoding: 'utf8' });
     expect(ldd).not.toContain('not found');
     expect(ldd).toContain('libstdc++.so.6 => /usr/lib/x86_64-linux-gnu/libstdc++.so.6');

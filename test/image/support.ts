@@ -41,6 +41,12 @@ export interface RoleProcess {
  * `role` (or other entrypoint arguments) run from the image: its entrypoint, its Env plus `env`,
  * its user, its root filesystem read-only. `ready` resolves with the first line matching `readyLine`.
  */
+/** Running from the root filesystem needs root (mount namespaces, overlayfs, chroot): say so plainly. */
+export function assertRoot(what: string): void {
+  const uid = process.getuid?.();
+  if (uid !== 0) throw new Error(`${what} needs root (mount namespaces, overlayfs, chroot); uid is ${uid}. .ci/run runs the suites as root.`);
+}
+
 export function startFromImage(
   image: UnpackedImage,
   args: readonly string[],
@@ -48,6 +54,7 @@ export function startFromImage(
   readyLine: RegExp,
   volumes: Readonly<Record<string, string>> = {},
 ): RoleProcess {
+  assertRoot('starting the runtime from the image');
   const stateDir = mkdtempSync(join(tmpdir(), 'kservice-container-'));
   stateDirs.push(stateDir);
   const cmd = rootfsCommand(image, args, { stateDir, volumes });
