@@ -10,14 +10,14 @@ export interface KubeClients {
 
 /**
  * The names the runtime's writes carry as `fieldManager`, so the API server's managedFields (and
- * a GitOps tool's conflict message) say who owns what: `kservice-autoscaler` owns Deployment
+ * a GitOps tool's conflict message) say who wrote what: `kservice-autoscaler` writes Deployment
  * replicas (scale subresource), the public Endpoints' subsets and its Lease. Without it the API
  * server names the manager after the HTTP client's user agent ("node-fetch"). The activator
- * writes nothing.
+ * writes nothing, so it needs no name. (A scale write records an owner only when spec.replicas
+ * had one before, measured on kube-apiserver 1.36; test/cluster/scenarios/reapply.test.ts.)
  */
 export const FieldManagers = {
   AUTOSCALER: 'kservice-autoscaler',
-  ACTIVATOR: 'kservice-activator',
 } as const;
 
 /** In a pod: the service account token; elsewhere: KUBECONFIG or ~/.kube/config. */
