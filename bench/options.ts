@@ -70,6 +70,29 @@ function parseSections(list: string): SectionName[] {
   return names as SectionName[];
 }
 
+/**
+ * Where a run's results go. Only a full run of every section (or `--report`, which re-renders
+ * latest.json) writes docs/benchmarks.md, the charts and the README section: a quick or partial
+ * run measures less, and its figures must not replace the published ones.
+ */
+export interface RunOutputs {
+  /** Results JSON, relative to the repository root. */
+  readonly resultsFile: string;
+  /** Render docs/benchmarks.md, docs/bench/*.svg and the README section from it. */
+  readonly writeReports: boolean;
+  /** Why the reports are left alone (undefined when they are written). */
+  readonly reportsLeftAloneBecause?: string;
+}
+
+export const RESULTS_FILES = { full: 'bench/results/latest.json', quick: 'bench/results/quick.json', partial: 'bench/results/partial.json' } as const;
+
+export function runOutputs(options: Pick<BenchOptions, 'quick' | 'partial' | 'reportOnly'>): RunOutputs {
+  if (options.reportOnly) return { resultsFile: RESULTS_FILES.full, writeReports: true };
+  if (options.partial) return { resultsFile: RESULTS_FILES.partial, writeReports: false, reportsLeftAloneBecause: 'partial run (--only)' };
+  if (options.quick) return { resultsFile: RESULTS_FILES.quick, writeReports: false, reportsLeftAloneBecause: 'quick run (--quick)' };
+  return { resultsFile: RESULTS_FILES.full, writeReports: true };
+}
+
 export class UsageError extends Error {}
 
 export const USAGE = `usage: npm run bench [-- --quick] [-- --only=${SECTIONS.join(',')}] [-- --report]`;

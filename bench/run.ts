@@ -12,16 +12,14 @@ import * as path from 'node:path';
 import { startColdStart } from './coldstart/run';
 import { runDataplane } from './dataplane/run';
 import { installCleanupHandlers, setMeasuredNiceness, stopAllChildren } from './lib/children';
-import { BenchOptions, parseOptions, SectionName, SECTIONS, USAGE, UsageError } from './options';
+import { BenchOptions, parseOptions, RESULTS_FILES, runOutputs, SectionName, SECTIONS, USAGE, UsageError } from './options';
 import { runMemory } from './memory';
 import { preparePeers } from './peers';
 import { writeReports } from './report/write';
 import { BenchResults, MachineInfo } from './results';
-import { runSynthesis } from './synthesis/run';
+import { BaselineMismatchError, runSynthesis } from './synthesis/run';
 
 const ROOT = path.resolve(__dirname, '..');
-const RESULTS_FILE = path.join(ROOT, 'bench/results/latest.json');
-const PARTIAL_FILE = path.join(ROOT, 'bench/results/partial.json');
 const WORK_DIR = path.join(ROOT, '.tmp/bench');
 /** Priority of measured processes when we may raise it (root); see setMeasuredNiceness. */
 const MEASURED_NICENESS = -10;
@@ -68,19 +66,19 @@ async function main(): Promise<void> {
   if (coldStart) sections.coldstart = await timed('coldstart (after memory)', () => coldStart.result);
 
   const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), uncommittedChanges: changes, machine: { ...machine, loadAverageAtEnd: loadAverage() }, durationsSeconds: durations, sections, notRun };
-  if (options.partial) {
-    writeResults(PARTIAL_FILE, results);
-    console.log('bench: partial run (--only): docs/benchmarks.md, charts and README left as they were');
-  } else {
-    writeResults(RESULTS_FILE, results);
+  const outputs = runOutputs(options);
+  writeResults(path.join(ROOT, outputs.resultsFile), results);
+  if (outputs.writeReports) {
     for (const file of writeReports(ROOT, results)) console.log(`bench: wrote ${file}`);
+  } else {
+    console.log(`bench: ${outputs.reportsLeftAloneBecause}: docs/benchmarks.md, charts and README left as they were`);
   }
   reportSkips(options, notRun);
 }
 
 function renderOnly(): void {
-  const results = JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as BenchResults;
-  for (const file of writeReports(ROOT, results)) console.log(`bench: wrote ${file} from ${path.relative(ROOT, RESULTS_FILE)}`);
+  const results = JSON.parse(readFileSync(path.join(ROOT, RESULTS_FILES.full), 'utf8')) as BenchResults;
+  for (const file of writeReports(ROOT, results)) console.log(`bench: wrote ${file} from ${RESULTS_FILES.full}`);
 }
 
 function writeResults(file: string, results: BenchResults): void {
@@ -132,6 +130,9 @@ main()
     if (err instanceof UsageError) {
       console.error(`bench: ${err.message}\n${USAGE}`);
       process.exitCode = 2;
+    } else if (err instanceof BaselineMismatchError) {
+      console.error(`bench: failed: ${err.message}`);
+      process.exitCode = 1;
     } else {
       console.error(`bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       process.exitCode = 1;

@@ -52,7 +52,7 @@ export interface SynthesisResult {
 }
 
 export async function runSynthesis(options: BenchOptions): Promise<SynthesisResult> {
-  const equivalence = checkEquivalence();
+  const equivalence = checkEquivalence(); // throws when the baseline no longer matches
   console.log(`synthesis: baseline equivalence at N=${EQUIVALENCE_N}: ${equivalence.note}`);
   const child = await childCommand();
   const points: SynthesisPoint[] = [];
@@ -134,14 +134,41 @@ function growth(points: readonly SynthesisPoint[]): Pick<SynthesisResult, 'oursF
 
 const roundFit = (f: LinearFit): LinearFit => ({ slope: round(f.slope, 4), intercept: round(f.intercept, 1), r2: round(f.r2, 5) });
 
-function checkEquivalence(): { equal: boolean; note: string } {
-  const ours = parseAllDocuments(synthesizeOurs(EQUIVALENCE_N)).map((d) => d.toJS() as unknown);
-  const baseline = parseAllDocuments(synthesizeBaseline(EQUIVALENCE_N)).map((d) => d.toJS() as unknown);
-  if (ours.length !== baseline.length) return { equal: false, note: `object counts differ: ours ${ours.length}, baseline ${baseline.length}` };
+/** The baseline no longer builds what the compiler synthesizes: the ratio would compare different work. */
+export class BaselineMismatchError extends Error {}
+
+/**
+ * Checks that the baseline builds exactly our objects at N = EQUIVALENCE_N and throws
+ * BaselineMismatchError naming the first object and field that differ otherwise, so the bench stops
+ * instead of timing two different workloads (update bench/synthesis/baseline.ts when the
+ * compiler's output changes).
+ */
+export function checkEquivalence(n = EQUIVALENCE_N): { equal: true; note: string } {
+  const ours = parseAllDocuments(synthesizeOurs(n)).map((d) => d.toJS() as unknown);
+  const baseline = parseAllDocuments(synthesizeBaseline(n)).map((d) => d.toJS() as unknown);
+  const fail = (what: string) => {
+    throw new BaselineMismatchError(`bench/synthesis/baseline.ts no longer builds what the compiler synthesizes (N=${n}): ${what}; update the baseline to the compiler's output`);
+  };
+  if (ours.length !== baseline.length) fail(`object counts differ: ours ${ours.length}, baseline ${baseline.length}`);
   const first = ours.findIndex((o, i) => !isDeepStrictEqual(o, baseline[i]));
   if (first >= 0) {
     const o = ours[first] as { kind?: string; metadata?: { name?: string } };
-    return { equal: false, note: `object ${first} (${o.kind} ${o.metadata?.name}) differs: the compiler's output changed since the baseline was written; the ratio compares slightly different work` };
+    fail(`object ${first} (${o.kind} ${o.metadata?.name}) differs at ${firstDifference(ours[first], baseline[first]) || '(root)'}`);
   }
   return { equal: true, note: `the ${ours.length} objects are deep-equal` };
+}
+
+/** Path of the first field where two parsed YAML values differ ('' when equal). */
+export function firstDifference(a: unknown, b: unknown, at = ''): string {
+  if (isDeepStrictEqual(a, b)) return '';
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) !== Array.isArray(b)) return at || '(root)';
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort();
+  for (const key of keys) {
+    const child = Array.isArray(a) ? `${at}[${key}]` : at ? `${at}.${key}` : key;
+    const diff = firstDifference(ao[key], bo[key], child);
+    if (diff) return diff;
+  }
+  return at || '(root)';
 }
