@@ -2,9 +2,10 @@
  * The request paths compared on loopback. Each starts its proxies in front of an already running
  * app and says which processes are "the proxy" (their CPU and memory are what we report).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Child, isAlive, startChild } from '../lib/children';
+import { imageRuntime, imageRuntimeUnavailable } from '../lib/runtime-image';
 import { freePort, isPortFree, waitForHttp200 } from '../lib/net';
 import { BenchOptions } from '../options';
 import { Peers } from '../peers';
@@ -12,7 +13,6 @@ import { haproxyConfig } from './haproxy-config';
 import { BENCH_NAMESPACE, BENCH_REVISION, QUEUE_PROBE_HEADERS, queueProxyEnv, REVISION_HEADERS } from './queue-env';
 
 export const ROOT = path.resolve(__dirname, '../..');
-export const RUNTIME_BUNDLE = path.join(ROOT, 'dist-runtime/kservice-runtime.js');
 const READY_TIMEOUT_MS = 20_000;
 /** Ports Knative's queue-proxy always binds (admin, autoscaler metrics); they are not configurable there. */
 const KNATIVE_FIXED_PORTS = [8022, 9090];
@@ -40,7 +40,13 @@ export interface PathDefinition {
   start(ctx: PathContext): Promise<RunningPath>;
 }
 
-const bundleMissing = async () => (existsSync(RUNTIME_BUNDLE) ? undefined : `runtime bundle ${path.relative(ROOT, RUNTIME_BUNDLE)} not built (npm run build:runtime)`);
+const bundleMissing = async () => imageRuntimeUnavailable();
+
+/** Starts one role of the runtime the way the image's entrypoint does (bench/lib/runtime-image.ts). */
+function startRuntime(name: string, role: 'queue-proxy' | 'activator', env: NodeJS.ProcessEnv, cpus: string): Child {
+  const runtime = imageRuntime();
+  return startChild(name, runtime.node, [...runtime.args, role], { env: { ...env, ...runtime.env }, cpus });
+}
 
 const direct: PathDefinition = {
   id: 'direct',
@@ -120,7 +126,7 @@ async function startOurQueueProxy(ctx: PathContext, name: string): Promise<Start
     QUEUE_METRICS_PORT: String(metricsPort),
     QUEUE_DRAIN_SECONDS: '0',
   };
-  const child = startChild(name, process.execPath, [RUNTIME_BUNDLE, 'queue-proxy'], { env, cpus: ctx.options.serverCpus });
+  const child = startRuntime(name, 'queue-proxy', env, ctx.options.serverCpus);
   await waitReady(child, port, QUEUE_PROBE_HEADERS);
   return { port, child };
 }
@@ -140,7 +146,7 @@ async function startActivator(ctx: PathContext, queuePort: number): Promise<Star
     POD_IP: '127.0.0.1',
     SYSTEM_NAMESPACE: 'knative-serving',
   };
-  const child = startChild('activator', process.execPath, [RUNTIME_BUNDLE, 'activator'], { env, cpus: ctx.options.serverCpus });
+  const child = startRuntime('activator', 'activator', env, ctx.options.serverCpus);
   // Ready once a request goes through: the activator has probed the queue-proxy and routes to it.
   await waitReady(child, port, REVISION_HEADERS);
   return { port, child };

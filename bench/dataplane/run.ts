@@ -5,12 +5,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { runToCompletion } from '../lib/children';
+import { imageRuntime, imageRuntimeUnavailable } from '../lib/runtime-image';
 import { median, round } from '../lib/stats';
 import { BenchOptions } from '../options';
 import { Peers } from '../peers';
 import { measurePath, PathRun } from './measure';
-import { PathId, PATHS, ROOT, RUNTIME_BUNDLE } from './paths';
+import { PathId, PATHS } from './paths';
 
 export interface PathSummary {
   readonly id: PathId;
@@ -42,9 +42,8 @@ export interface DataplaneResult {
 }
 
 export async function runDataplane(options: BenchOptions, peers: Peers, workRoot: string): Promise<DataplaneResult> {
-  const setup = describeSetup(options, peers);
-  if (!peers.vegeta) return { skipped: 'vegeta (the fixed-rate load generator) could not be built', setup, paths: [] };
-  await buildRuntimeBundle();
+  if (!peers.vegeta) return { skipped: 'vegeta (the fixed-rate load generator) could not be built', setup: describeSetup(options, peers), paths: [] };
+  const setup = { ...describeSetup(options, peers), runtime: prepareRuntimeImage() };
   const workDir = path.join(workRoot, 'dataplane');
   mkdirSync(workDir, { recursive: true });
   const ctx = { options, peers, workDir };
@@ -143,11 +142,12 @@ function describeSetup(options: BenchOptions, peers: Peers): Record<string, stri
   };
 }
 
-/** Rebuilds dist-runtime/ from the current sources (esbuild, a second or two) so we measure what is committed. */
-async function buildRuntimeBundle(): Promise<void> {
-  try {
-    await runToCompletion('build:runtime', process.execPath, [path.join(ROOT, 'scripts/build-runtime.mjs')], { cwd: ROOT, timeoutMs: 120_000 });
-  } catch (err) {
-    console.log(`dataplane: npm run build:runtime failed (${(err as Error).message.split('\n')[0]}); using ${RUNTIME_BUNDLE} as it is, if present`);
-  }
+/**
+ * Builds the runtime image when it is older than the sources (so we measure what is in the tree)
+ * and unpacks it: the proxies run on the image's node with its flags (bench/lib/runtime-image.ts).
+ */
+function prepareRuntimeImage(): string {
+  const runtime = imageRuntimeUnavailable() ?? imageRuntime().description;
+  console.log(`dataplane: runtime: ${runtime}`);
+  return runtime;
 }
