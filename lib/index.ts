@@ -1,39 +1,41 @@
 /**
  * cdk8s-kservice: Knative Serving's object graph compiled ahead of time.
  *
- * Constructs: `KService` (a Knative Service: revisions + route), `ServingSystem` (gateways,
- * runtime, RBAC; once per cluster), and their parts `Revision` and `Route`.
- * Builders (`builders/*`) are pure functions from the resolved model to plain manifests.
+ * The public API: the constructs `KService` (a Knative Service: revisions + route),
+ * `ServingSystem` (gateways, runtime, RBAC; once per cluster) and their parts `Revision` and
+ * `Route`; their props and value types; the resolved model they expose (`KService.spec`,
+ * `Revision.spec`, `Route.spec`); and `ValidationError`, raised on bad props.
+ *
+ * Builders, validators and runtime contract values are internal (lib/builders, lib/cli,
+ * lib/runtime) and not exported: the constructs are how the builders are used.
  */
-export * from './kservice-props';
+export {
+  AutoscalingClass,
+  AutoscalingMetric,
+  DataPlane,
+  Visibility,
+  type AutoscalingProps,
+  type ContainerProps,
+  type KServiceProps,
+  type PortName,
+  type Probe,
+  type RevisionProps,
+  type RevisionTemplateProps,
+  type TrafficTargetProps,
+} from './kservice-props';
 export { KService } from './constructs/kservice';
 export { Revision, type RevisionConstructProps } from './constructs/revision';
 export { Route, type RouteConstructProps } from './constructs/route';
 export { ServingSystem, type ServingSystemProps } from './constructs/serving-system';
-export { compileServiceSpec, validateKServiceProps } from './validate-props';
-export type { RevisionSpec, RouteSpec, ServiceSpec, TrafficName, TrafficSplit, Protocol, DataPlaneMode } from './builders/spec';
-export { resolveServiceSpec } from './builders/resolve';
-export { buildDeployment, buildPodSpec } from './builders/deployment';
-export { buildQueueProxyContainer, queueProxyEnv, readinessProbeForQueue } from './builders/queue-proxy-container';
-export { buildUserContainers } from './builders/user-container';
-export { buildPrivateService } from './builders/private-service';
-export { buildPublicService } from './builders/public-service';
-export { buildPublicEndpoints } from './builders/public-endpoints';
-export { buildHpa } from './builders/hpa';
-export { buildRouteServices } from './builders/route-service';
-export { buildIngressVirtualService, buildMeshVirtualService } from './builders/virtual-service';
-export { buildRbac, AUTOSCALER_LEASE } from './builders/rbac';
-export * from './config';
-export * from './constants';
-export { childName, Names } from './naming';
-export { ValidationError, ProblemList, type Problem } from './problems';
 export {
-  AutoscalingAnnotations,
-  AutoscalerClass,
-  Metric,
-  parseAutoscaling,
-  canonicalizeAutoscalingAnnotations,
-  autoscalerConfigToData,
-  autoscalerConfigFromData,
-  type ResolvedAutoscaling,
-} from './autoscaling';
+  Ingress,
+  type AutoscalerConfigProps,
+  type GatewayApiConfigProps,
+  type QueueSidecarResourcesProps,
+  type ServingConfig,
+  type ServingConfigProps,
+} from './config';
+export { DEFAULT_RUNTIME_IMAGE } from './constants';
+export type { DataPlaneMode, Protocol, RevisionSpec, RouteSpec, ServiceSpec, TrafficName, TrafficSplit } from './builders/spec';
+export type { ResolvedAutoscaling } from './autoscaling';
+export { ValidationError, type Problem } from './problems';

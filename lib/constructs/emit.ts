@@ -13,6 +13,22 @@ export function emit(scope: Construct, object: Json): ApiObject {
   return new ManifestObject(scope, objectId(object), object as unknown as ApiObjectProps);
 }
 
+/**
+ * Adds a long-lived object whose body is `build(source())` computed at synth time, so patches and
+ * `metadata.add*` calls on it survive later changes of the source (see `ManifestObject`). The build
+ * is memoized on the source's identity: an unchanged source is built once, at construction.
+ */
+export function emitLazy<S>(scope: Construct, source: () => S, build: (source: S) => Json): ApiObject {
+  let built = source();
+  let object = build(built);
+  const produce = (): Json => {
+    const now = source();
+    if (now !== built) [built, object] = [now, build(now)];
+    return object;
+  };
+  return new ManifestObject(scope, objectId(object), object as unknown as ApiObjectProps, produce as unknown as () => ApiObjectProps);
+}
+
 export function emitAll(scope: Construct, objects: readonly Json[]): ApiObject[] {
   return objects.map((o) => emit(scope, o));
 }

@@ -1,7 +1,10 @@
+import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { servingContainerIndex } from '../builders/resolve';
-import type { ServiceSpec } from '../builders/spec';
+import type { RevisionSpec, ServiceSpec } from '../builders/spec';
 import type { ContainerProps, KServiceProps, RevisionProps, TrafficTargetProps } from '../kservice-props';
+import { isDns1035Label, MAX_NAME_LENGTH } from '../naming';
+import { ValidationError } from '../problems';
 import { compileServiceSpec } from '../validate-props';
 import { Revision } from './revision';
 import { Route } from './route';
@@ -10,28 +13,37 @@ import { Route } from './route';
  * A Knative Service compiled ahead of time: the current template's revision (and every earlier
  * revision that is routed or retained) plus the route, as plain manifests.
  *
+ * As on any cdk8s construct, the objects land in the chart's namespace unless `namespace` is set,
+ * and the service is named after the construct id unless `name` is set.
+ *
  * Props are validated and resolved first; on bad input one `ValidationError` lists every problem
  * with its property path and nothing is added to the tree. Each `add*` mutator re-validates the
- * whole service and rebuilds its objects, or throws and leaves the service as it was.
+ * whole service, or throws and leaves the service as it was.
+ *
+ * The child objects are created once and their bodies are computed when the app is synthesized
+ * (as cdk8s-plus does), so `addJsonPatch` and `metadata.add*` calls on them survive later `add*`
+ * calls; revisions and tags that an `add*` call brings in get new objects.
  *
  * Owner references are not emitted: they need the owners' UIDs, which only exist in a cluster.
  */
 export class KService extends Construct {
   private currentProps: KServiceProps;
   private currentSpec!: ServiceSpec;
-  private currentRevisions: Revision[] = [];
-  private currentRoute!: Route;
+  private readonly revisionsByName = new Map<string, Revision>();
+  private readonly currentRoute: Route;
 
   constructor(scope: Construct, id: string, props: KServiceProps) {
     super(scope, id);
     this.currentProps = props;
     try {
-      this.render(props);
+      this.currentSpec = this.compile(props);
     } catch (error) {
       // Bad props leave no trace in the tree, not even this (empty) construct.
       scope.node.tryRemoveChild(id);
       throw error;
     }
+    this.addMissingRevisions();
+    this.currentRoute = new Route(this, 'Route', { spec: () => this.currentSpec.route });
   }
 
   /** Service name. */
@@ -39,11 +51,12 @@ export class KService extends Construct {
     return this.currentSpec.name;
   }
 
+  /** The `namespace` prop, else the chart's namespace, else `default`. */
   public get namespace(): string {
     return this.currentSpec.namespace;
   }
 
-  /** The resolved model the objects were built from. */
+  /** The resolved model the objects are built from (after every mutator call). */
   public get spec(): ServiceSpec {
     return this.currentSpec;
   }
@@ -55,7 +68,7 @@ export class KService extends Construct {
 
   /** Synthesized revisions, the current template's first. */
   public get revisions(): readonly Revision[] {
-    return this.currentRevisions;
+    return this.currentSpec.revisions.map((r) => this.revisionsByName.get(r.name)!);
   }
 
   public get route(): Route {
@@ -101,19 +114,88 @@ export class KService extends Construct {
     this.update({ containers: updated });
   }
 
+  /** Validates first (throwing leaves the service as it was), then adds the objects now needed. */
   private update(change: Partial<KServiceProps>): void {
-    this.render({ ...this.currentProps, ...change });
-  }
-
-  /** Validates first (throwing leaves the tree untouched), then replaces the children. */
-  private render(props: KServiceProps): void {
-    const spec = compileServiceSpec(props, this.node.id);
-    for (const child of [...this.node.children]) this.node.tryRemoveChild(child.node.id);
-    this.currentRevisions = spec.revisions.map((r) => new Revision(this, r.name, { spec: r }));
-    this.currentRoute = new Route(this, 'Route', { spec: spec.route });
+    const props = { ...this.currentProps, ...change };
+    const spec = this.compile(props);
+    this.checkKeepsObjects(spec);
     this.currentProps = props;
     this.currentSpec = spec;
+    this.addMissingRevisions();
+    this.currentRoute.addMissingServices();
   }
+
+  /** The props with the chart's namespace and the construct id filled in, validated and resolved. */
+  private compile(props: KServiceProps): ServiceSpec {
+    checkNameFromId(props, this.node.id);
+    const namespace = isObject(props) && props.namespace === undefined ? chartNamespace(this) : undefined;
+    return compileServiceSpec(namespace === undefined ? props : { ...props, namespace }, this.node.id);
+  }
+
+  private addMissingRevisions(): void {
+    for (const { name } of this.currentSpec.revisions) {
+      if (this.revisionsByName.has(name)) continue;
+      this.revisionsByName.set(name, new Revision(this, name, { spec: () => this.revisionSpec(name) }));
+    }
+  }
+
+  private revisionSpec(name: string): RevisionSpec {
+    return this.currentSpec.revisions.find((r) => r.name === name)!;
+  }
+
+  /**
+   * Existing objects are never taken back: an update must keep every synthesized revision (with
+   * the data plane and autoscaling class that decided its objects) and every traffic name. The
+   * `add*` mutators only add, so this guards against a future mutator breaking that.
+   */
+  private checkKeepsObjects(spec: ServiceSpec): void {
+    for (const [name, revision] of this.revisionsByName) {
+      const now = spec.revisions.find((r) => r.name === name);
+      const before = revision.spec;
+      if (!now || now.dataPlane !== before.dataPlane || now.autoscaling.class !== before.autoscaling.class) {
+        throw new Error(`KService "${this.name}": revision "${name}" is already synthesized and this change would remove it or change its objects`);
+      }
+    }
+    const tags = new Set(spec.route.names.map((n) => n.tag));
+    const lost = this.currentSpec.route.names.filter((n) => !tags.has(n.tag));
+    if (lost.length > 0) throw new Error(`KService "${this.name}": this change would remove the route's "${lost[0].hostName}" Service, which already exists`);
+  }
+}
+
+/** The nearest enclosing Chart's namespace, if it has one. */
+function chartNamespace(scope: Construct): string | undefined {
+  const chart = [...scope.node.scopes].reverse().find((s) => Chart.isChart(s)) as Chart | undefined;
+  return chart?.namespace;
+}
+
+/**
+ * A construct id that cannot be a service name gets one error that says what to do, instead of
+ * the name and host-name errors the compiler would give for it.
+ */
+function checkNameFromId(props: KServiceProps, id: string): void {
+  if (!isObject(props) || props.name !== undefined || isDns1035Label(id)) return;
+  const suggestion = dnsLabelFrom(id);
+  const example = suggestion ? `, e.g. name: '${suggestion}'` : '';
+  const message =
+    `not set, and the construct id "${id}" cannot be the service name (a DNS-1035 label: lowercase letters, digits and "-", ` +
+    `starting with a letter, at most ${MAX_NAME_LENGTH} characters); set \`name\`${example}`;
+  throw new ValidationError(`KService "${id}"`, [{ path: 'name', message }]);
+}
+
+/** `HelloWorld` -> `hello-world`; undefined when no label comes out. */
+function dnsLabelFrom(id: string): string | undefined {
+  const label = id
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^[^a-z]+|-+$/g, '')
+    .slice(0, MAX_NAME_LENGTH)
+    .replace(/-+$/, '');
+  return isDns1035Label(label) ? label : undefined;
+}
+
+function isObject(props: unknown): props is KServiceProps {
+  return typeof props === 'object' && props !== null && !Array.isArray(props);
 }
 
 function withEnv(env: ContainerProps['env'], name: string, value: string): ContainerProps['env'] {

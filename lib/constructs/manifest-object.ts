@@ -2,6 +2,7 @@ import {
   ApiObject,
   App,
   ImplicitTokenResolver,
+  Lazy,
   LazyResolver,
   NumberStringUnionResolver,
   type ApiObjectProps,
@@ -9,6 +10,7 @@ import {
   type JsonPatch,
 } from 'cdk8s';
 import type { Construct } from 'constructs';
+import { isDeepStrictEqual } from 'node:util';
 
 /**
  * An ApiObject whose body is plain JSON built by our builders, rendered without cdk8s' general
@@ -25,16 +27,33 @@ import type { Construct } from 'constructs';
  * value that is not plain JSON (a `Lazy`, a class instance, a function — e.g. the ServingSystem's
  * lazily computed Deployment specs). Metadata always goes through cdk8s (`metadata.toJson()`), so
  * chart labels, chart namespaces and `metadata.add*` calls behave as on any ApiObject.
+ *
+ * With `produce`, the object is long-lived and its body is computed at synth time (cdk8s-plus
+ * style): every `toJson()` renders `produce()`'s current result, so a KService's children keep
+ * their JSON patches and `metadata.add*` calls across later `add*` calls. `props` is then the
+ * first result of `produce()`; a later result may change labels and annotations (applied through
+ * `metadata.add*`, so the user's own additions stay), but not the kind, name, namespace or the set
+ * of top-level fields, which would make it another object: that fails loudly.
  */
 export class ManifestObject extends ApiObject {
-  // ApiObject keeps its props and patches private; these mirror what the fast path needs.
-  private readonly body: Record<string, unknown>;
+  /** The current body without metadata; for a produced object, refreshed by every `toJson()`. */
+  private readonly current: { body: Record<string, unknown> };
+  /** The builder's metadata the ApiObject's metadata was last brought up to date with. */
+  private builtMetadata: Record<string, unknown>;
   private hasPatches = false;
 
-  constructor(scope: Construct, id: string, props: ApiObjectProps) {
-    super(scope, id, props);
-    const { metadata: _metadata, ...body } = props as unknown as Record<string, unknown>;
-    this.body = body;
+  constructor(scope: Construct, id: string, props: ApiObjectProps, private readonly produce?: () => ApiObjectProps) {
+    const { metadata, ...body } = props as unknown as Record<string, unknown>;
+    // A box rather than a field: the Lazies handed to super() must not read `this` before it exists.
+    const current = { body };
+    super(scope, id, produce ? withLazyBody(props, () => current.body) : props);
+    this.current = current;
+    this.builtMetadata = (metadata ?? {}) as Record<string, unknown>;
+  }
+
+  /** The current body without metadata (what the fast path renders). */
+  private get body(): Record<string, unknown> {
+    return this.current.body;
   }
 
   public override addJsonPatch(...ops: JsonPatch[]): void {
@@ -43,6 +62,7 @@ export class ManifestObject extends ApiObject {
   }
 
   public override toJson(): any {
+    if (this.produce) this.refresh(this.produce() as unknown as Record<string, unknown>);
     if (this.hasPatches || !hasOnlyBuiltInResolvers(App.of(this).resolvers)) return super.toJson();
     const body = sanitizePlainJson(this.body);
     const metadata = body === NOT_PLAIN ? NOT_PLAIN : this.plainMetadata();
@@ -63,6 +83,45 @@ export class ManifestObject extends ApiObject {
       return NOT_PLAIN; // cdk8s' path reports the failure with the construct path
     }
   }
+
+  /** Takes a produced object as the current body and brings the metadata up to date with it. */
+  private refresh(produced: Record<string, unknown>): void {
+    const { metadata = {}, ...body } = produced as { metadata?: Record<string, unknown> };
+    const fixed = sameTopLevel(this.body, body) && produced.apiVersion === this.apiVersion && produced.kind === this.kind;
+    if (!fixed) this.fail('its kind or its top-level fields changed');
+    this.current.body = body;
+    if (isDeepStrictEqual(metadata, this.builtMetadata)) return;
+    const { labels: _l, annotations: _a, ...identity } = metadata;
+    const { labels: _bl, annotations: _ba, ...builtIdentity } = this.builtMetadata;
+    if (!isDeepStrictEqual(identity, builtIdentity)) this.fail('its name, namespace or other metadata changed');
+    this.updateMap('label', this.builtMetadata.labels, metadata.labels, (k, v) => this.metadata.addLabel(k, v));
+    this.updateMap('annotation', this.builtMetadata.annotations, metadata.annotations, (k, v) => this.metadata.addAnnotation(k, v));
+    this.builtMetadata = metadata;
+  }
+
+  /** Applies the builder's changed and added keys; a key the builder dropped cannot be removed. */
+  private updateMap(what: string, before: unknown, after: unknown, add: (key: string, value: string) => void): void {
+    const old = (before ?? {}) as Record<string, string>;
+    const now = (after ?? {}) as Record<string, string>;
+    for (const key of Object.keys(old)) if (!(key in now)) this.fail(`its ${what} "${key}" was dropped`);
+    for (const [key, value] of Object.entries(now)) if (old[key] !== value) add(key, value);
+  }
+
+  private fail(what: string): never {
+    throw new Error(`${this.node.path}: the object was created at construction and cannot become another one at synth time (${what}); create a new construct instead`);
+  }
+}
+
+/** The props handed to ApiObject for a produced object: each top-level field a Lazy of the current body. */
+function withLazyBody(props: ApiObjectProps, current: () => Record<string, unknown>): ApiObjectProps {
+  const { apiVersion, kind, metadata, ...body } = props as unknown as Record<string, unknown>;
+  const lazyBody = Object.fromEntries(Object.keys(body).map((key) => [key, Lazy.any({ produce: () => current()[key] })]));
+  return { apiVersion, kind, metadata, ...lazyBody } as unknown as ApiObjectProps;
+}
+
+function sameTopLevel(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const keys = (o: Record<string, unknown>) => Object.keys(o).filter((k) => o[k] !== undefined).sort().join('\n');
+  return keys(a) === keys(b);
 }
 
 /** Returned by `sanitizePlainJson` for input cdk8s' resolvers could act on. */

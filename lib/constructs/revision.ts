@@ -8,19 +8,27 @@ import { buildPublicService } from '../builders/public-service';
 import type { RevisionSpec } from '../builders/spec';
 import { AutoscalerClass } from '../autoscaling';
 import { Names } from '../naming';
-import { emit } from './emit';
+import { emitLazy } from './emit';
 
 const REVISION_SYMBOL = Symbol.for('cdk8s-kservice.Revision');
 
 export interface RevisionConstructProps {
-  /** The resolved, validated revision (from `compileServiceSpec`, normally via `KService`). */
-  readonly spec: RevisionSpec;
+  /**
+   * The resolved, validated revision (normally given by `KService`). A function is read again at
+   * synth time, so the objects render its current result; that is how a KService's `add*` calls
+   * reach objects that already exist. It must keep the revision's name, namespace, data plane and
+   * autoscaling class, which decide which objects exist.
+   */
+  readonly spec: RevisionSpec | (() => RevisionSpec);
 }
 
 /**
  * One revision's objects: the Deployment (user containers + queue-proxy), the private Service, the
  * public Service and (runtime data plane) its subset-less Endpoints, and an HPA for the HPA class.
  * Created by `KService`, which validates and resolves the props first.
+ *
+ * The objects are created once and their bodies are computed when the app is synthesized, so
+ * patches and `metadata.add*` calls on them survive the KService's later `add*` calls.
  */
 export class Revision extends Construct {
   /** True for Revision constructs, also across copies of this module (like `Chart.isChart`). */
@@ -28,7 +36,6 @@ export class Revision extends Construct {
     return typeof x === 'object' && x !== null && REVISION_SYMBOL in x;
   }
 
-  public readonly spec: RevisionSpec;
   public readonly deployment: ApiObject;
   public readonly privateService: ApiObject;
   public readonly publicService: ApiObject;
@@ -36,17 +43,25 @@ export class Revision extends Construct {
   public readonly publicEndpoints?: ApiObject;
   /** Only for the `hpa.autoscaling.knative.dev` class. */
   public readonly horizontalPodAutoscaler?: ApiObject;
+  private readonly specOf: () => RevisionSpec;
 
   constructor(scope: Construct, id: string, props: RevisionConstructProps) {
     super(scope, id);
     Object.defineProperty(this, REVISION_SYMBOL, { value: true });
-    const spec = props.spec;
-    this.spec = spec;
-    this.deployment = emit(this, buildDeployment(spec));
-    this.privateService = emit(this, buildPrivateService(spec));
-    this.publicService = emit(this, buildPublicService(spec));
-    if (spec.dataPlane === 'runtime') this.publicEndpoints = emit(this, buildPublicEndpoints(spec));
-    if (spec.autoscaling.class === AutoscalerClass.HPA) this.horizontalPodAutoscaler = emit(this, buildHpa(spec));
+    const given = props.spec;
+    this.specOf = typeof given === 'function' ? given : () => given;
+    const spec = this.spec;
+    const source = () => this.spec;
+    this.deployment = emitLazy(this, source, buildDeployment);
+    this.privateService = emitLazy(this, source, buildPrivateService);
+    this.publicService = emitLazy(this, source, buildPublicService);
+    if (spec.dataPlane === 'runtime') this.publicEndpoints = emitLazy(this, source, buildPublicEndpoints);
+    if (spec.autoscaling.class === AutoscalerClass.HPA) this.horizontalPodAutoscaler = emitLazy(this, source, buildHpa);
+  }
+
+  /** The revision as it stands now (after the KService's latest `add*` call). */
+  public get spec(): RevisionSpec {
+    return this.specOf();
   }
 
   public get name(): string {

@@ -1,30 +1,90 @@
 import type { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { buildRouteServices } from '../builders/route-service';
+import { buildHttpRouteFor, visibilitiesOf } from '../builders/http-route';
+import { buildRouteService } from '../builders/route-service';
 import type { RouteSpec } from '../builders/spec';
 import { buildIngressVirtualService, buildMeshVirtualService } from '../builders/virtual-service';
-import { emit } from './emit';
+import { Ingress } from '../config';
+import { emitLazy } from './emit';
 
 export interface RouteConstructProps {
-  /** The resolved, validated route (from `compileServiceSpec`, normally via `KService`). */
-  readonly spec: RouteSpec;
+  /**
+   * The resolved, validated route (normally given by `KService`). A function is read again at
+   * synth time, so the objects render its current result; that is how a KService's `add*` calls
+   * reach objects that already exist. Traffic names (tags) may be added, not removed.
+   */
+  readonly spec: RouteSpec | (() => RouteSpec);
 }
 
 /**
- * A route's objects: one ExternalName Service per traffic name (`NAME`, `TAG-NAME`) and the
- * `NAME-ingress` / `NAME-mesh` VirtualServices with weighted routes to revisions' public Services.
+ * A route's objects: one ExternalName Service per traffic name (`NAME`, `TAG-NAME`) and, with
+ * Istio, the `NAME-ingress` / `NAME-mesh` VirtualServices, or with the Gateway API (config
+ * `ingress`) one HTTPRoute per traffic name and visibility, all with weighted routes to
+ * revisions' public Services.
+ *
+ * The objects are created once and their bodies are computed when the app is synthesized, so
+ * patches and `metadata.add*` calls on them survive the KService's later `add*` calls.
  */
 export class Route extends Construct {
-  public readonly spec: RouteSpec;
-  public readonly services: ApiObject[];
-  public readonly ingressVirtualService: ApiObject;
-  public readonly meshVirtualService: ApiObject;
+  /** Istio only (config `ingress`), as `meshVirtualService`. */
+  public readonly ingressVirtualService?: ApiObject;
+  public readonly meshVirtualService?: ApiObject;
+  /** Gateway API only (config `ingress`): the HTTPRoutes, per traffic name in the order added. */
+  public readonly httpRoutes: ApiObject[] = [];
+  private readonly specOf: () => RouteSpec;
+  /** One Service per traffic name, keyed by tag ('' for the default name). */
+  private readonly servicesByTag = new Map<string, ApiObject>();
 
   constructor(scope: Construct, id: string, props: RouteConstructProps) {
     super(scope, id);
-    this.spec = props.spec;
-    this.services = buildRouteServices(props.spec).map((s) => emit(this, s));
-    this.ingressVirtualService = emit(this, buildIngressVirtualService(props.spec));
-    this.meshVirtualService = emit(this, buildMeshVirtualService(props.spec));
+    const given = props.spec;
+    this.specOf = typeof given === 'function' ? given : () => given;
+    this.addMissingServices();
+    if (this.spec.ingress === Ingress.GATEWAY_API) return;
+    const source = () => this.spec;
+    this.ingressVirtualService = emitLazy(this, source, buildIngressVirtualService);
+    this.meshVirtualService = emitLazy(this, source, buildMeshVirtualService);
   }
+
+  /** The route as it stands now (after the KService's latest `add*` call). */
+  public get spec(): RouteSpec {
+    return this.specOf();
+  }
+
+  /** One ExternalName Service per traffic name, the default name first, then tags as added. */
+  public get services(): ApiObject[] {
+    return [...this.servicesByTag.values()];
+  }
+
+  /**
+   * Adds the Service of every traffic name the current spec has and this route does not yet (the
+   * KService calls it after `addTraffic`); idempotent. A traffic name that disappeared from the
+   * spec is an error: its Service already exists and cannot be taken back.
+   */
+  public addMissingServices(): void {
+    const spec = this.spec;
+    const tags = new Set(spec.names.map((n) => n.tag));
+    const gone = [...this.servicesByTag.keys()].filter((tag) => !tags.has(tag));
+    if (gone.length > 0) throw new Error(`${this.node.path}: traffic name(s) ${gone.map((t) => `"${t}"`).join(', ')} cannot be removed once their Service exists`);
+    for (const name of spec.names) {
+      if (this.servicesByTag.has(name.tag)) continue;
+      const tag = name.tag;
+      const service = emitLazy(this, () => this.spec, (route) => buildRouteService(route, trafficName(route, tag)));
+      this.servicesByTag.set(tag, service);
+      if (spec.ingress === Ingress.GATEWAY_API) this.addHttpRoutes(spec, tag);
+    }
+  }
+
+  /** The traffic name's HTTPRoutes (cluster-local, then external unless the route is cluster-local). */
+  private addHttpRoutes(spec: RouteSpec, tag: string): void {
+    for (const visibility of visibilitiesOf(spec, tag)) {
+      this.httpRoutes.push(emitLazy(this, () => this.spec, (route) => buildHttpRouteFor(route, tag, visibility)));
+    }
+  }
+}
+
+function trafficName(route: RouteSpec, tag: string) {
+  const name = route.names.find((n) => n.tag === tag);
+  if (!name) throw new Error(`route "${route.name}" has no traffic name with tag "${tag}"`);
+  return name;
 }

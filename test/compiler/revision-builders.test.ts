@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Duration } from 'cdk8s';
-import { AutoscalingClass, AutoscalingMetric, DataPlane, childName } from '../../lib';
+import { AutoscalingClass, AutoscalingMetric, DataPlane } from '../../lib';
+import { childName } from '../../lib/naming';
 import { buildDeployment } from '../../lib/builders/deployment';
 import { buildHpa } from '../../lib/builders/hpa';
 import { buildPrivateService } from '../../lib/builders/private-service';
