@@ -63,7 +63,10 @@ async function main(): Promise<void> {
   } finally {
     coldStart?.go();
   }
-  if (coldStart) sections.coldstart = await timed('coldstart (after memory)', () => coldStart.result);
+  if (coldStart) {
+    sections.coldstart = await timed('coldstart (after memory)', () => coldStart.result);
+    for (const h of sections.coldstart.hops ?? []) console.log(`coldstart: ${h.from} → ${h.to} (${h.owner}): median ${h.medianMs ?? '–'} ms, ${h.medianSharePercent ?? '–'} % (${h.samples} samples)`);
+  }
 
   const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), uncommittedChanges: changes, machine: { ...machine, loadAverageAtEnd: loadAverage() }, durationsSeconds: durations, sections, notRun };
   const outputs = runOutputs(options);

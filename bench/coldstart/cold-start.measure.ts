@@ -3,16 +3,23 @@
 // the compiled ServingSystem) with one KService that starts at zero, and the harness's exported
 // `measureColdStart`. Each sample starts from a fresh scale to zero: we wait until the autoscaler
 // has taken the revision to zero pods, then send one request to an activator pod.
+// Each sample also records a timeline (timeline.ts): the client's send and first-byte times, a
+// pod watch's ADDED time, the node agent's process start, the app's ready line, and the runtime's
+// own log lines (activator: poke, usable pods; autoscaler: decision, scale written).
 // Started by bench/coldstart/run.ts, which passes BENCH_COLDSTART_SAMPLES and BENCH_COLDSTART_OUT
 // and reads the JSON written there. Not part of `npm test` (vitest.config.ts includes test/ only).
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { expect, it } from 'vitest';
-import { Labels } from '../../lib/constants';
+import { Labels, Ports, SYSTEM_NAMESPACE, USER_CONTAINER_NAME } from '../../lib/constants';
 import { KService } from '../../lib/constructs/kservice';
 import { waitFor } from '../../test/cluster/harness/wait';
-import { measureColdStart } from '../../test/cluster/scenarios/support/cold-start';
+import { readyLineEpochMs } from '../../test/cluster/scenarios/support/cold-start';
+import { revisionHeaders } from '../../test/cluster/scenarios/support/router';
 import { activatorPods, listPods, TEST_IMAGE, useServingCluster } from '../../test/cluster/scenarios/support/serving';
 import type { ColdStartSample } from './samples';
+import { eventsFromLogs, type Timeline, timelineProblems } from './timeline';
 
 const NS = 'bench';
 const SERVICE = 'cold';
@@ -45,6 +52,85 @@ async function waitForZeroPods(): Promise<void> {
   await waitFor(`${REVISION} at zero pods`, async () => (await listPods(core, NS, `${Labels.REVISION}=${REVISION}`)).length === 0, { timeoutMs: SCALE_TO_ZERO_TIMEOUT_MS });
 }
 
+/** When a watch first saw each pod of the revision (epoch ms), by pod name. */
+async function watchPodAdds(): Promise<{ addedAt: Map<string, number>; stop: () => Promise<void> }> {
+  const selector = `${Labels.REVISION}=${REVISION}`;
+  const informer = makeInformer<V1Pod>(cluster().controlPlane.kubeConfig, `/api/v1/namespaces/${NS}/pods`, () => cluster().core.listNamespacedPod({ namespace: NS, labelSelector: selector }), selector);
+  const addedAt = new Map<string, number>();
+  informer.on('add', (pod) => {
+    const name = pod.metadata?.name;
+    if (name && !addedAt.has(name)) addedAt.set(name, Date.now());
+  });
+  await informer.start();
+  return { addedAt, stop: () => informer.stop() };
+}
+
+interface TimedResponse {
+  readonly status: number;
+  readonly sentAt: number;
+  readonly firstByteAt: number;
+  readonly endAt: number;
+}
+
+/** One GET with epoch-ms timestamps for send, first byte (status line) and end of body. */
+function timedGet(host: string, timeoutMs = 60_000): Promise<TimedResponse> {
+  return new Promise((resolve, reject) => {
+    const sentAt = Date.now();
+    const req = request({ host, port: Ports.QUEUE_HTTP, path: '/', headers: revisionHeaders(NS, REVISION), agent: false, timeout: timeoutMs }, (res) => {
+      const firstByteAt = Date.now();
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, sentAt, firstByteAt, endAt: Date.now() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Everything the system pods (activators, autoscalers) have logged so far. */
+async function systemLogs(): Promise<string> {
+  const pods = await listPods(cluster().core, SYSTEM_NAMESPACE, '');
+  const texts: string[] = [];
+  for (const pod of pods) {
+    const worker = cluster().agent.worker(SYSTEM_NAMESPACE, pod.metadata?.name ?? '');
+    for (const file of Object.values(worker?.logFiles() ?? {})) {
+      if (existsSync(file)) texts.push(readFileSync(file, 'utf8'));
+    }
+  }
+  return texts.join('\n');
+}
+
+async function sample(activatorIP: string): Promise<ColdStartSample> {
+  const before = new Set((await listPods(cluster().core, NS, `${Labels.REVISION}=${REVISION}`)).map((p) => p.metadata?.name));
+  const watch = await watchPodAdds();
+  let response: TimedResponse;
+  try {
+    response = await timedGet(activatorIP);
+  } finally {
+    await watch.stop();
+  }
+  expect(response.status).toBe(200);
+  const pod = await waitFor(`the pod that served the cold start of ${REVISION}`, async () => (await listPods(cluster().core, NS, `${Labels.REVISION}=${REVISION}`)).find((p) => !before.has(p.metadata?.name) && !p.metadata?.deletionTimestamp), { timeoutMs: 10_000 });
+  const name = pod.metadata?.name ?? '';
+  const worker = cluster().agent.worker(NS, name);
+  const started = worker?.containerStartedAt(USER_CONTAINER_NAME)?.getTime();
+  const logFile = worker?.logFiles()[USER_CONTAINER_NAME];
+  if (started === undefined || !logFile) throw new Error(`the node agent has no user container for pod ${name}`);
+  const ready = await waitFor(`ready line of ${name}`, () => readyLineEpochMs(logFile), { timeoutMs: 10_000 });
+  const timeline: Timeline = {
+    ...eventsFromLogs(await systemLogs(), NS, REVISION, response.sentAt),
+    requestSent: response.sentAt,
+    podCreated: watch.addedAt.get(name),
+    processStarted: started,
+    appReady: ready,
+    firstByte: response.firstByteAt,
+  };
+  const requestToResponseMs = response.endAt - response.sentAt;
+  const appStartToReadyMs = ready - started;
+  return { requestToResponseMs, appStartToReadyMs, overheadMs: requestToResponseMs - appStartToReadyMs, pod: name, timeline, timelineProblems: timelineProblems(timeline) };
+}
+
 it(`measures ${samples} cold starts, each from a fresh scale to zero`, async () => {
   process.stderr.write('coldstart: cluster ready\n');
   if (goFile) await waitFor(`the bench's go signal (${goFile})`, () => existsSync(goFile), { timeoutMs: GO_TIMEOUT_MS, intervalMs: 100 });
@@ -53,10 +139,10 @@ it(`measures ${samples} cold starts, each from a fresh scale to zero`, async () 
     await waitForZeroPods();
     const activatorIP = (await activatorPods(cluster()))[0]?.status?.podIP;
     expect(activatorIP, 'a ready activator pod').toBeTruthy();
-    const { response, ...m } = await measureColdStart({ core: cluster().core, agent: cluster().agent, namespace: NS, revision: REVISION, activatorIP: activatorIP! });
-    expect(response.status).toBe(200);
+    const m = await sample(activatorIP!);
     results.push(m);
-    process.stderr.write(`coldstart: sample ${i}/${samples}: request-to-response ${m.requestToResponseMs.toFixed(0)} ms, app start-to-ready ${m.appStartToReadyMs} ms, overhead ${m.overheadMs.toFixed(0)} ms\n`);
+    const hops = m.timelineProblems?.length ? ` (timeline: ${m.timelineProblems.join(', ')})` : '';
+    process.stderr.write(`coldstart: sample ${i}/${samples}: request-to-response ${m.requestToResponseMs.toFixed(0)} ms, app start-to-ready ${m.appStartToReadyMs} ms, overhead ${m.overheadMs.toFixed(0)} ms${hops}\n`);
     if (outFile) writeFileSync(outFile, JSON.stringify(results));
   }
   expect(results).toHaveLength(samples);

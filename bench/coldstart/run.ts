@@ -10,6 +10,7 @@ import { runToCompletion } from '../lib/children';
 import { median, percentile, round } from '../lib/stats';
 import { BenchOptions } from '../options';
 import type { ColdStartSample } from './samples';
+import { type HopSummary, summarizeHops } from './timeline';
 
 const ROOT = path.resolve(__dirname, '../..');
 const VITEST = path.join(ROOT, 'node_modules/vitest/vitest.mjs');
@@ -24,6 +25,8 @@ export interface ColdStartResult {
   readonly overheadP95Ms?: number;
   readonly requestToResponseP50Ms?: number;
   readonly appStartToReadyP50Ms?: number;
+  /** The timeline's hops (timeline.ts), median over the samples. */
+  readonly hops?: readonly HopSummary[];
   readonly error?: string;
 }
 
@@ -78,6 +81,7 @@ function summarize(samples: readonly ColdStartSample[], error?: string): ColdSta
     overheadP95Ms: round(percentile(overheads, 95), 1),
     requestToResponseP50Ms: round(median(samples.map((s) => s.requestToResponseMs)), 1),
     appStartToReadyP50Ms: round(median(samples.map((s) => s.appStartToReadyMs)), 1),
+    hops: summarizeHops(samples.flatMap((s) => (s.timeline ? [s.timeline] : []))),
   };
 }
 

@@ -2,6 +2,7 @@
  * docs/benchmarks.md and the README section, from the results JSON. Where a goal is missed the
  * table says so next to the number.
  */
+import type { ColdStartResult } from '../coldstart/run';
 import { PathSummary } from '../dataplane/run';
 import { BenchResults } from '../results';
 import { CHART_FILES } from './charts';
@@ -59,6 +60,21 @@ export function coldStartText(results: BenchResults): string {
     '| samples | overhead p50 ms | overhead p95 ms | request→response p50 ms | app start→ready p50 ms |',
     '|---:|---:|---:|---:|---:|',
     `| ${c.samples.length} | ${f(c.overheadP50Ms, 0)} | ${f(c.overheadP95Ms, 0)} | ${f(c.requestToResponseP50Ms, 0)} | ${f(c.appStartToReadyP50Ms, 0)} |`,
+    '',
+    hopsTable(c.hops),
+  ].join('\n');
+}
+
+/** The cold-start timeline: each hop's median time and median share of request → first byte. */
+function hopsTable(hops: ColdStartResult['hops']): string {
+  if (!hops || hops.every((h) => h.samples === 0)) return '_No timeline recorded._';
+  const rows = hops.map((h) => `| ${h.from} → ${h.to} | ${h.owner} | ${f(h.medianMs, 0)} | ${h.medianSharePercent === undefined ? '—' : `${f(h.medianSharePercent, 1)} %`} | ${h.samples} |`);
+  return [
+    'Timeline (bench/coldstart/timeline.ts; events from the client, a pod watch, the node agent, the app and the runtime\'s log lines):',
+    '',
+    '| hop | whose | median ms | median share of request → first byte | samples |',
+    '|---|---|---:|---:|---:|',
+    ...rows,
   ].join('\n');
 }
 

@@ -28,6 +28,8 @@ export class AutoscalerPoker {
     if (last !== undefined && nowMs - last < this.minIntervalMs) return;
     this.lastPoke.set(key, nowMs);
     const body = JSON.stringify({ namespace, revision });
+    // At most one line per revision per minIntervalMs; the cold-start timeline of the bench reads it.
+    this.logger.info({ namespace, revision, autoscalers: this.addresses.length }, 'autoscaler poked');
     for (const address of this.addresses) this.send(address, body, key);
   }
 

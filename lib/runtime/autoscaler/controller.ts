@@ -165,20 +165,20 @@ export class AutoscalerController {
     const s = this.revisions.get(key(namespace, revision));
     if (!s) return false;
     s.decider?.record(nowMs, { concurrency: 1, rps: 1 });
-    if (s.deployment.replicas === 0) await this.enqueue(s, nowMs, true);
+    if (s.deployment.replicas === 0) await this.enqueue(s, nowMs, true, 'poke');
     return true;
   }
 
-  private enqueue(s: RevisionState, nowMs: number, decide: boolean): Promise<void> {
+  private enqueue(s: RevisionState, nowMs: number, decide: boolean, cause?: 'poke'): Promise<void> {
     s.queue = s.queue
-      .then(() => this.reconcile(s, nowMs, decide))
+      .then(() => this.reconcile(s, nowMs, decide, cause))
       .catch((err: unknown) =>
         this.deps.logger.error({ namespace: s.deployment.namespace, revision: s.deployment.revision, err: String(err) }, 'reconcile failed'),
       );
     return s.queue;
   }
 
-  private async reconcile(s: RevisionState, nowMs: number, decide: boolean): Promise<void> {
+  private async reconcile(s: RevisionState, nowMs: number, decide: boolean, cause?: 'poke'): Promise<void> {
     const { namespace, revision } = s.deployment;
     const ready = this.deps.view.readyPodIps(namespace, revision).length;
     this.observeColdStart(s, ready, nowMs);
@@ -188,6 +188,8 @@ export class AutoscalerController {
       if (decide) {
         const d = s.decider.decide(nowMs, ready);
         if (d.valid) s.lastDecision = d;
+        // One line per scale-from-zero poke (rare); the bench's cold-start timeline reads it.
+        if (cause === 'poke') this.deps.logger.info({ namespace, revision, desiredPods: d.desiredPods, valid: d.valid }, 'decided on a poke');
       }
       const out = s.scaler.step({
         nowMs,

@@ -1,0 +1,69 @@
+// The cold-start timeline of the bench (bench/coldstart/timeline.ts): which runtime log lines make
+// which event, and how hops and their shares are summarized.
+import { describe, expect, it } from 'vitest';
+import { eventsFromLogs, summarizeHops, TIMELINE_EVENTS, timelineProblems, type Timeline } from '../../bench/coldstart/timeline';
+
+const at = (ms: number) => new Date(ms).toISOString();
+const line = (ms: number, msg: string, extra: Record<string, unknown> = {}) => JSON.stringify({ level: 'info', time: at(ms), namespace: 'bench', revision: 'cold-00001', msg, ...extra });
+
+describe('eventsFromLogs', () => {
+  const T = Date.parse('2026-11-29T17:00:00.000Z');
+  const logs = [
+    line(T - 5000, 'usable pods changed', { pods: ['10.0.0.9:8012'] }), // an earlier cold start
+    line(T - 10, 'autoscaler poked'), // before the request: not this sample
+    'not json at all',
+    '{"broken json',
+    line(T + 3, 'autoscaler poked', { autoscalers: 1 }),
+    line(T + 9, 'decided on a poke', { desiredPods: 1, valid: true }),
+    line(T + 30, 'scaled', { from: 0, to: 1 }),
+    line(T + 900, 'usable pods changed', { pods: [] }),
+    line(T + 1200, 'usable pods changed', { pods: ['10.0.0.7:8012'] }),
+    line(T + 1300, 'usable pods changed', { pods: ['10.0.0.7:8012', '10.0.0.8:8012'] }),
+    line(T + 20, 'scaled', { from: 1, to: 0 }), // a scale to zero is not the scale write we want
+    JSON.stringify({ time: at(T + 4), namespace: 'bench', revision: 'other-00001', msg: 'autoscaler poked' }),
+  ].join('\n');
+
+  it('takes the first matching line of each kind at or after the request, for this revision only', () => {
+    expect(eventsFromLogs(logs, 'bench', 'cold-00001', T)).toEqual({ poked: T + 3, decided: T + 9, scaleWritten: T + 30, activatorLearned: T + 1200 });
+  });
+
+  it('finds nothing for another namespace', () => {
+    expect(eventsFromLogs(logs, 'other', 'cold-00001', T)).toEqual({});
+  });
+});
+
+describe('summarizeHops', () => {
+  const timeline = (offsets: readonly number[], start = 1_000_000): Timeline =>
+    Object.fromEntries(TIMELINE_EVENTS.map((e, i) => [e, start + offsets[i]])) as Timeline;
+
+  it('gives each hop between consecutive events its median ms and median share of request → first byte', () => {
+    const a = timeline([0, 5, 10, 40, 140, 440, 840, 940, 1000]); // total 1000
+    const b = timeline([0, 5, 20, 60, 160, 460, 1860, 1900, 2000]); // total 2000
+    const c = timeline([0, 3, 9, 30, 130, 330, 730, 830, 900]); // total 900
+    const hops = summarizeHops([a, b, c]);
+    expect(hops.map((h) => `${h.from}→${h.to}`)).toEqual(TIMELINE_EVENTS.slice(1).map((to, i) => `${TIMELINE_EVENTS[i]}→${to}`));
+    const learn = hops.find((h) => h.to === 'activatorLearned')!;
+    expect(learn.medianMs).toBe(100); // 100, 40, 100
+    expect(learn.medianSharePercent).toBe(10); // 10 %, 2 %, 11.1 %
+    expect(learn.owner).toMatch(/activator/);
+    expect(hops.every((h) => h.samples === 3)).toBe(true);
+  });
+
+  it('leaves a hop out of a sample missing one of its events', () => {
+    const partial = { ...timeline([0, 5, 10, 40, 140, 440, 840, 940, 1000]) };
+    delete partial.decided;
+    const hops = summarizeHops([partial]);
+    expect(hops.find((h) => h.to === 'decided')).toMatchObject({ samples: 0, medianMs: undefined });
+    expect(hops.find((h) => h.to === 'scaleWritten')).toMatchObject({ samples: 0 });
+    expect(hops.find((h) => h.to === 'podCreated')).toMatchObject({ samples: 1, medianMs: 100 });
+  });
+});
+
+describe('timelineProblems', () => {
+  it('names missing events and events out of order', () => {
+    expect(timelineProblems({ requestSent: 10, poked: 12, decided: 11 })).toEqual([
+      'decided 1 ms before poked',
+      ...TIMELINE_EVENTS.slice(3).map((e) => `${e} missing`),
+    ]);
+  });
+});
