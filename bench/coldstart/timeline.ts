@@ -15,7 +15,7 @@ export const TIMELINE_EVENTS = [
   'podCreated', // a pod watch sees the revision's new pod (ADDED)
   'processStarted', // the node agent starts the user container's process
   'appReady', // test-app's `ready <epoch ms>` line
-  'activatorLearned', // the activator has a usable pod ('usable pods changed', pods non-empty)
+  'activatorLearned', // the activator has a usable pod ('usable pods changed', pods > 0)
   'firstByte', // the response's status line reaches the client
 ] as const;
 export type TimelineEvent = (typeof TIMELINE_EVENTS)[number];
@@ -50,7 +50,8 @@ interface LogLine {
   readonly namespace?: string;
   readonly revision?: string;
   readonly to?: number;
-  readonly pods?: readonly unknown[];
+  /** The activator's count of usable pods ('usable pods changed'). */
+  readonly pods?: number;
 }
 
 /**
@@ -76,7 +77,7 @@ export function eventsFromLogs(text: string, namespace: string, revision: string
     if (line.msg === 'autoscaler poked') keep('poked', at);
     else if (line.msg === 'decided on a poke') keep('decided', at);
     else if (line.msg === 'scaled' && (line.to ?? 0) > 0) keep('scaleWritten', at);
-    else if (line.msg === 'usable pods changed' && (line.pods?.length ?? 0) > 0) keep('activatorLearned', at);
+    else if (line.msg === 'usable pods changed' && (line.pods ?? 0) > 0) keep('activatorLearned', at);
   }
   return found;
 }
