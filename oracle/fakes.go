@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/sets"
 	netv1alpha1 "knative.dev/networking/pkg/apis/networking/v1alpha1"
 )
 
@@ -32,14 +31,6 @@ var (
 		DomainInternal: "knative-local-gateway.istio-system.svc.cluster.local",
 	}}}
 )
-
-// istioGateways are net-istio's default gateways by visibility (config-istio defaults).
-func istioGateways() map[netv1alpha1.IngressVisibility]sets.Set[string] {
-	return map[netv1alpha1.IngressVisibility]sets.Set[string]{
-		netv1alpha1.IngressVisibilityExternalIP:   sets.New("knative-serving/knative-ingress-gateway"),
-		netv1alpha1.IngressVisibilityClusterLocal: sets.New("knative-serving/knative-local-gateway"),
-	}
-}
 
 // fakeDigest is the digest the revision reconciler would resolve an image to (a registry lookup).
 func fakeDigest(image string) string {

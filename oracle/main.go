@@ -5,9 +5,10 @@
 //
 // It does what the webhook and the controllers do, in the order they do it, but without a
 // cluster: defaulting and validation (the webhook), then the Service, Configuration, Revision,
-// PodAutoscaler, ServerlessService and Route reconcilers' builders, then net-istio's
-// VirtualService builders. Objects that only exist in a cluster (UIDs, the Ingress' load
-// balancer status, the activator's endpoints) are fixed fake values; see fakes.go.
+// PodAutoscaler, ServerlessService and Route reconcilers' builders, ending at the KIngress a
+// networking plugin would turn into gateway configuration. Objects that only exist in a cluster
+// (UIDs, the Ingress' load balancer status, the activator's endpoints) are fixed fake values;
+// see fakes.go.
 //
 // Output (stdout, JSON): {"objects": [...], "rejected": [{"file", "document", "kind", "name",
 // "message"}]}. Exit code 0 when it ran (even if Knative rejected a document), 2 on usage or

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,15 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	istioresources "knative.dev/net-istio/pkg/reconciler/ingress/resources"
 	"knative.dev/networking/pkg/apis/networking"
 	netv1alpha1 "knative.dev/networking/pkg/apis/networking/v1alpha1"
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
 	"knative.dev/serving/pkg/apis/autoscaling"
-	"knative.dev/serving/pkg/apis/serving"
 	autoscalingv1alpha1 "knative.dev/serving/pkg/apis/autoscaling/v1alpha1"
+	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	servinglisters "knative.dev/serving/pkg/client/listers/serving/v1"
 	hparesources "knative.dev/serving/pkg/reconciler/autoscaling/hpa/resources"
@@ -66,7 +65,7 @@ type oracle struct {
 	out       *result
 	revisions cache.Indexer
 	configs   cache.Indexer
-	services  cache.Indexer // placeholder k8s Services (visibility resolver)
+	services  cache.Indexer  // placeholder k8s Services (visibility resolver)
 	documents []*v1.Revision // Revision documents, with --own-revision-documents
 }
 
@@ -365,7 +364,9 @@ func (o *oracle) revision(rev *v1.Revision) error {
 }
 
 // route is the Route reconciler (traffic, placeholder Services, KIngress, the Services
-// pointing at the ingress' load balancer) and net-istio's Ingress reconciler (VirtualServices).
+// pointing at the ingress' load balancer). The KIngress is where Knative Serving's part ends:
+// a networking plugin (net-istio) turns it into VirtualServices; test/oracle compares kservice's
+// VirtualServices with it (see README.md).
 func (o *oracle) route(route *v1.Route) error {
 	ctx := o.cfg.ctx
 	route.UID = fakeUID("Route", route.Namespace, route.Name)
@@ -424,13 +425,6 @@ func (o *oracle) route(route *v1.Route) error {
 		}
 	}
 
-	vses, err := istioresources.MakeVirtualServices(ing, istioGateways())
-	if err != nil {
-		return fmt.Errorf("route %s: virtual services: %w", name, err)
-	}
-	for _, vs := range vses {
-		o.emit(vs, schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1beta1", Kind: "VirtualService"})
-	}
 	return nil
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Knative oracle (oracle/: Knative Serving v0.50.0 = Knative 1.23 and net-istio's
-# VirtualService builders, see oracle/README.md) with the machine's Go toolchain, modules from
-# the Go module proxy, checked against Go's checksum database (oracle/go.sum pins them).
+# Builds the Knative oracle (oracle/: Knative Serving v0.50.0 = Knative 1.23, up to the KIngress,
+# see oracle/README.md) with the machine's Go toolchain, modules from the Go module proxy only,
+# checked against Go's checksum database (oracle/go.sum pins them).
 #
 # The binary is cached as
 #   ${KSERVICE_ORACLE_CACHE:-$HOME/.cache/cdk8s-kservice}/oracle-<hash>

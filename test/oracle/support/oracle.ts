@@ -103,7 +103,8 @@ export function configMapsFor(props: ServingConfigProps, settings: Record<string
   put('config-autoscaler', 'max-scale-limit', a.maxScaleLimit);
   for (const field of ['externalGateway', 'localGateway', 'localGatewayService'] as const) {
     if (props[field] !== undefined && props[field] !== DEFAULT_SERVING_CONFIG[field]) {
-      // net-istio's config-istio is not modelled by the oracle (fixed default gateways).
+      // net-istio's config-istio is not modelled: the routing form (support/routing.ts) maps
+      // net-istio's default gateways to views.
       throw new Error(`oracle: config field ${field} is not translated to Knative's config-istio`);
     }
   }
