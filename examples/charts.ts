@@ -3,7 +3,7 @@
  * them (`npx cdk8s synth`); the compiler tests snapshot and schema-check the same App.
  */
 import { App, Chart, Duration, type AppProps } from 'cdk8s';
-import { AutoscalingClass, AutoscalingMetric, KService, ServingSystem, Visibility } from '../lib';
+import { AutoscalingClass, AutoscalingMetric, Ingress, KService, ServingSystem, Visibility, type ServingConfigProps } from '../lib';
 
 const HELLO_IMAGE = 'ghcr.io/knative/helloworld-go:latest';
 
@@ -94,11 +94,46 @@ export function tunedAutoscaling(app: App): KService {
   });
 }
 
+/** Config of the Gateway API examples: HTTPRoutes and Gateway API Gateways instead of Istio's objects. */
+export const GATEWAY_API_CONFIG: ServingConfigProps = { ingress: Ingress.GATEWAY_API };
+
+/**
+ * The canary split (90/10, the new revision also tagged `candidate`) on the Gateway API: one
+ * HTTPRoute per traffic name and visibility. Its Gateways come from a ServingSystem with the same
+ * config (`gatewayApiServingSystem`); the examples App's ServingSystem is the Istio one.
+ */
+export function gatewayApi(app: App): KService {
+  return new KService(new Chart(app, 'gateway-api'), 'catalog', {
+    namespace: 'shop',
+    generation: 2,
+    config: GATEWAY_API_CONFIG,
+    containers: [{ image: 'ghcr.io/example/catalog:2.0.0', env: { RELEASE: 'v2' } }],
+    revisions: [{ name: 'catalog-00001', containers: [{ image: 'ghcr.io/example/catalog:1.0.0', env: { RELEASE: 'v1' } }] }],
+    traffic: [
+      { revisionName: 'catalog-00001', percent: 90 },
+      { latestRevision: true, percent: 10, tag: 'candidate' },
+    ],
+  });
+}
+
+/** A ServingSystem for the Gateway API: its two Gateways instead of the Istio ones. */
+export function gatewayApiServingSystem(app: App): ServingSystem {
+  return new ServingSystem(new Chart(app, 'serving-system'), 'serving', { config: GATEWAY_API_CONFIG });
+}
+
+/** An App with the Gateway API example and its ServingSystem (what a Gateway-API cluster gets). */
+export function buildGatewayApiApp(props: AppProps = {}): App {
+  const app = new App(props);
+  gatewayApi(app);
+  gatewayApiServingSystem(app);
+  return app;
+}
+
 export function servingSystem(app: App): ServingSystem {
   return new ServingSystem(new Chart(app, 'serving-system'), 'serving');
 }
 
-export const EXAMPLES = { hello, canary, clusterLocal, grpc, hpaClass, tunedAutoscaling } as const;
+export const EXAMPLES = { hello, canary, clusterLocal, grpc, hpaClass, tunedAutoscaling, gatewayApi } as const;
 
 /** One App with every example and the ServingSystem. */
 export function buildExamplesApp(props: AppProps = {}): App {

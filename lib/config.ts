@@ -1,4 +1,5 @@
 import { DEFAULT_RUNTIME_IMAGE, Gateways, RevisionDefaults } from './constants';
+import type { ProblemList } from './problems';
 
 /**
  * What Knative keeps in its config-* ConfigMaps and what matters to a compiled graph. Every field
@@ -25,6 +26,14 @@ export interface ServingConfigProps {
    * @default 'knative-local-gateway.istio-system.svc.cluster.local'
    */
   readonly localGatewayService?: string;
+  /**
+   * The ingress the routes are compiled for: Istio (net-istio's VirtualServices; `externalGateway`,
+   * `localGateway`, `localGatewayService` above) or the Gateway API (net-gateway-api's HTTPRoutes;
+   * `gatewayApi` below). @default Ingress.ISTIO
+   */
+  readonly ingress?: Ingress;
+  /** Gateway API settings (net-gateway-api's config-gateway), used when `ingress` is GATEWAY_API. */
+  readonly gatewayApi?: GatewayApiConfigProps;
   /** Image of the queue-proxy sidecar, activator and autoscaler. @default DEFAULT_RUNTIME_IMAGE */
   readonly runtimeImage?: string;
   /** config-defaults `revision-timeout-seconds`. @default 300 */
@@ -50,6 +59,54 @@ export interface ServingConfigProps {
    */
   readonly queueSidecarResources?: QueueSidecarResourcesProps;
 }
+
+/** Which ingress implementation the routes are compiled for (Knative's config-network `ingress-class`). */
+export enum Ingress {
+  /** net-istio: Istio Gateways and `NAME-ingress` / `NAME-mesh` VirtualServices. */
+  ISTIO = 'istio',
+  /** net-gateway-api: Gateway API Gateways and one HTTPRoute per host set (gateway.networking.k8s.io/v1). */
+  GATEWAY_API = 'gateway-api',
+}
+
+/**
+ * net-gateway-api's config-gateway, one Gateway per visibility (knative-extensions/net-gateway-api
+ * pkg/reconciler/ingress/config/gateway.go: its defaults are ours).
+ */
+export interface GatewayApiConfigProps {
+  /** Gateway (NAMESPACE/NAME) the external hosts' HTTPRoutes attach to. @default 'istio-system/knative-gateway' */
+  readonly externalGateway?: string;
+  /** Gateway (NAMESPACE/NAME) the cluster-local hosts' HTTPRoutes attach to. @default 'istio-system/knative-local-gateway' */
+  readonly localGateway?: string;
+  /**
+   * The local Gateway's Service, which the route's ExternalName Service points at (the name the
+   * Gateway API implementation gives it). @default 'knative-local-gateway.istio-system.svc.cluster.local'
+   */
+  readonly localGatewayService?: string;
+  /** `gatewayClassName` of the two Gateways ServingSystem emits. @default 'istio' */
+  readonly gatewayClassName?: string;
+  /**
+   * The implementation supports HTTPRouteRequestTimeout: every rule gets `timeouts.request: 0s`
+   * (no gateway timeout; the revision's own timeouts apply in queue-proxy), as net-gateway-api
+   * does for such gateways. @default true
+   */
+  readonly requestTimeoutSupported?: boolean;
+}
+
+/** Reports a config `ingress` that is none of Ingress's values (constructs get it unchecked by TypeScript from JS/JSON). */
+export function checkIngress(config: ServingConfigProps | undefined, problems: ProblemList): void {
+  const ingress = config?.ingress;
+  if (ingress !== undefined && !Object.values(Ingress).includes(ingress)) {
+    problems.add('config.ingress', `must be one of ${Object.values(Ingress).join(', ')}, got "${String(ingress)}"`);
+  }
+}
+
+export const DEFAULT_GATEWAY_API_CONFIG: Required<GatewayApiConfigProps> = {
+  externalGateway: 'istio-system/knative-gateway',
+  localGateway: 'istio-system/knative-local-gateway',
+  localGatewayService: 'knative-local-gateway.istio-system.svc.cluster.local',
+  gatewayClassName: 'istio',
+  requestTimeoutSupported: true,
+};
 
 /** Kubernetes quantities ('25m', '800Mi'); `''` = not set. */
 export interface QueueSidecarResourcesProps {
@@ -124,8 +181,9 @@ export interface AutoscalerConfigProps {
   readonly maxScaleLimit?: number;
 }
 
-export type ServingConfig = Required<Omit<ServingConfigProps, 'autoscaler' | 'queueSidecarResources'>> & {
+export type ServingConfig = Required<Omit<ServingConfigProps, 'autoscaler' | 'queueSidecarResources' | 'gatewayApi'>> & {
   readonly autoscaler: Required<AutoscalerConfigProps>;
+  readonly gatewayApi: Required<GatewayApiConfigProps>;
   readonly queueSidecarResources: Required<QueueSidecarResourcesProps>;
 };
 
@@ -159,6 +217,8 @@ export const DEFAULT_SERVING_CONFIG: ServingConfig = {
   externalGateway: Gateways.EXTERNAL,
   localGateway: Gateways.LOCAL,
   localGatewayService: Gateways.LOCAL_SERVICE,
+  ingress: Ingress.ISTIO,
+  gatewayApi: DEFAULT_GATEWAY_API_CONFIG,
   runtimeImage: DEFAULT_RUNTIME_IMAGE,
   revisionTimeoutSeconds: RevisionDefaults.TIMEOUT_SECONDS,
   maxRevisionTimeoutSeconds: RevisionDefaults.MAX_TIMEOUT_SECONDS,
@@ -177,6 +237,7 @@ export function resolveServingConfig(props: ServingConfigProps = {}): ServingCon
     ...dropUndefined(props),
     autoscaler: { ...DEFAULT_AUTOSCALER_CONFIG, ...dropUndefined(props.autoscaler ?? {}) },
     queueSidecarResources: { ...DEFAULT_QUEUE_SIDECAR_RESOURCES, ...dropUndefined(props.queueSidecarResources ?? {}) },
+    gatewayApi: { ...DEFAULT_GATEWAY_API_CONFIG, ...dropUndefined(props.gatewayApi ?? {}) },
   } as ServingConfig;
 }
 

@@ -28,7 +28,9 @@ export { Revision, type RevisionConstructProps } from './constructs/revision';
 export { Route, type RouteConstructProps } from './constructs/route';
 export { ServingSystem, type ServingSystemProps } from './constructs/serving-system';
 export {
+  Ingress,
   type AutoscalerConfigProps,
+  type GatewayApiConfigProps,
   type QueueSidecarResourcesProps,
   type ServingConfig,
   type ServingConfigProps,

@@ -4,6 +4,7 @@
  * before anything is added to the construct tree, so nothing is ever half-synthesized.
  */
 import { AutoscalerClass } from './autoscaling';
+import { checkIngress } from './config';
 import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from './constants';
 import { currentRevisionName, resolveServiceSpec, seconds } from './builders/resolve';
 import type { ServiceSpec } from './builders/spec';
@@ -49,6 +50,7 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
   if (props.visibility !== undefined && !Object.values(Visibility).includes(props.visibility)) {
     problems.add('visibility', `must be one of ${Object.values(Visibility).join(', ')}, got "${props.visibility}"`);
   }
+  checkIngress(props.config, problems);
   if (props.dataPlane !== undefined && !Object.values(DataPlane).includes(props.dataPlane)) {
     problems.add('dataPlane', `must be one of ${Object.values(DataPlane).join(', ')}, got "${props.dataPlane}"`);
   }

@@ -13,7 +13,7 @@ import {
   parseAutoscaling,
   parseGoDuration,
 } from '../autoscaling';
-import { defaultRevisionTimeouts, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../config';
+import { defaultRevisionTimeouts, Ingress, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../config';
 import { Annotations, Labels, RevisionDefaults, USER_CONTAINER_NAME, VISIBILITY_CLUSTER_LOCAL } from '../constants';
 import type {
   AutoscalingProps,
@@ -343,6 +343,8 @@ function resolveRoute(
     }),
     externalGateway: config.externalGateway,
     localGateway: config.localGateway,
-    localGatewayService: config.localGatewayService,
+    localGatewayService: config.ingress === Ingress.GATEWAY_API ? config.gatewayApi.localGatewayService : config.localGatewayService,
+    ingress: config.ingress,
+    gatewayApi: config.gatewayApi,
   };
 }

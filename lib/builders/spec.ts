@@ -87,7 +87,12 @@ export interface RouteSpec {
   readonly names: readonly TrafficName[];
   readonly externalGateway: string;
   readonly localGateway: string;
+  /** The Service the route's ExternalName points at (Istio's or the Gateway API local gateway's). */
   readonly localGatewayService: string;
+  /** Istio VirtualServices or Gateway API HTTPRoutes (config `ingress`). @default istio when absent */
+  readonly ingress?: ServingConfig['ingress'];
+  /** config `gatewayApi`, resolved; read only when `ingress` is gateway-api. */
+  readonly gatewayApi?: ServingConfig['gatewayApi'];
 }
 
 /** A whole KService: its synthesized revisions (current one first) and its route. */

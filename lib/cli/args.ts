@@ -37,7 +37,8 @@ Options:
                         written together once everything is checked: a failed run changes
                         neither. Default: one multi-document YAML stream on stdout.
       --config FILE     Serving config: domain, domainTemplate, tagTemplate, externalGateway,
-                        localGateway, localGatewayService, runtimeImage, revisionTimeoutSeconds,
+                        localGateway, localGatewayService, ingress (istio | gateway-api),
+                        gatewayApi.*, runtimeImage, revisionTimeoutSeconds,
                         maxRevisionTimeoutSeconds, containerConcurrency, autoscaler.*.
                         Default: Knative's defaults (domain example.com).
       --history FILE    Revision history (a lockfile to commit). Read if it exists; when a

@@ -20,7 +20,8 @@ import {
   buildSystemNamespace,
   type ServingSystemSpec,
 } from '../builders/serving-system';
-import { resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../config';
+import { buildExternalGatewayApiGateway, buildLocalGatewayApiGateway } from '../builders/gateway';
+import { checkIngress, DEFAULT_GATEWAY_API_CONFIG, Ingress, resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../config';
 import { Gateways } from '../constants';
 import { isDns1123Label } from '../naming';
 import { ProblemList } from '../problems';
@@ -54,7 +55,9 @@ export interface ServingSystemProps {
  * right before it renders charts; constructs has no separate "prepare" phase any more).
  *
  * Gateways and the local gateway Service are emitted only while the config uses Knative's default
- * names; pointing the config at other gateways means those already exist.
+ * names; pointing the config at other gateways means those already exist. With config `ingress:
+ * GATEWAY_API` they are Gateway API Gateways (class `gatewayApi.gatewayClassName`) instead, and
+ * no Istio object is emitted.
  */
 export class ServingSystem extends Construct {
   public readonly config: ServingConfig;
@@ -70,9 +73,8 @@ export class ServingSystem extends Construct {
     this.config = resolveServingConfig(props.config);
 
     withoutChartNamespace(emit(this, buildSystemNamespace()));
-    if (this.config.externalGateway === Gateways.EXTERNAL) emit(this, buildIngressGateway());
-    if (this.config.localGateway === Gateways.LOCAL) emit(this, buildLocalGateway());
-    if (this.config.localGatewayService === Gateways.LOCAL_SERVICE) emit(this, buildLocalGatewayService());
+    if (this.config.ingress === Ingress.GATEWAY_API) this.emitGatewayApiGateways();
+    else this.emitIstioGateways();
     emit(this, buildConfigAutoscaler(this.config));
     emitAll(this, [buildServiceAccount(ACTIVATOR), buildServiceAccount(AUTOSCALER)]);
     this.activatorDeployment = emit(this, lazySpec(buildActivatorDeployment, () => this.systemSpec()));
@@ -80,6 +82,19 @@ export class ServingSystem extends Construct {
     emitAll(this, [buildActivatorService(), buildAutoscalerService(), buildActivatorPdb(), buildAutoscalerPdb()]);
 
     this.node.addValidation({ validate: () => (this.addRbac(), []) });
+  }
+
+  private emitIstioGateways(): void {
+    if (this.config.externalGateway === Gateways.EXTERNAL) emit(this, buildIngressGateway());
+    if (this.config.localGateway === Gateways.LOCAL) emit(this, buildLocalGateway());
+    if (this.config.localGatewayService === Gateways.LOCAL_SERVICE) emit(this, buildLocalGatewayService());
+  }
+
+  /** The Gateway API Gateways (no Istio objects); their Services come from the implementation. */
+  private emitGatewayApiGateways(): void {
+    const { externalGateway, localGateway } = this.config.gatewayApi;
+    if (externalGateway === DEFAULT_GATEWAY_API_CONFIG.externalGateway) emit(this, buildExternalGatewayApiGateway(this.config));
+    if (localGateway === DEFAULT_GATEWAY_API_CONFIG.localGateway) emit(this, buildLocalGatewayApiGateway(this.config));
   }
 
   /** Every Revision in the app, in tree order. */
@@ -141,6 +156,7 @@ function validateSystemProps(props: ServingSystemProps): void {
     if (n !== undefined && !(Number.isInteger(n) && n >= 1)) problems.add(key, `must be a whole number of at least 1, got ${n}`);
   }
   if (props.runtimeImage !== undefined && props.runtimeImage.trim() === '') problems.add('runtimeImage', 'must not be empty');
+  checkIngress(props.config, problems);
   (props.extraNamespaces ?? []).forEach((ns, i) => {
     if (!isDns1123Label(ns)) problems.add(`extraNamespaces[${i}]`, `"${ns}" must be a DNS-1123 label`);
   });

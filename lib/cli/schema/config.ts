@@ -2,7 +2,8 @@
  * Schema of the `--config` file: the fields of `ServingConfigProps` (lib/config.ts), camelCase,
  * durations in seconds. `apiVersion`/`kind` are optional so a bare mapping works too.
  */
-import { DNS1123_LABEL, QUANTITY, Schema, boolean, integer, object, pattern, string } from './builders';
+import { Ingress } from '../../config';
+import { DNS1123_LABEL, QUANTITY, Schema, boolean, integer, object, oneOfValues, pattern, string } from './builders';
 
 export const CONFIG_API_VERSION = 'kservice.cdk8s.io/v1alpha1';
 export const CONFIG_KIND = 'ServingConfig';
@@ -11,6 +12,10 @@ const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z
 const gatewayRef = pattern(
   `${DNS1123_LABEL.slice(0, -1)}/${DNS1123_LABEL.slice(1)}`,
   'must be NAMESPACE/NAME of an Istio Gateway',
+);
+const gatewayApiRef = pattern(
+  `${DNS1123_LABEL.slice(0, -1)}/${DNS1123_LABEL.slice(1)}`,
+  'must be NAMESPACE/NAME of a Gateway API Gateway',
 );
 const nonNegative = integer(0);
 const positive = integer(1);
@@ -49,6 +54,15 @@ const queueSidecarResources = object({
   ephemeralStorageLimit: quantityOrEmpty,
 });
 
+/** net-gateway-api's config-gateway (lib/config.ts GatewayApiConfigProps). */
+const gatewayApi = object({
+  externalGateway: gatewayApiRef,
+  localGateway: gatewayApiRef,
+  localGatewayService: pattern(DNS_SUBDOMAIN, 'must be a DNS name such as knative-local-gateway.istio-system.svc.cluster.local'),
+  gatewayClassName: pattern(DNS_SUBDOMAIN, 'must be a GatewayClass name such as istio'),
+  requestTimeoutSupported: boolean,
+});
+
 export const configSchema: Schema = object({
   apiVersion: { const: CONFIG_API_VERSION },
   kind: { const: CONFIG_KIND },
@@ -58,6 +72,8 @@ export const configSchema: Schema = object({
   externalGateway: gatewayRef,
   localGateway: gatewayRef,
   localGatewayService: pattern(DNS_SUBDOMAIN, 'must be a DNS name such as knative-local-gateway.istio-system.svc.cluster.local'),
+  ingress: oneOfValues(Object.values(Ingress)),
+  gatewayApi,
   runtimeImage: string({ minLength: 1 }),
   revisionTimeoutSeconds: positive,
   maxRevisionTimeoutSeconds: positive,

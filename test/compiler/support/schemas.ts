@@ -7,10 +7,16 @@
  *    assembly of cdk8s-plus-27's generated Kubernetes 1.27 L1 types (the only machine-readable copy
  *    of the Kubernetes object shapes in node_modules; kubernetes-models ships only precompiled
  *    validators). Istio kinds: the schema literal inside @kubernetes-models/istio (generated from
- *    Istio's CRDs), with every object that lists properties closed.
+ *    Istio's CRDs), with every object that lists properties closed. Gateway API kinds (HTTPRoute,
+ *    Gateway): the v1 `openAPIV3Schema` of the Gateway API CRDs (standard channel v1.4.1, copied
+ *    into test/cluster/crds/gateway-api/ from the sigs.k8s.io/gateway-api module, see SOURCE.md
+ *    there), closed the same way. There is no kubernetes-models package for them, so step 1 uses
+ *    the same CRD schema left open. CEL rules (`x-kubernetes-validations`) are checked only by the
+ *    real API server (test/cluster/manifests.test.ts).
  */
 import Ajv, { type ValidateFunction } from 'ajv';
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { dirname, join } from 'node:path';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -33,10 +39,12 @@ interface ModelClass {
 }
 
 interface KindInfo {
-  readonly model: ModelClass;
+  readonly model?: ModelClass;
   /** jsii struct of the L1 props (core kinds) or Istio kind name. */
   readonly jsii?: string;
   readonly istio?: string;
+  /** Gateway API CRD file (test/cluster/crds/gateway-api/) holding the kind's v1 schema. */
+  readonly gatewayApiCrd?: string;
 }
 
 const KINDS: Record<string, KindInfo> = {
@@ -55,7 +63,23 @@ const KINDS: Record<string, KindInfo> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': { model: RoleBinding as unknown as ModelClass, jsii: 'KubeRoleBindingProps' },
   'networking.istio.io/v1beta1/Gateway': { model: Gateway as unknown as ModelClass, istio: 'Gateway' },
   'networking.istio.io/v1beta1/VirtualService': { model: VirtualService as unknown as ModelClass, istio: 'VirtualService' },
+  'gateway.networking.k8s.io/v1/HTTPRoute': { gatewayApiCrd: 'gateway.networking.k8s.io_httproutes.yaml' },
+  'gateway.networking.k8s.io/v1/Gateway': { gatewayApiCrd: 'gateway.networking.k8s.io_gateways.yaml' },
 };
+
+export const GATEWAY_API_CRDS_DIR = join(__dirname, '..', '..', 'cluster', 'crds', 'gateway-api');
+
+interface CrdDoc {
+  spec: { versions: { name: string; schema: { openAPIV3Schema: { properties: Schema } } }[] };
+}
+
+/** The `v1` openAPIV3Schema of a Gateway API CRD file. */
+function gatewayApiSchema(file: string): { properties: Schema } {
+  const crd = parseYaml(readFileSync(join(GATEWAY_API_CRDS_DIR, file), 'utf8')) as CrdDoc;
+  const v1 = crd.spec.versions.find((v) => v.name === 'v1');
+  if (!v1) throw new Error(`no v1 version in ${file}`);
+  return v1.schema.openAPIV3Schema;
+}
 
 const JSII_PREFIX = 'cdk8s-plus-27.k8s.';
 
@@ -142,7 +166,7 @@ function buildStrictValidators(): Record<string, ValidateFunction> {
       const props = defs[info.jsii] as { properties: Schema; required: string[] };
       root = { ...props, properties: { ...TYPE_META, ...props.properties }, additionalProperties: false, $defs: defs };
     } else {
-      const istio = istioSchema(info.istio!) as { properties: Schema };
+      const istio = (info.gatewayApiCrd ? gatewayApiSchema(info.gatewayApiCrd) : istioSchema(info.istio!)) as { properties: Schema };
       root = {
         type: 'object',
         properties: { ...TYPE_META, metadata: { $ref: '#/$defs/ObjectMeta' }, spec: closeObjects(istio.properties.spec) },
@@ -169,8 +193,18 @@ export function isKnownKind(m: Manifest): boolean {
 export function validateWithModels(m: Manifest): void {
   const info = KINDS[kindKey(m)];
   if (!info) throw new Error(`no model for ${kindKey(m)}`);
-  new info.model(m as never).validate();
+  if (info.model) return new info.model(m as never).validate();
+  openCrdValidators ??= new Map();
+  let validate = openCrdValidators.get(info.gatewayApiCrd!);
+  if (!validate) {
+    validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(gatewayApiSchema(info.gatewayApiCrd!));
+    openCrdValidators.set(info.gatewayApiCrd!, validate);
+  }
+  if (!validate(m)) throw new Error(`${kindKey(m)}: ${(validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`);
 }
+
+/** Gateway API kinds' CRD schemas as written (open objects), by CRD file. */
+let openCrdValidators: Map<string, ValidateFunction> | undefined;
 
 /** Strict check; returns the error messages (empty when the object is valid). */
 export function strictErrors(m: Manifest): string[] {

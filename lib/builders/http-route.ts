@@ -1,0 +1,131 @@
+/**
+ * The route's Gateway API HTTPRoutes (gateway.networking.k8s.io/v1), as net-gateway-api builds
+ * them from the KIngress that Knative's route controller would create
+ * (knative-extensions/net-gateway-api pkg/reconciler/ingress/resources/httproute.go MakeHTTPRoute):
+ * one HTTPRoute per KIngress rule, that is per traffic name ('' and each tag) and visibility,
+ * named after the rule's longest host and attached to the external or the local Gateway.
+ *
+ * Like net-gateway-api, the revision and namespace headers are per-backend RequestHeaderModifier
+ * filters (the activator needs them to tell split revisions apart). Unlike it, the runtime-only
+ * headers are removed by a rule-level filter, as the Istio VirtualServices do (see
+ * RUNTIME_ONLY_HEADERS). Not emitted: net-gateway-api's probe rules (`/.well-known/knative/...`
+ * with K-Network-Hash), which only its readiness prober uses.
+ */
+import { Annotations, Headers, Labels, RUNTIME_ONLY_HEADERS } from '../constants';
+import { DEFAULT_GATEWAY_API_CONFIG, type ServingConfig } from '../config';
+import { sortedRecord, type Json } from './json';
+import { ingressAnnotations } from './meta';
+import { splitGatewayRef } from './serving-system';
+import type { RouteSpec, TrafficSplit } from './spec';
+import { ingressRules, type IngressRule, type IngressVisibility } from './virtual-service';
+
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+export const GATEWAY_API_VERSION = `${GATEWAY_API_GROUP}/v1`;
+/** net-gateway-api's KIngress class (knative-extensions/net-gateway-api pkg/reconciler/ingress/controller.go). */
+export const GATEWAY_API_INGRESS_CLASS = 'gateway-api.ingress.networking.knative.dev';
+/** Label net-gateway-api puts on a tag's HTTPRoutes (pkg/reconciler/ingress/resources/httproute.go TagLabelKey). */
+export const TAG_LABEL = 'networking.knative.dev/tag';
+const REQUEST_HEADER_MODIFIER = 'RequestHeaderModifier';
+
+export function buildHttpRoutes(route: RouteSpec): Json[] {
+  return ingressRules(route).map((rule) => buildHttpRoute(route, rule));
+}
+
+export function buildHttpRoute(route: RouteSpec, rule: IngressRule): Json {
+  const gatewayApi = route.gatewayApi ?? DEFAULT_GATEWAY_API_CONFIG;
+  const local = rule.visibility === 'ClusterLocal';
+  const gateway = splitGatewayRef(local ? gatewayApi.localGateway : gatewayApi.externalGateway);
+  return {
+    apiVersion: GATEWAY_API_VERSION,
+    kind: 'HTTPRoute',
+    metadata: {
+      name: longestHost(rule.hosts),
+      namespace: route.namespace,
+      labels: httpRouteLabels(route, rule),
+      annotations: sortedRecord({ ...ingressAnnotations(route), [Annotations.INGRESS_CLASS]: GATEWAY_API_INGRESS_CLASS }),
+    },
+    spec: {
+      parentRefs: [{ group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: gateway.namespace, name: gateway.name }],
+      hostnames: [...rule.hosts],
+      rules: [httpRouteRule(route.namespace, rule, gatewayApi)],
+    },
+  };
+}
+
+/** net-gateway-api's LongestHost: the last host in sort order, e.g. `NAME.NS.svc.cluster.local`. */
+export function longestHost(hosts: readonly string[]): string {
+  return [...hosts].sort()[hosts.length - 1];
+}
+
+/**
+ * The KIngress labels (route labels plus route name and namespace), the ingress name, the rule's
+ * visibility ('' for external, as net-gateway-api writes it) and, on a tag's routes, the tag.
+ */
+function httpRouteLabels(route: RouteSpec, rule: IngressRule): Record<string, string> {
+  const tag = tagOf(route, rule);
+  return sortedRecord({
+    ...route.labels,
+    [Labels.ROUTE]: route.name,
+    [Labels.ROUTE_NAMESPACE]: route.namespace,
+    [Labels.INGRESS]: route.name,
+    [Labels.VISIBILITY]: rule.visibility === 'ClusterLocal' ? 'cluster-local' : '',
+    ...(tag ? { [TAG_LABEL]: tag } : {}),
+  });
+}
+
+/** The tag whose hosts the rule serves ('' for the route's own name), found by host as net-gateway-api does. */
+function tagOf(route: RouteSpec, rule: IngressRule): string {
+  const served = (host: string | undefined) => host !== undefined && rule.hosts.includes(host);
+  const name = route.names.find((n) => served(`${n.hostName}.${route.namespace}.svc.cluster.local`) || served(n.externalHost));
+  return name?.tag ?? '';
+}
+
+/** One rule: every path (`/`), the runtime-only headers removed, the weighted revisions. */
+function httpRouteRule(namespace: string, rule: IngressRule, gatewayApi: ServingConfig['gatewayApi']): Json {
+  return {
+    matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+    filters: [{ type: REQUEST_HEADER_MODIFIER, requestHeaderModifier: { remove: [...RUNTIME_ONLY_HEADERS] } }],
+    backendRefs: rule.splits.map((s) => weightedBackend(namespace, s)),
+    // net-gateway-api: `request: 0s` (no gateway timeout) when the Gateway supports HTTPRouteRequestTimeout.
+    ...(gatewayApi.requestTimeoutSupported ? { timeouts: { request: '0s' } } : {}),
+  };
+}
+
+/** The revision's public Service, with the headers the activator and queue-proxy read (sorted by name). */
+function weightedBackend(namespace: string, split: TrafficSplit): Json {
+  return {
+    group: '',
+    kind: 'Service',
+    name: split.revisionName,
+    port: split.servicePort,
+    weight: split.percent,
+    filters: [
+      {
+        type: REQUEST_HEADER_MODIFIER,
+        requestHeaderModifier: {
+          set: [
+            { name: Headers.NAMESPACE, value: namespace },
+            { name: Headers.REVISION, value: split.revisionName },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The HTTPRoute of one traffic name ('' or a tag) and visibility, for a Route construct that adds
+ * a name's objects when the name appears.
+ */
+export function buildHttpRouteFor(route: RouteSpec, tag: string, visibility: IngressVisibility): Json {
+  const names = route.names.filter((n) => n.tag === tag);
+  const rule = ingressRules({ ...route, names }).find((r) => r.visibility === visibility);
+  if (!rule) throw new Error(`route "${route.name}" has no ${visibility} rule for traffic name "${tag}"`);
+  return buildHttpRoute(route, rule);
+}
+
+/** The visibilities a traffic name gets a rule (so an HTTPRoute) for, as ingressRules decides. */
+export function visibilitiesOf(route: RouteSpec, tag: string): IngressVisibility[] {
+  const names = route.names.filter((n) => n.tag === tag);
+  return ingressRules({ ...route, names }).map((r) => r.visibility);
+}
