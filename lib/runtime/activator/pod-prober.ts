@@ -5,20 +5,44 @@ import { PodAddress, formatAddress } from './revision';
 /**
  * Probes queue-proxies directly (reference 9, "Probing pods"): `GET /healthz` with
  * `K-Network-Probe: queue` and the activator's User-Agent; healthy means 200 with body `queue`.
- * Each address is probed every `intervalMs` with a `timeoutMs` budget, so a pod is used as soon as
- * its queue-proxy answers, before the Endpoints catch up.
+ * A pod is used as soon as its queue-proxy answers, before the Endpoints catch up.
+ *
+ * Pacing. A healthy pod is probed `intervalMs` after its last answer. A pod not (yet) healthy is
+ * where a cold start waits, so it is probed sooner: probes start `firstRetryMs` apart, the gap
+ * growing ×RETRY_GROWTH per failed probe up to `intervalMs`, measured from the start of the last
+ * probe. A queue-proxy whose app is still starting holds a readiness probe open while it polls the
+ * app (Knative's aggressive probing, lib/runtime/queue-proxy/readiness.ts), so such a probe ends
+ * by its timeout after more than the gap and the next one starts at once: a probe is always
+ * waiting at the queue-proxy, which answers it as soon as the app is ready. (With a fixed
+ * 200 ms pause after each 300 ms timeout, the answer could wait up to 200 ms for the next probe;
+ * measured in docs/runtime-performance.md, "Cold start".) At most one probe per pod is in flight.
  */
 export const PROBE_USER_AGENT = 'Knative-Activator-Probe';
 
+/** First gap between probes of a pod not yet healthy, and its growth per failed probe. */
+export const FIRST_RETRY_MS = 25;
+export const RETRY_GROWTH = 1.5;
+
 export interface ProberProps {
+  /** Between probes of a healthy pod; the longest gap for one not yet healthy. */
   readonly intervalMs: number;
   readonly timeoutMs: number;
+  /** @default FIRST_RETRY_MS */
+  readonly firstRetryMs?: number;
   /** Called whenever the set of healthy addresses changes. */
   readonly onChange: (healthy: readonly PodAddress[]) => void;
 }
 
+interface Target {
+  readonly address: PodAddress;
+  timer: NodeJS.Timeout | undefined;
+  healthy: boolean;
+  /** Failed probes since the pod was last healthy (paces the retries). */
+  failures: number;
+}
+
 export class PodProber {
-  private readonly targets = new Map<string, { address: PodAddress; timer: NodeJS.Timeout | undefined; healthy: boolean }>();
+  private readonly targets = new Map<string, Target>();
   private stopped = false;
 
   constructor(private readonly props: ProberProps) {}
@@ -35,7 +59,7 @@ export class PodProber {
     }
     for (const [id, address] of wanted) {
       if (this.targets.has(id) || this.stopped) continue;
-      const target = { address, healthy: false, timer: undefined as NodeJS.Timeout | undefined };
+      const target: Target = { address, healthy: false, timer: undefined, failures: 0 };
       this.targets.set(id, target);
       this.schedule(id, 0);
     }
@@ -72,13 +96,22 @@ export class PodProber {
   private async probeOnce(id: string): Promise<void> {
     const target = this.targets.get(id);
     if (!target || this.stopped) return;
+    const startedAt = Date.now();
     const ok = await probeQueueProxy(target.address, this.props.timeoutMs);
     if (this.targets.get(id) !== target) return; // removed while probing
+    if (ok) target.failures = 0;
     if (ok !== target.healthy) {
       target.healthy = ok;
       this.emit();
     }
-    this.schedule(id, this.props.intervalMs);
+    this.schedule(id, ok ? this.props.intervalMs : this.retryDelay(target, Date.now() - startedAt));
+  }
+
+  /** Delay before the next probe of a pod not healthy: the paced gap minus the probe's own time. */
+  private retryDelay(target: Target, elapsedMs: number): number {
+    const gap = Math.min(this.props.intervalMs, (this.props.firstRetryMs ?? FIRST_RETRY_MS) * RETRY_GROWTH ** target.failures);
+    target.failures++;
+    return Math.max(0, gap - elapsedMs);
   }
 
   private emit(): void {
