@@ -2,7 +2,7 @@ import { AutoscalerConfigProps, ServingConfig } from './config';
 import { Problem } from './problems';
 
 /**
- * Knative's autoscaling annotations [reference 7]: names, legacy aliases, validation, and the
+ * Knative's autoscaling annotations (knative/serving pkg/apis/autoscaling/register.go, annotation_validation.go): names, legacy aliases, validation, and the
  * resolution against config-autoscaler that both the compiler (to validate and carry them) and the
  * runtime autoscaler (to act on them) need. One module so the two can never disagree.
  */
@@ -95,7 +95,7 @@ export interface ResolvedAutoscaling {
   readonly target?: number;
   /** Fraction, e.g. 0.7. */
   readonly targetUtilization: number;
-  /** The per-pod capacity the target is a fraction of [4.3 TotalValue]. */
+  /** The per-pod capacity the target is a fraction of (TotalValue, knative/serving pkg/reconciler/autoscaling/resources/target.go). */
   readonly totalValue: number;
   /** Desired load per pod: max(0.01, totalValue × targetUtilization). */
   readonly targetPerPod: number;
@@ -256,7 +256,7 @@ function checkScaleBounds(
   }
 }
 
-/** TotalValue of reference 4.3: what one pod can take before the target fraction applies. */
+/** TotalValue of knative/serving pkg/reconciler/autoscaling/resources/target.go: what one pod can take before the target fraction applies. */
 function totalValueOf(
   metric: string,
   target: number | undefined,

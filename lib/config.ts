@@ -137,7 +137,7 @@ export const DEFAULT_QUEUE_SIDECAR_RESOURCES: Required<QueueSidecarResourcesProp
   ephemeralStorageLimit: '',
 };
 
-/** config-autoscaler [reference 7]. Durations in seconds. */
+/** config-autoscaler (knative/serving pkg/autoscaler/config/config.go). Durations in seconds. */
 export interface AutoscalerConfigProps {
   /** @default 70 */
   readonly containerConcurrencyTargetPercentage?: number;

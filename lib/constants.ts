@@ -1,6 +1,6 @@
 /**
  * Knative Serving's fixed facts: ports, label and annotation keys, header names and defaults.
- * Values carry over from ../shared/knative-reference.md (section numbers in brackets) so that the
+ * Values carry over from Knative's source (repository and path noted per group) so that the
  * compiled graph and Knative's own components agree on the wire.
  */
 
@@ -20,7 +20,7 @@ export const Ports = {
   /** Public Service port for h2c revisions. */
   SERVICE_H2C: 81,
   SERVICE_HTTPS: 443,
-  /** Ports a user container may not use [3.2]; 8112 is added because our queue-proxy binds it. */
+  /** Ports a user container may not use (knative/serving pkg/apis/serving/k8s_validation.go); 8112 is added because our queue-proxy binds it. */
   RESERVED: [8012, 8013, 8022, 9090, 9091, 8008, 8112] as readonly number[],
 } as const;
 
@@ -31,7 +31,7 @@ export const Group = {
   NETWORKING_INTERNAL: 'networking.internal.knative.dev',
 } as const;
 
-/** Label keys [2]. */
+/** Label keys (knative/serving pkg/apis/serving/register.go). */
 export const Labels = {
   SERVICE: 'serving.knative.dev/service',
   CONFIGURATION: 'serving.knative.dev/configuration',
@@ -101,7 +101,7 @@ export const SYSTEM_NAMESPACE = 'knative-serving';
 export const USER_CONTAINER_NAME = 'user-container';
 export const QUEUE_CONTAINER_NAME = 'queue-proxy';
 
-/** Revision-level defaults from config-defaults [11]. */
+/** Revision-level defaults from config-defaults (knative/serving pkg/apis/config/defaults.go). */
 export const RevisionDefaults = {
   TIMEOUT_SECONDS: 300,
   MAX_TIMEOUT_SECONDS: 600,
@@ -110,7 +110,7 @@ export const RevisionDefaults = {
   PROGRESS_DEADLINE_SECONDS: 600,
 } as const;
 
-/** Gateways and their Services [5.5]. */
+/** Gateways and their Services (knative-extensions/net-istio config/202-gateway.yaml, 203-local-gateway.yaml). */
 export const Gateways = {
   EXTERNAL: 'knative-serving/knative-ingress-gateway',
   LOCAL: 'knative-serving/knative-local-gateway',

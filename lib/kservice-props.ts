@@ -43,7 +43,7 @@ export enum DataPlane {
    */
   RUNTIME = 'runtime',
   /**
-   * Permanent "Serve" mode [reference 14]: the public Service selects the revision's pods, so
+   * Permanent "Serve" mode (the SKS mode of knative/serving pkg/reconciler/serverlessservice/serverlessservice.go): the public Service selects the revision's pods, so
    * Kubernetes fills its Endpoints and the service works without the runtime. Loses scale to
    * zero and activator buffering, so it requires min-scale >= 1.
    */
@@ -55,7 +55,7 @@ type PortOptional<T extends { port: unknown }> = Omit<T, 'port'> & { port?: T['p
 
 /**
  * A Kubernetes probe whose httpGet/tcpSocket/grpc `port` may be left out: Knative defaults it to
- * the user port [reference 3.2], so `{ httpGet: { path: '/healthz' } }` is a complete probe.
+ * the user port (knative/serving pkg/apis/serving/v1/revision_defaults.go), so `{ httpGet: { path: '/healthz' } }` is a complete probe.
  */
 export interface Probe extends Omit<IProbe, 'httpGet' | 'tcpSocket' | 'grpc'> {
   httpGet?: PortOptional<IHTTPGetAction>;
@@ -63,7 +63,7 @@ export interface Probe extends Omit<IProbe, 'httpGet' | 'tcpSocket' | 'grpc'> {
   grpc?: PortOptional<IGRPCAction>;
 }
 
-/** The HTTP protocol the user container speaks on its port [reference 11]. */
+/** The HTTP protocol the user container speaks on its port (knative/serving pkg/reconciler/revision/resources/queue.go). */
 export type PortName = 'http1' | 'h2c';
 
 /** One user container: the subset of a Kubernetes container that Knative allows. */
@@ -156,7 +156,7 @@ export class AutoscalingMetric {
 
 /**
  * Typed autoscaling settings, written onto the template as Knative's canonical
- * `autoscaling.knative.dev/*` annotations [reference 7]. Unset fields fall back to
+ * `autoscaling.knative.dev/*` annotations (knative/serving pkg/apis/autoscaling/register.go). Unset fields fall back to
  * config-autoscaler. Raw annotations in `templateAnnotations` are accepted too; a typed field
  * wins over the same raw annotation.
  */
@@ -260,7 +260,7 @@ export interface RevisionProps extends RevisionTemplateProps {
   readonly retain?: boolean;
 }
 
-/** One entry of `spec.traffic` [reference 6]. */
+/** One entry of `spec.traffic` (knative/serving pkg/apis/serving/v1/route_types.go). */
 export interface TrafficTargetProps {
   /** A pinned revision (the current template's revision or one of `revisions`). XOR latestRevision. */
   readonly revisionName?: string;

@@ -7,7 +7,7 @@ const MD5_HEX_LENGTH = 32;
 /**
  * Knative's `kmeta.ChildName`: `parent + suffix` when it fits in 63 characters; otherwise the
  * parent is cut short and the md5 of the whole parent is put before the suffix, so that long names
- * are shortened deterministically instead of being rejected [reference 1].
+ * are shortened deterministically instead of being rejected (knative/pkg kmeta/names.go).
  */
 export function childName(parent: string, suffix: string): string {
   const whole = parent + suffix;
@@ -29,7 +29,11 @@ function trimTrailingNonAlphanumerics(s: string): string {
   return s.replace(/[^a-z0-9]+$/i, '');
 }
 
-/** Names of every object in a revision's and a route's part of the graph [reference 1]. */
+/**
+ * Names of every object in a revision's and a route's part of the graph (knative/serving
+ * pkg/reconciler/revision/resources/names/names.go, pkg/reconciler/serverlessservice/resources/names/names.go;
+ * knative-extensions/net-istio pkg/reconciler/ingress/resources/names/names.go).
+ */
 export const Names = {
   /** `NAME-00001` for generation 1. */
   revision: (serviceName: string, generation: number) =>

@@ -1,6 +1,6 @@
 /**
- * Validation of KService props and of the resolved model, with Knative's rules [reference 3.2, 6,
- * 7, 11]. Every problem is collected with its property path and raised once as a ValidationError
+ * Validation of KService props and of the resolved model, with Knative's rules (knative/serving
+ * pkg/apis/serving/v1/*_validation.go, pkg/apis/serving/k8s_validation.go, pkg/apis/autoscaling/annotation_validation.go). Every problem is collected with its property path and raised once as a ValidationError
  * before anything is added to the construct tree, so nothing is ever half-synthesized.
  */
 import { AutoscalerClass } from './autoscaling';

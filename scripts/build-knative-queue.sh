@@ -2,9 +2,9 @@
 # Builds Knative Serving's own queue-proxy (knative.dev/serving/cmd/queue) with
 # the machine's Go toolchain, from the Go module proxy, as the Go peer for the
 # data-plane benchmark (bench/run.ts). The default release, v0.50.0, is the Go
-# module version of knative-v1.23.0, the snapshot /work/shared/knative-reference.md
-# was read from; set KNATIVE_SERVING_VERSION to build another one. When the
-# pinned version cannot be built, the script tries v0.51.0 (the next release).
+# module version of knative-v1.23.0, the Knative release the compiler's facts
+# come from; set KNATIVE_SERVING_VERSION to build another one. When the pinned
+# version cannot be built, the script tries v0.51.0 (the next release).
 #
 # The binary is cached as
 #   ${KSERVICE_BENCH_CACHE:-$HOME/.cache/cdk8s-kservice/bench}/knative-queue-<version>

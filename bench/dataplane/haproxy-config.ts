@@ -1,7 +1,7 @@
 /**
  * HAProxy as the same concurrency-limiting queue as a queue-proxy: one server with
  * `maxconn` = containerConcurrency, a bounded queue of 10 × containerConcurrency
- * (`maxqueue`, Knative's queue depth, reference 10) and `timeout queue` = the revision timeout.
+ * (`maxqueue`, Knative's queue depth, knative/serving pkg/queue/sharedmain/main.go) and `timeout queue` = the revision timeout.
  */
 export interface HaproxyConfigInput {
   readonly listenPort: number;

@@ -7,7 +7,7 @@ import { KNATIVE_ZAP_LOGGER_CONFIG } from '../../lib/constants';
 export const BENCH_NAMESPACE = 'bench';
 export const BENCH_REVISION = 'bench-00001';
 
-/** Headers the activator routes by (reference 9, "Revision lookup"); sent on every path alike. */
+/** Headers the activator routes by (knative/serving pkg/activator/handler/context_handler.go); sent on every path alike. */
 export const REVISION_HEADERS: Readonly<Record<string, string>> = {
   'Knative-Serving-Namespace': BENCH_NAMESPACE,
   'Knative-Serving-Revision': BENCH_REVISION,
@@ -51,5 +51,5 @@ export function queueProxyEnv(input: QueueEnvInput): Record<string, string> {
   };
 }
 
-/** A kubelet-style readiness probe of a queue-proxy (reference 3.3, queue-proxy readinessProbe). */
+/** A kubelet-style readiness probe of a queue-proxy (knative/serving pkg/reconciler/revision/resources/queue.go, readinessProbe). */
 export const QUEUE_PROBE_HEADERS: Readonly<Record<string, string>> = { 'K-Network-Probe': 'queue', 'User-Agent': 'kube-probe/1.36' };

@@ -1,6 +1,6 @@
 /**
- * The revision's Deployment `REV-deployment` [reference 3.1], following Knative's
- * revision/resources/deploy.go.
+ * The revision's Deployment `REV-deployment`, following Knative's
+ * knative/serving pkg/reconciler/revision/resources/deploy.go.
  *
  * Deliberate differences from Knative, forced by a static graph:
  * - The selector is `serving.knative.dev/revision: REV`, not `revisionUID` (no UID exists before

@@ -1,6 +1,6 @@
 /**
  * The `autoscaling/v2` HorizontalPodAutoscaler `REV` for revisions of class
- * `hpa.autoscaling.knative.dev` [reference 7], as Knative's autoscaling/hpa/resources/hpa.go makes
+ * `hpa.autoscaling.knative.dev`, as Knative's knative/serving pkg/reconciler/autoscaling/hpa/resources/hpa.go makes
  * it from the PodAutoscaler (whose labels and annotations it copies).
  */
 import { AutoscalingAnnotations, Metric } from '../autoscaling';

@@ -1,6 +1,6 @@
 /**
- * Labels and annotations of every object in the graph [reference 2], as Knative's
- * revision/resources/meta.go, autoscaling/resources and route/resources compute them.
+ * Labels and annotations of every object in the graph, as Knative's (knative/serving)
+ * pkg/reconciler/revision/resources/meta.go, autoscaling/resources and route/resources compute them.
  * Keys are sorted so the output is deterministic.
  */
 import { AutoscalingAnnotations } from '../autoscaling';
@@ -95,7 +95,7 @@ export function routeServiceLabels(route: RouteSpec): Record<string, string> {
   return sortedRecord(labels);
 }
 
-/** VirtualService labels: exactly the three keys net-istio's FilterMap keeps [reference 2]. */
+/** VirtualService labels: exactly the three keys net-istio's FilterMap keeps (knative-extensions/net-istio pkg/reconciler/ingress/resources/virtual_service.go). */
 export function virtualServiceLabels(route: RouteSpec): Record<string, string> {
   return sortedRecord({
     [Labels.INGRESS]: route.name,

@@ -1,6 +1,6 @@
 /**
- * The private Service `REV-private` [reference 4.1], as Knative's serverlessservice/resources
- * builds it. It selects the revision's pods (on `serving.knative.dev/revision`, our stand-in for
+ * The private Service `REV-private`, as Knative's knative/serving
+ * pkg/reconciler/serverlessservice/resources/services.go builds it. It selects the revision's pods (on `serving.knative.dev/revision`, our stand-in for
  * revisionUID) and gives the autoscaler and activator a way to find them.
  */
 import { Ports } from '../constants';

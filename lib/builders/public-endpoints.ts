@@ -1,5 +1,5 @@
 /**
- * The public Endpoints `REV` [reference 4.2], declared WITHOUT subsets. The runtime owns the
+ * The public Endpoints `REV` (knative/serving pkg/reconciler/serverlessservice/resources/services.go), declared WITHOUT subsets. The runtime owns the
  * addresses (activator IPs or pod IPs); leaving `subsets` out means re-applying the manifests never
  * touches them (apply merges only the fields a manifest sets), so a deploy cannot cut a serving
  * revision off from its pods. Not emitted with the static data plane (Kubernetes fills it).

@@ -1,9 +1,10 @@
 /**
- * The public Service `REV` [reference 4.2]: the address the VirtualServices route to.
+ * The public Service `REV` (knative/serving pkg/reconciler/serverlessservice/resources/services.go): the address the VirtualServices route to.
  *
  * With the runtime data plane it has no selector and the runtime writes its Endpoints (activator
  * IPs at zero, pod IPs when serving), exactly like Knative's SKS. With the static data plane it
- * selects the revision's pods, the static equivalent of permanent Serve mode [reference 14].
+ * selects the revision's pods, the static equivalent of permanent Serve mode (knative/serving
+ * pkg/reconciler/serverlessservice/serverlessservice.go switches between the two).
  */
 import { Ports } from '../constants';
 import type { Json } from './json';

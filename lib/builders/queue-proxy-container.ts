@@ -1,5 +1,5 @@
 /**
- * The queue-proxy sidecar [reference 3.3], as Knative's revision/resources/queue.go builds it: ports,
+ * The queue-proxy sidecar, as Knative's knative/serving pkg/reconciler/revision/resources/queue.go builds it: ports,
  * the env contract in Knative's exact order, the kubelet readiness probe pointing at queue-proxy,
  * the user's readiness probe handed over as SERVING_READINESS_PROBE, resources (config-deployment
  * defaults, then the revision's queue.sidecar annotations) and the restricted securityContext. Our runtime image runs it as `kservice-runtime queue-proxy`.

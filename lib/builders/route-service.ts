@@ -1,5 +1,5 @@
 /**
- * The route's k8s Services [reference 4.4]: one ExternalName Service per traffic name (`NAME`, and
+ * The route's k8s Services (knative/serving pkg/reconciler/route/resources/service.go): one ExternalName Service per traffic name (`NAME`, and
  * `TAG-NAME` per tag) pointing at the local gateway Service, so `NAME.NS.svc.cluster.local`
  * resolves to the Istio gateway. This is the state Knative's route controller reaches once net-istio
  * reports its private load balancer (the placeholder step is skipped).

@@ -1,8 +1,8 @@
 /**
  * The install-time part of the graph (once per cluster): the knative-serving namespace, the Istio
- * gateways and the local gateway Service [reference 5.5], the config-autoscaler ConfigMap, and our
+ * gateways and the local gateway Service (knative-extensions/net-istio config/202-gateway.yaml, 203-local-gateway.yaml), the config-autoscaler ConfigMap, and our
  * runtime (activator and autoscaler Deployments, Services, ServiceAccounts, PodDisruptionBudgets)
- * [reference 4.2, 9]. Every system pod meets Pod Security "restricted".
+ * (knative/serving config/core/deployments/activator.yaml). Every system pod meets Pod Security "restricted".
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';

@@ -10,7 +10,7 @@ import type { ServingConfig } from '../config';
 import { Ports } from '../constants';
 import type { Json } from './json';
 
-/** HTTP protocol of a revision's serving port [reference 11]. */
+/** HTTP protocol of a revision's serving port (knative/serving pkg/reconciler/revision/resources/queue.go). */
 export type Protocol = 'http1' | 'h2c';
 
 /** How the public Endpoints are filled; mirrors `DataPlane` of the public props. */
@@ -59,7 +59,7 @@ export interface TrafficSplit {
   readonly revisionName: string;
   readonly percent: number;
   readonly latestRevision: boolean;
-  /** Public Service port of the revision: 80, or 81 for h2c [reference 4.2]. */
+  /** Public Service port of the revision: 80, or 81 for h2c (knative/serving pkg/reconciler/serverlessservice/resources/services.go). */
   readonly servicePort: number;
 }
 

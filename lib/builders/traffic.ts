@@ -1,5 +1,5 @@
 /**
- * Route traffic semantics [reference 6], as Knative's route/traffic package resolves
+ * Route traffic semantics, as Knative's knative/serving pkg/reconciler/route/traffic package resolves
  * `spec.traffic`: defaults, latestRevision resolution, and the per-name lists ('' plus each tag)
  * that the KIngress (and so the VirtualServices) are built from.
  */

@@ -1,6 +1,6 @@
 /**
- * The user's containers as they appear in the Deployment [reference 3.2], following Knative's
- * revision/resources/deploy.go: the serving container gets the single `user-port` and `PORT`;
+ * The user's containers as they appear in the Deployment, following Knative's
+ * knative/serving pkg/reconciler/revision/resources/deploy.go: the serving container gets the single `user-port` and `PORT`;
  * every user container gets the K_* env, the preStop drain hook and FallbackToLogsOnError; HTTP,
  * TCP and gRPC readiness probes move to queue-proxy.
  */
@@ -48,7 +48,7 @@ export function buildSidecarContainer(rev: RevisionSpec, container: IContainer):
   });
 }
 
-/** Reserved env every user container gets [reference 3.2]. */
+/** Reserved env every user container gets (knative/serving pkg/reconciler/revision/resources/env_var.go). */
 export function knativeEnv(rev: RevisionSpec): IEnvVar[] {
   return [
     { name: 'K_REVISION', value: rev.name },

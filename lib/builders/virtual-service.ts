@@ -1,5 +1,5 @@
 /**
- * The route's Istio VirtualServices [reference 5.1, 5.3, 5.4]: `NAME-ingress` (bound to the ingress
+ * The route's Istio VirtualServices (knative-extensions/net-istio pkg/reconciler/ingress/resources/virtual_service.go): `NAME-ingress` (bound to the ingress
  * and local gateways) and `NAME-mesh` (sidecar traffic), as net-istio builds them from the KIngress
  * that Knative's route controller would create.
  *

@@ -53,7 +53,7 @@ function checkQueueSidecarAnnotations(annotations: Record<string, string> | unde
   for (const { key, message } of queueSidecarAnnotationProblems(annotations ?? {})) report([...at, key], message);
 }
 
-/** A BYO revision name must start with the service name and a dash [reference 1]. */
+/** A BYO revision name must start with the service name and a dash (knative/serving pkg/apis/serving/v1/revision_validation.go). */
 function checkTemplateName(service: KnativeService, report: Report): void {
   const name = service.spec.template.metadata?.name;
   if (name === undefined) return;

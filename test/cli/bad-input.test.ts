@@ -119,7 +119,7 @@ const cases: Case[] = [
   { name: 'visibility label with another value', files: { 'hello.yaml': HELLO.replace('  name: hello\n', '  name: hello\n  labels:\n    networking.knative.dev/visibility: public\n') },
     stderr: ['hello.yaml:6:40 metadata.labels["networking.knative.dev/visibility"]: must be cluster-local (omit the label for external visibility)'] },
 
-  // --- annotations (reference 7 and 11)
+  // --- annotations (knative/serving pkg/apis/autoscaling/annotation_validation.go)
   { name: 'unquoted annotation value', files: { 'hello.yaml': annotated('autoscaling.knative.dev/min-scale: 1') },
     stderr: ['hello.yaml:9:44 spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"]: must be a string (quote it: "1")'] },
   { name: 'negative min-scale', files: { 'hello.yaml': annotated('autoscaling.knative.dev/min-scale: "-1"') },

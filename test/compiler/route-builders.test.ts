@@ -52,7 +52,7 @@ describe('route k8s Services', () => {
 });
 
 describe('VirtualServices', () => {
-  it('hello: ingress VS per reference 12', () => {
+  it('hello: ingress VS as net-istio makes it (knative-extensions/net-istio pkg/reconciler/ingress/resources/virtual_service.go)', () => {
     const vs = buildIngressVirtualService(serviceSpec({}, 'hello').route) as any;
     expect(vs.metadata.name).toBe('hello-ingress');
     expect(vs.metadata.labels).toEqual({

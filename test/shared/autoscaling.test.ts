@@ -10,7 +10,7 @@ import { DEFAULT_AUTOSCALER_CONFIG, resolveServingConfig } from '../../lib/confi
 
 const config = resolveServingConfig();
 
-describe('parseAutoscaling defaults (reference 7, 4.3)', () => {
+describe('parseAutoscaling defaults (knative/serving pkg/autoscaler/config/config.go, pkg/reconciler/autoscaling/resources/target.go)', () => {
   it.each([
     // [containerConcurrency, annotations, totalValue, targetPerPod]
     [0, {}, 100, 70],

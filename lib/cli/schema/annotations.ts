@@ -49,7 +49,7 @@ const autoscalingRules: Record<string, Schema> = {
   ),
 };
 
-/** Legacy camelCase spellings Knative still accepts [reference 7]. */
+/** Legacy camelCase spellings Knative still accepts (knative/serving pkg/apis/autoscaling/register.go). */
 const aliases: Record<string, string> = {
   targetUtilizationPercentage: 'target-utilization-percentage',
   minScale: 'min-scale',

@@ -26,7 +26,7 @@ const serviceLabels: Schema = {
   },
 };
 
-/** RevisionSpec: the PodSpec subset plus Knative's own fields [reference 11]. */
+/** RevisionSpec: the PodSpec subset plus Knative's own fields (knative/serving pkg/apis/serving/v1/revision_types.go). */
 const revisionSpec = object({
   ...podSpecProperties,
   containerConcurrency: integer(0, RevisionDefaults.CONTAINER_CONCURRENCY_MAX),

@@ -18,7 +18,7 @@ const reservedPort: Schema = {
   hint: `must be a port in 1..65535 other than the reserved ${[...Ports.RESERVED].join(', ')}`,
 };
 
-/** Set by the compiler on every serving container [reference 3.2]. */
+/** Set by the compiler on every serving container (knative/serving pkg/reconciler/revision/resources/env_var.go). */
 const RESERVED_ENV = ['PORT', 'K_REVISION', 'K_CONFIGURATION', 'K_SERVICE'];
 
 const keyToPath = object({ key: string(), path: string(), mode: integer(0, 511) }, ['key', 'path']);

@@ -3,7 +3,7 @@ import { type ConnectionLimits, readConnectionLimits } from '../shared/connectio
 import { Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
 
 /**
- * The activator's environment (reference 9 for the defaults). Ports and the bind address are
+ * The activator's environment (defaults from knative/serving config/core/deployments/activator.yaml and cmd/activator/main.go). Ports and the bind address are
  * overridable so several instances run on one host in tests.
  */
 export interface ActivatorConfig {

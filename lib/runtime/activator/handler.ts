@@ -10,7 +10,7 @@ import type { RevisionBackend } from './revision-backend';
 import { NoPodAcceptedError, REFUSED, type Reservation } from './throttler';
 
 /**
- * The activator's request path (reference 9): answer probes, find the revision, hold the request
+ * The activator's request path (knative/serving pkg/activator/handler/handler.go): answer probes, find the revision, hold the request
  * until the revision has room (bounded queue, bounded by the revision's timeout), then proxy it to
  * a pod with `K-Proxy-Request: activator` and the original Host in `K-Original-Host`.
  */

@@ -1,5 +1,5 @@
 /**
- * How the activator picks a pod among those with spare capacity (reference 9, "LB policy"):
+ * How the activator picks a pod among those with spare capacity (knative/serving pkg/activator/net/lb_policy.go):
  * CC = 0 → the less busy of two random pods; CC 1-3 → the first pod with a free slot (keeps the
  * few slots of each pod packed); CC > 3 → round robin over pods with a free slot.
  */

@@ -3,7 +3,7 @@ import { Headers } from '../../constants';
 import { PodAddress, formatAddress } from './revision';
 
 /**
- * Probes queue-proxies directly (reference 9, "Probing pods"): `GET /healthz` with
+ * Probes queue-proxies directly (knative/serving pkg/activator/net/revision_backends.go): `GET /healthz` with
  * `K-Network-Probe: queue` and the activator's User-Agent; healthy means 200 with body `queue`.
  * A pod is used as soon as its queue-proxy answers, before the Endpoints catch up.
  *

@@ -4,7 +4,7 @@ import { parseAddress, revisionKey } from './revision';
 
 /**
  * Asks every autoscaler pod for an immediate decision when a request reaches a revision without a
- * ready pod (reference 8, "Scale-from-zero"): `POST /poke {"namespace","revision"}`. At most one
+ * ready pod (knative/serving pkg/autoscaler/scaling/multiscaler.go Poke): `POST /poke {"namespace","revision"}`. At most one
  * poke per revision per `minIntervalMs`, fire and forget: a lost poke only costs the next scrape.
  */
 export class AutoscalerPoker {

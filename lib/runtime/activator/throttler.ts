@@ -3,7 +3,7 @@ import { LbPolicy, PodSlot, policyFor } from './lb-policy';
 import { PodAddress, formatAddress } from './revision';
 
 /**
- * Per-revision throttling (reference 9, "Throttling"): a revision breaker whose capacity is
+ * Per-revision throttling (knative/serving pkg/activator/net/throttler.go): a revision breaker whose capacity is
  * containerConcurrency × usable pods (an open/closed breaker on 0/≥1 pods when CC = 0) holds
  * requests in a bounded FIFO queue while there is no room; each admitted request then reserves a
  * slot on one pod, picked by the LB policy. A pod that refuses the connection is skipped and the

@@ -1,8 +1,8 @@
 import { WindowedAverage, WindowedMax } from './metric-window';
 
 /**
- * The KPA decider (reference 8, "Decision every 2s tick" steps 1-6, and 4.3 for the excess burst
- * capacity). Pure and deterministic: time comes in as epoch milliseconds, ready pods as a number,
+ * The KPA decider (knative/serving pkg/autoscaler/scaling/autoscaler.go, its 2 s decision and the
+ * excess burst capacity). Pure and deterministic: time comes in as epoch milliseconds, ready pods as a number,
  * metric samples through `record`. The scaler (scaler.ts) applies bounds and scale-to-zero on top.
  */
 export interface DeciderSpec {
@@ -175,7 +175,7 @@ export class KpaDecider {
 }
 
 /**
- * Reference 4.3: how much spare capacity the ready pods have beyond the wanted burst. Negative
+ * knative/serving pkg/autoscaler/scaling/autoscaler.go: how much spare capacity the ready pods have beyond the wanted burst. Negative
  * means the activator must stay in the path to buffer a burst.
  */
 export function excessBurstCapacity(spec: DeciderSpec, readyPods: number, panicAverage: number): number {
@@ -184,7 +184,7 @@ export function excessBurstCapacity(spec: DeciderSpec, readyPods: number, panicA
   return Math.floor(readyPods * spec.totalValue - spec.targetBurstCapacity - panicAverage);
 }
 
-/** Reference 4.3: how many activators a revision in Proxy mode is spread over (at least 2). */
+/** knative/serving pkg/reconciler/autoscaling/kpa/kpa.go: how many activators a revision in Proxy mode is spread over (at least 2). */
 export function numActivators(spec: DeciderSpec, readyPods: number): number {
   if (spec.targetBurstCapacity === 0) return 2;
   const capacity = readyPods * spec.totalValue + Math.max(spec.targetBurstCapacity, 0);

@@ -1,7 +1,7 @@
 /**
  * A windowed average over fixed-size time buckets, as the autoscaler keeps one per metric and
- * window (reference 8: "Window average = bucket total / number of buckets since first write
- * (capped at window); 0 if no data for a whole window"). Time is injected (epoch milliseconds),
+ * window (knative/serving pkg/autoscaler/aggregation/bucketing.go: the bucket total divided by the
+ * number of buckets since the first write, capped at the window; 0 if no data for a whole window). Time is injected (epoch milliseconds),
  * so the decider built on it is deterministic.
  *
  * Samples that fall into the same bucket are summed: the queue-proxies' and the activators' values

@@ -4,7 +4,7 @@ import { Ports } from '../../constants';
 import type { EndpointsMode } from './scaler';
 
 /**
- * The public Endpoints of a revision (reference 4.2): activator IPs in Proxy mode, ready pod IPs
+ * The public Endpoints of a revision (knative/serving pkg/reconciler/serverlessservice/resources/services.go): activator IPs in Proxy mode, ready pod IPs
  * in Serve mode, always with ports http 8012 (http2 8013 for h2c) and https 8112.
  */
 
@@ -19,7 +19,7 @@ export interface PublicEndpointsInput {
   readonly mode: EndpointsMode;
   readonly podIps: readonly string[];
   readonly activatorIps: readonly string[];
-  /** How many activators a revision in Proxy mode is spread over (reference 4.3). */
+  /** How many activators a revision in Proxy mode is spread over (knative/serving pkg/reconciler/autoscaling/kpa/kpa.go). */
   readonly numActivators: number;
   /** Key for picking the activator subset: `namespace/revision`. */
   readonly subsetKey: string;

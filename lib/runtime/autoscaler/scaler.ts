@@ -1,6 +1,6 @@
 /**
- * What Knative's KPA reconciler does with the decider's answer (reference 8, "KPA reconciler /
- * scaler"; 4.3 for the mode): clamps it to [min, max] (min raised to initial-scale until the
+ * What Knative's KPA reconciler does with the decider's answer (knative/serving
+ * pkg/reconciler/autoscaling/kpa/scaler.go; kpa.go for the mode): clamps it to [min, max] (min raised to initial-scale until the
  * revision first reached it), gates scale-to-zero (enable-scale-to-zero, a whole stable window of
  * activity, the grace period behind the activator and the last-pod retention), tracks the
  * PodAutoscaler's Active / Activating / Inactive condition, and picks Serve or Proxy.

@@ -4,7 +4,7 @@ import type { MetricSample } from './kpa';
 
 /**
  * Scrapes the queue-proxies and the activators (Prometheus text on :9090, docs/runtime-metrics.md)
- * and turns them into one sample per revision per second (reference 8, "Metric collection"):
+ * and turns them into one sample per revision per second (knative/serving pkg/autoscaler/metrics/collector.go, stats_scraper.go):
  * queue-proxy concurrency minus what came through the activator, plus the activator's own count.
  * Knative's autoscaler reads the same numbers from a protobuf endpoint and the activator's
  * websocket; this runtime speaks Prometheus text for both, so one parser serves.

@@ -2,7 +2,7 @@ import type { ResolvedAutoscaling } from '../../autoscaling';
 import type { DeciderSpec } from './kpa';
 import type { ScalerSpec } from './scaler';
 
-/** Knative gives up on an activation this long after the progress deadline (reference 8). */
+/** Knative gives up on an activation this long after the progress deadline (knative/serving pkg/reconciler/autoscaling/kpa/scaler.go). */
 const ACTIVATION_TIMEOUT_BUFFER_SECONDS = 30;
 
 /** The decider's inputs from a revision's resolved annotations. */

@@ -5,7 +5,7 @@ import { Labels, Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from '../../con
 /**
  * What the runtime reads from a revision's compiled Deployment: the graph is the configuration.
  * The autoscaling annotations sit on the Deployment's metadata; containerConcurrency, the timeout
- * and the serving port are the queue-proxy container's env (reference 3.3).
+ * and the serving port are the queue-proxy container's env (knative/serving pkg/reconciler/revision/resources/queue.go).
  */
 export interface RevisionDeployment {
   readonly namespace: string;

@@ -2,7 +2,7 @@ import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-n
 
 /**
  * Sets a Deployment's replicas through its scale subresource with a JSON patch
- * `add /spec/replicas`, as Knative's KPA does (reference 8). RBAC grants `patch` on
+ * `add /spec/replicas`, as Knative's KPA does (knative/serving pkg/reconciler/autoscaling/kpa/scaler.go). RBAC grants `patch` on
  * `deployments/scale` for the named Deployments only. `fieldManager` names the writer in
  * managedFields (see client.ts FieldManagers).
  */

@@ -1,5 +1,5 @@
 /**
- * The queue-proxy's environment: exactly Knative's contract [reference 3.3], so a Deployment
+ * The queue-proxy's environment: exactly Knative's contract (knative/serving pkg/reconciler/revision/resources/queue.go), so a Deployment
  * compiled for this runtime also runs Knative's own queue image and the other way round, plus a
  * few overrides of our own (QUEUE_*) for running several instances on one host.
  */

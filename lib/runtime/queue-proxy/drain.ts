@@ -1,5 +1,5 @@
 /**
- * Graceful drain [reference 10]: once draining, readiness answers 503 so traffic moves away,
+ * Graceful drain (knative/pkg network/handlers/drain.go, used by knative/serving pkg/queue/sharedmain/main.go): once draining, readiness answers 503 so traffic moves away,
  * requests keep being served, and draining completes when a quiet period passes without a new
  * request (each request restarts the period). The caller then stops the servers, letting
  * in-flight requests finish.

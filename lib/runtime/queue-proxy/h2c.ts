@@ -1,5 +1,5 @@
 /**
- * HTTP/2 cleartext (h2c) for revisions whose user port is named `h2c` [reference 11]: the
+ * HTTP/2 cleartext (h2c) for revisions whose user port is named `h2c` (knative/serving pkg/reconciler/revision/resources/queue.go): the
  * serving port (8013) speaks h2c with prior knowledge *and* HTTP/1.1 (kubelet probes are
  * HTTP/1.1), and requests go on to the app over one shared h2c connection.
  */

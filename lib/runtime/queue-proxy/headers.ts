@@ -1,5 +1,5 @@
 /**
- * What the queue-proxy changes in a request before the app sees it [reference 9, 10].
+ * What the queue-proxy changes in a request before the app sees it (knative/serving pkg/queue/sharedmain/handlers.go, knative/networking pkg/http/header/header.go).
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Headers } from '../../constants';

@@ -1,5 +1,5 @@
 /**
- * Requests that are probes, not traffic [reference 9, 10]. They are answered here, never counted
+ * Requests that are probes, not traffic (knative/serving pkg/queue/sharedmain/handlers.go, pkg/queue/health/handler.go). They are answered here, never counted
  * in stats and never wait for the breaker.
  *
  * - `K-Network-Probe: queue` (kubelet, activator, autoscaler): readiness — runs the user probe;

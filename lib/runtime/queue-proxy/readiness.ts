@@ -1,7 +1,7 @@
 /**
  * The user container's readiness probe, run by the queue-proxy (kubelet probes the queue-proxy,
  * which probes the app). SERVING_READINESS_PROBE holds the probe as JSON after Knative's
- * defaulting [reference 3.3]; an array means one probe per container (multi-container probing).
+ * defaulting (knative/serving pkg/reconciler/revision/resources/queue.go); an array means one probe per container (multi-container probing).
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -37,7 +37,7 @@ export class ProbeParseError extends Error {
   }
 }
 
-/** Knative's default when no probe is given: TCP on the user port [reference 3.3, 11]. */
+/** Knative's default when no probe is given: TCP on the user port (knative/serving pkg/apis/serving/v1/revision_defaults.go). */
 export function defaultProbe(userPort: number): ProbeSpec {
   return {
     handler: { kind: 'tcp', host: '127.0.0.1', port: userPort },
@@ -145,7 +145,7 @@ function asObject(value: unknown, at: string): Record<string, unknown> {
 
 // --- running probes ---
 
-/** Knative's aggressive probing (periodSeconds 0): [reference 10]. */
+/** Knative's aggressive probing (periodSeconds 0): knative/serving pkg/queue/readiness/probe.go. */
 export interface AggressiveTiming {
   /** Pause between tries. @default 50 ms */
   readonly retryIntervalMs: number;

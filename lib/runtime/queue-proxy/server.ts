@@ -20,9 +20,9 @@ import { createQueueMetrics } from './metrics';
 import { ReadinessProber } from './readiness';
 import { RequestStats, StatsReporter } from './stats';
 
-/** Knative's queue depth per allowed request [reference 10]. */
+/** Knative's queue depth per allowed request (knative/serving pkg/queue/sharedmain/main.go). */
 export const QUEUE_DEPTH_PER_CONCURRENCY = 10;
-/** Hijacked (websocket) connections get this long after the drain [reference 10]. */
+/** Hijacked (websocket) connections get this long after the drain (knative/serving pkg/queue/sharedmain/main.go). */
 export const WEBSOCKET_GRACE_MS = 60_000;
 const IDLE_CONNECTIONS_WHEN_UNLIMITED = 1000;
 

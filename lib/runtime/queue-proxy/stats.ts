@@ -1,5 +1,5 @@
 /**
- * Request statistics as Knative's queue-proxy reports them to the autoscaler [reference 10]:
+ * Request statistics as Knative's queue-proxy reports them to the autoscaler (knative/networking pkg/http/stats/request.go, knative/serving pkg/queue/protobuf_stats_reporter.go):
  * per reporting period (1 s), the time-weighted average number of requests in flight and the
  * number of requests that arrived — all requests, and separately those the activator proxied.
  */

@@ -1,5 +1,5 @@
 /**
- * Per-request deadlines [reference 10, 11], as Knative's timeout handler applies them:
+ * Per-request deadlines, as Knative's timeout handler (knative/serving pkg/http/handler/timeout.go) applies them:
  * - total (REVISION_TIMEOUT_SECONDS): the whole request, including the wait for a breaker slot;
  * - response start (REVISION_RESPONSE_START_TIMEOUT_SECONDS): until the first byte is written;
  * - idle (REVISION_IDLE_TIMEOUT_SECONDS): the longest gap between writes.

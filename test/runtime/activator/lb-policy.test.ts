@@ -3,7 +3,7 @@ import { firstAvailable, policyFor, randomChoiceOfTwo, roundRobin } from '../../
 
 const pod = (name: string, inFlight: number, capacity: number) => ({ name, inFlight, hasCapacity: () => inFlight < capacity });
 
-describe('LB policies (reference 9)', () => {
+describe('LB policies (knative/serving pkg/activator/net/lb_policy.go)', () => {
   it('picks the policy by containerConcurrency', () => {
     const pods = [pod('a', 0, 1), pod('b', 0, 1)];
     expect(policyFor(2)(pods)?.name).toBe('a'); // first available

@@ -22,7 +22,7 @@ async function metricsServer(text: string): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-describe('scrape arithmetic (reference 8)', () => {
+describe('scrape arithmetic (knative/serving pkg/autoscaler/metrics/collector.go)', () => {
   it.each([
     [1, 1],
     [3, 3],

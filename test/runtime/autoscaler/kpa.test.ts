@@ -161,7 +161,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('KpaDecider (reference 8)', () => {
+describe('KpaDecider (knative/serving pkg/autoscaler/scaling/autoscaler.go)', () => {
   it.each(rows)('$name', (row) => {
     const spec = { ...BASE, ...row.spec };
     const decider = new KpaDecider(spec, 0, row.createdWith ?? 1);
@@ -217,7 +217,7 @@ describe('KpaDecider (reference 8)', () => {
   });
 });
 
-describe('excess burst capacity and activator count (reference 4.3)', () => {
+describe('excess burst capacity and activator count (knative/serving pkg/autoscaler/scaling/autoscaler.go, pkg/reconciler/autoscaling/kpa/kpa.go)', () => {
   const cases = [
     { tbc: 0, ready: 5, total: 100, panic: 0, ebc: 0, activators: 2 },
     { tbc: -1, ready: 5, total: 100, panic: 0, ebc: -1, activators: 5 },

@@ -127,7 +127,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('RevisionScaler (reference 8, KPA reconciler / scaler)', () => {
+describe('RevisionScaler (knative/serving pkg/reconciler/autoscaling/kpa/scaler.go)', () => {
   it.each(rows)('$name', (row) => {
     const scaler = new RevisionScaler({ ...SPEC, ...row.spec }, 0, row.start.replicas, row.start.ready);
     const out = scaler.step(input(row.step));
