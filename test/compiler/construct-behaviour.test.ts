@@ -5,7 +5,7 @@
  */
 import { ApiObject, App, Chart, Duration, JsonPatch } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { KService, ServingSystem, ValidationError, type KServiceProps } from '../../lib';
+import { Ingress, KService, ServingSystem, ValidationError, type KServiceProps } from '../../lib';
 import { ManifestObject } from '../../lib/constructs/manifest-object';
 
 const IMAGE = 'ghcr.io/example/app:1.0.0';
@@ -130,7 +130,7 @@ const customizations: Customization[] = [
 const children: [string, (svc: KService) => ApiObject, string, string][] = [
   ['the Deployment', (svc) => svc.revisions[0].deployment, 'Deployment', 'svc-00002-deployment'],
   ['the public Service', (svc) => svc.revisions[0].publicService, 'Service', 'svc-00002'],
-  ['the ingress VirtualService', (svc) => svc.route.ingressVirtualService, 'VirtualService', 'svc-ingress'],
+  ['the ingress VirtualService', (svc) => svc.route.ingressVirtualService!, 'VirtualService', 'svc-ingress'],
   ['the route Service', (svc) => svc.route.services[0], 'Service', 'svc'],
 ];
 
@@ -184,6 +184,19 @@ describe('customizations of the children survive later add* calls', () => {
     new KService(direct, 'svc', svc.props);
     const byName = (objects: Manifest[]) => Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
     expect(byName(objectsOf(chart))).toEqual(byName(objectsOf(direct)));
+  });
+
+  it.each(customizations)('Gateway API: $name on an HTTPRoute survives addTraffic with a new tag', ({ apply, visible, expected }) => {
+    const chart = new Chart(new App(), 'c');
+    const svc = new KService(chart, 'svc', { ...MUTATED, config: { ingress: Ingress.GATEWAY_API } });
+    const [route] = svc.route.httpRoutes;
+    apply(route);
+    svc.addTraffic({ latestRevision: true, tag: 'next' });
+    const objects = objectsOf(chart);
+    expect(objects.filter((o) => o.kind === 'HTTPRoute').map((o) => o.metadata.name)).toEqual(svc.route.httpRoutes.map((r) => r.name));
+    expect(svc.route.httpRoutes[0]).toBe(route);
+    expect(svc.route.httpRoutes.length).toBeGreaterThan(1); // the tag's own HTTPRoute(s) were added
+    expect(visible(find(objects, 'HTTPRoute', route.name))).toEqual(expected);
   });
 
   it('a customization made after an add* call is kept too, and the child keeps its construct path', () => {
