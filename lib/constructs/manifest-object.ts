@@ -41,6 +41,8 @@ export class ManifestObject extends ApiObject {
   /** The builder's metadata the ApiObject's metadata was last brought up to date with. */
   private builtMetadata: Record<string, unknown>;
   private hasPatches = false;
+  /** The last result of `produce` taken as the body (the construction-time props to begin with). */
+  private lastProduced?: Record<string, unknown>;
 
   constructor(scope: Construct, id: string, props: ApiObjectProps, private readonly produce?: () => ApiObjectProps) {
     const { metadata, ...body } = props as unknown as Record<string, unknown>;
@@ -48,6 +50,7 @@ export class ManifestObject extends ApiObject {
     const current = { body };
     super(scope, id, produce ? withLazyBody(props, () => current.body) : props);
     this.current = current;
+    this.lastProduced = props as unknown as Record<string, unknown>;
     this.builtMetadata = (metadata ?? {}) as Record<string, unknown>;
   }
 
@@ -86,6 +89,9 @@ export class ManifestObject extends ApiObject {
 
   /** Takes a produced object as the current body and brings the metadata up to date with it. */
   private refresh(produced: Record<string, unknown>): void {
+    // emitLazy memoizes: an unchanged source hands back the very object rendered last time.
+    if (produced === this.lastProduced) return;
+    this.lastProduced = produced;
     const { metadata = {}, ...body } = produced as { metadata?: Record<string, unknown> };
     const fixed = sameTopLevel(this.body, body) && produced.apiVersion === this.apiVersion && produced.kind === this.kind;
     if (!fixed) this.fail('its kind or its top-level fields changed');
