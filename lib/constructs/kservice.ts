@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { servingContainerIndex } from '../builders/resolve';
 import type { RevisionSpec, ServiceSpec } from '../builders/spec';
 import type { ContainerProps, KServiceProps, RevisionProps, TrafficTargetProps } from '../kservice-props';
-import { isDns1035Label, MAX_NAME_LENGTH } from '../naming';
+import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../naming';
 import { ValidationError } from '../problems';
 import { compileServiceSpec } from '../validate-props';
 import { Revision } from './revision';
@@ -129,6 +129,7 @@ export class KService extends Construct {
   private compile(props: KServiceProps): ServiceSpec {
     checkNameFromId(props, this.node.id);
     const namespace = isObject(props) && props.namespace === undefined ? chartNamespace(this) : undefined;
+    if (namespace !== undefined) checkChartNamespace(namespace, props.name ?? this.node.id);
     return compileServiceSpec(namespace === undefined ? props : { ...props, namespace }, this.node.id);
   }
 
@@ -166,6 +167,13 @@ export class KService extends Construct {
 function chartNamespace(scope: Construct): string | undefined {
   const chart = [...scope.node.scopes].reverse().find((s) => Chart.isChart(s)) as Chart | undefined;
   return chart?.namespace;
+}
+
+/** A chart namespace that cannot be one is reported as the chart's, not as a `namespace` prop the user never set. */
+function checkChartNamespace(namespace: string, serviceName: string): void {
+  if (isDns1123Label(namespace)) return;
+  const message = `not set, and the chart's namespace "${namespace}" is not a DNS-1123 label (lowercase letters, digits and "-", at most ${MAX_NAME_LENGTH} characters); fix the chart's namespace or set \`namespace\``;
+  throw new ValidationError(`KService "${serviceName}"`, [{ path: 'namespace', message }]);
 }
 
 /**

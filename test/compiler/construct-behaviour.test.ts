@@ -61,6 +61,22 @@ describe('objects default to the chart namespace', () => {
     expect(find(objects, 'VirtualService', 'hello-mesh').spec.hosts).toContain(`hello.${expected}.svc.cluster.local`);
   });
 
+  it("a chart namespace that is not a DNS-1123 label is reported as the chart's", () => {
+    const chart = new Chart(new App(), 'c', { namespace: 'Team' });
+    expect(problemsOf(() => new KService(chart, 'hello', BASE))).toEqual([
+      { path: 'namespace', message: 'not set, and the chart\'s namespace "Team" is not a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters); fix the chart\'s namespace or set `namespace`' },
+    ]);
+    expect(() => new KService(chart, 'hello', { ...BASE, namespace: 'team' })).not.toThrow();
+  });
+
+  it.each([{}, { ingress: Ingress.GATEWAY_API }])('a ServingSystem synthesizes the same in a namespaced chart (config %j)', (config) => {
+    const plain = new Chart(new App(), 'c');
+    new ServingSystem(plain, 'serving', { config });
+    const team = new Chart(new App(), 'c', { namespace: 'team' });
+    new ServingSystem(team, 'serving', { config });
+    expect(objectsOf(team)).toEqual(objectsOf(plain));
+  });
+
   it("the ServingSystem's RBAC follows the chart namespace; its Namespace object takes none", () => {
     const app = new App();
     new KService(new Chart(app, 'a', { namespace: 'team' }), 'hello', BASE);
