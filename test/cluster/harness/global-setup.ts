@@ -4,10 +4,14 @@
 // here: the node agent runs the runtime pods from it.
 import { ensureRuntimeImage, unpackImage } from '../../support/runtime-image';
 import { ensureBinaries } from './binaries';
+import { ensureNetBinaries } from './net-binaries';
 
 export default async function setup(): Promise<void> {
   const bins = await ensureBinaries();
   process.stderr.write(`control-plane binaries: ${bins.dir}\n`);
+  // kube-proxy, CoreDNS and Traefik for test/cluster/network-path*.test.ts (scripts/build-net-components.sh).
+  const net = await ensureNetBinaries();
+  process.stderr.write(`network components: ${Object.values(net).join(', ')}\n`);
   const image = unpackImage(ensureRuntimeImage());
   process.stderr.write(`runtime image: ${image.digest}, root filesystem ${image.rootfs}\n`);
 }
