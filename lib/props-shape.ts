@@ -29,8 +29,11 @@ export function describeValue(value: unknown): string {
       return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
     case 'number':
       return `the number ${String(value)}`;
-    case 'object':
-      return 'an object';
+    case 'object': {
+      // A Date or a Map is an object too; naming it says why it was refused.
+      const type = (value as { constructor?: { name?: unknown } }).constructor?.name;
+      return typeof type === 'string' && type !== 'Object' && type !== '' ? `a ${type}` : 'an object';
+    }
     case 'undefined':
       return 'undefined';
     default:
@@ -42,7 +45,22 @@ const expect = (what: string, test: (v: unknown) => boolean): Check => (value, p
   if (value !== undefined && !test(value)) problems.add(path, `must be ${what}, got ${describeValue(value)}`);
 };
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Built-in objects JSON turns into `{}` (their contents are lost on the way to the manifest). */
+const JSON_EMPTIED = [Map, Set, WeakMap, WeakSet, RegExp, Error, Promise];
+
+/**
+ * An object that reaches the manifest as an object: a plain one, or a class instance such as a
+ * kubernetes-models object (whose toJSON gives one). Not a Date (toJSON gives a string), a Map, a
+ * Set or another built-in JSON empties: those would pass `typeof` and then become a string or `{}`.
+ */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v)) return false;
+  if (JSON_EMPTIED.some((type) => v instanceof type)) return false;
+  const toJSON = (v as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON !== 'function') return true;
+  const json: unknown = toJSON.call(v);
+  return typeof json === 'object' && json !== null && !Array.isArray(json);
+};
 
 const string = expect('a string', (v) => typeof v === 'string');
 const number = expect('a number', (v) => typeof v === 'number');
@@ -248,7 +266,19 @@ const passThroughSchema: Schema = {
 };
 
 function checkPassThrough(template: unknown, prefix: string, problems: ProblemList): void {
-  for (const p of schemaProblems(template, passThroughSchema)) problems.add(joinPath(prefix, p.path), p.message);
+  for (const p of schemaProblems(asJson(template), passThroughSchema)) problems.add(joinPath(prefix, p.path), p.message);
+}
+
+/**
+ * What the builders will write (they copy pass-through objects through JSON): a kubernetes-models
+ * object is checked as the fields it renders, not with its methods. Unchanged if JSON refuses it.
+ */
+function asJson(value: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value)) as unknown;
+  } catch {
+    return value;
+  }
 }
 
 /**

@@ -136,7 +136,12 @@ export class KService extends Construct {
   private addMissingRevisions(): void {
     for (const { name } of this.currentSpec.revisions) {
       if (this.revisionsByName.has(name)) continue;
-      this.revisionsByName.set(name, new Revision(this, name, { spec: () => this.revisionSpec(name) }));
+      const revision = new Revision(this, name, { spec: () => this.revisionSpec(name) });
+      this.revisionsByName.set(name, revision);
+      // A revision added after the route sits after it in the tree; the dependency puts its objects
+      // back before the route's in the output, as when the same props are given at once. Only then:
+      // the CLI's fast synthesis (lib/cli/graph.ts) relies on constructs declaring no dependencies.
+      this.currentRoute?.node.addDependency(revision);
     }
   }
 

@@ -71,6 +71,9 @@ export class Route extends Construct {
       const tag = name.tag;
       const service = emitLazy(this, () => this.spec, (route) => buildRouteService(route, trafficName(route, tag)));
       this.servicesByTag.set(tag, service);
+      // A Service added after the VirtualServices sits after them in the tree; the dependency puts it
+      // back before them in the output, as when the same props are given at once (see KService).
+      for (const vs of [this.ingressVirtualService, this.meshVirtualService]) vs?.node.addDependency(service);
       if (spec.ingress === Ingress.GATEWAY_API) this.addHttpRoutes(spec, tag);
     }
   }

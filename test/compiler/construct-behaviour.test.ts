@@ -6,6 +6,7 @@
 import { ApiObject, App, Chart, Duration, JsonPatch } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { Ingress, KService, ServingSystem, ValidationError, type KServiceProps } from '../../lib';
+import { ResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import { ManifestObject } from '../../lib/constructs/manifest-object';
 
 const IMAGE = 'ghcr.io/example/app:1.0.0';
@@ -198,8 +199,7 @@ describe('customizations of the children survive later add* calls', () => {
     mutate(svc);
     const direct = new Chart(new App(), 'c');
     new KService(direct, 'svc', svc.props);
-    const byName = (objects: Manifest[]) => Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
-    expect(byName(objectsOf(chart))).toEqual(byName(objectsOf(direct)));
+    expect(objectsOf(chart)).toEqual(objectsOf(direct)); // objects, fields and order
   });
 
   it.each(customizations)('Gateway API: $name on an HTTPRoute survives addTraffic with a new tag', ({ apply, visible, expected }) => {
@@ -264,12 +264,21 @@ describe('wrong JavaScript types are ValidationErrors naming the property', () =
     ["minScale: '1'", { autoscaling: { minScale: '1' } }, [{ path: 'autoscaling.minScale', message: 'must be a number, got the string "1"' }]],
     ['window: 60', { autoscaling: { window: 60 } }, [{ path: 'autoscaling.window', message: 'must be a Duration (cdk8s Duration.seconds(...) etc.), got the number 60' }]],
     ['an earlier revision\'s timeout', { revisions: [{ name: 'h-00001', containers: [{ image: IMAGE }], timeout: 30 }] }, [{ path: 'revisions[0].timeout', message: 'must be a Duration (cdk8s Duration.seconds(...) etc.), got the number 30' }]],
+    ['resources: a Date', { containers: [{ image: IMAGE, resources: new Date(0) }] }, [{ path: 'containers[0].resources', message: 'must be an object, got a Date' }]],
+    ['nodeSelector: a Map', { nodeSelector: new Map([['disk', 'ssd']]) }, [{ path: 'nodeSelector', message: 'must be an object, got a Map' }]],
     ['port: "8080"', { containers: [{ image: IMAGE, port: '8080' }] }, [{ path: 'containers[0].port', message: 'must be a number, got the string "8080"' }]],
   ];
   it.each(cases)('%s', (_case, change, problems) => {
     const chart = new Chart(new App(), 'c');
     expect(problemsOf(() => new KService(chart, 'h', { ...BASE, ...change } as unknown as KServiceProps))).toEqual(problems);
     expect(chart.node.children).toHaveLength(0);
+  });
+
+  it('kubernetes-models objects pass as the plain objects they render', () => {
+    const chart = new Chart(new App(), 'c');
+    new KService(chart, 'h', { containers: [{ image: IMAGE, resources: new ResourceRequirements({ limits: { memory: '128Mi' } }) }] });
+    const container = find(objectsOf(chart), 'Deployment', 'h-00001-deployment').spec.template.spec.containers[0];
+    expect(container.resources).toEqual({ limits: { memory: '128Mi' } });
   });
 
   it('the right types pass (Duration values)', () => {
