@@ -1,6 +1,7 @@
 // The compiled manifests against a real API server: every example (synthesized in-process from
 // examples/charts.ts) and the output of `kservice compile` on every CLI golden input is accepted by
-// server-side apply with strict field validation (Istio CRDs installed first); re-applying keeps
+// server-side apply with strict field validation (Istio and Gateway API CRDs installed first), and so
+// is a Gateway-API-mode synthesis (examples/charts.ts buildGatewayApiApp); re-applying keeps
 // the addresses the runtime wrote into the public Endpoints; broken objects are rejected.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { CoreV1Api, type KubernetesObject, type V1Endpoints } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { buildExamplesApp } from '../../examples/charts';
+import { buildExamplesApp, buildGatewayApiApp } from '../../examples/charts';
+import { installGatewayApiCrds } from './crds/gateway-api-crds';
 import { useControlPlane } from './harness';
 import { REPO_ROOT } from './node-agent/images';
 import { applyOrder, missingNamespaces } from './scenarios/support/serving';
@@ -30,6 +32,11 @@ function parseStream(yaml: string): KubernetesObject[] {
 
 function exampleObjects(): KubernetesObject[] {
   return parseStream(buildExamplesApp({ outdir: '/nonexistent-not-written' }).synthYaml());
+}
+
+/** The Gateway-API-mode synthesis: the gateway-api example and a ServingSystem with the same config. */
+function gatewayApiObjects(): KubernetesObject[] {
+  return parseStream(buildGatewayApiApp({ outdir: '/nonexistent-not-written' }).synthYaml());
 }
 
 interface GoldenRun {
@@ -79,6 +86,7 @@ async function applyAll(objects: readonly KubernetesObject[], opts: { dryRun?: b
 
 beforeAll(async () => {
   await controlPlane().installIstioCrds();
+  await installGatewayApiCrds(controlPlane().kubeConfig);
   applier = new StrictApplier(controlPlane().kubeConfig);
 });
 
@@ -90,6 +98,13 @@ describe('compiled manifests on a real API server', () => {
   it('accepts every example (applied for real)', async () => {
     const objects = exampleObjects();
     expect(objects.length).toBeGreaterThan(20);
+    expect(await applyAll(objects)).toEqual([]);
+  });
+
+  it('accepts a Gateway-API-mode synthesis: HTTPRoutes and Gateways against the Gateway API CRDs v1.4.1 (applied for real)', async () => {
+    const objects = gatewayApiObjects();
+    expect(objects.filter((o) => o.kind === 'HTTPRoute')).toHaveLength(4);
+    expect(objects.filter((o) => o.apiVersion === 'gateway.networking.k8s.io/v1' && o.kind === 'Gateway')).toHaveLength(2);
     expect(await applyAll(objects)).toEqual([]);
   });
 
@@ -144,6 +159,18 @@ describe('compiled manifests on a real API server', () => {
         apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: { name: 'bad-weight', namespace: 'default' },
         spec: { hosts: ['x.default'], http: [{ route: [{ destination: { host: 'x.default.svc.cluster.local' }, weight: 'fifty' }] }] },
       } as KubernetesObject), /weight/],
+      ['an HTTPRoute whose Service backendRef has no port (Gateway API CRD CEL rule)', () => {
+        const route = structuredClone(gatewayApiObjects().find((o) => o.kind === 'HTTPRoute')) as KubernetesObject & { spec: { rules: { backendRefs: { port?: number }[] }[] } };
+        route.metadata!.name = 'no-port.example.com';
+        delete route.spec.rules[0].backendRefs[0].port;
+        return route;
+      }, /Must have port for Service reference/],
+      ['an HTTPRoute with a field the Gateway API does not know (strict field validation)', () => {
+        const route = structuredClone(gatewayApiObjects().find((o) => o.kind === 'HTTPRoute')) as KubernetesObject & { spec: Record<string, unknown> };
+        route.metadata!.name = 'unknown-field.example.com';
+        route.spec.hostname = 'typo.example.com';
+        return route;
+      }, /spec\.hostname: field not declared in schema|unknown field "spec\.hostname"/],
       ['a Deployment with a field Kubernetes does not know (strict field validation)', () => {
         const d = deployment();
         d.metadata.name = 'unknown-field';
