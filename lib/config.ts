@@ -1,4 +1,5 @@
 import { DEFAULT_RUNTIME_IMAGE, Gateways, RevisionDefaults } from './constants';
+import { isDns1123Label } from './naming';
 import type { ProblemList } from './problems';
 
 /**
@@ -92,11 +93,28 @@ export interface GatewayApiConfigProps {
   readonly requestTimeoutSupported?: boolean;
 }
 
-/** Reports a config `ingress` that is none of Ingress's values (constructs get it unchecked by TypeScript from JS/JSON). */
+/**
+ * Reports a config `ingress` that is none of Ingress's values (constructs may get it from JS/JSON,
+ * unchecked by TypeScript) and `gatewayApi` values that would give broken Gateway API objects.
+ */
 export function checkIngress(config: ServingConfigProps | undefined, problems: ProblemList): void {
   const ingress = config?.ingress;
   if (ingress !== undefined && !Object.values(Ingress).includes(ingress)) {
     problems.add('config.ingress', `must be one of ${Object.values(Ingress).join(', ')}, got "${String(ingress)}"`);
+  }
+  const gatewayApi = config?.gatewayApi ?? {};
+  for (const field of ['externalGateway', 'localGateway'] as const) {
+    const ref = gatewayApi[field];
+    const [namespace, name, ...rest] = String(ref).split('/');
+    if (ref !== undefined && !(rest.length === 0 && isDns1123Label(namespace) && name !== undefined && isDns1123Label(name))) {
+      problems.add(`config.gatewayApi.${field}`, `must be NAMESPACE/NAME of a Gateway API Gateway, got "${ref}"`);
+    }
+  }
+  for (const field of ['gatewayClassName', 'localGatewayService'] as const) {
+    const value: unknown = gatewayApi[field];
+    if (value !== undefined && (typeof value !== 'string' || value.trim() === '')) {
+      problems.add(`config.gatewayApi.${field}`, 'must be a non-empty string');
+    }
   }
 }
 

@@ -148,6 +148,17 @@ describe('Gateway API choices', () => {
     expect(() => service({ config: { ingress: 'nginx' as Ingress } })).toThrow(/config\.ingress: must be one of istio, gateway-api, got "nginx"/);
     expect(() => servingSystem({ config: { ingress: 'nginx' as Ingress } })).toThrow(/config\.ingress: must be one of istio, gateway-api, got "nginx"/);
   });
+
+  it('gateway references that are not NAMESPACE/NAME and an empty class are clear errors', () => {
+    const config = { ingress: Ingress.GATEWAY_API, gatewayApi: { externalGateway: 'public', localGateway: 'a/b/c', gatewayClassName: ' ' } };
+    for (const build of [() => service({ config }), () => servingSystem({ config })]) {
+      expect(build).toThrow(/config\.gatewayApi\.externalGateway: must be NAMESPACE\/NAME of a Gateway API Gateway, got "public"/);
+      expect(build).toThrow(/config\.gatewayApi\.localGateway: must be NAMESPACE\/NAME of a Gateway API Gateway, got "a\/b\/c"/);
+      expect(build).toThrow(/config\.gatewayApi\.gatewayClassName: must be a non-empty string/);
+    }
+    const wrongType = { ingress: Ingress.GATEWAY_API, gatewayApi: { gatewayClassName: 7 as unknown as string } };
+    expect(() => servingSystem({ config: wrongType })).toThrow(/config\.gatewayApi\.gatewayClassName: must be a non-empty string/);
+  });
 });
 
 describe('ServingSystem with the Gateway API', () => {
