@@ -86,6 +86,11 @@ export interface GatewayApiConfigProps {
   /** `gatewayClassName` of the two Gateways ServingSystem emits. @default 'istio' */
   readonly gatewayClassName?: string;
   /**
+   * Port of the HTTP listener of the two Gateways ServingSystem emits (Traefik, for one, wants the
+   * port of one of its entry points here). @default 80
+   */
+  readonly listenerPort?: number;
+  /**
    * The implementation supports HTTPRouteRequestTimeout: every rule gets `timeouts.request: 0s`
    * (no gateway timeout; the revision's own timeouts apply in queue-proxy), as net-gateway-api
    * does for such gateways. @default true
@@ -110,6 +115,10 @@ export function checkIngress(config: ServingConfigProps | undefined, problems: P
       problems.add(`config.gatewayApi.${field}`, `must be NAMESPACE/NAME of a Gateway API Gateway, got "${ref}"`);
     }
   }
+  const port: unknown = gatewayApi.listenerPort;
+  if (port !== undefined && !(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535)) {
+    problems.add('config.gatewayApi.listenerPort', `must be a port number (1-65535), got ${String(port)}`);
+  }
   for (const field of ['gatewayClassName', 'localGatewayService'] as const) {
     const value: unknown = gatewayApi[field];
     if (value !== undefined && (typeof value !== 'string' || value.trim() === '')) {
@@ -123,6 +132,7 @@ export const DEFAULT_GATEWAY_API_CONFIG: Required<GatewayApiConfigProps> = {
   localGateway: 'istio-system/knative-local-gateway',
   localGatewayService: 'knative-local-gateway.istio-system.svc.cluster.local',
   gatewayClassName: 'istio',
+  listenerPort: 80,
   requestTimeoutSupported: true,
 };
 

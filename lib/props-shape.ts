@@ -205,6 +205,7 @@ const config = shape({
     localGateway: string,
     localGatewayService: string,
     gatewayClassName: string,
+    listenerPort: number,
     requestTimeoutSupported: boolean,
   }),
   runtimeImage: string,

@@ -2,7 +2,7 @@
  * The Gateway API Gateways (gateway.networking.k8s.io/v1) the HTTPRoutes attach to, one for
  * external and one for cluster-local traffic, as net-gateway-api's install examples declare them
  * (knative-extensions/net-gateway-api third_party/istio/300-gateway.yaml, 300-gateway-local.yaml):
- * a plain HTTP listener on port 80 that accepts routes from every namespace. The implementation
+ * a plain HTTP listener (port 80 unless `gatewayApi.listenerPort`) that accepts routes from every namespace. The implementation
  * (gatewayClassName) deploys the proxies and their Services.
  */
 import type { ServingConfig } from '../config';
@@ -13,7 +13,7 @@ import { splitGatewayRef } from './serving-system';
 /** Name of the one listener every HTTPRoute attaches through. */
 export const GATEWAY_API_LISTENER = 'http';
 
-export function buildGatewayApiGateway(ref: string, gatewayClassName: string): Json {
+export function buildGatewayApiGateway(ref: string, gatewayClassName: string, port: number): Json {
   const { namespace, name } = splitGatewayRef(ref);
   return {
     apiVersion: GATEWAY_API_VERSION,
@@ -21,15 +21,15 @@ export function buildGatewayApiGateway(ref: string, gatewayClassName: string): J
     metadata: { name, namespace },
     spec: {
       gatewayClassName,
-      listeners: [{ name: GATEWAY_API_LISTENER, port: 80, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } }],
+      listeners: [{ name: GATEWAY_API_LISTENER, port, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } }],
     },
   };
 }
 
 export function buildExternalGatewayApiGateway(config: Pick<ServingConfig, 'gatewayApi'>): Json {
-  return buildGatewayApiGateway(config.gatewayApi.externalGateway, config.gatewayApi.gatewayClassName);
+  return buildGatewayApiGateway(config.gatewayApi.externalGateway, config.gatewayApi.gatewayClassName, config.gatewayApi.listenerPort);
 }
 
 export function buildLocalGatewayApiGateway(config: Pick<ServingConfig, 'gatewayApi'>): Json {
-  return buildGatewayApiGateway(config.gatewayApi.localGateway, config.gatewayApi.gatewayClassName);
+  return buildGatewayApiGateway(config.gatewayApi.localGateway, config.gatewayApi.gatewayClassName, config.gatewayApi.listenerPort);
 }

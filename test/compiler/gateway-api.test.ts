@@ -183,10 +183,11 @@ describe('ServingSystem with the Gateway API', () => {
   });
 
   it('takes the gatewayClassName from the config and leaves Gateways it is pointed at alone', () => {
-    const custom = servingSystem({ config: { ingress: Ingress.GATEWAY_API, gatewayApi: { gatewayClassName: 'traefik', externalGateway: 'edge/public' } } }) as any[];
-    expect(kinds(custom, 'Gateway').map((g: any) => [`${g.metadata.namespace}/${g.metadata.name}`, g.spec.gatewayClassName])).toEqual([
-      ['istio-system/knative-local-gateway', 'traefik'],
+    const custom = servingSystem({ config: { ingress: Ingress.GATEWAY_API, gatewayApi: { gatewayClassName: 'traefik', externalGateway: 'edge/public', listenerPort: 8000 } } }) as any[];
+    expect(kinds(custom, 'Gateway').map((g: any) => [`${g.metadata.namespace}/${g.metadata.name}`, g.spec.gatewayClassName, g.spec.listeners[0].port])).toEqual([
+      ['istio-system/knative-local-gateway', 'traefik', 8000],
     ]);
+    expect(() => servingSystem({ config: { ingress: Ingress.GATEWAY_API, gatewayApi: { listenerPort: 0 } } })).toThrow(/config\.gatewayApi\.listenerPort: must be a port number \(1-65535\), got 0/);
   });
 });
 
@@ -233,13 +234,13 @@ describe('CLI --config ingress', () => {
   }
 
   it('ingress: gateway-api compiles HTTPRoutes and Gateway API Gateways instead of Istio objects', async () => {
-    const result = await compileWith('ingress: gateway-api\ngatewayApi:\n  gatewayClassName: traefik\n');
+    const result = await compileWith('ingress: gateway-api\ngatewayApi:\n  gatewayClassName: traefik\n  listenerPort: 8000\n');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const objects = parseAllDocuments(result.stdout).map((d) => d.toJS() as Manifest).filter(Boolean);
     expect(kinds(objects, 'HTTPRoute').map((o) => o.metadata.name)).toEqual(['hello.default.svc.cluster.local', 'hello.default.example.com']);
-    expect(kinds(objects, 'Gateway').map((g: any) => [g.apiVersion, g.spec.gatewayClassName])).toEqual([
-      ['gateway.networking.k8s.io/v1', 'traefik'], ['gateway.networking.k8s.io/v1', 'traefik'],
+    expect(kinds(objects, 'Gateway').map((g: any) => [g.apiVersion, g.spec.gatewayClassName, g.spec.listeners[0].port])).toEqual([
+      ['gateway.networking.k8s.io/v1', 'traefik', 8000], ['gateway.networking.k8s.io/v1', 'traefik', 8000],
     ]);
     expect(kinds(objects, 'VirtualService')).toEqual([]);
   });

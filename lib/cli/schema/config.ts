@@ -60,6 +60,7 @@ const gatewayApi = object({
   localGateway: gatewayApiRef,
   localGatewayService: pattern(DNS_SUBDOMAIN, 'must be a DNS name such as knative-local-gateway.istio-system.svc.cluster.local'),
   gatewayClassName: pattern(DNS_SUBDOMAIN, 'must be a GatewayClass name such as istio'),
+  listenerPort: integer(1, 65535),
   requestTimeoutSupported: boolean,
 });
 
