@@ -12,7 +12,7 @@
 // Hand-written on iproute2 (`ip`) because there is no maintained npm binding for netlink, and the
 // handful of commands below is what a CNI bridge plugin does, minus IPAM persistence.
 import { execFile } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -22,6 +22,20 @@ const run = promisify(execFile);
 export const SLOT_DIR = '/run/kservice-pod-network';
 const MAX_SLOTS = 64;
 const PREFIX = 'ksvc';
+
+/**
+ * What a kubelet and a CNI plugin give pods on a node that runs kube-proxy and cluster DNS (opt in
+ * with `PodNetwork.useClusterNetworking`; without it pods reach only their /24).
+ */
+export interface ClusterNetworking {
+  /** Routed via the node (the bridge's host address), where kube-proxy's nftables rules DNAT ClusterIPs. */
+  readonly serviceCidr: string;
+  /** Written to `/etc/netns/<netns>/resolv.conf`, which `ip netns exec` mounts as /etc/resolv.conf. */
+  readonly dns?: { readonly nameserver: string; readonly searches: readonly string[]; readonly ndots: number };
+}
+
+/** Per-netns files of `ip netns exec` (resolv.conf). */
+const NETNS_ETC = '/etc/netns';
 
 export interface PodNetworkOptions {
   /** Use exactly this slot (fails if a live run holds it). @default the lowest free slot */
@@ -43,6 +57,15 @@ async function ip(...args: string[]): Promise<string> {
     const err = e as { stderr?: string; message: string };
     throw new Error(`ip ${args.join(' ')} failed: ${(err.stderr ?? err.message).trim()}`);
   }
+}
+
+/** Loads an nftables ruleset from stdin (`nft -f -`), with nft's message in the error. */
+function nft(ruleset: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('nft', ['-f', '-'], (e, _out, stderr) =>
+      e ? reject(new Error(`nft -f - failed: ${(stderr || e.message).trim()}\n${ruleset}`)) : resolve());
+    child.stdin?.end(ruleset);
+  });
 }
 
 async function ipQuiet(...args: string[]): Promise<void> {
@@ -117,6 +140,21 @@ async function removeSlotResources(slot: number): Promise<void> {
   for (const n of netns) await killNamespaceProcesses(n);
   for (const n of netns) await ipQuiet('netns', 'del', n);
   for (const l of links) await ipQuiet('link', 'del', l);
+  for (const n of netnsEtcDirs(slot)) rmSync(join(NETNS_ETC, n), { recursive: true, force: true });
+  await run('nft', ['delete', 'table', 'ip', guardTable(slot)]).catch(() => undefined);
+}
+
+function netnsEtcDirs(slot: number): string[] {
+  try {
+    return readdirSync(NETNS_ETC).filter((n) => n.startsWith(`${PREFIX}${slot}-pod`));
+  } catch {
+    return [];
+  }
+}
+
+/** nftables table that keeps a slot's routed pod traffic on its bridge (see useClusterNetworking). */
+function guardTable(slot: number): string {
+  return `${PREFIX}${slot}-guard`;
 }
 
 async function killNamespaceProcesses(netns: string): Promise<void> {
@@ -173,6 +211,8 @@ export class PodNetwork {
   readonly subnet: string;
   private readonly used = new Set<number>();
   private lastHost = 1;
+  private cluster?: ClusterNetworking;
+  private readonly sandboxes = new Set<PodSandbox>();
 
   private constructor(readonly slot: number) {
     this.bridge = `${PREFIX}${slot}`;
@@ -192,6 +232,8 @@ export class PodNetwork {
       await ip('-n', sandbox.netns, 'addr', 'add', `${sandbox.ip}/24`, 'dev', 'eth0');
       await ip('-n', sandbox.netns, 'link', 'set', 'eth0', 'up');
       await ip('-n', sandbox.netns, 'link', 'set', 'lo', 'up');
+      if (this.cluster) await this.applyClusterNetworking(sandbox, this.cluster);
+      this.sandboxes.add(sandbox);
       return sandbox;
     } catch (e) {
       await this.removePod(sandbox);
@@ -203,13 +245,55 @@ export class PodNetwork {
   async removePod(sandbox: PodSandbox): Promise<void> {
     await ipQuiet('netns', 'del', sandbox.netns);
     await ipQuiet('link', 'del', sandbox.hostVeth);
+    rmSync(join(NETNS_ETC, sandbox.netns), { recursive: true, force: true });
+    this.sandboxes.delete(sandbox);
     this.used.delete(Number(sandbox.ip.split('.')[3]));
+  }
+
+  /**
+   * Routes the Service CIDR of every pod (existing and future) via the node and gives each a
+   * resolv.conf. The host forwards only what arrives on this bridge (forwarding is switched on for
+   * the bridge alone) and a guard table drops routed pod traffic leaving by any other interface, so
+   * a ClusterIP that kube-proxy does not DNAT to a pod goes nowhere instead of off the machine.
+   * Replies from a pod to a client on the same bridge are un-DNATed only if bridged traffic passes
+   * netfilter (br_netfilter, net.bridge.bridge-nf-call-iptables=1): checked here, not changed.
+   */
+  async useClusterNetworking(c: ClusterNetworking): Promise<void> {
+    const bridgeNf = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+    let nf = '';
+    try {
+      nf = readFileSync(bridgeNf, 'utf8').trim();
+    } catch {
+      throw new Error(`${bridgeNf} is missing: load br_netfilter (modprobe br_netfilter) so kube-proxy can un-DNAT replies between pods on one bridge`);
+    }
+    if (nf !== '1') throw new Error(`${bridgeNf} is ${nf}: set it to 1 (sysctl net.bridge.bridge-nf-call-iptables=1) so kube-proxy can un-DNAT replies between pods on one bridge`);
+    const guard = guardTable(this.slot);
+    await nft(`table ip ${guard} {
+  chain forward {
+    type filter hook forward priority filter + 10; policy accept;
+    iifname "${this.bridge}" oifname != "${this.bridge}" drop
+  }
+}
+`);
+    writeFileSync(`/proc/sys/net/ipv4/conf/${this.bridge}/forwarding`, '1');
+    this.cluster = c;
+    for (const s of this.sandboxes) await this.applyClusterNetworking(s, c);
+  }
+
+  private async applyClusterNetworking(sandbox: PodSandbox, c: ClusterNetworking): Promise<void> {
+    await ip('-n', sandbox.netns, 'route', 'replace', c.serviceCidr, 'via', this.hostIp, 'dev', 'eth0');
+    if (!c.dns) return;
+    mkdirSync(join(NETNS_ETC, sandbox.netns), { recursive: true });
+    writeFileSync(join(NETNS_ETC, sandbox.netns, 'resolv.conf'),
+      `search ${c.dns.searches.join(' ')}\nnameserver ${c.dns.nameserver}\noptions ndots:${c.dns.ndots}\n`);
   }
 
   /** Removes the bridge and every namespace/veth of this slot, then frees the slot. */
   async destroy(): Promise<void> {
     await removeSlotResources(this.slot);
     this.used.clear();
+    this.sandboxes.clear();
+    this.cluster = undefined;
     if (slotOwner(this.slot) === process.pid) rmSync(lockFile(this.slot), { force: true });
   }
 
