@@ -12,14 +12,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { expect, it } from 'vitest';
-import { Labels, Ports, SYSTEM_NAMESPACE, USER_CONTAINER_NAME } from '../../lib/constants';
+import { Labels, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE, USER_CONTAINER_NAME } from '../../lib/constants';
 import { KService } from '../../lib/constructs/kservice';
 import { waitFor } from '../../test/cluster/harness/wait';
 import { readyLineEpochMs } from '../../test/cluster/scenarios/support/cold-start';
 import { revisionHeaders } from '../../test/cluster/scenarios/support/router';
 import { activatorPods, listPods, TEST_IMAGE, useServingCluster } from '../../test/cluster/scenarios/support/serving';
 import type { ColdStartSample } from './samples';
-import { eventsFromLogs, type Timeline, timelineProblems } from './timeline';
+import { eventsFromLogs, queueProxyListeningAt, type Timeline, timelineProblems } from './timeline';
 
 const NS = 'bench';
 const SERVICE = 'cold';
@@ -118,12 +118,15 @@ async function sample(activatorIP: string): Promise<ColdStartSample> {
   const logFile = worker?.logFiles()[USER_CONTAINER_NAME];
   if (started === undefined || !logFile) throw new Error(`the node agent has no user container for pod ${name}`);
   const ready = await waitFor(`ready line of ${name}`, () => readyLineEpochMs(logFile), { timeoutMs: 10_000 });
+  const queueLog = worker.logFiles()[QUEUE_CONTAINER_NAME];
+  const queueListening = queueLog && existsSync(queueLog) ? queueProxyListeningAt(readFileSync(queueLog, 'utf8')) : undefined;
   const timeline: Timeline = {
     ...eventsFromLogs(await systemLogs(), NS, REVISION, response.sentAt),
     requestSent: response.sentAt,
     podCreated: watch.addedAt.get(name),
     processStarted: started,
     appReady: ready,
+    podReady: queueListening === undefined ? undefined : Math.max(ready, queueListening),
     firstByte: response.firstByteAt,
   };
   const requestToResponseMs = response.endAt - response.sentAt;

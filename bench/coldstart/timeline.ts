@@ -15,6 +15,7 @@ export const TIMELINE_EVENTS = [
   'podCreated', // a pod watch sees the revision's new pod (ADDED)
   'processStarted', // the node agent starts the user container's process
   'appReady', // test-app's `ready <epoch ms>` line
+  'podReady', // the app ready and the pod's queue-proxy listening ('listening'), whichever is later
   'activatorLearned', // the activator has a usable pod ('usable pods changed', pods > 0)
   'firstByte', // the response's status line reaches the client
 ] as const;
@@ -29,6 +30,7 @@ export const HOP_OWNER: Readonly<Record<Exclude<TimelineEvent, 'requestSent'>, s
   podCreated: 'Kubernetes (Deployment/ReplicaSet controllers)',
   processStarted: 'node (sandbox, container start)',
   appReady: 'the app',
+  podReady: 'queue-proxy start, beyond the app\'s',
   activatorLearned: 'activator (probing)',
   firstByte: 'activator → queue-proxy → app',
 };
@@ -80,6 +82,20 @@ export function eventsFromLogs(text: string, namespace: string, revision: string
     else if (line.msg === 'usable pods changed' && (line.pods ?? 0) > 0) keep('activatorLearned', at);
   }
   return found;
+}
+
+/** The first 'listening' line of a queue-proxy log (pino JSON), epoch ms. */
+export function queueProxyListeningAt(text: string): number | undefined {
+  for (const raw of text.split('\n')) {
+    if (!raw.includes('"msg":"listening"')) continue;
+    try {
+      const at = Date.parse((JSON.parse(raw) as LogLine).time ?? '');
+      if (!Number.isNaN(at)) return at;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return undefined;
 }
 
 /** Each hop between consecutive events, median ms and median share of request → first byte. */

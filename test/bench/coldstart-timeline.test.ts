@@ -1,7 +1,7 @@
 // The cold-start timeline of the bench (bench/coldstart/timeline.ts): which runtime log lines make
 // which event, and how hops and their shares are summarized.
 import { describe, expect, it } from 'vitest';
-import { eventsFromLogs, summarizeHops, TIMELINE_EVENTS, timelineProblems, type Timeline } from '../../bench/coldstart/timeline';
+import { eventsFromLogs, queueProxyListeningAt, summarizeHops, TIMELINE_EVENTS, timelineProblems, type Timeline } from '../../bench/coldstart/timeline';
 
 const at = (ms: number) => new Date(ms).toISOString();
 const line = (ms: number, msg: string, extra: Record<string, unknown> = {}) => JSON.stringify({ level: 'info', time: at(ms), namespace: 'bench', revision: 'cold-00001', msg, ...extra });
@@ -37,25 +37,34 @@ describe('summarizeHops', () => {
     Object.fromEntries(TIMELINE_EVENTS.map((e, i) => [e, start + offsets[i]])) as Timeline;
 
   it('gives each hop between consecutive events its median ms and median share of request → first byte', () => {
-    const a = timeline([0, 5, 10, 40, 140, 440, 840, 940, 1000]); // total 1000
-    const b = timeline([0, 5, 20, 60, 160, 460, 1860, 1900, 2000]); // total 2000
-    const c = timeline([0, 3, 9, 30, 130, 330, 730, 830, 900]); // total 900
+    const a = timeline([0, 5, 10, 40, 140, 440, 840, 840, 940, 1000]); // total 1000
+    const b = timeline([0, 5, 20, 60, 160, 460, 1800, 1860, 1900, 2000]); // total 2000
+    const c = timeline([0, 3, 9, 30, 130, 330, 700, 730, 830, 900]); // total 900
     const hops = summarizeHops([a, b, c]);
     expect(hops.map((h) => `${h.from}→${h.to}`)).toEqual(TIMELINE_EVENTS.slice(1).map((to, i) => `${TIMELINE_EVENTS[i]}→${to}`));
     const learn = hops.find((h) => h.to === 'activatorLearned')!;
     expect(learn.medianMs).toBe(100); // 100, 40, 100
     expect(learn.medianSharePercent).toBe(10); // 10 %, 2 %, 11.1 %
     expect(learn.owner).toMatch(/activator/);
+    expect(hops.find((h) => h.to === 'podReady')!.medianMs).toBe(30); // 0, 60, 30
     expect(hops.every((h) => h.samples === 3)).toBe(true);
   });
 
   it('leaves a hop out of a sample missing one of its events', () => {
-    const partial = { ...timeline([0, 5, 10, 40, 140, 440, 840, 940, 1000]) };
+    const partial = { ...timeline([0, 5, 10, 40, 140, 440, 840, 840, 940, 1000]) };
     delete partial.decided;
     const hops = summarizeHops([partial]);
     expect(hops.find((h) => h.to === 'decided')).toMatchObject({ samples: 0, medianMs: undefined });
     expect(hops.find((h) => h.to === 'scaleWritten')).toMatchObject({ samples: 0 });
     expect(hops.find((h) => h.to === 'podCreated')).toMatchObject({ samples: 1, medianMs: 100 });
+  });
+});
+
+describe('queueProxyListeningAt', () => {
+  it('reads the time of the queue-proxy\'s first listening line', () => {
+    const log = ['garbage', '{"msg":"listening", broken', line(1_000, 'listening'), line(2_000, 'listening')].join('\n');
+    expect(queueProxyListeningAt(log)).toBe(1_000);
+    expect(queueProxyListeningAt('{"msg":"other"}')).toBeUndefined();
   });
 });
 

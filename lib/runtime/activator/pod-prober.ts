@@ -8,27 +8,31 @@ import { PodAddress, formatAddress } from './revision';
  * A pod is used as soon as its queue-proxy answers, before the Endpoints catch up.
  *
  * Pacing. A healthy pod is probed `intervalMs` after its last answer. A pod not (yet) healthy is
- * where a cold start waits, so it is probed sooner: probes start `firstRetryMs` apart, the gap
- * growing ×RETRY_GROWTH per failed probe up to `intervalMs`, measured from the start of the last
- * probe. A queue-proxy whose app is still starting holds a readiness probe open while it polls the
- * app (Knative's aggressive probing, lib/runtime/queue-proxy/readiness.ts), so such a probe ends
- * by its timeout after more than the gap and the next one starts at once: a probe is always
- * waiting at the queue-proxy, which answers it as soon as the app is ready. (With a fixed
- * 200 ms pause after each 300 ms timeout, the answer could wait up to 200 ms for the next probe;
- * measured in docs/runtime-performance.md, "Cold start".) At most one probe per pod is in flight.
+ * where a cold start waits: for `startWindowMs` after it appears, probes start `startGapMs` apart
+ * (then `intervalMs`), measured from the start of the last probe. Before its queue-proxy listens,
+ * such probes are refused at once (cheap); once it listens, the queue-proxy holds each readiness
+ * probe open while it polls the app (Knative's aggressive probing,
+ * lib/runtime/queue-proxy/readiness.ts), so a probe ends by its timeout after more than the gap
+ * and the next one starts at once: a probe is always waiting at the queue-proxy, which answers it
+ * as soon as the app is ready. With a fixed `intervalMs` pause after every failure the activator
+ * learned of a started pod a median 156 ms after its app was ready (docs/runtime-performance.md,
+ * "Cold start"). At most one probe per pod is in flight.
  */
 export const PROBE_USER_AGENT = 'Knative-Activator-Probe';
 
-/** First gap between probes of a pod not yet healthy, and its growth per failed probe. */
-export const FIRST_RETRY_MS = 25;
-export const RETRY_GROWTH = 1.5;
+/** Gap between probe starts of a pod not yet healthy, during the window after it appears. */
+export const STARTING_PROBE_GAP_MS = 25;
+/** The window: the queue-proxy's own aggressive readiness polling gives up after 10 s too. */
+export const STARTING_PROBE_WINDOW_MS = 10_000;
 
 export interface ProberProps {
-  /** Between probes of a healthy pod; the longest gap for one not yet healthy. */
+  /** Between probes of a healthy pod, and of one not healthy after the start window. */
   readonly intervalMs: number;
   readonly timeoutMs: number;
-  /** @default FIRST_RETRY_MS */
-  readonly firstRetryMs?: number;
+  /** @default STARTING_PROBE_GAP_MS */
+  readonly startGapMs?: number;
+  /** @default STARTING_PROBE_WINDOW_MS */
+  readonly startWindowMs?: number;
   /** Called whenever the set of healthy addresses changes. */
   readonly onChange: (healthy: readonly PodAddress[]) => void;
 }
@@ -37,8 +41,8 @@ interface Target {
   readonly address: PodAddress;
   timer: NodeJS.Timeout | undefined;
   healthy: boolean;
-  /** Failed probes since the pod was last healthy (paces the retries). */
-  failures: number;
+  /** When the pod was added (its start window begins). */
+  readonly addedAtMs: number;
 }
 
 export class PodProber {
@@ -59,7 +63,7 @@ export class PodProber {
     }
     for (const [id, address] of wanted) {
       if (this.targets.has(id) || this.stopped) continue;
-      const target: Target = { address, healthy: false, timer: undefined, failures: 0 };
+      const target: Target = { address, healthy: false, timer: undefined, addedAtMs: Date.now() };
       this.targets.set(id, target);
       this.schedule(id, 0);
     }
@@ -99,19 +103,19 @@ export class PodProber {
     const startedAt = Date.now();
     const ok = await probeQueueProxy(target.address, this.props.timeoutMs);
     if (this.targets.get(id) !== target) return; // removed while probing
-    if (ok) target.failures = 0;
     if (ok !== target.healthy) {
       target.healthy = ok;
       this.emit();
     }
-    this.schedule(id, ok ? this.props.intervalMs : this.retryDelay(target, Date.now() - startedAt));
+    this.schedule(id, ok ? this.props.intervalMs : this.retryDelay(target, startedAt));
   }
 
-  /** Delay before the next probe of a pod not healthy: the paced gap minus the probe's own time. */
-  private retryDelay(target: Target, elapsedMs: number): number {
-    const gap = Math.min(this.props.intervalMs, (this.props.firstRetryMs ?? FIRST_RETRY_MS) * RETRY_GROWTH ** target.failures);
-    target.failures++;
-    return Math.max(0, gap - elapsedMs);
+  /** Delay before the next probe of a pod not healthy: its gap, counted from the last probe's start. */
+  private retryDelay(target: Target, probeStartedAtMs: number): number {
+    const now = Date.now();
+    const starting = now - target.addedAtMs < (this.props.startWindowMs ?? STARTING_PROBE_WINDOW_MS);
+    const gap = starting ? Math.min(this.props.intervalMs, this.props.startGapMs ?? STARTING_PROBE_GAP_MS) : this.props.intervalMs;
+    return Math.max(0, gap - (now - probeStartedAtMs));
   }
 
   private emit(): void {
