@@ -13,7 +13,9 @@ import { CoreV1Api, DiscoveryV1Api, type KubernetesObject, type V1Service } from
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KService } from '../../lib/constructs/kservice';
 import { SERVICE_CLUSTER_IP_RANGE } from './harness/components';
-import { CLUSTER_DOMAIN, kubeProxyRules, startCoreDns, startKubeProxy, type NetProcess } from './harness/net-components';
+import {
+  CLUSTER_DOMAIN, kubeProxyLockOwner, kubeProxyRules, kubeProxyTables, startCoreDns, startKubeProxy, type NetProcess,
+} from './harness/net-components';
 import { waitFor } from './harness/wait';
 import { useNodeCluster } from './node-agent/cluster';
 import { testAppImage } from './node-agent/images';
@@ -186,5 +188,16 @@ describe('network path: client pod -> CoreDNS -> kube-proxy -> pod', () => {
     const dropped = await inClient(
       `fetch('http://10.96.255.254/', { signal: AbortSignal.timeout(3000) }).then(() => console.log('answered'), (e) => console.log(e.cause?.code ?? e.name))`);
     expect(dropped).toBe('TimeoutError');
+  });
+
+  it('leaves no kube-proxy table and no host lock behind once kube-proxy is stopped', async () => {
+    expect(await kubeProxyTables()).toEqual(expect.arrayContaining(['ip kube-proxy']));
+    expect(kubeProxyLockOwner()).toBe(process.pid);
+    const pid = kubeProxy!.process.pid;
+    await kubeProxy!.stop();
+    expect(kubeProxy!.process.running()).toBe(false);
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(await kubeProxyTables()).toEqual([]);
+    expect(kubeProxyLockOwner()).toBeUndefined();
   });
 });

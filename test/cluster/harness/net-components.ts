@@ -57,6 +57,30 @@ async function lockKubeProxy(timeoutMs: number): Promise<void> {
   }, { timeoutMs, intervalMs: 500 });
 }
 
+/** Removes the lock only while this process holds it (a second stop must not free another run's). */
+function unlockKubeProxy(): void {
+  try {
+    if (readFileSync(KUBE_PROXY_LOCK, 'utf8').trim() === String(process.pid)) rmSync(KUBE_PROXY_LOCK, { force: true });
+  } catch {
+    // no lock file: nothing to release
+  }
+}
+
+/** PID in the host's kube-proxy lock file, if any (for leak checks in tests). */
+export function kubeProxyLockOwner(): number | undefined {
+  try {
+    return Number(readFileSync(KUBE_PROXY_LOCK, 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** kube-proxy's tables that exist now, e.g. `ip kube-proxy` (for leak checks in tests). */
+export async function kubeProxyTables(): Promise<string[]> {
+  const { stdout } = await run('nft', ['list', 'tables']);
+  return stdout.split('\n').map((l) => l.replace(/^table /, '').trim()).filter((t) => t.endsWith(' kube-proxy'));
+}
+
 async function deleteKubeProxyTables(): Promise<void> {
   for (const [family, name] of KUBE_PROXY_TABLES) await run('nft', ['delete', 'table', family, name]).catch(() => undefined);
 }
@@ -108,17 +132,20 @@ export async function startKubeProxy(o: KubeProxyOptions): Promise<NetProcess> {
         await p.stop();
         throw e;
       });
+    let stopped = false;
     return {
       process: p,
       stop: async () => {
+        if (stopped) return;
+        stopped = true;
         await p.stop();
         await deleteKubeProxyTables();
-        rmSync(KUBE_PROXY_LOCK, { force: true });
+        unlockKubeProxy();
       },
     };
   } catch (e) {
     await deleteKubeProxyTables();
-    rmSync(KUBE_PROXY_LOCK, { force: true });
+    unlockKubeProxy();
     throw e;
   }
 }
