@@ -12,6 +12,7 @@ import { round } from './lib/stats';
 import { LoadResult, runFixedRate } from './dataplane/loadgen';
 import { startApp } from './dataplane/measure';
 import { PathDefinition, PATHS } from './dataplane/paths';
+import { imageRuntime, imageRuntimeUnavailable } from './lib/runtime-image';
 import { REVISION_HEADERS } from './dataplane/queue-env';
 import { BenchOptions } from './options';
 import { Peers } from './peers';
@@ -43,7 +44,9 @@ interface Watched {
 }
 
 export async function runMemory(options: BenchOptions, peers: Peers, workRoot: string): Promise<MemoryResult> {
-  const label = options.quick ? `after ${options.memorySeconds} s (quick run; the full run waits 5 minutes)` : `after ${options.memorySeconds / 60} minutes`;
+  const window = options.quick ? `after ${options.memorySeconds} s (quick run; the full run waits 5 minutes)` : `after ${options.memorySeconds / 60} minutes`;
+  // Our queue-proxy runs as the image ships it (its Node and flags): say which, next to the figures.
+  const label = `${window}; ours on ${imageRuntimeUnavailable() ?? imageRuntime().description}`;
   const base = { afterSeconds: options.memorySeconds, label, processes: [] };
   const ours = PATHS.find((p) => p.id === 'queue-proxy')!;
   const workDir = path.join(workRoot, 'memory');
