@@ -139,4 +139,20 @@ describe('network path: Traefik serves the compiled Gateways and HTTPRoutes', ()
       expect(neu).toBeLessThanOrEqual(33);
     }
   });
+
+  // Only the rule-level filter is checked: Traefik v3.6.12 ignores backendRef-level filters (its
+  // pkg/provider/kubernetes/gateway/httproute.go loads only routeRule.Filters), so the compiled
+  // per-backend Knative-Serving-Revision/-Namespace headers do not reach the backend (seen here:
+  // absent from an /echo answer), and the activator needs them to tell split revisions apart.
+  it('applies the compiled rule-level filter: the runtime-only headers are removed', async () => {
+    const host = `split.${NS}.example.com`;
+    for (let i = 0; i < 20; i++) {
+      const r = await httpTry(`http://127.0.0.1:${port}/echo`, { headers: { host, 'K-Proxy-Request': 'activator', 'K-Network-Probe': 'queue', 'X-Kept': 'yes' }, timeoutMs: 10_000 });
+      expect(r.status, r.body).toBe(200);
+      const headers = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
+      expect(headers['x-kept']).toBe('yes');
+      expect(headers).not.toHaveProperty('k-proxy-request');
+      expect(headers).not.toHaveProperty('k-network-probe');
+    }
+  });
 });
