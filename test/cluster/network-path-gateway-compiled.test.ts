@@ -15,6 +15,7 @@ import { Ingress } from '../../lib/config';
 import { KService } from '../../lib/constructs/kservice';
 import { ServingSystem } from '../../lib/constructs/serving-system';
 import { freePort } from './harness/ports';
+import { testAppBackend } from './harness/test-app-backend';
 import { TRAEFIK_GATEWAY_CONTROLLER, installGatewayApiStandardCrds, startTraefik, type NetProcess } from './harness/net-components';
 import { waitFor } from './harness/wait';
 import { useNodeCluster } from './node-agent/cluster';
@@ -49,23 +50,6 @@ function compile(listenerPort: number): KubernetesObject[] {
   return parseAllDocuments(app.synthYaml()).map((d) => d.toJS() as KubernetesObject).filter(Boolean);
 }
 
-function revisionStandIn(name: string, bytes: number): KubernetesObject[] {
-  const labels = { app: name };
-  return [
-    {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NS },
-      spec: {
-        replicas: 1, selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: { containers: [{ name: 'app', image: TEST_IMAGE, ports: [{ containerPort: 8080 }], env: [{ name: 'RESPONSE_BYTES', value: String(bytes) }], readinessProbe: { httpGet: { path: '/healthz', port: 8080 } } }] },
-        },
-      },
-    } as KubernetesObject,
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as KubernetesObject,
-  ];
-}
-
 const ofKind = (kind: string) => compiled.filter((o) => o.kind === kind);
 
 beforeAll(async () => {
@@ -76,7 +60,7 @@ beforeAll(async () => {
   await installGatewayApiStandardCrds(c.controlPlane.kubeConfig);
   const namespaces = [NS, 'istio-system'].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }) as KubernetesObject);
   await c.controlPlane.applyObjects(namespaces, 'kservice-tests');
-  await c.controlPlane.applyObjects([OLD, NEW].flatMap((r) => revisionStandIn(r, BYTES[r])), 'kservice-tests');
+  await c.controlPlane.applyObjects([OLD, NEW].flatMap((r) => testAppBackend(NS, r, BYTES[r])), 'kservice-tests');
   traefik = await startTraefik({ kubeconfigPath: c.controlPlane.kubeconfigPath, bindIp: '127.0.0.1', port, dir });
   await c.controlPlane.applyObjects([
     { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_GATEWAY_CONTROLLER } } as KubernetesObject,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CustomObjectsApi, DiscoveryV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './harness/ports';
+import { testAppBackend } from './harness/test-app-backend';
 import { TRAEFIK_GATEWAY_CONTROLLER, installGatewayApiStandardCrds, startTraefik, type NetProcess } from './harness/net-components';
 import { waitFor } from './harness/wait';
 import { useNodeCluster } from './node-agent/cluster';
@@ -27,23 +28,6 @@ let dir: string;
 let traefik: NetProcess | undefined;
 let port: number;
 let failed = false;
-
-function backend(name: string, bytes: number): KubernetesObject[] {
-  const labels = { app: name };
-  return [
-    {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NS },
-      spec: {
-        replicas: 1, selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: { containers: [{ name: 'app', image: TEST_IMAGE, ports: [{ containerPort: 8080 }], env: [{ name: 'RESPONSE_BYTES', value: String(bytes) }], readinessProbe: { httpGet: { path: '/healthz', port: 8080 } } }] },
-        },
-      },
-    } as KubernetesObject,
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } as KubernetesObject,
-  ];
-}
 
 /** A minimal Gateway + HTTPRoute by hand: one host, two weighted backends. */
 function gatewayAndRoute(listenerPort: number): KubernetesObject[] {
@@ -69,7 +53,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kservice-gateway-'));
   await installGatewayApiStandardCrds(c.controlPlane.kubeConfig);
   await c.controlPlane.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject], 'kservice-tests');
-  await c.controlPlane.applyObjects(BACKENDS.flatMap((b) => backend(b.name, b.bytes)), 'kservice-tests');
+  await c.controlPlane.applyObjects(BACKENDS.flatMap((b) => testAppBackend(NS, b.name, b.bytes)), 'kservice-tests');
   port = await freePort();
   traefik = await startTraefik({ kubeconfigPath: c.controlPlane.kubeconfigPath, bindIp: '127.0.0.1', port, dir });
   await c.controlPlane.applyObjects(gatewayAndRoute(port), 'kservice-tests');

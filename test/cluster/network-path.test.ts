@@ -16,6 +16,7 @@ import { SERVICE_CLUSTER_IP_RANGE } from './harness/components';
 import {
   CLUSTER_DOMAIN, kubeProxyLockOwner, kubeProxyRules, kubeProxyTables, startCoreDns, startKubeProxy, type NetProcess,
 } from './harness/net-components';
+import { TEST_APP_PORT, testAppBackend } from './harness/test-app-backend';
 import { waitFor } from './harness/wait';
 import { useNodeCluster } from './node-agent/cluster';
 import { testAppImage } from './node-agent/images';
@@ -63,25 +64,9 @@ function kubeDns(hostIp: string): KubernetesObject[] {
   ];
 }
 
+/** The namespace and a ClusterIP Service `web` whose pod answers `/` with 21 bytes. */
 function webApp(): KubernetesObject[] {
-  const labels = { app: 'web' };
-  return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject,
-    {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: NS },
-      spec: {
-        replicas: 1, selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: { containers: [{ name: 'app', image: TEST_IMAGE, ports: [{ containerPort: 8080 }], env: [{ name: 'RESPONSE_BYTES', value: '21' }], readinessProbe: { httpGet: { path: '/healthz', port: 8080 } } }] },
-        },
-      },
-    } as KubernetesObject,
-    {
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS },
-      spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-    } as KubernetesObject,
-  ];
+  return [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject, ...testAppBackend(NS, 'web', 21)];
 }
 
 /** The route's ExternalName Service `hello`, as the compiler writes it for KService `hello`. */
@@ -165,10 +150,10 @@ describe('network path: client pod -> CoreDNS -> kube-proxy -> pod', () => {
     // kube-proxy has programmed the ClusterIP and DNATs it to the pod's address.
     const rules = await waitFor(`kube-proxy rules for ${ip} -> ${podIP}`, async () => {
       const r = await kubeProxyRules();
-      return r.includes(ip) && r.includes(`${podIP} . 8080`) ? r : undefined;
+      return r.includes(ip) && r.includes(`${podIP} . ${TEST_APP_PORT}`) ? r : undefined;
     }, { timeoutMs: 60_000 });
     // e.g. `meta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.244.0.3 . 8080 }`
-    expect(rules).toMatch(new RegExp(`dnat ip to .*: ${podIP.replace(/\./g, '\\.')} \\. 8080`));
+    expect(rules).toMatch(new RegExp(`dnat ip to .*: ${podIP.replace(/\./g, '\\.')} \\. ${TEST_APP_PORT}`));
     // By name, from the client pod: CoreDNS, then kube-proxy, then the pod (21 bytes is its body).
     const body = await inClient(
       `fetch('http://web/').then(async (r) => console.log(r.status + ' ' + (await r.text()).length))`);
