@@ -8,7 +8,8 @@
  * Like net-gateway-api, the revision and namespace headers are per-backend RequestHeaderModifier
  * filters (the activator needs them to tell split revisions apart). Unlike it, the runtime-only
  * headers are removed by a rule-level filter, as the Istio VirtualServices do (see
- * RUNTIME_ONLY_HEADERS). Not emitted: net-gateway-api's probe rules (`/.well-known/knative/...`
+ * RUNTIME_ONLY_HEADERS), and a single-backend rule also sets the revision headers there
+ * (ruleHeaderModifier says why). Not emitted: net-gateway-api's probe rules (`/.well-known/knative/...`
  * with K-Network-Hash), which only its readiness prober uses.
  */
 import { Annotations, Headers, Labels, RUNTIME_ONLY_HEADERS } from '../constants';
@@ -84,14 +85,38 @@ function tagOf(route: RouteSpec, rule: IngressRule): string {
 function httpRouteRule(namespace: string, rule: IngressRule, gatewayApi: ServingConfig['gatewayApi']): Json {
   return {
     matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-    filters: [{ type: REQUEST_HEADER_MODIFIER, requestHeaderModifier: { remove: [...RUNTIME_ONLY_HEADERS] } }],
+    filters: [{ type: REQUEST_HEADER_MODIFIER, requestHeaderModifier: ruleHeaderModifier(namespace, rule) }],
     backendRefs: rule.splits.map((s) => weightedBackend(namespace, s)),
     // net-gateway-api: `request: 0s` (no gateway timeout) when the Gateway supports HTTPRouteRequestTimeout.
     ...(gatewayApi.requestTimeoutSupported ? { timeouts: { request: '0s' } } : {}),
   };
 }
 
-/** The revision's public Service, with the headers the activator and queue-proxy read (sorted by name). */
+/**
+ * The rule-level header filter: the runtime-only headers removed and, when the rule has exactly
+ * one backend, that backend's revision headers set here too. net-gateway-api sets them per backend
+ * only; we differ because some Gateway implementations ignore backendRef-level filters (Traefik
+ * v3.6.12 loads only routeRule.Filters, traefik/traefik pkg/provider/kubernetes/gateway/httproute.go),
+ * and without the headers the activator answers 404. With one backend the rule's headers are that
+ * backend's, so setting them twice is the same request; a split keeps them per backend only.
+ */
+function ruleHeaderModifier(namespace: string, rule: IngressRule): Json {
+  const only = rule.splits.length === 1 ? rule.splits[0] : undefined;
+  return {
+    ...(only ? { set: revisionHeaders(namespace, only) } : {}),
+    remove: [...RUNTIME_ONLY_HEADERS],
+  };
+}
+
+/** The headers the activator and queue-proxy read to find the revision (sorted by name). */
+function revisionHeaders(namespace: string, split: TrafficSplit): Json[] {
+  return [
+    { name: Headers.NAMESPACE, value: namespace },
+    { name: Headers.REVISION, value: split.revisionName },
+  ];
+}
+
+/** The revision's public Service, with the revision headers as a per-backend filter (as net-gateway-api). */
 function weightedBackend(namespace: string, split: TrafficSplit): Json {
   return {
     group: '',
@@ -99,17 +124,7 @@ function weightedBackend(namespace: string, split: TrafficSplit): Json {
     name: split.revisionName,
     port: split.servicePort,
     weight: split.percent,
-    filters: [
-      {
-        type: REQUEST_HEADER_MODIFIER,
-        requestHeaderModifier: {
-          set: [
-            { name: Headers.NAMESPACE, value: namespace },
-            { name: Headers.REVISION, value: split.revisionName },
-          ],
-        },
-      },
-    ],
+    filters: [{ type: REQUEST_HEADER_MODIFIER, requestHeaderModifier: { set: revisionHeaders(namespace, split) } }],
   };
 }
 

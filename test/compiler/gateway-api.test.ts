@@ -78,7 +78,30 @@ describe('HTTPRoutes for a 90/10 split with a tag (the gateway-api example)', ()
     expect(route.spec.rules).toHaveLength(1);
     expect(route.spec.rules[0].backendRefs.map((b: any) => `${b.name}:${b.weight}`)).toEqual(backends);
     for (const b of route.spec.rules[0].backendRefs) expect(b.filters).toEqual(REVISION_HEADERS('shop', b.name));
-    expect(route.spec.rules[0].filters).toEqual([{ type: 'RequestHeaderModifier', requestHeaderModifier: { remove: [...RUNTIME_ONLY_HEADERS] } }]);
+    const single = backends.length === 1 ? { set: REVISION_HEADERS('shop', route.spec.rules[0].backendRefs[0].name)[0].requestHeaderModifier.set } : {};
+    expect(route.spec.rules[0].filters).toEqual([{ type: 'RequestHeaderModifier', requestHeaderModifier: { ...single, remove: [...RUNTIME_ONLY_HEADERS] } }]);
+  });
+
+  // Traefik v3.6.12 ignores backendRef-level filters, so a single-backend rule also sets the
+  // revision headers on the rule-level filter; a split cannot (the headers differ per backend).
+  // traffic | rule-level `set` (revision names) | per-backend `set` (revision names)
+  it.each([
+    ['100% latest', [{ latestRevision: true, percent: 100 }], ['svc-00002'], ['svc-00002']],
+    ['100% a pinned revision', [{ revisionName: 'svc-00001', percent: 100 }], ['svc-00001'], ['svc-00001']],
+    ['90/10 split', [{ revisionName: 'svc-00001', percent: 90 }, { latestRevision: true, percent: 10 }], [], ['svc-00001', 'svc-00002']],
+  ] as const)('%s: the rule-level filter sets the revision headers of %j', (_name, traffic, ruleSet, backendSet) => {
+    const objects = service({
+      namespace: 'ns', generation: 2, revisions: [{ name: 'svc-00001', containers: [{ image: 'example/app:0' }] }], traffic: [...traffic],
+    });
+    for (const route of kinds(objects, 'HTTPRoute') as any[]) {
+      const rule = route.spec.rules[0];
+      const ruleFilter = rule.filters[0].requestHeaderModifier;
+      expect(ruleFilter.remove).toEqual([...RUNTIME_ONLY_HEADERS]);
+      expect(ruleFilter.set ?? []).toEqual(ruleSet.flatMap((r) => REVISION_HEADERS('ns', r)[0].requestHeaderModifier.set));
+      expect(rule.backendRefs.map((b: any) => b.name)).toEqual(backendSet);
+      for (const b of rule.backendRefs) expect(b.filters).toEqual(REVISION_HEADERS('ns', b.name));
+    }
+    expect(kinds(objects, 'HTTPRoute').length).toBeGreaterThan(0);
   });
 
   it('exactly those four HTTPRoutes, and no Istio object', () => {
