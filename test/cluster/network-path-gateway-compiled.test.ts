@@ -16,7 +16,8 @@ import { KService } from '../../lib/constructs/kservice';
 import { ServingSystem } from '../../lib/constructs/serving-system';
 import { freePort } from './harness/ports';
 import { testAppBackend } from './harness/test-app-backend';
-import { TRAEFIK_GATEWAY_CONTROLLER, installGatewayApiStandardCrds, startTraefik, type NetProcess } from './harness/net-components';
+import { TRAEFIK_GATEWAY_CONTROLLER, startTraefik, type NetProcess } from './harness/net-components';
+import { installGatewayApiCrds } from './crds/gateway-api-crds';
 import { waitFor } from './harness/wait';
 import { useNodeCluster } from './node-agent/cluster';
 import { testAppImage } from './node-agent/images';
@@ -57,7 +58,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kservice-gateway-compiled-'));
   port = await freePort();
   compiled = compile(port);
-  await installGatewayApiStandardCrds(c.controlPlane.kubeConfig);
+  await installGatewayApiCrds(c.controlPlane.kubeConfig);
   const namespaces = [NS, 'istio-system'].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }) as KubernetesObject);
   await c.controlPlane.applyObjects(namespaces, 'kservice-tests');
   await c.controlPlane.applyObjects([OLD, NEW].flatMap((r) => testAppBackend(NS, r, BYTES[r])), 'kservice-tests');

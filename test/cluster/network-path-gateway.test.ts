@@ -9,7 +9,8 @@ import { CustomObjectsApi, DiscoveryV1Api, type KubernetesObject } from '@kubern
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './harness/ports';
 import { testAppBackend } from './harness/test-app-backend';
-import { TRAEFIK_GATEWAY_CONTROLLER, installGatewayApiStandardCrds, startTraefik, type NetProcess } from './harness/net-components';
+import { TRAEFIK_GATEWAY_CONTROLLER, startTraefik, type NetProcess } from './harness/net-components';
+import { installGatewayApiCrds } from './crds/gateway-api-crds';
 import { waitFor } from './harness/wait';
 import { useNodeCluster } from './node-agent/cluster';
 import { testAppImage } from './node-agent/images';
@@ -51,7 +52,7 @@ function gatewayAndRoute(listenerPort: number): KubernetesObject[] {
 beforeAll(async () => {
   const c = cluster();
   dir = mkdtempSync(join(tmpdir(), 'kservice-gateway-'));
-  await installGatewayApiStandardCrds(c.controlPlane.kubeConfig);
+  await installGatewayApiCrds(c.controlPlane.kubeConfig);
   await c.controlPlane.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } as KubernetesObject], 'kservice-tests');
   await c.controlPlane.applyObjects(BACKENDS.flatMap((b) => testAppBackend(NS, b.name, b.bytes)), 'kservice-tests');
   port = await freePort();

@@ -30,13 +30,6 @@ export function netVersions(): Record<NetComponent, string> {
   return { 'kube-proxy': pinnedVersions().kubernetes, coredns: env.COREDNS_VERSION, traefik: env.TRAEFIK_VERSION };
 }
 
-/** The Gateway API version whose standard-channel CRDs Traefik gets (net-components-versions.env). */
-export function gatewayApiVersion(): string {
-  const v = readEnvFile(NET_VERSIONS_FILE).GATEWAY_API_VERSION;
-  if (!v) throw new Error(`${NET_VERSIONS_FILE} must set GATEWAY_API_VERSION`);
-  return v;
-}
-
 /** Path of a component's binary; must match `ensure` in scripts/build-net-components.sh. */
 export function netBinary(name: NetComponent): string {
   const cache = process.env.KSERVICE_BIN_CACHE ?? join(homedir(), '.cache', 'cdk8s-kservice', 'bin');

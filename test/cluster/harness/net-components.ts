@@ -2,14 +2,11 @@
 // output in a log file, killed at the end): kube-proxy in nftables mode, CoreDNS with its kubernetes
 // plugin, and Traefik as the Gateway API gateway. Binaries: ./net-binaries (scripts/build-net-components.sh).
 import { execFile } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ApiextensionsV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
-import { applyObjects } from './apply';
 import { get } from './http';
-import { findNetBinary, gatewayApiVersion } from './net-binaries';
+import { findNetBinary } from './net-binaries';
 import { freePort } from './ports';
 import { startProcess, type ManagedProcess } from './processes';
 import { waitFor } from './wait';
@@ -224,31 +221,4 @@ export async function startTraefik(o: TraefikOptions): Promise<NetProcess> {
       throw e;
     });
   return { process: p, stop: () => p.stop() };
-}
-
-/**
- * Every standard-channel Gateway API CRD, from the sigs.k8s.io/gateway-api module (Go module cache;
- * the proxy only if it is not there yet), applied and waited until Established. Traefik's provider
- * starts informers for GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant and
- * BackendTLSPolicy, and does not sync while one of them is missing.
- */
-export async function installGatewayApiStandardCrds(kc: KubeConfig): Promise<string[]> {
-  const module = `sigs.k8s.io/gateway-api@${gatewayApiVersion()}`;
-  const { stdout } = await run('go', ['mod', 'download', '-json', module], {
-    env: { ...process.env, PATH: `${process.env.PATH}:/usr/local/go/bin`, GOFLAGS: '-mod=mod' },
-  });
-  const crdDir = join((JSON.parse(stdout) as { Dir: string }).Dir, 'config', 'crd', 'standard');
-  const crds = readdirSync(crdDir).filter((f) => f.endsWith('.yaml')).sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(crdDir, f), 'utf8')).map((d) => d.toJS() as KubernetesObject | null))
-    .filter((o): o is KubernetesObject => o !== null && o.kind === 'CustomResourceDefinition');
-  await applyObjects(kc, crds, 'kservice-test-harness', { force: true });
-  const api = kc.makeApiClient(ApiextensionsV1Api);
-  const names = crds.map((c) => c.metadata!.name!);
-  for (const name of names) {
-    await waitFor(`CRD ${name} Established`, async () => {
-      const crd = await api.readCustomResourceDefinition({ name });
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    });
-  }
-  return names;
 }
