@@ -20,6 +20,12 @@ export const Ports = {
   /** Public Service port for h2c revisions. */
   SERVICE_H2C: 81,
   SERVICE_HTTPS: 443,
+  /**
+   * The autoscaler's HTTP port (the activator's pushed stats and `/poke`): the compiled
+   * autoscaler container and Service expose it, the activator dials it, the autoscaler listens on
+   * it unless AUTOSCALER_HTTP_PORT says otherwise.
+   */
+  AUTOSCALER_HTTP: 8080,
   /** Ports a user container may not use (knative/serving pkg/apis/serving/k8s_validation.go); 8112 is added because our queue-proxy binds it. */
   RESERVED: [8012, 8013, 8022, 9090, 9091, 8008, 8112] as readonly number[],
 } as const;
@@ -98,6 +104,37 @@ export const DRAIN_TOKEN_HEADER = 'K-Drain-Token';
 export const DRAIN_TOKEN_ENV = 'QUEUE_DRAIN_TOKEN';
 
 export const SYSTEM_NAMESPACE = 'knative-serving';
+
+/**
+ * Objects in SYSTEM_NAMESPACE that the compiler emits (lib/builders/serving-system.ts, rbac.ts)
+ * and the runtime finds by name (lib/runtime/**); declared here so the two cannot drift. The
+ * Deployment, Service, ServiceAccount and Endpoints of each component share its name, as in
+ * Knative (knative/serving config/core/deployments/activator.yaml, autoscaler.yaml).
+ */
+export const ACTIVATOR = 'activator';
+/** The activator Service whose Endpoints list the ready activators (knative/serving config/core/deployments/activator.yaml). */
+export const ACTIVATOR_SERVICE = 'activator-service';
+export const AUTOSCALER = 'autoscaler';
+/** knative/serving config/core/configmaps/autoscaler.yaml. */
+export const CONFIG_AUTOSCALER = 'config-autoscaler';
+/** The Lease the autoscaler replicas elect a leader with (the Role names it in resourceNames). */
+export const AUTOSCALER_LEASE = 'kservice-autoscaler';
+/**
+ * The `fieldManager` the autoscaler's writes carry (lib/runtime/kube/client.ts says why). The
+ * same text as AUTOSCALER_LEASE, but a different fact: one can change without the other.
+ */
+export const AUTOSCALER_FIELD_MANAGER = 'kservice-autoscaler';
+
+/**
+ * K-Network-Probe values: the kubelet's (and the activator's) probe of the queue-proxy carries
+ * `queue`, the kubelet's probe of the activator carries `activator`; each answers with its value.
+ * K-Proxy-Request's value is `activator` too: the activator marks what it forwards, as Knative's does.
+ */
+export const ProbeValues = {
+  QUEUE: 'queue',
+  ACTIVATOR,
+} as const;
+export const PROXY_REQUEST_ACTIVATOR = ACTIVATOR;
 export const USER_CONTAINER_NAME = 'user-container';
 export const QUEUE_CONTAINER_NAME = 'queue-proxy';
 

@@ -10,7 +10,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { Probe } from '../kservice-props';
-import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
+import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
 import { formatMilliBinarySI, parseMilli } from '../quantity';
 import { drainToken } from './drain-token';
 import { compact } from './json';
@@ -193,7 +193,7 @@ function servingProbe(rev: RevisionSpec): IProbe | undefined {
 export function queueProxyReadinessProbe(rev: RevisionSpec): IProbe {
   const { exec: _e, httpGet: _h, tcpSocket: _t, grpc: _g, ...timing } = servingProbe(rev) ?? {};
   return {
-    httpGet: { port: queueServingPort(rev), httpHeaders: [{ name: Headers.NETWORK_PROBE, value: 'queue' }] },
+    httpGet: { port: queueServingPort(rev), httpHeaders: [{ name: Headers.NETWORK_PROBE, value: ProbeValues.QUEUE }] },
     ...timing,
   };
 }

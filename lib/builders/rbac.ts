@@ -8,13 +8,12 @@
  * name restriction there would only break them. Writes (`update`/`patch`) are name-limited.
  */
 import { scaleOwner } from '../autoscaling';
-import { SYSTEM_NAMESPACE } from '../constants';
+import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../constants';
 import { Names } from '../naming';
 import { sortedUnique, type Json } from './json';
-import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER } from './serving-system';
 
-/** The Kubernetes Lease the autoscaler replicas elect a leader with. */
-export const AUTOSCALER_LEASE = 'kservice-autoscaler';
+/** The Kubernetes Lease the autoscaler replicas elect a leader with (declared in ../constants). */
+export { AUTOSCALER_LEASE };
 
 /** What RBAC needs to know about one revision. */
 export interface RbacRevision {

@@ -8,16 +8,13 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import { autoscalerConfigToData } from '../autoscaling';
 import type { ServingConfig } from '../config';
-import { Gateways, Headers, Ports, SYSTEM_NAMESPACE } from '../constants';
+import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER, Gateways, Headers, Ports, ProbeValues, SYSTEM_NAMESPACE } from '../constants';
 import type { Json } from './json';
 import { restrictedSecurityContext } from './queue-proxy-container';
 
-export const ACTIVATOR = 'activator';
-export const ACTIVATOR_SERVICE = 'activator-service';
-export const AUTOSCALER = 'autoscaler';
-export const CONFIG_AUTOSCALER = 'config-autoscaler';
-/** Port the autoscaler listens on for the activator's pushed stats (websocket). */
-export const AUTOSCALER_PORT = 8080;
+// The system names are declared in ../constants (the runtime looks them up); re-exported for
+// the constructs and tests that import them from here.
+export { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER };
 export const ISTIO_GATEWAY_SELECTOR = { istio: 'ingressgateway' };
 
 /** Inputs of the system builders. */
@@ -118,7 +115,7 @@ function probeGet(path: string, port: number, headers?: { name: string; value: s
 }
 
 export function activatorContainer(spec: ServingSystemSpec): IContainer {
-  const probe = probeGet('/healthz', Ports.QUEUE_HTTP, [{ name: Headers.NETWORK_PROBE, value: ACTIVATOR }]);
+  const probe = probeGet('/healthz', Ports.QUEUE_HTTP, [{ name: Headers.NETWORK_PROBE, value: ProbeValues.ACTIVATOR }]);
   return {
     name: ACTIVATOR,
     image: spec.runtimeImage,
@@ -142,12 +139,12 @@ export function autoscalerContainer(spec: ServingSystemSpec): IContainer {
     image: spec.runtimeImage,
     args: [AUTOSCALER],
     ports: [
-      { name: 'websocket', containerPort: AUTOSCALER_PORT },
+      { name: 'websocket', containerPort: Ports.AUTOSCALER_HTTP },
       { name: 'metrics', containerPort: Ports.QUEUE_METRICS },
     ],
     env: systemEnv(spec),
     resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '1000Mi' } },
-    readinessProbe: { ...probeGet('/healthz', AUTOSCALER_PORT), periodSeconds: 5, failureThreshold: 5 },
+    readinessProbe: { ...probeGet('/healthz', Ports.AUTOSCALER_HTTP), periodSeconds: 5, failureThreshold: 5 },
     securityContext: restrictedSecurityContext(),
   };
 }
@@ -211,7 +208,7 @@ export function buildActivatorService(): Json {
 export function buildAutoscalerService(): Json {
   return systemService(AUTOSCALER, AUTOSCALER_LABELS, [
     { name: 'http-metrics', port: Ports.QUEUE_METRICS, targetPort: Ports.QUEUE_METRICS },
-    { name: 'http', port: AUTOSCALER_PORT, targetPort: AUTOSCALER_PORT },
+    { name: 'http', port: Ports.AUTOSCALER_HTTP, targetPort: Ports.AUTOSCALER_HTTP },
   ]);
 }
 

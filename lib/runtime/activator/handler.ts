@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Headers } from '../../constants';
+import { Headers, PROXY_REQUEST_ACTIVATOR, ProbeValues } from '../../constants';
 import { QueueFullError } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
 import { ForwardResult, forward, forwardUpgrade, holdUpgradeClient, startForward } from '../shared/proxy';
@@ -66,7 +66,7 @@ function answerProbe(req: http.IncomingMessage, res: http.ServerResponse, deps: 
   }
   const probe = req.headers[Headers.NETWORK_PROBE.toLowerCase()];
   if (probe !== undefined) {
-    if (probe === 'activator') reply(res, 200, 'activator');
+    if (probe === ProbeValues.ACTIVATOR) reply(res, 200, ProbeValues.ACTIVATOR);
     else reply(res, 400, `unexpected probe header value "${String(probe)}"`);
     return true;
   }
@@ -294,7 +294,7 @@ async function proxyUpgrade(
  * pseudo-headers are left out by the forwarder; h2c requests go on as HTTP/1.1).
  */
 function activatorHeaders(h: http.OutgoingHttpHeaders, req: http.IncomingMessage, podId: string): void {
-  h[PROXY_REQUEST] = 'activator';
+  h[PROXY_REQUEST] = PROXY_REQUEST_ACTIVATOR;
   // An existing K-Original-Host is kept, as Knative's RewriteHostIn (knative/networking
   // pkg/http/header). A client could choose the app's Host this way only where it can send any
   // Host anyway (reaching the activator directly): from outside, the routes strip the header

@@ -1,5 +1,5 @@
 import type { V1Deployment, V1Endpoints } from '@kubernetes/client-node';
-import { Labels } from '../../constants';
+import { AUTOSCALER, Labels, Ports } from '../../constants';
 import { Names } from '../../naming';
 import { loadKubeClients } from '../kube/client';
 import { ResilientInformer } from '../kube/informer';
@@ -10,10 +10,6 @@ import type { ActivatorConfig } from './config';
 import type { AutoscalerPoker } from './poker';
 import type { RevisionRegistry } from './registry';
 import { revisionKey } from './revision';
-
-/** The autoscaler's Service (and Endpoints) in the system namespace, and its HTTP port. */
-export const AUTOSCALER_ENDPOINTS = 'autoscaler';
-export const AUTOSCALER_HTTP_PORT = 8080;
 
 /**
  * Feeds the registry from the cluster: revisions from their Deployments (label
@@ -85,10 +81,10 @@ export async function startKubeRevisionSource(
     deploymentInformers.push(deployments);
   }
   // Read by name (field selector): RBAC in the system namespace is limited to this object.
-  const system = endpointsInformer(kube.config, config.systemNamespace, logger, `metadata.name=${AUTOSCALER_ENDPOINTS}`);
+  const system = endpointsInformer(kube.config, config.systemNamespace, logger, `metadata.name=${AUTOSCALER}`);
   const onAutoscaler = (ep: V1Endpoints) => {
-    if (ep.metadata?.name !== AUTOSCALER_ENDPOINTS) return;
-    const addresses = endpointsIps(ep).ready.map((ip) => `${ip}:${AUTOSCALER_HTTP_PORT}`);
+    if (ep.metadata?.name !== AUTOSCALER) return;
+    const addresses = endpointsIps(ep).ready.map((ip) => `${ip}:${Ports.AUTOSCALER_HTTP}`);
     poker.setAddresses(addresses);
     logger.info({ addresses }, 'autoscaler addresses');
   };

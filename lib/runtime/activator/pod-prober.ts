@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import { Headers } from '../../constants';
+import { Headers, ProbeValues } from '../../constants';
 import { PodAddress, formatAddress } from './revision';
 
 /**
@@ -131,7 +131,7 @@ export function probeQueueProxy(address: PodAddress, timeoutMs: number): Promise
         host: address.host,
         port: address.port,
         path: '/healthz',
-        headers: { [Headers.NETWORK_PROBE]: 'queue', 'user-agent': PROBE_USER_AGENT },
+        headers: { [Headers.NETWORK_PROBE]: ProbeValues.QUEUE, 'user-agent': PROBE_USER_AGENT },
         agent: false,
         timeout: timeoutMs,
       },
@@ -141,7 +141,7 @@ export function probeQueueProxy(address: PodAddress, timeoutMs: number): Promise
         res.on('data', (chunk: string) => {
           if (body.length < 64) body += chunk;
         });
-        res.on('end', () => resolve(res.statusCode === 200 && body.trim() === 'queue'));
+        res.on('end', () => resolve(res.statusCode === 200 && body.trim() === ProbeValues.QUEUE));
         res.on('error', () => resolve(false));
       },
     );

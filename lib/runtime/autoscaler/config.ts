@@ -1,4 +1,4 @@
-import { Ports, SYSTEM_NAMESPACE } from '../../constants';
+import { AUTOSCALER_LEASE, Ports, SYSTEM_NAMESPACE } from '../../constants';
 import { ConfigError, Env, envInt, envList, envOptionalString, envPort, envString } from '../shared/env';
 
 /** The autoscaler's environment; ports and periods are overridable for tests. */
@@ -21,14 +21,12 @@ export interface AutoscalerRuntimeConfig {
   readonly activatorMetricsPort: number;
 }
 
-export const LEASE_NAME = 'kservice-autoscaler';
-
 export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
   const namespaces = envList(env, 'KSERVICE_NAMESPACES');
   if (namespaces.length === 0) throw new ConfigError('KSERVICE_NAMESPACES', 'is required (comma-separated namespaces to autoscale)');
   const leaseDurationSeconds = envInt(env, 'AUTOSCALER_LEASE_DURATION_SECONDS', 15, { min: 1 });
   return {
-    httpPort: envPort(env, 'AUTOSCALER_HTTP_PORT', 8080),
+    httpPort: envPort(env, 'AUTOSCALER_HTTP_PORT', Ports.AUTOSCALER_HTTP),
     metricsPort: envPort(env, 'AUTOSCALER_METRICS_PORT', Ports.QUEUE_METRICS),
     bindAddress: envOptionalString(env, 'AUTOSCALER_BIND_ADDRESS'),
     tickMs: envInt(env, 'AUTOSCALER_TICK_MS', 2000, { min: 50 }),
@@ -36,7 +34,7 @@ export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
     namespaces,
     systemNamespace: envString(env, 'SYSTEM_NAMESPACE', SYSTEM_NAMESPACE),
     identity: envString(env, 'POD_NAME', envString(env, 'HOSTNAME', `autoscaler-${process.pid}`)),
-    leaseName: envString(env, 'AUTOSCALER_LEASE_NAME', LEASE_NAME),
+    leaseName: envString(env, 'AUTOSCALER_LEASE_NAME', AUTOSCALER_LEASE),
     leaseDurationSeconds,
     leaseRetryMs: envInt(env, 'AUTOSCALER_LEASE_RETRY_MS', 2000, { min: 50 }),
     leaseRenewDeadlineMs: envInt(env, 'AUTOSCALER_LEASE_RENEW_DEADLINE_MS', Math.round(leaseDurationSeconds * 1000 * (2 / 3)), { min: 50 }),

@@ -1,5 +1,5 @@
 import type { V1ConfigMap, V1Deployment, V1EndpointSubset, V1Endpoints } from '@kubernetes/client-node';
-import { Labels } from '../../constants';
+import { ACTIVATOR_SERVICE, CONFIG_AUTOSCALER, Labels } from '../../constants';
 import { Names } from '../../naming';
 import { writeEndpointsSubsets } from '../kube/endpoints-writer';
 import { FieldManagers, KubeClients } from '../kube/client';
@@ -8,9 +8,6 @@ import { endpointsIps } from '../kube/revision-deployment';
 import { patchReplicas } from '../kube/scale';
 import type { Logger } from '../shared/logger';
 import type { ClusterView, ClusterWriter } from './controller';
-
-export const ACTIVATOR_SERVICE = 'activator-service';
-export const CONFIG_AUTOSCALER = 'config-autoscaler';
 
 export interface ClusterEvents {
   onDeployment(d: V1Deployment): void;

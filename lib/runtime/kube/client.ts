@@ -1,4 +1,5 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AUTOSCALER_FIELD_MANAGER } from '../../constants';
 
 /** The API clients the activator and autoscaler use, from one KubeConfig. */
 export interface KubeClients {
@@ -17,7 +18,7 @@ export interface KubeClients {
  * had one before, measured on kube-apiserver 1.36; test/cluster/scenarios/reapply.test.ts.)
  */
 export const FieldManagers = {
-  AUTOSCALER: 'kservice-autoscaler',
+  AUTOSCALER: AUTOSCALER_FIELD_MANAGER,
 } as const;
 
 /** In a pod: the service account token; elsewhere: KUBECONFIG or ~/.kube/config. */

@@ -4,7 +4,7 @@
  */
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Headers } from '../../constants';
+import { Headers, PROXY_REQUEST_ACTIVATOR } from '../../constants';
 import { type Breaker, QueueFullError, type Release } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
 import { forwardUpgrade, type ForwardResult, holdUpgradeClient } from '../shared/proxy';
@@ -54,7 +54,7 @@ const noRelease: Release = () => undefined;
  * that needs a credential between activator and queue-proxy, which Knative does not have either.
  */
 export function isProxied(req: AnyRequest): boolean {
-  return req.headers[PROXY_REQUEST] === 'activator';
+  return req.headers[PROXY_REQUEST] === PROXY_REQUEST_ACTIVATOR;
 }
 
 export class RequestHandler {

@@ -11,7 +11,7 @@
  */
 import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
-import { Headers } from '../../constants';
+import { Headers, ProbeValues } from '../../constants';
 import type { AnyResponse } from './timeouts';
 
 export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -26,7 +26,7 @@ export type ProbeRequestKind = 'readiness' | 'network' | 'unexpected';
 export function probeKind(req: AnyRequest): ProbeRequestKind | undefined {
   const probe = header(req, PROBE_HEADER);
   const agent = header(req, 'user-agent') ?? '';
-  if (probe === 'queue') return 'readiness';
+  if (probe === ProbeValues.QUEUE) return 'readiness';
   if (HEALTH_AGENTS.some((prefix) => agent.startsWith(prefix))) return 'unexpected';
   if (probe === undefined) return undefined;
   return probe === 'probe' ? 'network' : 'unexpected';
@@ -41,7 +41,7 @@ export async function answerProbe(kind: ProbeRequestKind, req: AnyRequest, res: 
   switch (kind) {
     case 'readiness':
       if (deps.isDraining()) return send(res, 503, 'shutting down');
-      return (await deps.isReady()) ? send(res, 200, 'queue') : send(res, 503, 'queue not ready');
+      return (await deps.isReady()) ? send(res, 200, ProbeValues.QUEUE) : send(res, 503, 'queue not ready');
     case 'network': {
       const hash = header(req, HASH_HEADER);
       if (hash === undefined) return send(res, 400, `no ${Headers.NETWORK_HASH} header`);
