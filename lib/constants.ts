@@ -106,6 +106,54 @@ export const DRAIN_TOKEN_ENV = 'QUEUE_DRAIN_TOKEN';
 export const SYSTEM_NAMESPACE = 'knative-serving';
 
 /**
+ * Env var names of the queue-proxy container: Knative's contract, in the order Knative sets them
+ * (knative/serving pkg/reconciler/revision/resources/queue.go). lib/builders/queue-proxy-container.ts
+ * sets them, lib/runtime/queue-proxy/config.ts reads (or knowingly ignores) them. Our own
+ * DRAIN_TOKEN_ENV comes after them.
+ */
+export const QueueEnv = {
+  SERVING_NAMESPACE: 'SERVING_NAMESPACE',
+  SERVING_SERVICE: 'SERVING_SERVICE',
+  SERVING_CONFIGURATION: 'SERVING_CONFIGURATION',
+  SERVING_REVISION: 'SERVING_REVISION',
+  QUEUE_SERVING_PORT: 'QUEUE_SERVING_PORT',
+  QUEUE_SERVING_TLS_PORT: 'QUEUE_SERVING_TLS_PORT',
+  CONTAINER_CONCURRENCY: 'CONTAINER_CONCURRENCY',
+  REVISION_TIMEOUT_SECONDS: 'REVISION_TIMEOUT_SECONDS',
+  REVISION_RESPONSE_START_TIMEOUT_SECONDS: 'REVISION_RESPONSE_START_TIMEOUT_SECONDS',
+  REVISION_IDLE_TIMEOUT_SECONDS: 'REVISION_IDLE_TIMEOUT_SECONDS',
+  SERVING_POD: 'SERVING_POD',
+  SERVING_POD_IP: 'SERVING_POD_IP',
+  SERVING_LOGGING_CONFIG: 'SERVING_LOGGING_CONFIG',
+  SERVING_LOGGING_LEVEL: 'SERVING_LOGGING_LEVEL',
+  USER_PORT: 'USER_PORT',
+  SYSTEM_NAMESPACE: 'SYSTEM_NAMESPACE',
+  SERVING_READINESS_PROBE: 'SERVING_READINESS_PROBE',
+  HOST_IP: 'HOST_IP',
+  ENABLE_HTTP2_AUTO_DETECTION: 'ENABLE_HTTP2_AUTO_DETECTION',
+  ENABLE_HTTP_FULL_DUPLEX: 'ENABLE_HTTP_FULL_DUPLEX',
+  ROOT_CA: 'ROOT_CA',
+  QUEUE_PROXY_TLS_MIN_VERSION: 'QUEUE_PROXY_TLS_MIN_VERSION',
+  QUEUE_PROXY_TLS_MAX_VERSION: 'QUEUE_PROXY_TLS_MAX_VERSION',
+  QUEUE_PROXY_TLS_CIPHER_SUITES: 'QUEUE_PROXY_TLS_CIPHER_SUITES',
+  QUEUE_PROXY_TLS_CURVE_PREFERENCES: 'QUEUE_PROXY_TLS_CURVE_PREFERENCES',
+  ENABLE_MULTI_CONTAINER_PROBES: 'ENABLE_MULTI_CONTAINER_PROBES',
+  OBSERVABILITY_CONFIG: 'OBSERVABILITY_CONFIG',
+} as const;
+
+/**
+ * Env var names the compiled activator and autoscaler containers get (systemEnv in
+ * lib/builders/serving-system.ts) and lib/runtime/{activator,autoscaler}/config.ts read.
+ */
+export const SystemEnv = {
+  SYSTEM_NAMESPACE: 'SYSTEM_NAMESPACE',
+  POD_NAME: 'POD_NAME',
+  POD_IP: 'POD_IP',
+  /** Comma-separated namespaces that hold revisions: the ones the runtime watches. */
+  KSERVICE_NAMESPACES: 'KSERVICE_NAMESPACES',
+} as const;
+
+/**
  * Objects in SYSTEM_NAMESPACE that the compiler emits (lib/builders/serving-system.ts, rbac.ts)
  * and the runtime finds by name (lib/runtime/**); declared here so the two cannot drift. The
  * Deployment, Service, ServiceAccount and Endpoints of each component share its name, as in

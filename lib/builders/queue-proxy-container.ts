@@ -10,7 +10,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { Probe } from '../kservice-props';
-import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../constants';
+import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, QueueEnv, SYSTEM_NAMESPACE } from '../constants';
 import { formatMilliBinarySI, parseMilli } from '../quantity';
 import { drainToken } from './drain-token';
 import { compact } from './json';
@@ -147,36 +147,36 @@ export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
     valueFrom: { fieldRef: compact({ apiVersion, fieldPath }) },
   });
   return [
-    value('SERVING_NAMESPACE', rev.namespace),
-    value('SERVING_SERVICE', rev.serviceName),
-    value('SERVING_CONFIGURATION', rev.configurationName),
-    value('SERVING_REVISION', rev.name),
-    value('QUEUE_SERVING_PORT', queueServingPort(rev)),
-    value('QUEUE_SERVING_TLS_PORT', Ports.QUEUE_HTTPS),
-    value('CONTAINER_CONCURRENCY', rev.containerConcurrency),
-    value('REVISION_TIMEOUT_SECONDS', rev.timeoutSeconds),
-    value('REVISION_RESPONSE_START_TIMEOUT_SECONDS', rev.responseStartTimeoutSeconds),
-    value('REVISION_IDLE_TIMEOUT_SECONDS', rev.idleTimeoutSeconds),
+    value(QueueEnv.SERVING_NAMESPACE, rev.namespace),
+    value(QueueEnv.SERVING_SERVICE, rev.serviceName),
+    value(QueueEnv.SERVING_CONFIGURATION, rev.configurationName),
+    value(QueueEnv.SERVING_REVISION, rev.name),
+    value(QueueEnv.QUEUE_SERVING_PORT, queueServingPort(rev)),
+    value(QueueEnv.QUEUE_SERVING_TLS_PORT, Ports.QUEUE_HTTPS),
+    value(QueueEnv.CONTAINER_CONCURRENCY, rev.containerConcurrency),
+    value(QueueEnv.REVISION_TIMEOUT_SECONDS, rev.timeoutSeconds),
+    value(QueueEnv.REVISION_RESPONSE_START_TIMEOUT_SECONDS, rev.responseStartTimeoutSeconds),
+    value(QueueEnv.REVISION_IDLE_TIMEOUT_SECONDS, rev.idleTimeoutSeconds),
     // apiVersion "v1" where Knative leaves it to the API server's defaulting: the stored form, so
     // a second field manager applying the same manifest finds the value it sends (no conflict).
-    field('SERVING_POD', 'metadata.name', 'v1'),
-    field('SERVING_POD_IP', 'status.podIP', 'v1'),
+    field(QueueEnv.SERVING_POD, 'metadata.name', 'v1'),
+    field(QueueEnv.SERVING_POD_IP, 'status.podIP', 'v1'),
     // Knative passes its zap logger JSON here; our runtime logs with pino and reads only the level.
-    value('SERVING_LOGGING_CONFIG', KNATIVE_ZAP_LOGGER_CONFIG),
-    value('SERVING_LOGGING_LEVEL', ''),
-    value('USER_PORT', rev.userPort),
-    value('SYSTEM_NAMESPACE', SYSTEM_NAMESPACE),
-    value('SERVING_READINESS_PROBE', servingReadinessProbeJson(rev)),
-    field('HOST_IP', 'status.hostIP', 'v1'),
-    value('ENABLE_HTTP2_AUTO_DETECTION', 'false'),
-    value('ENABLE_HTTP_FULL_DUPLEX', String(rev.templateAnnotations[FULL_DUPLEX_ANNOTATION] === 'Enabled')),
-    value('ROOT_CA', ''),
-    value('QUEUE_PROXY_TLS_MIN_VERSION', ''),
-    value('QUEUE_PROXY_TLS_MAX_VERSION', ''),
-    value('QUEUE_PROXY_TLS_CIPHER_SUITES', ''),
-    value('QUEUE_PROXY_TLS_CURVE_PREFERENCES', ''),
-    value('ENABLE_MULTI_CONTAINER_PROBES', 'false'),
-    value('OBSERVABILITY_CONFIG', EMPTY_OBSERVABILITY_CONFIG),
+    value(QueueEnv.SERVING_LOGGING_CONFIG, KNATIVE_ZAP_LOGGER_CONFIG),
+    value(QueueEnv.SERVING_LOGGING_LEVEL, ''),
+    value(QueueEnv.USER_PORT, rev.userPort),
+    value(QueueEnv.SYSTEM_NAMESPACE, SYSTEM_NAMESPACE),
+    value(QueueEnv.SERVING_READINESS_PROBE, servingReadinessProbeJson(rev)),
+    field(QueueEnv.HOST_IP, 'status.hostIP', 'v1'),
+    value(QueueEnv.ENABLE_HTTP2_AUTO_DETECTION, 'false'),
+    value(QueueEnv.ENABLE_HTTP_FULL_DUPLEX, String(rev.templateAnnotations[FULL_DUPLEX_ANNOTATION] === 'Enabled')),
+    value(QueueEnv.ROOT_CA, ''),
+    value(QueueEnv.QUEUE_PROXY_TLS_MIN_VERSION, ''),
+    value(QueueEnv.QUEUE_PROXY_TLS_MAX_VERSION, ''),
+    value(QueueEnv.QUEUE_PROXY_TLS_CIPHER_SUITES, ''),
+    value(QueueEnv.QUEUE_PROXY_TLS_CURVE_PREFERENCES, ''),
+    value(QueueEnv.ENABLE_MULTI_CONTAINER_PROBES, 'false'),
+    value(QueueEnv.OBSERVABILITY_CONFIG, EMPTY_OBSERVABILITY_CONFIG),
     // Ours, after Knative's: the token the preStop hook's /wait-for-drain must carry (drain-token.ts).
     value(DRAIN_TOKEN_ENV, drainToken(rev)),
   ];

@@ -8,7 +8,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import { autoscalerConfigToData } from '../autoscaling';
 import type { ServingConfig } from '../config';
-import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER, Gateways, Headers, Ports, ProbeValues, SYSTEM_NAMESPACE } from '../constants';
+import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER, Gateways, Headers, Ports, ProbeValues, SYSTEM_NAMESPACE, SystemEnv } from '../constants';
 import type { Json } from './json';
 import { restrictedSecurityContext } from './queue-proxy-container';
 
@@ -100,10 +100,10 @@ export function systemEnv(spec: ServingSystemSpec): IEnvVar[] {
   // value that differs only in spelling conflicts when a second field manager applies it.
   const field = (name: string, fieldPath: string): IEnvVar => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
   return [
-    field('SYSTEM_NAMESPACE', 'metadata.namespace'),
-    field('POD_NAME', 'metadata.name'),
-    field('POD_IP', 'status.podIP'),
-    { name: 'KSERVICE_NAMESPACES', value: spec.namespaces.join(',') },
+    field(SystemEnv.SYSTEM_NAMESPACE, 'metadata.namespace'),
+    field(SystemEnv.POD_NAME, 'metadata.name'),
+    field(SystemEnv.POD_IP, 'status.podIP'),
+    { name: SystemEnv.KSERVICE_NAMESPACES, value: spec.namespaces.join(',') },
   ];
 }
 

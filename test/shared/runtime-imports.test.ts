@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { queueProxyEnv } from '../../lib/builders/queue-proxy-container';
 import { buildRbac } from '../../lib/builders/rbac';
 import { buildActivatorDeployment, buildAutoscalerDeployment, buildAutoscalerService } from '../../lib/builders/serving-system';
 import { resolveServingConfig } from '../../lib/config';
 import { ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../../lib/constants';
 import { readActivatorConfig } from '../../lib/runtime/activator/config';
 import { readAutoscalerConfig } from '../../lib/runtime/autoscaler/config';
+import { IGNORED_KNATIVE_ENV, readQueueProxyConfig } from '../../lib/runtime/queue-proxy/config';
+import { revisionSpec } from '../compiler/support/spec';
 
 const LIB = resolve(__dirname, '../../lib');
 
@@ -176,5 +179,16 @@ describe('compiled system objects and the runtime agree on the contract values',
     expect(names('leases', 'update')).toContain(autoscalerDefaults.leaseName);
     expect(names('endpoints', 'get')).toEqual(expect.arrayContaining([ACTIVATOR_SERVICE, AUTOSCALER]));
     expect(names('configmaps', 'get')).toContain(CONFIG_AUTOSCALER);
+  });
+
+  it('the queue-proxy reads, or knowingly ignores, every variable its compiled container sets', () => {
+    const compiled = queueProxyEnv(revisionSpec());
+    const values = Object.fromEntries(compiled.map((e) => [e.name, e.value ?? 'from-field-ref']));
+    // Records the names readQueueProxyConfig looks up, on the environment the compiler produced.
+    const read = new Set<string>();
+    const env = new Proxy(values, { get: (target, name: string) => (read.add(name), target[name]) });
+    expect(readQueueProxyConfig(env).revision).toBe(values.SERVING_REVISION);
+    const unaccounted = compiled.map((e) => e.name).filter((name) => !read.has(name) && !(name in IGNORED_KNATIVE_ENV));
+    expect(unaccounted).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { Ports, SYSTEM_NAMESPACE } from '../../constants';
+import { Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../constants';
 import { type ConnectionLimits, readConnectionLimits } from '../shared/connection-limits';
 import { Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
 
@@ -45,8 +45,8 @@ export function readActivatorConfig(env: Env): ActivatorConfig {
     reportIntervalMs: envInt(env, 'ACTIVATOR_REPORT_INTERVAL_MS', 1000, { min: 100 }),
     staticConfigPath: envOptionalString(env, 'ACTIVATOR_STATIC_CONFIG'),
     pokeAddresses: envList(env, 'ACTIVATOR_POKE_ADDRESSES'),
-    namespaces: envList(env, 'KSERVICE_NAMESPACES'),
-    systemNamespace: envString(env, 'SYSTEM_NAMESPACE', SYSTEM_NAMESPACE),
+    namespaces: envList(env, SystemEnv.KSERVICE_NAMESPACES),
+    systemNamespace: envString(env, SystemEnv.SYSTEM_NAMESPACE, SYSTEM_NAMESPACE),
     drainSeconds: envNumber(env, 'ACTIVATOR_DRAIN_SECONDS', 45, { min: 0 }),
     retryAfterSeconds: envInt(env, 'ACTIVATOR_RETRY_AFTER_SECONDS', 1, { min: 0 }),
     connectionLimits: readConnectionLimits(env, 'ACTIVATOR'),

@@ -1,5 +1,5 @@
 import type { V1Deployment, V1Endpoints } from '@kubernetes/client-node';
-import { AUTOSCALER, Labels, Ports } from '../../constants';
+import { AUTOSCALER, Labels, Ports, SystemEnv } from '../../constants';
 import { Names } from '../../naming';
 import { loadKubeClients } from '../kube/client';
 import { ResilientInformer } from '../kube/informer';
@@ -24,7 +24,7 @@ export async function startKubeRevisionSource(
   logger: Logger,
 ): Promise<() => Promise<void>> {
   if (config.namespaces.length === 0) {
-    throw new ConfigError('KSERVICE_NAMESPACES', 'is required (namespaces to serve), unless ACTIVATOR_STATIC_CONFIG is set');
+    throw new ConfigError(SystemEnv.KSERVICE_NAMESPACES, 'is required (namespaces to serve), unless ACTIVATOR_STATIC_CONFIG is set');
   }
   const kube = loadKubeClients();
   const endpointsInformers: ResilientInformer<V1Endpoints>[] = [];

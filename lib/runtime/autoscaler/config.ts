@@ -1,4 +1,4 @@
-import { AUTOSCALER_LEASE, Ports, SYSTEM_NAMESPACE } from '../../constants';
+import { AUTOSCALER_LEASE, Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../constants';
 import { ConfigError, Env, envInt, envList, envOptionalString, envPort, envString } from '../shared/env';
 
 /** The autoscaler's environment; ports and periods are overridable for tests. */
@@ -22,8 +22,8 @@ export interface AutoscalerRuntimeConfig {
 }
 
 export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
-  const namespaces = envList(env, 'KSERVICE_NAMESPACES');
-  if (namespaces.length === 0) throw new ConfigError('KSERVICE_NAMESPACES', 'is required (comma-separated namespaces to autoscale)');
+  const namespaces = envList(env, SystemEnv.KSERVICE_NAMESPACES);
+  if (namespaces.length === 0) throw new ConfigError(SystemEnv.KSERVICE_NAMESPACES, 'is required (comma-separated namespaces to autoscale)');
   const leaseDurationSeconds = envInt(env, 'AUTOSCALER_LEASE_DURATION_SECONDS', 15, { min: 1 });
   return {
     httpPort: envPort(env, 'AUTOSCALER_HTTP_PORT', Ports.AUTOSCALER_HTTP),
@@ -32,8 +32,8 @@ export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
     tickMs: envInt(env, 'AUTOSCALER_TICK_MS', 2000, { min: 50 }),
     scrapeMs: envInt(env, 'AUTOSCALER_SCRAPE_MS', 1000, { min: 50 }),
     namespaces,
-    systemNamespace: envString(env, 'SYSTEM_NAMESPACE', SYSTEM_NAMESPACE),
-    identity: envString(env, 'POD_NAME', envString(env, 'HOSTNAME', `autoscaler-${process.pid}`)),
+    systemNamespace: envString(env, SystemEnv.SYSTEM_NAMESPACE, SYSTEM_NAMESPACE),
+    identity: envString(env, SystemEnv.POD_NAME, envString(env, 'HOSTNAME', `autoscaler-${process.pid}`)),
     leaseName: envString(env, 'AUTOSCALER_LEASE_NAME', AUTOSCALER_LEASE),
     leaseDurationSeconds,
     leaseRetryMs: envInt(env, 'AUTOSCALER_LEASE_RETRY_MS', 2000, { min: 50 }),

@@ -3,7 +3,7 @@
  * compiled for this runtime also runs Knative's own queue image and the other way round, plus a
  * few overrides of our own (QUEUE_*) for running several instances on one host.
  */
-import { DRAIN_TOKEN_ENV, Ports, RevisionDefaults } from '../../constants';
+import { DRAIN_TOKEN_ENV, Ports, QueueEnv, RevisionDefaults } from '../../constants';
 import { type ConnectionLimits, readConnectionLimits } from '../shared/connection-limits';
 import {
   ConfigError,
@@ -56,19 +56,19 @@ export interface QueueProxyConfig {
  * `ignoredKnativeEnv`) can tell "ignored on purpose" from "forgotten".
  */
 export const IGNORED_KNATIVE_ENV: Readonly<Record<string, string>> = {
-  QUEUE_SERVING_TLS_PORT: 'TLS on 8112 is not served (Knative serves it only with certificates mounted)',
-  SERVING_LOGGING_CONFIG: 'zap configuration; logs are pino JSON, only SERVING_LOGGING_LEVEL is read',
-  SYSTEM_NAMESPACE: 'the queue-proxy talks to no control-plane object',
-  HOST_IP: 'used by Knative for tracing agents only',
-  ENABLE_HTTP2_AUTO_DETECTION: 'the h2c port sniffs the HTTP/2 preface always; HTTP/1 ports stay HTTP/1',
-  ENABLE_HTTP_FULL_DUPLEX: 'node:http streams request and response bodies both ways at once already',
-  ROOT_CA: 'only needed for system-internal TLS, which is not served',
-  QUEUE_PROXY_TLS_MIN_VERSION: 'TLS is not served',
-  QUEUE_PROXY_TLS_MAX_VERSION: 'TLS is not served',
-  QUEUE_PROXY_TLS_CIPHER_SUITES: 'TLS is not served',
-  QUEUE_PROXY_TLS_CURVE_PREFERENCES: 'TLS is not served',
-  ENABLE_MULTI_CONTAINER_PROBES: 'an array in SERVING_READINESS_PROBE says so already',
-  OBSERVABILITY_CONFIG: 'metrics are fixed Prometheus text on the metrics port; no tracing',
+  [QueueEnv.QUEUE_SERVING_TLS_PORT]: 'TLS on 8112 is not served (Knative serves it only with certificates mounted)',
+  [QueueEnv.SERVING_LOGGING_CONFIG]: 'zap configuration; logs are pino JSON, only SERVING_LOGGING_LEVEL is read',
+  [QueueEnv.SYSTEM_NAMESPACE]: 'the queue-proxy talks to no control-plane object',
+  [QueueEnv.HOST_IP]: 'used by Knative for tracing agents only',
+  [QueueEnv.ENABLE_HTTP2_AUTO_DETECTION]: 'the h2c port sniffs the HTTP/2 preface always; HTTP/1 ports stay HTTP/1',
+  [QueueEnv.ENABLE_HTTP_FULL_DUPLEX]: 'node:http streams request and response bodies both ways at once already',
+  [QueueEnv.ROOT_CA]: 'only needed for system-internal TLS, which is not served',
+  [QueueEnv.QUEUE_PROXY_TLS_MIN_VERSION]: 'TLS is not served',
+  [QueueEnv.QUEUE_PROXY_TLS_MAX_VERSION]: 'TLS is not served',
+  [QueueEnv.QUEUE_PROXY_TLS_CIPHER_SUITES]: 'TLS is not served',
+  [QueueEnv.QUEUE_PROXY_TLS_CURVE_PREFERENCES]: 'TLS is not served',
+  [QueueEnv.ENABLE_MULTI_CONTAINER_PROBES]: 'an array in SERVING_READINESS_PROBE says so already',
+  [QueueEnv.OBSERVABILITY_CONFIG]: 'metrics are fixed Prometheus text on the metrics port; no tracing',
 };
 
 /** Of the ignored Knative variables, those that are set (logged once at start-up). */
@@ -77,28 +77,28 @@ export function ignoredKnativeEnv(env: Env): string[] {
 }
 
 export function readQueueProxyConfig(env: Env): QueueProxyConfig {
-  const servingPort = envPort(env, 'QUEUE_SERVING_PORT', Ports.QUEUE_HTTP);
-  const userPort = envPort(env, 'USER_PORT', Ports.DEFAULT_USER_PORT);
+  const servingPort = envPort(env, QueueEnv.QUEUE_SERVING_PORT, Ports.QUEUE_HTTP);
+  const userPort = envPort(env, QueueEnv.USER_PORT, Ports.DEFAULT_USER_PORT);
   return {
-    namespace: envRequiredString(env, 'SERVING_NAMESPACE'),
-    service: envString(env, 'SERVING_SERVICE', ''),
-    configuration: envString(env, 'SERVING_CONFIGURATION', ''),
-    revision: envRequiredString(env, 'SERVING_REVISION'),
-    pod: envString(env, 'SERVING_POD', process.env.HOSTNAME ?? ''),
-    podIp: envString(env, 'SERVING_POD_IP', ''),
+    namespace: envRequiredString(env, QueueEnv.SERVING_NAMESPACE),
+    service: envString(env, QueueEnv.SERVING_SERVICE, ''),
+    configuration: envString(env, QueueEnv.SERVING_CONFIGURATION, ''),
+    revision: envRequiredString(env, QueueEnv.SERVING_REVISION),
+    pod: envString(env, QueueEnv.SERVING_POD, process.env.HOSTNAME ?? ''),
+    podIp: envString(env, QueueEnv.SERVING_POD_IP, ''),
     servingPort,
     protocol: readProtocol(env, servingPort),
     userPort,
-    containerConcurrency: envInt(env, 'CONTAINER_CONCURRENCY', RevisionDefaults.CONTAINER_CONCURRENCY, { min: 0 }),
-    revisionTimeoutSeconds: envNumber(env, 'REVISION_TIMEOUT_SECONDS', RevisionDefaults.TIMEOUT_SECONDS, { min: 0 }),
-    responseStartTimeoutSeconds: envNumber(env, 'REVISION_RESPONSE_START_TIMEOUT_SECONDS', 0, { min: 0 }),
-    idleTimeoutSeconds: envNumber(env, 'REVISION_IDLE_TIMEOUT_SECONDS', 0, { min: 0 }),
+    containerConcurrency: envInt(env, QueueEnv.CONTAINER_CONCURRENCY, RevisionDefaults.CONTAINER_CONCURRENCY, { min: 0 }),
+    revisionTimeoutSeconds: envNumber(env, QueueEnv.REVISION_TIMEOUT_SECONDS, RevisionDefaults.TIMEOUT_SECONDS, { min: 0 }),
+    responseStartTimeoutSeconds: envNumber(env, QueueEnv.REVISION_RESPONSE_START_TIMEOUT_SECONDS, 0, { min: 0 }),
+    idleTimeoutSeconds: envNumber(env, QueueEnv.REVISION_IDLE_TIMEOUT_SECONDS, 0, { min: 0 }),
     readinessProbes: readProbes(env, userPort),
     adminPort: envPort(env, 'QUEUE_ADMIN_PORT', Ports.QUEUE_ADMIN),
     metricsPort: envPort(env, 'QUEUE_METRICS_PORT', Ports.QUEUE_METRICS),
     drainSeconds: envNumber(env, 'QUEUE_DRAIN_SECONDS', 30, { min: 0 }),
     bindAddress: envOptionalString(env, 'QUEUE_BIND_ADDRESS'),
-    logLevel: envString(env, 'SERVING_LOGGING_LEVEL', envString(env, 'LOG_LEVEL', 'info')),
+    logLevel: envString(env, QueueEnv.SERVING_LOGGING_LEVEL, envString(env, 'LOG_LEVEL', 'info')),
     connectionLimits: readConnectionLimits(env, 'QUEUE'),
     drainToken: envOptionalString(env, DRAIN_TOKEN_ENV),
   };
@@ -113,9 +113,9 @@ function readProtocol(env: Env, servingPort: number): ServingProtocol {
 
 function readProbes(env: Env, userPort: number): ProbeSpec[] {
   try {
-    return parseReadinessProbes(env.SERVING_READINESS_PROBE, userPort);
+    return parseReadinessProbes(env[QueueEnv.SERVING_READINESS_PROBE], userPort);
   } catch (err) {
-    if (err instanceof ProbeParseError) throw new ConfigError('SERVING_READINESS_PROBE', err.message.replace(/^SERVING_READINESS_PROBE: /, ''));
+    if (err instanceof ProbeParseError) throw new ConfigError(QueueEnv.SERVING_READINESS_PROBE, err.message.replace(/^SERVING_READINESS_PROBE: /, ''));
     throw err;
   }
 }
