@@ -183,6 +183,19 @@ export const ProbeValues = {
   ACTIVATOR,
 } as const;
 export const PROXY_REQUEST_ACTIVATOR = ACTIVATOR;
+
+/**
+ * User-Agent values of probes (knative.dev/networking pkg/http/header/header.go): the kubelet's
+ * prefix, and what the activator's, the queue-proxy's and an autoscaler's probes send. The
+ * queue-proxy answers the kubelet's and the activator's/autoscaler's as health checks
+ * (knative/serving pkg/queue/sharedmain/handlers.go).
+ */
+export const ProbeUserAgents = {
+  KUBELET_PREFIX: 'kube-probe/',
+  ACTIVATOR: 'Knative-Activator-Probe',
+  QUEUE_PROXY: 'Knative-Queue-Proxy-Probe',
+  AUTOSCALING: 'Knative-Autoscaling-Probe',
+} as const;
 export const USER_CONTAINER_NAME = 'user-container';
 export const QUEUE_CONTAINER_NAME = 'queue-proxy';
 

@@ -12,6 +12,7 @@ import { ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYS
 import { readActivatorConfig } from '../../lib/runtime/activator/config';
 import { readAutoscalerConfig } from '../../lib/runtime/autoscaler/config';
 import { IGNORED_KNATIVE_ENV, readQueueProxyConfig } from '../../lib/runtime/queue-proxy/config';
+import { type AnyRequest, probeKind } from '../../lib/runtime/queue-proxy/probe-handler';
 import { revisionSpec } from '../compiler/support/spec';
 
 const LIB = resolve(__dirname, '../../lib');
@@ -190,5 +191,15 @@ describe('compiled system objects and the runtime agree on the contract values',
     expect(readQueueProxyConfig(env).revision).toBe(values.SERVING_REVISION);
     const unaccounted = compiled.map((e) => e.name).filter((name) => !read.has(name) && !(name in IGNORED_KNATIVE_ENV));
     expect(unaccounted).toEqual([]);
+  });
+
+  it("the queue-proxy answers Knative's probe user agents as health checks, not as traffic", () => {
+    // knative/serving pkg/queue/sharedmain/handlers.go: HealthCheckUAPrefixes are the activator's
+    // and the autoscaling probe's agents (knative.dev/networking pkg/http/header/header.go).
+    const kind = (agent: string) => probeKind({ headers: { 'user-agent': agent } } as unknown as AnyRequest);
+    expect(kind('Knative-Activator-Probe')).toBe('unexpected');
+    expect(kind('Knative-Autoscaling-Probe')).toBe('unexpected');
+    expect(kind('kube-probe/1.36')).toBe('unexpected');
+    expect(kind('curl/8')).toBeUndefined();
   });
 });

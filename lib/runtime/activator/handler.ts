@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Headers, PROXY_REQUEST_ACTIVATOR, ProbeValues } from '../../constants';
+import { Headers, PROXY_REQUEST_ACTIVATOR, ProbeUserAgents, ProbeValues } from '../../constants';
 import { QueueFullError } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
 import { ForwardResult, forward, forwardUpgrade, holdUpgradeClient, startForward } from '../shared/proxy';
@@ -57,7 +57,7 @@ export function createUpgradeHandler(deps: HandlerDeps): (req: http.IncomingMess
 
 /** `K-Network-Probe: activator` → 200 `activator`; other probe values → 400; kubelet → health. */
 function answerProbe(req: http.IncomingMessage, res: http.ServerResponse, deps: HandlerDeps): boolean {
-  const kubelet = req.headers['user-agent']?.startsWith('kube-probe/') ?? false;
+  const kubelet = req.headers['user-agent']?.startsWith(ProbeUserAgents.KUBELET_PREFIX) ?? false;
   // A draining activator fails the kubelet's probes (with or without the probe header), so it
   // leaves the activator-service Endpoints while finishing what it holds.
   if (kubelet && deps.isDraining()) {

@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import { Headers, ProbeValues } from '../../constants';
+import { Headers, ProbeUserAgents, ProbeValues } from '../../constants';
 import { PodAddress, formatAddress } from './revision';
 
 /**
@@ -18,7 +18,7 @@ import { PodAddress, formatAddress } from './revision';
  * learned of a started pod a median 156 ms after its app was ready (docs/runtime-performance.md,
  * "Cold start"). At most one probe per pod is in flight.
  */
-export const PROBE_USER_AGENT = 'Knative-Activator-Probe';
+export const PROBE_USER_AGENT = ProbeUserAgents.ACTIVATOR;
 
 /** Gap between probe starts of a pod not yet healthy, during the window after it appears. */
 export const STARTING_PROBE_GAP_MS = 25;

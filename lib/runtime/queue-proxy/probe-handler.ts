@@ -11,14 +11,14 @@
  */
 import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
-import { Headers, ProbeValues } from '../../constants';
+import { Headers, ProbeUserAgents, ProbeValues } from '../../constants';
 import type { AnyResponse } from './timeouts';
 
 export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
 const PROBE_HEADER = Headers.NETWORK_PROBE.toLowerCase();
 const HASH_HEADER = Headers.NETWORK_HASH.toLowerCase();
-const HEALTH_AGENTS = ['kube-probe/', 'Knative-Activator-Probe', 'Knative-Autoscaler-Probe'];
+const HEALTH_AGENTS = [ProbeUserAgents.KUBELET_PREFIX, ProbeUserAgents.ACTIVATOR, ProbeUserAgents.AUTOSCALING];
 
 export type ProbeRequestKind = 'readiness' | 'network' | 'unexpected';
 

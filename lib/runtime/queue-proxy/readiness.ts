@@ -6,6 +6,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
+import { ProbeUserAgents } from '../../constants';
 
 export type ProbeHandler =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
@@ -157,7 +158,7 @@ export interface AggressiveTiming {
 
 export const AGGRESSIVE: AggressiveTiming = { retryIntervalMs: 50, tryTimeoutMs: 100, pollTimeoutMs: 10_000 };
 
-const PROBE_USER_AGENT = 'Knative-Queue-Proxy-Probe';
+const PROBE_USER_AGENT = ProbeUserAgents.QUEUE_PROXY;
 
 /** One try of one handler; resolves true on success (TCP connect, or HTTP status 200-399). */
 export function probeOnce(handler: ProbeHandler, timeoutMs: number): Promise<boolean> {
