@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 export const MAIN_HELP = `Usage: kservice <command> [options]
 
 Compiles Knative Serving services (serving.knative.dev/v1 YAML) into the plain Kubernetes and
-Istio objects Knative would create for them, plus the runtime that makes them live.
+Istio or Gateway API objects Knative would create for them, plus the runtime that makes them live.
 
 Commands:
   compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE]

@@ -19,12 +19,40 @@ export const RUNNERS: Readonly<Record<string, () => Promise<Runner>>> = {
 
 const USAGE = `usage: kservice-runtime <${Object.keys(RUNNERS).join('|')}>`;
 
+/** What each role does, for --help. Configuration is by environment only, as in Knative. */
+const ROLE_HELP: Readonly<Record<string, string>> = {
+  activator: 'Holds requests for revisions at zero, pokes the autoscaler, balances over ready pods (:8012, h2c :8013).',
+  autoscaler: 'Scrapes queue-proxies and activators, decides replicas as Knative\'s KPA, writes the scale subresource and the public Endpoints (leader via a Lease).',
+  'queue-proxy': 'The sidecar in every revision pod: concurrency limit, timeouts, readiness, drain and stats in front of the app (:8012, h2c :8013, admin :8022, metrics :9090).',
+};
+
+const HELP = `${USAGE}
+
+Runs one role of the cdk8s-kservice runtime. Every setting comes from the environment the compiled
+manifests set (the queue-proxy reads Knative's queue-proxy contract: SERVING_*, USER_PORT,
+CONTAINER_CONCURRENCY, ...); README "Run the runtime" lists them.
+
+${Object.entries(ROLE_HELP).map(([role, text]) => `  ${role.padEnd(12)} ${text}`).join('\n')}
+
+  kservice-runtime <role> --help   what one role does
+`;
+
+const isHelp = (arg: string | undefined): boolean => arg === '--help' || arg === '-h' || arg === 'help';
+
 /** Runs one role; resolves with the process exit code. */
 export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const role = args[0];
+  if (isHelp(role)) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const load = role === undefined ? undefined : RUNNERS[role];
+  if (load !== undefined && args.slice(1).some(isHelp)) {
+    process.stdout.write(`usage: kservice-runtime ${role}\n\n${ROLE_HELP[role!]}\nSettings come from the environment: README "Run the runtime".\n`);
+    return 0;
+  }
   if (load === undefined) {
-    process.stderr.write(`${role === undefined ? 'missing role' : `unknown role "${role}"`}\n${USAGE}\n`);
+    process.stderr.write(`${role === undefined ? 'missing role' : `unknown role "${role}"`}\n${USAGE}\n(kservice-runtime --help for more)\n`);
     return 2;
   }
   try {

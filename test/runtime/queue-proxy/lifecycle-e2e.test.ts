@@ -133,4 +133,15 @@ describe('bad environment', () => {
     expect(code).toBe(2);
     expect(output).toContain('usage: kservice-runtime');
   });
+
+  it('--help describes every role and exits 0; <role> --help describes the role without starting it', async () => {
+    const all = await runToExit([RUNTIME_BUNDLE, '--help'], {});
+    expect(all.code).toBe(0);
+    for (const role of ['activator', 'autoscaler', 'queue-proxy']) expect(all.output).toContain(`  ${role} `);
+    // Without --help this would be a fatal "SERVING_NAMESPACE is required" (exit 1).
+    const one = await runToExit([RUNTIME_BUNDLE, 'queue-proxy', '--help'], {});
+    expect(one.code).toBe(0);
+    expect(one.output).toContain('usage: kservice-runtime queue-proxy');
+    expect(one.output).not.toContain('is required');
+  });
 });
