@@ -5,8 +5,8 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { HELLO, listFiles, removeDir, tempDir } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { HELLO, listFiles, workDirs } from './helpers';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'kservice.js');
 const VERSION = (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -27,13 +27,7 @@ function kservice(args: readonly string[], stdin?: string): Promise<Exit> {
   });
 }
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(removeDir));
-function workDir(files: Record<string, string> = {}): string {
-  const dir = tempDir(files);
-  dirs.push(dir);
-  return dir;
-}
+const workDir = workDirs();
 
 const PASSTHROUGH = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n';
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { afterAll } from 'vitest';
 import { runCli } from '../../lib/cli/main';
 
 export interface RunResult {
@@ -29,6 +30,17 @@ export function tempDir(files: Record<string, string | Uint8Array> = {}): string
     writeFileSync(path.join(dir, name), content);
   }
   return dir;
+}
+
+/** A tempDir that is removed after the test file (vitest afterAll registered by the caller's module). */
+export function workDirs(): (files?: Record<string, string | Uint8Array>) => string {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach(removeDir));
+  return (files = {}) => {
+    const dir = tempDir(files);
+    dirs.push(dir);
+    return dir;
+  };
 }
 
 export function removeDir(dir: string): void {

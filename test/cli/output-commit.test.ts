@@ -6,16 +6,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { HELLO, listFiles, removeDir, run, snapshotTree, tempDir } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { HELLO, listFiles, removeDir, run, snapshotTree, workDirs } from './helpers';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(removeDir));
-function workDir(files: Record<string, string> = {}): string {
-  const dir = tempDir(files);
-  dirs.push(dir);
-  return dir;
-}
+const workDir = workDirs();
 
 const WORLD = HELLO.replace('name: hello', 'name: world');
 const CHANGED = HELLO.replace('hello:1', 'hello:2');

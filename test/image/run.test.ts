@@ -10,7 +10,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, startTestApp, stopAll, type TestApp } from '../runtime/queue-proxy/processes';
+import { queueProxyEnv, request, startTestApp, stopAll, type TestApp } from '../runtime/queue-proxy/processes';
 import type { UnpackedImage } from '../support/runtime-image';
 import { builtImage, credentials, startFromImage, stopAllFromImage } from './support';
 
@@ -34,22 +34,7 @@ afterAll(async () => {
 });
 
 function queueProxyFromImage(userPort: number) {
-  return startFromImage(image, ['queue-proxy'], {
-    SERVING_NAMESPACE: 'default',
-    SERVING_SERVICE: 'hello',
-    SERVING_CONFIGURATION: 'hello',
-    SERVING_REVISION: 'hello-00001',
-    SERVING_POD: 'hello-00001-deployment-abc',
-    SERVING_POD_IP: '127.0.0.1',
-    USER_PORT: String(userPort),
-    QUEUE_SERVING_PORT: '0',
-    QUEUE_ADMIN_PORT: '0',
-    QUEUE_METRICS_PORT: '0',
-    QUEUE_BIND_ADDRESS: '127.0.0.1',
-    CONTAINER_CONCURRENCY: '0',
-    REVISION_TIMEOUT_SECONDS: '300',
-    QUEUE_DRAIN_SECONDS: '1',
-  }, /"msg":"listening"/);
+  return startFromImage(image, ['queue-proxy'], { ...queueProxyEnv(userPort), QUEUE_DRAIN_SECONDS: '1' }, /"msg":"listening"/);
 }
 
 describe('the runtime from the image root filesystem', () => {

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { pidAlive } from '../node-agent/network';
 import { get } from './http';
 import { findNetBinary } from './net-binaries';
 import { freePort } from './ports';
@@ -23,15 +24,6 @@ function aborter(p: ManagedProcess): () => void {
   return () => {
     if (!p.running()) throw new Error(`${p.name} exited during startup; log ${p.logFile}:\n${p.logTail()}`);
   };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -82,7 +82,8 @@ export function assertCanManageNetwork(): void {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this PID exists (EPERM: it exists but belongs to someone else). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

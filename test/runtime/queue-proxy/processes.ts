@@ -50,27 +50,31 @@ export interface QueueProxyProcess extends Started {
   readonly metricsPort: number;
 }
 
-/** Knative's env for a revision `hello-00001` in `default`, plus the given overrides. */
+/** Knative's env for a revision `hello-00001` in `default` on 127.0.0.1 (ports chosen by the OS). */
+export function queueProxyEnv(userPort: number): Record<string, string> {
+  return {
+    SERVING_NAMESPACE: 'default',
+    SERVING_SERVICE: 'hello',
+    SERVING_CONFIGURATION: 'hello',
+    SERVING_REVISION: 'hello-00001',
+    SERVING_POD: 'hello-00001-deployment-abc',
+    SERVING_POD_IP: '127.0.0.1',
+    USER_PORT: String(userPort),
+    QUEUE_SERVING_PORT: '0',
+    QUEUE_ADMIN_PORT: '0',
+    QUEUE_METRICS_PORT: '0',
+    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    CONTAINER_CONCURRENCY: '0',
+    REVISION_TIMEOUT_SECONDS: '300',
+  };
+}
+
+/** queueProxyEnv plus the given overrides. */
 export async function startQueueProxy(userPort: number, env: Record<string, string> = {}): Promise<QueueProxyProcess> {
   if (!existsSync(RUNTIME_BUNDLE)) throw new Error(`runtime bundle missing: ${RUNTIME_BUNDLE} (npm run build:runtime)`);
   const started = await start(
     [RUNTIME_BUNDLE, 'queue-proxy'],
-    {
-      SERVING_NAMESPACE: 'default',
-      SERVING_SERVICE: 'hello',
-      SERVING_CONFIGURATION: 'hello',
-      SERVING_REVISION: 'hello-00001',
-      SERVING_POD: 'hello-00001-deployment-abc',
-      SERVING_POD_IP: '127.0.0.1',
-      USER_PORT: String(userPort),
-      QUEUE_SERVING_PORT: '0',
-      QUEUE_ADMIN_PORT: '0',
-      QUEUE_METRICS_PORT: '0',
-      QUEUE_BIND_ADDRESS: '127.0.0.1',
-      CONTAINER_CONCURRENCY: '0',
-      REVISION_TIMEOUT_SECONDS: '300',
-      ...env,
-    },
+    { ...queueProxyEnv(userPort), ...env },
     /"msg":"listening"/,
     'queue-proxy',
   );
