@@ -22,7 +22,7 @@ export {
   type RevisionProps,
   type RevisionTemplateProps,
   type TrafficTargetProps,
-} from './kservice-props';
+} from './model/kservice-props';
 export { KService } from './constructs/kservice';
 export { Revision, type RevisionConstructProps } from './constructs/revision';
 export { Route, type RouteConstructProps } from './constructs/route';
@@ -34,8 +34,8 @@ export {
   type QueueSidecarResourcesProps,
   type ServingConfig,
   type ServingConfigProps,
-} from './config';
-export { DEFAULT_RUNTIME_IMAGE } from './constants';
-export type { DataPlaneMode, Protocol, RevisionSpec, RouteSpec, ServiceSpec, TrafficName, TrafficSplit } from './builders/spec';
-export type { ResolvedAutoscaling } from './autoscaling';
+} from './contract/config';
+export { DEFAULT_RUNTIME_IMAGE } from './contract/constants';
+export type { DataPlaneMode, Protocol, RevisionSpec, RouteSpec, ServiceSpec, TrafficName, TrafficSplit } from './model/spec';
+export type { ResolvedAutoscaling } from './contract/autoscaling';
 export { ValidationError, type Problem } from './problems';

@@ -79,9 +79,9 @@ const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 
 /** The image reference every compiled manifest uses, read from where the library declares it. */
 function defaultRuntimeImage() {
-  const source = readFileSync(join(root, 'lib', 'constants.ts'), 'utf8');
+  const source = readFileSync(join(root, 'lib', 'contract', 'constants.ts'), 'utf8');
   const match = /export const DEFAULT_RUNTIME_IMAGE = '([^']+)'/.exec(source);
-  if (!match) throw new Error('lib/constants.ts: DEFAULT_RUNTIME_IMAGE not found');
+  if (!match) throw new Error('lib/contract/constants.ts: DEFAULT_RUNTIME_IMAGE not found');
   return match[1];
 }
 

@@ -17,12 +17,12 @@
  *   (controller.ts).
  */
 import type { IAffinity } from 'kubernetes-models/v1/Affinity';
-import { DATA_PLANE_ANNOTATION, declaresReplicas, scaleOwner } from '../autoscaling';
-import { Names } from '../naming';
-import { compact, sortedRecord, type Json } from './json';
+import { DATA_PLANE_ANNOTATION, declaresReplicas, scaleOwner } from '../contract/autoscaling';
+import { Names } from '../contract/naming';
+import { compact, sortedRecord, type Json } from '../model/json';
 import { deploymentAnnotations, podAnnotations, revisionSelector, revisionWorkloadLabels } from './meta';
 import { buildQueueProxyContainer } from './queue-proxy-container';
-import type { RevisionSpec } from './spec';
+import type { RevisionSpec } from '../model/spec';
 import { buildUserContainers } from './user-container';
 
 export function buildDeployment(rev: RevisionSpec): Json {

@@ -14,7 +14,7 @@
  * defaults, the progress deadline) never changes the token and restarts the pods.
  */
 import { createHash, createHmac } from 'node:crypto';
-import type { RevisionSpec } from './spec';
+import type { RevisionSpec } from '../model/spec';
 
 /** Hex characters kept: 128 bits. */
 const TOKEN_LENGTH = 32;

@@ -5,9 +5,9 @@
  * a plain HTTP listener (port 80 unless `gatewayApi.listenerPort`) that accepts routes from every namespace. The implementation
  * (gatewayClassName) deploys the proxies and their Services.
  */
-import type { ServingConfig } from '../config';
+import type { ServingConfig } from '../contract/config';
 import { GATEWAY_API_VERSION } from './http-route';
-import type { Json } from './json';
+import type { Json } from '../model/json';
 import { splitGatewayRef } from './serving-system';
 
 /** Name of the one listener every HTTPRoute attaches through. */

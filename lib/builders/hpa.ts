@@ -3,11 +3,11 @@
  * `hpa.autoscaling.knative.dev`, as Knative's knative/serving pkg/reconciler/autoscaling/hpa/resources/hpa.go makes
  * it from the PodAutoscaler (whose labels and annotations it copies).
  */
-import { AutoscalingAnnotations, Metric } from '../autoscaling';
-import { Names } from '../naming';
-import { compact, type Json } from './json';
+import { AutoscalingAnnotations, Metric } from '../contract/autoscaling';
+import { Names } from '../contract/naming';
+import { compact, type Json } from '../model/json';
 import { podAutoscalerAnnotations, revisionWorkloadLabels } from './meta';
-import type { RevisionSpec } from './spec';
+import type { RevisionSpec } from '../model/spec';
 
 const MAX_INT32 = 2147483647;
 

@@ -12,12 +12,12 @@
  * (ruleHeaderModifier says why). Not emitted: net-gateway-api's probe rules (`/.well-known/knative/...`
  * with K-Network-Hash), which only its readiness prober uses.
  */
-import { Annotations, Headers, Labels, RUNTIME_ONLY_HEADERS } from '../constants';
-import { DEFAULT_GATEWAY_API_CONFIG, type ServingConfig } from '../config';
-import { sortedRecord, type Json } from './json';
+import { Annotations, Headers, Labels, RUNTIME_ONLY_HEADERS } from '../contract/constants';
+import { DEFAULT_GATEWAY_API_CONFIG, type ServingConfig } from '../contract/config';
+import { sortedRecord, type Json } from '../model/json';
 import { ingressAnnotations } from './meta';
 import { splitGatewayRef } from './serving-system';
-import type { RouteSpec, TrafficSplit } from './spec';
+import type { RouteSpec, TrafficSplit } from '../model/spec';
 import { ingressRules, type IngressRule, type IngressVisibility } from './virtual-service';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';

@@ -3,10 +3,10 @@
  * pkg/reconciler/revision/resources/meta.go, autoscaling/resources and route/resources compute them.
  * Keys are sorted so the output is deterministic.
  */
-import { AutoscalingAnnotations } from '../autoscaling';
-import { Annotations, ISTIO_INGRESS_CLASS, Labels } from '../constants';
-import { sortedRecord } from './json';
-import type { RevisionSpec, RouteSpec } from './spec';
+import { AutoscalingAnnotations } from '../contract/autoscaling';
+import { Annotations, ISTIO_INGRESS_CLASS, Labels } from '../contract/constants';
+import { sortedRecord } from '../model/json';
+import type { RevisionSpec, RouteSpec } from '../model/spec';
 
 /** Revision annotations Knative keeps off the Deployment and the PodAutoscaler. */
 const REVISION_ONLY_ANNOTATIONS = new Set([

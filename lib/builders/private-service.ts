@@ -3,11 +3,11 @@
  * pkg/reconciler/serverlessservice/resources/services.go builds it. It selects the revision's pods (on `serving.knative.dev/revision`, our stand-in for
  * revisionUID) and gives the autoscaler and activator a way to find them.
  */
-import { Ports } from '../constants';
-import { Names } from '../naming';
-import type { Json } from './json';
+import { Ports } from '../contract/constants';
+import { Names } from '../contract/naming';
+import type { Json } from '../model/json';
 import { revisionSelector, serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
-import { H2C_APP_PROTOCOL, queueServingPort, servicePortName, type RevisionSpec } from './spec';
+import { H2C_APP_PROTOCOL, queueServingPort, servicePortName, type RevisionSpec } from '../model/spec';
 
 export function buildPrivateService(rev: RevisionSpec): Json {
   return {

@@ -4,9 +4,9 @@
  * touches them (apply merges only the fields a manifest sets), so a deploy cannot cut a serving
  * revision off from its pods. Not emitted with the static data plane (Kubernetes fills it).
  */
-import type { Json } from './json';
+import type { Json } from '../model/json';
 import { serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
-import type { RevisionSpec } from './spec';
+import type { RevisionSpec } from '../model/spec';
 
 export function buildPublicEndpoints(rev: RevisionSpec): Json {
   return {

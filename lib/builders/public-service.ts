@@ -6,10 +6,10 @@
  * selects the revision's pods, the static equivalent of permanent Serve mode (knative/serving
  * pkg/reconciler/serverlessservice/serverlessservice.go switches between the two).
  */
-import { Ports } from '../constants';
-import type { Json } from './json';
+import { Ports } from '../contract/constants';
+import type { Json } from '../model/json';
 import { revisionSelector, serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
-import { H2C_APP_PROTOCOL, publicServicePort, queueServingPort, servicePortName, type RevisionSpec } from './spec';
+import { H2C_APP_PROTOCOL, publicServicePort, queueServingPort, servicePortName, type RevisionSpec } from '../model/spec';
 
 export function buildPublicService(rev: RevisionSpec): Json {
   return {

@@ -9,12 +9,12 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
-import type { Probe } from '../kservice-props';
-import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, QueueEnv, SYSTEM_NAMESPACE } from '../constants';
-import { formatMilliBinarySI, parseMilli } from '../quantity';
+import type { Probe } from '../model/kservice-props';
+import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, QueueEnv, SYSTEM_NAMESPACE } from '../contract/constants';
+import { formatMilliBinarySI, parseMilli } from '../contract/quantity';
 import { drainToken } from './drain-token';
-import { compact } from './json';
-import { queueServingPort, type RevisionSpec } from './spec';
+import { compact } from '../model/json';
+import { queueServingPort, type RevisionSpec } from '../model/spec';
 
 const LOCAL_ADDRESS = '127.0.0.1';
 /** config-observability with nothing configured, as Knative serializes it. */

@@ -7,10 +7,10 @@
  * whole namespace (a name-limited list only works with a matching field selector per object), so a
  * name restriction there would only break them. Writes (`update`/`patch`) are name-limited.
  */
-import { scaleOwner } from '../autoscaling';
-import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../constants';
-import { Names } from '../naming';
-import { sortedUnique, type Json } from './json';
+import { scaleOwner, type DataPlaneMode } from '../contract/autoscaling';
+import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../contract/constants';
+import { Names } from '../contract/naming';
+import { sortedUnique, type Json } from '../model/json';
 
 /** The Kubernetes Lease the autoscaler replicas elect a leader with (declared in ../constants). */
 export { AUTOSCALER_LEASE };
@@ -22,7 +22,7 @@ export interface RbacRevision {
   /** Canonical `autoscaling.knative.dev/class`: with the data plane, decides who scales it. */
   readonly autoscalingClass: string;
   /** `runtime`: the runtime writes its public Endpoints. */
-  readonly dataPlane: 'runtime' | 'static';
+  readonly dataPlane: DataPlaneMode;
 }
 
 /** Our autoscaler scales it: the one rule in ../autoscaling.ts `scaleOwner`. */
@@ -50,7 +50,7 @@ function rule(apiGroup: string, resource: string, verbs: string[], resourceNames
  */
 export function autoscalerNamespaceRules(revisions: readonly RbacRevision[]): PolicyRule[] {
   const deployments = sortedUnique(revisions.filter(scaledByAutoscaler).map((r) => Names.deployment(r.name)));
-  const endpoints = sortedUnique(revisions.filter((r) => r.dataPlane === 'runtime').map((r) => Names.publicService(r.name)));
+  const endpoints = sortedUnique(revisions.filter((r) => r.dataPlane === 'full').map((r) => Names.publicService(r.name)));
   return [
     rule('apps', 'deployments', READ),
     rule('', 'endpoints', READ),

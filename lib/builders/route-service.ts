@@ -4,9 +4,9 @@
  * resolves to the Istio gateway. This is the state Knative's route controller reaches once net-istio
  * reports its private load balancer (the placeholder step is skipped).
  */
-import type { Json } from './json';
+import type { Json } from '../model/json';
 import { routeServiceLabels } from './meta';
-import { H2C_APP_PROTOCOL, type RouteSpec, type TrafficName } from './spec';
+import { H2C_APP_PROTOCOL, type RouteSpec, type TrafficName } from '../model/spec';
 
 export function buildRouteServices(route: RouteSpec): Json[] {
   return route.names.map((name) => buildRouteService(route, name));

@@ -6,10 +6,10 @@
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
-import { autoscalerConfigToData } from '../autoscaling';
-import type { ServingConfig } from '../config';
-import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER, Gateways, Headers, Ports, ProbeValues, SYSTEM_NAMESPACE, SystemEnv } from '../constants';
-import type { Json } from './json';
+import { autoscalerConfigToData } from '../contract/autoscaling';
+import type { ServingConfig } from '../contract/config';
+import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER, Gateways, Headers, Ports, ProbeValues, SYSTEM_NAMESPACE, SystemEnv } from '../contract/constants';
+import type { Json } from '../model/json';
 import { restrictedSecurityContext } from './queue-proxy-container';
 
 // The system names are declared in ../constants (the runtime looks them up); re-exported for

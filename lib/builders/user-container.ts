@@ -9,10 +9,10 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
-import { DRAIN_TOKEN_HEADER, Ports, WAIT_FOR_DRAIN_PATH } from '../constants';
+import { DRAIN_TOKEN_HEADER, Ports, WAIT_FOR_DRAIN_PATH } from '../contract/constants';
 import { drainToken } from './drain-token';
-import { clone, compact } from './json';
-import type { RevisionSpec } from './spec';
+import { clone, compact } from '../model/json';
+import type { RevisionSpec } from '../model/spec';
 
 export const USER_PORT_NAME = 'user-port';
 export const DRAIN_PATH = WAIT_FOR_DRAIN_PATH;

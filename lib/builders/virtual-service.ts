@@ -6,11 +6,11 @@
  * Not emitted: the probe routes net-istio prepends for its readiness prober (`K-Network-Hash`),
  * which only matter to net-istio's controller; traffic is routed the same without them.
  */
-import { Gateways, Headers, RUNTIME_ONLY_HEADERS } from '../constants';
-import { Names } from '../naming';
-import { sortedUnique, type Json } from './json';
+import { Gateways, Headers, RUNTIME_ONLY_HEADERS } from '../contract/constants';
+import { Names } from '../contract/naming';
+import { sortedUnique, type Json } from '../model/json';
 import { ingressAnnotations, virtualServiceLabels } from './meta';
-import type { RouteSpec, TrafficSplit } from './spec';
+import type { RouteSpec, TrafficSplit } from '../model/spec';
 
 const ISTIO_API_VERSION = 'networking.istio.io/v1beta1';
 const CLUSTER_LOCAL_SUFFIX = '.svc.cluster.local';

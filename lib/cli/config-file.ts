@@ -2,7 +2,7 @@
  * The `--config` file: Knative's config-* settings that shape a compiled graph, as
  * `ServingConfigProps`. Schema-checked first, then the rules between fields.
  */
-import { ServingConfigProps, TEMPLATE_FIELDS, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../config';
+import { ServingConfigProps, TEMPLATE_FIELDS, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../contract/config';
 import { Diagnostic } from './diagnostics';
 import { configSchema } from './schema/config';
 import { SourceDocument, diagnosticAt, parseYamlText, readText } from './source';

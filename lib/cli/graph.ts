@@ -4,12 +4,13 @@
  * from all services). The constructs' `ValidationError`s are mapped back to document positions.
  */
 import { ApiObject, App, Chart, DependencyGraph } from 'cdk8s';
-import type { ServingConfigProps } from '../config';
+import type { ServingConfigProps } from '../contract/config';
 import { KService } from '../constructs/kservice';
 import { ServingSystem } from '../constructs/serving-system';
-import type { KServiceProps } from '../kservice-props';
+import type { KServiceProps } from '../model/kservice-props';
 import { ValidationError } from '../problems';
-import { Diagnostic, parsePath } from './diagnostics';
+import { parsePath } from '../problems';
+import { Diagnostic } from './diagnostics';
 import { propsPathToDocument } from './knative-to-props';
 import type { RevisionOrigin } from './revisions';
 import { SourceDocument, diagnosticAt } from './source';

@@ -7,7 +7,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { stringify } from 'yaml';
-import { Names } from '../naming';
+import { Names } from '../contract/naming';
 import { Diagnostic } from './diagnostics';
 import type { KnativeRevisionTemplate } from './knative-types';
 import { HISTORY_API_VERSION, HISTORY_KIND, historySchema } from './schema/history';

@@ -4,18 +4,19 @@
  * They run on documents the schema accepted and report with the document's own field paths.
  */
 import { AUTOSCALING_PREFIX } from './schema/annotations';
-import { parseAutoscaling, ALIASES } from '../autoscaling';
-import type { ServingConfig } from '../config';
-import { renderHostTemplate } from '../config';
+import { parseAutoscaling, ALIASES } from '../contract/autoscaling';
+import type { ServingConfig } from '../contract/config';
+import { renderHostTemplate } from '../contract/config';
 import {
   addedCapabilitiesProblem,
   imageReferenceProblem,
   queueSidecarAnnotationProblems,
   revisionNamePrefixProblem,
   timeoutSecondsProblem,
-} from '../knative-rules';
-import { MAX_NAME_LENGTH } from '../naming';
-import { Diagnostic, PathSegments } from './diagnostics';
+} from '../model/knative-rules';
+import { MAX_NAME_LENGTH } from '../contract/naming';
+import type { PathSegments } from '../problems';
+import { Diagnostic } from './diagnostics';
 import type { KnativeRevisionSpec, KnativeRevisionTemplate, KnativeService } from './knative-types';
 import { SourceDocument, diagnosticAt } from './source';
 

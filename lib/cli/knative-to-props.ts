@@ -5,11 +5,11 @@
  * maps a construct problem path back to the document field it came from.
  */
 import { Duration } from 'cdk8s';
-import type { ServingConfigProps } from '../config';
+import type { ServingConfigProps } from '../contract/config';
 import type {
   ContainerProps, KServiceProps, PortName, RevisionProps, RevisionTemplateProps, TrafficTargetProps,
-} from '../kservice-props';
-import { PathSegments } from './diagnostics';
+} from '../model/kservice-props';
+import type { PathSegments } from '../problems';
 import type { KnativeContainer, KnativeRevisionTemplate, KnativeService, KnativeTrafficTarget } from './knative-types';
 import { namespaceOf } from './knative-types';
 

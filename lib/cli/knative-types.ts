@@ -1,4 +1,4 @@
-import type { Probe } from '../kservice-props';
+import type { Probe } from '../model/kservice-props';
 /**
  * TypeScript shapes of the Knative documents the compiler reads, as they are once the schemas in
  * ./schema have accepted them. Pod-level fields are typed with kubernetes-models, like the props.

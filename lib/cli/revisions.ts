@@ -4,10 +4,11 @@
  * names (from Revision documents or the history). A traffic target naming a revision found
  * nowhere is reported with the names that are known.
  */
-import { Labels } from '../constants';
-import { Diagnostic, PathSegments } from './diagnostics';
+import { Labels } from '../contract/constants';
+import type { PathSegments } from '../problems';
+import { Diagnostic } from './diagnostics';
 import { HistoryService, RevisionHistory, findService, firstEntry, normalize, planRevision, sameTemplate } from './history';
-import { Names } from '../naming';
+import { Names } from '../contract/naming';
 import type { ResolvedRevisions } from './knative-to-props';
 import type { KnativeRevision, KnativeRevisionTemplate, KnativeService } from './knative-types';
 import { namespaceOf } from './knative-types';

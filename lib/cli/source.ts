@@ -6,7 +6,8 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Alias, Document, LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseAllDocuments, visit, type Node } from 'yaml';
-import { Diagnostic, PathSegments, formatPath } from './diagnostics';
+import { formatPath, type PathSegments } from '../problems';
+import { Diagnostic } from './diagnostics';
 import { decodeText } from './encoding';
 
 export const STDIN = '-';

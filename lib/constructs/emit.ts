@@ -1,6 +1,6 @@
 import type { ApiObject, ApiObjectProps } from 'cdk8s';
 import type { Construct } from 'constructs';
-import type { Json } from '../builders/json';
+import type { Json } from '../model/json';
 import { ManifestObject } from './manifest-object';
 
 /**

@@ -1,11 +1,11 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { servingContainerIndex } from '../builders/resolve';
-import type { RevisionSpec, ServiceSpec } from '../builders/spec';
-import type { ContainerProps, KServiceProps, RevisionProps, TrafficTargetProps } from '../kservice-props';
-import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../naming';
+import { servingContainerIndex } from '../model/resolve';
+import type { RevisionSpec, ServiceSpec } from '../model/spec';
+import type { ContainerProps, KServiceProps, RevisionProps, TrafficTargetProps } from '../model/kservice-props';
+import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/naming';
 import { ValidationError } from '../problems';
-import { compileServiceSpec } from '../validate-props';
+import { compileServiceSpec } from '../model/validate-props';
 import { Revision } from './revision';
 import { Route } from './route';
 

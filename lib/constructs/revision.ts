@@ -5,9 +5,9 @@ import { buildHpa } from '../builders/hpa';
 import { buildPrivateService } from '../builders/private-service';
 import { buildPublicEndpoints } from '../builders/public-endpoints';
 import { buildPublicService } from '../builders/public-service';
-import type { RevisionSpec } from '../builders/spec';
-import { AutoscalerClass } from '../autoscaling';
-import { Names } from '../naming';
+import type { RevisionSpec } from '../model/spec';
+import { AutoscalerClass } from '../contract/autoscaling';
+import { Names } from '../contract/naming';
 import { emitLazy } from './emit';
 
 const REVISION_SYMBOL = Symbol.for('cdk8s-kservice.Revision');
@@ -55,7 +55,7 @@ export class Revision extends Construct {
     this.deployment = emitLazy(this, source, buildDeployment);
     this.privateService = emitLazy(this, source, buildPrivateService);
     this.publicService = emitLazy(this, source, buildPublicService);
-    if (spec.dataPlane === 'runtime') this.publicEndpoints = emitLazy(this, source, buildPublicEndpoints);
+    if (spec.dataPlane === 'full') this.publicEndpoints = emitLazy(this, source, buildPublicEndpoints);
     if (spec.autoscaling.class === AutoscalerClass.HPA) this.horizontalPodAutoscaler = emitLazy(this, source, buildHpa);
   }
 

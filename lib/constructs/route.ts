@@ -2,9 +2,9 @@ import type { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { buildHttpRouteFor, visibilitiesOf } from '../builders/http-route';
 import { buildRouteService } from '../builders/route-service';
-import type { RouteSpec } from '../builders/spec';
+import type { RouteSpec } from '../model/spec';
 import { buildIngressVirtualService, buildMeshVirtualService } from '../builders/virtual-service';
-import { Ingress } from '../config';
+import { Ingress } from '../contract/config';
 import { emitLazy } from './emit';
 
 export interface RouteConstructProps {

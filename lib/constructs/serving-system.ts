@@ -1,7 +1,7 @@
 import { Lazy, type ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { Json } from '../builders/json';
-import { sortedUnique } from '../builders/json';
+import type { Json } from '../model/json';
+import { sortedUnique } from '../model/json';
 import { buildRbac, type RbacRevision } from '../builders/rbac';
 import {
   ACTIVATOR,
@@ -21,9 +21,9 @@ import {
   type ServingSystemSpec,
 } from '../builders/serving-system';
 import { buildExternalGatewayApiGateway, buildLocalGatewayApiGateway } from '../builders/gateway';
-import { checkIngress, DEFAULT_GATEWAY_API_CONFIG, Ingress, resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../config';
-import { Gateways } from '../constants';
-import { isDns1123Label } from '../naming';
+import { checkIngress, DEFAULT_GATEWAY_API_CONFIG, Ingress, resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../contract/config';
+import { Gateways } from '../contract/constants';
+import { isDns1123Label } from '../contract/naming';
 import { ProblemList } from '../problems';
 import { emit, emitAll } from './emit';
 import { Revision } from './revision';

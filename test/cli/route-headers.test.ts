@@ -5,7 +5,7 @@
  */
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { Headers, RUNTIME_ONLY_HEADERS } from '../../lib/constants';
+import { Headers, RUNTIME_ONLY_HEADERS } from '../../lib/contract/constants';
 import { HELLO, run } from './helpers';
 
 interface HttpRoute {

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatPath, parsePath } from '../../lib/cli/diagnostics';
+import { formatPath, parsePath } from '../../lib/problems';
 import { HistoryService, normalize, parseHistory, planRevision, serializeHistory } from '../../lib/cli/history';
 import { propsPathToDocument } from '../../lib/cli/knative-to-props';
 import type { KnativeRevisionTemplate } from '../../lib/cli/knative-types';

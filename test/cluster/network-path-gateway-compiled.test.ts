@@ -11,7 +11,7 @@ import { App, Chart } from 'cdk8s';
 import { CustomObjectsApi, DiscoveryV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { Ingress } from '../../lib/config';
+import { Ingress } from '../../lib/contract/config';
 import { KService } from '../../lib/constructs/kservice';
 import { ServingSystem } from '../../lib/constructs/serving-system';
 import { freePort } from './harness/ports';

@@ -3,7 +3,7 @@
  * same value; it is deterministic and changes with the revision and its spec.
  */
 import { describe, expect, it } from 'vitest';
-import { DRAIN_TOKEN_ENV, DRAIN_TOKEN_HEADER } from '../../lib/constants';
+import { DRAIN_TOKEN_ENV, DRAIN_TOKEN_HEADER } from '../../lib/contract/constants';
 import { drainToken } from '../../lib/builders/drain-token';
 import { queueProxyEnv } from '../../lib/builders/queue-proxy-container';
 import { buildUserContainers } from '../../lib/builders/user-container';

@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_API_CONFIG, buildGatewayApiApp } from '../../examples/charts';
 import { Ingress, KService, ServingSystem, Visibility, type KServiceProps, type ServingSystemProps } from '../../lib';
-import { RUNTIME_ONLY_HEADERS } from '../../lib/constants';
+import { RUNTIME_ONLY_HEADERS } from '../../lib/contract/constants';
 import { HELLO, removeDir, run, tempDir } from '../cli/helpers';
 import { strictErrors, validateWithModels } from './support/schemas';
 import { find, synthApp, synthChart, synthExamples, type Manifest } from './support/synth';

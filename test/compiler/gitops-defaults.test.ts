@@ -1,5 +1,5 @@
 // Knative's revision defaults the compiled graph must carry (timeouts, queue-proxy resources), and
-// the Knative rules both front ends share (lib/knative-rules.ts), checked through the constructs
+// the Knative rules both front ends share (lib/model/knative-rules.ts), checked through the constructs
 // and the CLI the user runs.
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -7,9 +7,9 @@ import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { buildDeployment } from '../../lib/builders/deployment';
 import { queueProxyResources } from '../../lib/builders/queue-proxy-container';
-import { imageReferenceProblem, revisionNamePrefixProblem } from '../../lib/knative-rules';
-import { Names } from '../../lib/naming';
-import { formatMilliBinarySI, parseMilli } from '../../lib/quantity';
+import { imageReferenceProblem, revisionNamePrefixProblem } from '../../lib/model/knative-rules';
+import { Names } from '../../lib/contract/naming';
+import { formatMilliBinarySI, parseMilli } from '../../lib/contract/quantity';
 import { revisionSpec } from './support/spec';
 import { removeDir, tempDir } from '../cli/helpers';
 

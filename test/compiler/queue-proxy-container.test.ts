@@ -7,7 +7,7 @@ import {
   readinessProbeForQueue,
 } from '../../lib/builders/queue-proxy-container';
 import { revisionSpec } from './support/spec';
-import type { Probe } from '../../lib/kservice-props';
+import type { Probe } from '../../lib/model/kservice-props';
 
 const envValue = (env: ReturnType<typeof queueProxyEnv>, name: string) => env.find((e) => e.name === name)?.value;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Duration } from 'cdk8s';
 import { AutoscalingClass, AutoscalingMetric, DataPlane } from '../../lib';
-import { childName } from '../../lib/naming';
+import { childName } from '../../lib/contract/naming';
 import { buildDeployment } from '../../lib/builders/deployment';
 import { buildHpa } from '../../lib/builders/hpa';
 import { buildPrivateService } from '../../lib/builders/private-service';
@@ -9,7 +9,7 @@ import { buildPublicEndpoints } from '../../lib/builders/public-endpoints';
 import { buildPublicService } from '../../lib/builders/public-service';
 import { buildUserContainers } from '../../lib/builders/user-container';
 import { IMAGE, revisionSpec, serviceSpec } from './support/spec';
-import type { KServiceProps } from '../../lib/kservice-props';
+import type { KServiceProps } from '../../lib/model/kservice-props';
 
 const K_ENV = [
   { name: 'K_REVISION', value: 'svc-00001' },

@@ -3,7 +3,7 @@ import { Visibility } from '../../lib';
 import { buildRouteServices } from '../../lib/builders/route-service';
 import { buildIngressVirtualService, buildMeshVirtualService, hostPrefixes } from '../../lib/builders/virtual-service';
 import { IMAGE, serviceSpec } from './support/spec';
-import { RUNTIME_ONLY_HEADERS } from '../../lib/constants';
+import { RUNTIME_ONLY_HEADERS } from '../../lib/contract/constants';
 
 /** Every HTTP route strips the headers only the runtime may set. */
 const STRIPPED = { request: { remove: [...RUNTIME_ONLY_HEADERS] } };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RUNTIME_IMAGE } from '../../lib/constants';
+import { DEFAULT_RUNTIME_IMAGE } from '../../lib/contract/constants';
 import { REPO_ROOT } from '../support/runtime-bundle';
 import { buildRuntimeImage, IMAGE_TARBALL, readTarMember, type ImageConfig, type UnpackedImage } from '../support/runtime-image';
 import { assertRoot, builtImage, sha256, skopeo } from './support';

@@ -5,8 +5,8 @@ import {
   autoscalerConfigToData,
   parseAutoscaling,
   parseGoDuration,
-} from '../../lib/autoscaling';
-import { DEFAULT_AUTOSCALER_CONFIG, resolveServingConfig } from '../../lib/config';
+} from '../../lib/contract/autoscaling';
+import { DEFAULT_AUTOSCALER_CONFIG, resolveServingConfig } from '../../lib/contract/config';
 
 const config = resolveServingConfig();
 

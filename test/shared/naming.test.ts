@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { childName, isDns1035Label, Names } from '../../lib/naming';
+import { childName, isDns1035Label, Names } from '../../lib/contract/naming';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 

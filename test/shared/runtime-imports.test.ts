@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { queueProxyEnv } from '../../lib/builders/queue-proxy-container';
 import { buildRbac } from '../../lib/builders/rbac';
 import { buildActivatorDeployment, buildAutoscalerDeployment, buildAutoscalerService } from '../../lib/builders/serving-system';
-import { resolveServingConfig } from '../../lib/config';
-import { ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../../lib/constants';
+import { resolveServingConfig } from '../../lib/contract/config';
+import { ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../../lib/contract/constants';
 import { readActivatorConfig } from '../../lib/runtime/activator/config';
 import { readAutoscalerConfig } from '../../lib/runtime/autoscaler/config';
 import { IGNORED_KNATIVE_ENV, readQueueProxyConfig } from '../../lib/runtime/queue-proxy/config';
@@ -18,23 +18,16 @@ import { revisionSpec } from '../compiler/support/spec';
 const LIB = resolve(__dirname, '../../lib');
 
 /**
- * The compiler-side modules the runtime may import: shared facts and decisions, not builders.
- * The bundles in dist-runtime/ hold whatever these pull in, so each must stay free of builders,
- * constructs and the CLI (checked transitively below).
+ * The compiler-side modules the runtime may import: `lib/contract/` (ports, names, headers, paths,
+ * the autoscaling annotations and config-autoscaler resolved the same way at synth and at run
+ * time, child object names, quantities) and the problem list those report bad values with. Not
+ * builders, not the model, not constructs, not the CLI. The bundles in dist-runtime/ hold whatever
+ * these pull in, so each must stay inside this set (checked transitively below).
  */
-const SHARED_MODULES = [
-  // Ports, names, headers, paths: the wire contract between compiled manifests and the runtime.
-  'constants.ts',
-  // Autoscaling annotations and config-autoscaler, resolved the same way at synth and at run time.
-  'autoscaling.ts',
-  // ServingConfig and its defaults: the autoscaler resolves config-autoscaler with them.
-  'config.ts',
-  // Child object names (revision -> Deployment, private Service).
-  'naming.ts',
-  'quantity.ts',
-  // The problem list autoscaling.ts and config.ts report bad values with.
-  'problems.ts',
-];
+function sharedModules(lib: string): string[] {
+  const contract = join(lib, 'contract');
+  return [...(existsSync(contract) ? tsFiles(contract) : []), join(lib, 'problems.ts')];
+}
 
 interface ImportViolation {
   readonly importer: string;
@@ -71,12 +64,12 @@ function resolveModule(fromDir: string, specifier: string): string {
 }
 
 /**
- * Imports from `<lib>/runtime/**` that leave the runtime for anything but SHARED_MODULES, and
+ * Imports from `<lib>/runtime/**` that leave the runtime for anything but sharedModules(), and
  * imports from those shared modules (followed transitively) that leave the shared set.
  */
 function runtimeImportViolations(lib: string): { violations: ImportViolation[]; runtimeFiles: number; sharedReached: string[] } {
   const runtimeDir = join(lib, 'runtime') + sep;
-  const shared = new Set(SHARED_MODULES.map((m) => join(lib, m)));
+  const shared = new Set(sharedModules(lib));
   const violations: ImportViolation[] = [];
   const reached = new Set<string>();
   const runtimeFiles = tsFiles(runtimeDir);
@@ -103,7 +96,7 @@ describe('the runtime imports only the shared contract modules from the compiler
   it('finds the runtime files and the shared modules they use', () => {
     // Guards the walker itself: a broken resolver would find no imports and pass vacuously.
     expect(result.runtimeFiles).toBeGreaterThan(20);
-    expect(result.sharedReached).toEqual(expect.arrayContaining(['constants.ts', 'autoscaling.ts', 'naming.ts', 'config.ts']));
+    expect(result.sharedReached).toEqual(expect.arrayContaining(['contract/constants.ts', 'contract/autoscaling.ts', 'contract/naming.ts', 'contract/config.ts'].map((f) => join(...f.split('/')))));
   });
 
   it('has no import of a builder, construct, the CLI or any other compiler module', () => {
@@ -118,13 +111,13 @@ describe('the runtime imports only the shared contract modules from the compiler
       mkdirSync(dirname(join(scratch, path)), { recursive: true });
       writeFileSync(join(scratch, path), text);
     };
-    write('constants.ts', "export const A = 1;\n");
-    write('autoscaling.ts', "import { spec } from './builders/spec';\nexport const B = spec;\n");
+    write('contract/constants.ts', "export const A = 1;\n");
+    write('contract/autoscaling.ts', "import { spec } from '../builders/spec';\nexport const B = spec;\n");
     write('builders/spec.ts', "export const spec = 1;\n");
     write('builders/rbac.ts', "export const LEASE = 'x';\n");
-    write('runtime/a/one.ts', "import { A } from '../../constants';\nimport {\n  LEASE,\n} from '../../builders/rbac';\n");
-    write('runtime/a/two.ts', "import { B } from '../../autoscaling';\nexport const lazy = () => import('../../builders/rbac');\n");
-    write('runtime/a/three.ts', "import './one';\nexport * from '../../constants';\n");
+    write('runtime/a/one.ts', "import { A } from '../../contract/constants';\nimport {\n  LEASE,\n} from '../../builders/rbac';\n");
+    write('runtime/a/two.ts', "import { B } from '../../contract/autoscaling';\nexport const lazy = () => import('../../builders/rbac');\n");
+    write('runtime/a/three.ts', "import './one';\nexport * from '../../contract/constants';\n");
 
     it('flags a direct multi-line import, a dynamic import, and a shared module that imports a builder', () => {
       const { violations } = runtimeImportViolations(scratch);
@@ -132,7 +125,7 @@ describe('the runtime imports only the shared contract modules from the compiler
         expect.arrayContaining([
           { importer: join('runtime', 'a', 'one.ts'), specifier: '../../builders/rbac', target: join('builders', 'rbac.ts') },
           { importer: join('runtime', 'a', 'two.ts'), specifier: '../../builders/rbac', target: join('builders', 'rbac.ts') },
-          { importer: 'autoscaling.ts', specifier: './builders/spec', target: join('builders', 'spec.ts') },
+          { importer: join('contract', 'autoscaling.ts'), specifier: '../builders/spec', target: join('builders', 'spec.ts') },
         ]),
       );
       expect(violations).toHaveLength(3);
@@ -170,7 +163,7 @@ describe('compiled system objects and the runtime agree on the contract values',
   });
 
   it('the compiled Roles let the autoscaler hold its Lease and read the objects it watches', () => {
-    const objects = buildRbac([{ name: 'r', namespace: 'default', autoscalingClass: 'kpa.autoscaling.knative.dev', dataPlane: 'runtime' }]) as any[];
+    const objects = buildRbac([{ name: 'r', namespace: 'default', autoscalingClass: 'kpa.autoscaling.knative.dev', dataPlane: 'full' }]) as any[];
     const systemRules = objects
       .filter((o) => o.kind === 'Role' && o.metadata.namespace === SYSTEM_NAMESPACE)
       .flatMap((o) => o.rules as { resources: string[]; resourceNames?: string[]; verbs: string[] }[]);

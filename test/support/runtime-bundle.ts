@@ -1,8 +1,8 @@
 /**
  * The runtime as the image runs it: the esbuild bundle under plain node. Tests of real processes
  * (local and on the control plane) share this one freshness rule: the bundle is (re)built when it
- * is missing or older than any source under lib/ (the bundle pulls in lib/autoscaling.ts,
- * lib/config.ts and lib/constants.ts besides lib/runtime/), so no test ever runs stale code.
+ * is missing or older than any source under lib/ (the bundle pulls in lib/contract/autoscaling.ts,
+ * lib/contract/config.ts and lib/contract/constants.ts besides lib/runtime/), so no test ever runs stale code.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';

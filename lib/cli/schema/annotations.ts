@@ -2,9 +2,9 @@
  * Value rules of the annotations a revision template may carry (reference sections 7 and 11),
  * written as patterns so ajv reports them with the annotation's own path. Cross-field rules
  * (max-scale >= min-scale, metric allowed for the class, duration ranges) are checked after the
- * schema, by `parseAutoscaling` in lib/autoscaling.ts.
+ * schema, by `parseAutoscaling` in lib/contract/autoscaling.ts.
  */
-import { Schema, GO_DURATION, QUANTITY, pattern } from './builders';
+import { Schema, GO_DURATION, QUANTITY, pattern } from '../../model/schema/builders';
 
 const AUTOSCALING = 'autoscaling.knative.dev/';
 
@@ -75,7 +75,7 @@ export function revisionAnnotationsSchema(): Schema {
   for (const [key, rule] of Object.entries(autoscalingRules)) properties[AUTOSCALING + key] = rule;
   for (const [alias, key] of Object.entries(aliases)) properties[AUTOSCALING + alias] = autoscalingRules[key];
   for (const key of queueResourceKeys) properties[QUEUE_SIDECAR + key] = quantityValue;
-  // Its range (0.1..100) is checked with the other queue-sidecar rules in lib/knative-rules.ts.
+  // Its range (0.1..100) is checked with the other queue-sidecar rules in lib/model/knative-rules.ts.
   properties[`${QUEUE_SIDECAR}resource-percentage`] = { type: 'string' };
   properties['serving.knative.dev/progress-deadline'] = DURATION;
   properties['features.knative.dev/http-full-duplex'] = pattern('^(Enabled|Disabled)$', 'must be Enabled or Disabled');

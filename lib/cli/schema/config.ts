@@ -1,9 +1,9 @@
 /**
- * Schema of the `--config` file: the fields of `ServingConfigProps` (lib/config.ts), camelCase,
+ * Schema of the `--config` file: the fields of `ServingConfigProps` (lib/contract/config.ts), camelCase,
  * durations in seconds. `apiVersion`/`kind` are optional so a bare mapping works too.
  */
-import { Ingress } from '../../config';
-import { DNS1123_LABEL, QUANTITY, Schema, boolean, integer, object, oneOfValues, pattern, string } from './builders';
+import { Ingress } from '../../contract/config';
+import { DNS1123_LABEL, QUANTITY, Schema, boolean, integer, object, oneOfValues, pattern, string } from '../../model/schema/builders';
 
 export const CONFIG_API_VERSION = 'kservice.cdk8s.io/v1alpha1';
 export const CONFIG_KIND = 'ServingConfig';
@@ -54,7 +54,7 @@ const queueSidecarResources = object({
   ephemeralStorageLimit: quantityOrEmpty,
 });
 
-/** net-gateway-api's config-gateway (lib/config.ts GatewayApiConfigProps). */
+/** net-gateway-api's config-gateway (lib/contract/config.ts GatewayApiConfigProps). */
 const gatewayApi = object({
   externalGateway: gatewayApiRef,
   localGateway: gatewayApiRef,

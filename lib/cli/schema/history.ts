@@ -2,7 +2,7 @@
  * Schema of the revision history file (`--history`): per service, the Configuration generation and
  * every revision the compiler has numbered, with the template it was made from.
  */
-import { Schema, arrayOf, dnsLabel, integer, object } from './builders';
+import { Schema, arrayOf, dnsLabel, integer, object } from '../../model/schema/builders';
 
 export const HISTORY_API_VERSION = 'kservice.cdk8s.io/v1alpha1';
 export const HISTORY_KIND = 'RevisionHistory';

@@ -4,12 +4,12 @@
  * validation) as summarised in the reference (sections 1, 6, 7, 11). Unknown fields are errors.
  * Rules that span fields (percents summing to 100, unique tags, ...) live in ../knative-checks.ts.
  */
-import { RevisionDefaults } from '../../constants';
+import { RevisionDefaults } from '../../contract/constants';
 import { revisionAnnotationsSchema, serviceAnnotationsSchema } from './annotations';
 import {
   Schema, DNS1035_LABEL, DNS1035_LABEL_HINT, arrayOf, boolean, dnsLabel, integer, mapOf, object, ref, string,
-} from './builders';
-import { podSpecDefinitions, podSpecProperties } from './podspec';
+} from '../../model/schema/builders';
+import { podSpecDefinitions, podSpecProperties } from '../../model/schema/podspec';
 
 export const SERVING_API_VERSION = 'serving.knative.dev/v1';
 

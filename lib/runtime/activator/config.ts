@@ -1,4 +1,4 @@
-import { Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../constants';
+import { Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../contract/constants';
 import { type ConnectionLimits, readConnectionLimits } from '../shared/connection-limits';
 import { Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
 

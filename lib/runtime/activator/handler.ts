@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Headers, PROXY_REQUEST_ACTIVATOR, ProbeUserAgents, ProbeValues } from '../../constants';
+import { Headers, PROXY_REQUEST_ACTIVATOR, ProbeUserAgents, ProbeValues } from '../../contract/constants';
 import { QueueFullError } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
 import { ForwardResult, forward, forwardUpgrade, holdUpgradeClient, startForward } from '../shared/proxy';

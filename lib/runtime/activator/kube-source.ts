@@ -1,6 +1,6 @@
 import type { V1Deployment, V1Endpoints } from '@kubernetes/client-node';
-import { AUTOSCALER, Labels, Ports, SystemEnv } from '../../constants';
-import { Names } from '../../naming';
+import { AUTOSCALER, Labels, Ports, SystemEnv } from '../../contract/constants';
+import { Names } from '../../contract/naming';
 import { loadKubeClients } from '../kube/client';
 import { ResilientInformer } from '../kube/informer';
 import { endpointsIps, readRevisionDeployment } from '../kube/revision-deployment';

@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import { Headers, ProbeUserAgents, ProbeValues } from '../../constants';
+import { Headers, ProbeUserAgents, ProbeValues } from '../../contract/constants';
 import { PodAddress, formatAddress } from './revision';
 
 /**

@@ -1,7 +1,7 @@
 import Ajv, { ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { Ports, RevisionDefaults } from '../../constants';
+import { Ports, RevisionDefaults } from '../../contract/constants';
 import { PodAddress, RevisionInfo, parseAddress } from './revision';
 
 /**

@@ -1,4 +1,4 @@
-import { AUTOSCALER_LEASE, Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../constants';
+import { AUTOSCALER_LEASE, Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../contract/constants';
 import { ConfigError, Env, envInt, envList, envOptionalString, envPort, envString } from '../shared/env';
 
 /** The autoscaler's environment; ports and periods are overridable for tests. */

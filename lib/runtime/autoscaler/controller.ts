@@ -1,8 +1,8 @@
 import type { V1EndpointSubset } from '@kubernetes/client-node';
-import { autoscalingAnnotationsOf, parseAutoscaling, ResolvedAutoscaling, scaleOwner } from '../../autoscaling';
-import type { ServingConfig } from '../../config';
-import { Ports } from '../../constants';
-import { Names } from '../../naming';
+import { autoscalingAnnotationsOf, parseAutoscaling, ResolvedAutoscaling, scaleOwner } from '../../contract/autoscaling';
+import type { ServingConfig } from '../../contract/config';
+import { Ports } from '../../contract/constants';
+import { Names } from '../../contract/naming';
 import type { RevisionDeployment } from '../kube/revision-deployment';
 import type { Logger } from '../shared/logger';
 import { Decision, KpaDecider, MetricSample, numActivators } from './kpa';

@@ -1,6 +1,6 @@
 import type { V1ConfigMap, V1Deployment, V1EndpointSubset, V1Endpoints } from '@kubernetes/client-node';
-import { ACTIVATOR_SERVICE, CONFIG_AUTOSCALER, Labels } from '../../constants';
-import { Names } from '../../naming';
+import { ACTIVATOR_SERVICE, CONFIG_AUTOSCALER, Labels } from '../../contract/constants';
+import { Names } from '../../contract/naming';
 import { writeEndpointsSubsets } from '../kube/endpoints-writer';
 import { FieldManagers, KubeClients } from '../kube/client';
 import { ResilientInformer } from '../kube/informer';

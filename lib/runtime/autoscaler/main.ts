@@ -1,8 +1,8 @@
 import { closeServer, listenOn } from '../shared/listen';
-import { autoscalerConfigFromData } from '../../autoscaling';
-import { resolveServingConfig } from '../../config';
-import { Labels } from '../../constants';
-import { Names } from '../../naming';
+import { autoscalerConfigFromData } from '../../contract/autoscaling';
+import { resolveServingConfig } from '../../contract/config';
+import { Labels } from '../../contract/constants';
+import { Names } from '../../contract/naming';
 import { FieldManagers, loadKubeClients } from '../kube/client';
 import { LeaderElector } from '../kube/leader-election';
 import { readRevisionDeployment } from '../kube/revision-deployment';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { V1EndpointSubset } from '@kubernetes/client-node';
-import { Ports } from '../../constants';
+import { Ports } from '../../contract/constants';
 import type { EndpointsMode } from './scaler';
 
 /**

@@ -1,4 +1,4 @@
-import type { ResolvedAutoscaling } from '../../autoscaling';
+import type { ResolvedAutoscaling } from '../../contract/autoscaling';
 import type { DeciderSpec } from './kpa';
 import type { ScalerSpec } from './scaler';
 

@@ -1,5 +1,5 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { AUTOSCALER_FIELD_MANAGER } from '../../constants';
+import { AUTOSCALER_FIELD_MANAGER } from '../../contract/constants';
 
 /** The API clients the activator and autoscaler use, from one KubeConfig. */
 export interface KubeClients {

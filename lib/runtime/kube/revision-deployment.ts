@@ -1,6 +1,6 @@
 import type { V1Deployment, V1EndpointAddress, V1Endpoints } from '@kubernetes/client-node';
-import { DATA_PLANE_ANNOTATION } from '../../autoscaling';
-import { Labels, Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from '../../constants';
+import { DATA_PLANE_ANNOTATION, DataPlaneModes, type DataPlaneMode } from '../../contract/autoscaling';
+import { Labels, Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from '../../contract/constants';
 
 /**
  * What the runtime reads from a revision's compiled Deployment: the graph is the configuration.
@@ -19,7 +19,7 @@ export interface RevisionDeployment {
   readonly replicas: number;
   readonly progressDeadlineSeconds: number;
   /** `static` when the compiler marked it DataPlane.STATIC (nothing of ours routes or scales it). */
-  readonly dataPlane: 'runtime' | 'static';
+  readonly dataPlane: DataPlaneMode;
   /**
    * metadata.generation: 1 means nobody has changed the spec since the object was created, so
    * no scale write has happened yet (every replicas change bumps it).
@@ -60,9 +60,17 @@ export function readRevisionDeployment(d: V1Deployment): RevisionDeployment {
     queuePort: number('QUEUE_SERVING_PORT', Ports.QUEUE_HTTP),
     replicas: d.spec?.replicas ?? 1,
     progressDeadlineSeconds: d.spec?.progressDeadlineSeconds ?? RevisionDefaults.PROGRESS_DEADLINE_SECONDS,
-    dataPlane: d.metadata?.annotations?.[DATA_PLANE_ANNOTATION] === 'static' ? 'static' : 'runtime',
+    dataPlane: dataPlaneOf(where, d.metadata?.annotations?.[DATA_PLANE_ANNOTATION]),
     generation: d.metadata?.generation ?? 1,
   };
+}
+
+/** The Deployment's data-plane mode annotation; absent means `full`. */
+function dataPlaneOf(where: string, value: string | undefined): DataPlaneMode {
+  if (value === undefined) return DataPlaneModes.FULL;
+  const modes: readonly string[] = Object.values(DataPlaneModes);
+  if (!modes.includes(value)) throw new RevisionDeploymentError(where, `annotation ${DATA_PLANE_ANNOTATION}="${value}" is not one of ${modes.join(', ')}`);
+  return value as DataPlaneMode;
 }
 
 /** IPs of an Endpoints object: ready addresses and not-ready ones, each sorted. */

@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
-import { DRAIN_TOKEN_HEADER, WAIT_FOR_DRAIN_PATH } from '../../constants';
+import { DRAIN_TOKEN_HEADER, WAIT_FOR_DRAIN_PATH } from '../../contract/constants';
 import type { Logger } from '../shared/logger';
 import type { Drainer } from './drain';
 

@@ -3,7 +3,7 @@
  * compiled for this runtime also runs Knative's own queue image and the other way round, plus a
  * few overrides of our own (QUEUE_*) for running several instances on one host.
  */
-import { DRAIN_TOKEN_ENV, Ports, QueueEnv, RevisionDefaults } from '../../constants';
+import { DRAIN_TOKEN_ENV, Ports, QueueEnv, RevisionDefaults } from '../../contract/constants';
 import { type ConnectionLimits, readConnectionLimits } from '../shared/connection-limits';
 import {
   ConfigError,

@@ -4,7 +4,7 @@
  */
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Headers, PROXY_REQUEST_ACTIVATOR } from '../../constants';
+import { Headers, PROXY_REQUEST_ACTIVATOR } from '../../contract/constants';
 import { type Breaker, QueueFullError, type Release } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
 import { forwardUpgrade, type ForwardResult, holdUpgradeClient } from '../shared/proxy';

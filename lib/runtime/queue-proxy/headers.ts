@@ -2,7 +2,7 @@
  * What the queue-proxy changes in a request before the app sees it (knative/serving pkg/queue/sharedmain/handlers.go, knative/networking pkg/http/header/header.go).
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import { Headers } from '../../constants';
+import { Headers } from '../../contract/constants';
 
 const ORIGINAL_HOST = Headers.ORIGINAL_HOST.toLowerCase();
 const ROUTING_HEADERS = [Headers.REVISION.toLowerCase(), Headers.NAMESPACE.toLowerCase()];

@@ -11,7 +11,7 @@
  */
 import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
-import { Headers, ProbeUserAgents, ProbeValues } from '../../constants';
+import { Headers, ProbeUserAgents, ProbeValues } from '../../contract/constants';
 import type { AnyResponse } from './timeouts';
 
 export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;

@@ -6,7 +6,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import { ProbeUserAgents } from '../../constants';
+import { ProbeUserAgents } from '../../contract/constants';
 
 export type ProbeHandler =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }

@@ -5,7 +5,7 @@
 // the container wait with reason ErrImagePull, as on a real node.
 import { resolve } from 'node:path';
 import type { V1Container } from '@kubernetes/client-node';
-import { DEFAULT_RUNTIME_IMAGE } from '../../../lib/constants';
+import { DEFAULT_RUNTIME_IMAGE } from '../../../lib/contract/constants';
 import type { ContainerCommand } from './container-process';
 
 import { REPO_ROOT, RUNTIME_BUNDLE } from '../../support/runtime-bundle';

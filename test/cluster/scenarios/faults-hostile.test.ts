@@ -14,10 +14,10 @@ import { CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { Duration } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTOSCALER_LEASE } from '../../../lib/builders/rbac';
-import { Labels, Ports, SYSTEM_NAMESPACE, USER_CONTAINER_NAME } from '../../../lib/constants';
+import { Labels, Ports, SYSTEM_NAMESPACE, USER_CONTAINER_NAME } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
-import type { KServiceProps } from '../../../lib/kservice-props';
-import { Names } from '../../../lib/naming';
+import type { KServiceProps } from '../../../lib/model/kservice-props';
+import { Names } from '../../../lib/contract/naming';
 import { waitFor } from '../harness';
 import {
   activatorLoad, crashingImages, cutOffFromApi, leadershipChanges, leadershipIntervals, metricValue, netnsOf,

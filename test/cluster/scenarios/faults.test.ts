@@ -6,7 +6,7 @@
 import { CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTOSCALER_LEASE } from '../../../lib/builders/rbac';
-import { Labels, Ports, SYSTEM_NAMESPACE } from '../../../lib/constants';
+import { Labels, Ports, SYSTEM_NAMESPACE } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
 import { waitFor } from '../harness';
 import { httpTry } from './support/http';

@@ -10,9 +10,9 @@ import {
   KubernetesObjectApi, PatchStrategy, type KubernetesObject, type V1Deployment, type V1EndpointSubset, type V1Endpoints,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Labels } from '../../../lib/constants';
+import { Labels } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
-import { Names } from '../../../lib/naming';
+import { Names } from '../../../lib/contract/naming';
 import { FieldManagers } from '../../../lib/runtime/kube/client';
 import { waitFor } from '../harness';
 import { activatorPods, applyOrder, endpointIPs, isReady, listPods, TEST_IMAGE, useServingCluster, type ServingCluster } from './support/serving';

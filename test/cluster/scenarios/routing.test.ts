@@ -3,9 +3,9 @@
 // revision's pod answered; each pod's /stats counts what it served.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, ApiException, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Labels, Ports, SYSTEM_NAMESPACE } from '../../../lib/constants';
+import { Labels, Ports, SYSTEM_NAMESPACE } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
-import { Names } from '../../../lib/naming';
+import { Names } from '../../../lib/contract/naming';
 import { waitFor } from '../harness';
 import { httpGet } from './support/http';
 import { PublicEndpointsRouter, revisionHeaders } from './support/router';

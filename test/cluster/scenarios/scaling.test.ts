@@ -4,9 +4,9 @@
 // Endpoints (PublicEndpointsRouter), or for the cold start straight to an activator pod.
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Endpoints } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Labels } from '../../../lib/constants';
+import { Labels } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
-import { Names } from '../../../lib/naming';
+import { Names } from '../../../lib/contract/naming';
 import { waitFor } from '../harness';
 import { measureColdStart } from './support/cold-start';
 import { describeLoad, runLoad } from './support/load';

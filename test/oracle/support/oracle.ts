@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { DEFAULT_SERVING_CONFIG, type ServingConfigProps } from '../../../lib/config';
+import { DEFAULT_SERVING_CONFIG, type ServingConfigProps } from '../../../lib/contract/config';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 

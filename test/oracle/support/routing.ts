@@ -19,7 +19,7 @@
  *     route-namespace ones plus `networking.internal.knative.dev/ingress: NAME`.
  * The translation code is this file's own.
  */
-import { Gateways, Labels } from '../../../lib/constants';
+import { Gateways, Labels } from '../../../lib/contract/constants';
 import { diffValues, type Change, type Difference, type FieldCount } from './compare';
 
 type Json = Record<string, unknown>;
@@ -73,7 +73,7 @@ const CLUSTER_LOCAL_SUFFIX = '.svc.cluster.local';
 const RETRIES_NONE = 'none';
 const TIMEOUT_NONE = 'none';
 
-/** net-istio's gateways per view (its config-istio defaults; kservice declares them in lib/constants.ts). */
+/** net-istio's gateways per view (its config-istio defaults; kservice declares them in lib/contract/constants.ts). */
 const VIEW_OF_GATEWAY: Record<string, View> = {
   [Gateways.EXTERNAL]: 'external',
   [Gateways.LOCAL]: 'cluster-local',

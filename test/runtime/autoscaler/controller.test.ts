@@ -1,6 +1,6 @@
 import type { V1EndpointSubset } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { resolveServingConfig } from '../../../lib/config';
+import { resolveServingConfig } from '../../../lib/contract/config';
 import type { RevisionDeployment } from '../../../lib/runtime/kube/revision-deployment';
 import { AutoscalerController, ClusterView, ClusterWriter } from '../../../lib/runtime/autoscaler/controller';
 import { AutoscalerMetrics } from '../../../lib/runtime/autoscaler/metrics';
@@ -50,7 +50,7 @@ function revision(over: Partial<RevisionDeployment> = {}): RevisionDeployment {
     queuePort: 8012,
     replicas: 1,
     progressDeadlineSeconds: 600,
-    dataPlane: 'runtime',
+    dataPlane: 'full',
     // Already scaled once (not a brand-new Deployment), unless a test says otherwise.
     generation: 2,
     ...over,

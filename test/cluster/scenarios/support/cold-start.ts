@@ -4,7 +4,7 @@
 // Exported for the benchmark, which runs it repeatedly on the same kind of cluster.
 import { readFileSync } from 'node:fs';
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { Labels, Ports, USER_CONTAINER_NAME } from '../../../../lib/constants';
+import { Labels, Ports, USER_CONTAINER_NAME } from '../../../../lib/contract/constants';
 import type { NodeAgent } from '../../node-agent/agent';
 import { waitFor } from '../../harness/wait';
 import { httpGet, type HttpResult } from './http';

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Ports } from '../../../../lib/constants';
+import { Ports } from '../../../../lib/contract/constants';
 import { findSample, parsePromText, type Sample } from '../../../../lib/runtime/shared/prom-text';
 import { TEST_APP, testAppImage, type ImageRule } from '../../node-agent/images';
 import { httpGet } from './http';

@@ -8,8 +8,8 @@
 import { App, Chart } from 'cdk8s';
 import { AppsV1Api, CoreV1Api, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { Ingress, type ServingConfigProps } from '../../../../lib/config';
-import { DEFAULT_RUNTIME_IMAGE, SYSTEM_NAMESPACE } from '../../../../lib/constants';
+import { Ingress, type ServingConfigProps } from '../../../../lib/contract/config';
+import { DEFAULT_RUNTIME_IMAGE, SYSTEM_NAMESPACE } from '../../../../lib/contract/constants';
 import { ServingSystem } from '../../../../lib/constructs/serving-system';
 import { installGatewayApiCrds } from '../../crds/gateway-api-crds';
 import { SERVICE_CLUSTER_IP_RANGE } from '../../harness/components';

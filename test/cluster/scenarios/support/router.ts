@@ -4,7 +4,7 @@
 // headers the VirtualService sets. The router watches the Endpoints (as Istio's control plane
 // does) and picks one address per request; no retries, so every failure is visible.
 import { CoreV1Api, makeInformer, type KubeConfig, type V1Endpoints } from '@kubernetes/client-node';
-import { Headers, Ports } from '../../../../lib/constants';
+import { Headers, Ports } from '../../../../lib/contract/constants';
 import { httpTry, type HttpOptions, type HttpResult } from './http';
 import { endpointIPs } from './serving';
 

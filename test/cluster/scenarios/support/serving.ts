@@ -9,8 +9,8 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import type { AutoscalerConfigProps, ServingConfigProps } from '../../../../lib/config';
-import { DEFAULT_RUNTIME_IMAGE, SYSTEM_NAMESPACE } from '../../../../lib/constants';
+import type { AutoscalerConfigProps, ServingConfigProps } from '../../../../lib/contract/config';
+import { DEFAULT_RUNTIME_IMAGE, SYSTEM_NAMESPACE } from '../../../../lib/contract/constants';
 import { ServingSystem, type ServingSystemProps } from '../../../../lib/constructs/serving-system';
 import { waitFor } from '../../harness';
 import { startNodeCluster, stopNodeCluster, type NodeCluster } from '../../node-agent/cluster';

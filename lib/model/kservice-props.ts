@@ -23,7 +23,7 @@ import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { ITopologySpreadConstraint } from 'kubernetes-models/v1/TopologySpreadConstraint';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
-import type { ServingConfigProps } from './config';
+import type { ServingConfigProps } from '../contract/config';
 
 /** Who may reach a service: everyone through the ingress gateway, or only the cluster. */
 export enum Visibility {
@@ -41,7 +41,7 @@ export enum DataPlane {
    * Knative's model: the public Service has no selector and the runtime (activator + autoscaler)
    * flips its Endpoints between the activator and the pods. Needs the ServingSystem installed.
    */
-  RUNTIME = 'runtime',
+  FULL = 'full',
   /**
    * Permanent "Serve" mode (the SKS mode of knative/serving pkg/reconciler/serverlessservice/serverlessservice.go): the public Service selects the revision's pods, so
    * Kubernetes fills its Endpoints and the service works without the runtime. Loses scale to
@@ -297,6 +297,6 @@ export interface KServiceProps extends RevisionTemplateProps {
   readonly revisions?: readonly RevisionProps[];
   /** Serving config (domain, templates, gateways, runtime image, autoscaler defaults). @default Knative defaults */
   readonly config?: ServingConfigProps;
-  /** @default DataPlane.RUNTIME */
+  /** @default DataPlane.FULL */
   readonly dataPlane?: DataPlane;
 }

@@ -3,7 +3,7 @@
  * `spec.traffic`: defaults, latestRevision resolution, and the per-name lists ('' plus each tag)
  * that the KIngress (and so the VirtualServices) are built from.
  */
-import type { TrafficTargetProps } from '../kservice-props';
+import type { TrafficTargetProps } from './kservice-props';
 import type { TrafficName, TrafficSplit } from './spec';
 
 /** A traffic target with defaults applied and latestRevision resolved to a revision name. */

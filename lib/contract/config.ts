@@ -1,6 +1,6 @@
 import { DEFAULT_RUNTIME_IMAGE, Gateways, RevisionDefaults } from './constants';
 import { isDns1123Label } from './naming';
-import type { ProblemList } from './problems';
+import type { ProblemList } from '../problems';
 
 /**
  * What Knative keeps in its config-* ConfigMaps and what matters to a compiled graph. Every field

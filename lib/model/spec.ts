@@ -5,16 +5,18 @@
  * import it too.
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import type { ResolvedAutoscaling } from '../autoscaling';
-import type { ServingConfig } from '../config';
-import { Ports } from '../constants';
+import type { ResolvedAutoscaling } from '../contract/autoscaling';
+import type { ServingConfig } from '../contract/config';
+import { Ports } from '../contract/constants';
 import type { Json } from './json';
 
 /** HTTP protocol of a revision's serving port (knative/serving pkg/reconciler/revision/resources/queue.go). */
 export type Protocol = 'http1' | 'h2c';
 
 /** How the public Endpoints are filled; mirrors `DataPlane` of the public props. */
-export type DataPlaneMode = 'runtime' | 'static';
+import type { DataPlaneMode } from '../contract/autoscaling';
+
+export type { DataPlaneMode };
 
 /** One revision, defaulted as Knative's webhook would leave the Revision object. */
 export interface RevisionSpec {

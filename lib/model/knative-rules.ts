@@ -3,8 +3,8 @@
  * CLI's Knative documents (cli/knative-checks.ts). Each rule is written once here and returns a
  * message (or nothing); the callers only add their own field paths.
  */
-import { Names } from './naming';
-import { isQuantity } from './quantity';
+import { Names } from '../contract/naming';
+import { isQuantity } from '../contract/quantity';
 
 /**
  * timeoutSeconds: 0 means "the default"; otherwise 1..max-revision-timeout-seconds

@@ -5,7 +5,7 @@
  * init containers, ...) are accepted; fields Knative never allows (hostPort, nodeName, restartPolicy,
  * lifecycle, ...) are unknown-field errors. Container ports may not use the queue-proxy's ports.
  */
-import { Ports } from '../../constants';
+import { Ports } from '../../contract/constants';
 import {
   Schema, arrayOf, boolean, dnsLabel, integer, intOrString, mapOf, object, oneOfValues, quantity, ref, string,
 } from './builders';

@@ -208,6 +208,20 @@ export const RevisionDefaults = {
   PROGRESS_DEADLINE_SECONDS: 600,
 } as const;
 
+/**
+ * Where a sidecar-less revision (data-plane mode `activator`) keeps what the queue-proxy's env
+ * carries in mode `full` (CONTAINER_CONCURRENCY, REVISION_TIMEOUT_SECONDS,
+ * REVISION_RESPONSE_START_TIMEOUT_SECONDS, REVISION_IDLE_TIMEOUT_SECONDS): annotations on the
+ * revision's Deployment, written by the compiler and read by the activator, which enforces them.
+ * The app's port and readiness probe are read from the serving container itself.
+ */
+export const RevisionAnnotations = {
+  CONTAINER_CONCURRENCY: 'kservice.cdk8s.io/container-concurrency',
+  TIMEOUT_SECONDS: 'kservice.cdk8s.io/timeout-seconds',
+  RESPONSE_START_TIMEOUT_SECONDS: 'kservice.cdk8s.io/response-start-timeout-seconds',
+  IDLE_TIMEOUT_SECONDS: 'kservice.cdk8s.io/idle-timeout-seconds',
+} as const;
+
 /** Gateways and their Services (knative-extensions/net-istio config/202-gateway.yaml, 203-local-gateway.yaml). */
 export const Gateways = {
   EXTERNAL: 'knative-serving/knative-ingress-gateway',

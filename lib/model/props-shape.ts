@@ -10,13 +10,13 @@
  * like the interfaces in kservice-props.ts they mirror. Only types are checked here; values and
  * Knative's rules stay in validate-props.ts. Kubernetes objects passed through as they are
  * (resources, probes, volumes, affinity, ...) are then checked against the same pod spec schema
- * the CLI uses for Knative YAML (lib/cli/schema/podspec.ts), so both accept the same objects.
+ * the CLI uses for Knative YAML (lib/model/schema/podspec.ts), so both accept the same objects.
  */
-import { arrayOf, ref, type Schema } from './cli/schema/builders';
-import { podSpecDefinitions, podSpecProperties } from './cli/schema/podspec';
-import { schemaProblems } from './cli/validate';
-import type { ProblemList } from './problems';
-import { joinPath } from './problems';
+import { arrayOf, ref, type Schema } from './schema/builders';
+import { podSpecDefinitions, podSpecProperties } from './schema/podspec';
+import { schemaProblems } from './schema/check';
+import type { ProblemList } from '../problems';
+import { joinPath } from '../problems';
 
 type Check = (value: unknown, path: string, problems: ProblemList) => void;
 

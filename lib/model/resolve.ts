@@ -12,17 +12,17 @@ import {
   canonicalizeAutoscalingAnnotations,
   parseAutoscaling,
   parseGoDuration,
-} from '../autoscaling';
-import { defaultRevisionTimeouts, Ingress, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../config';
-import { Annotations, Labels, RevisionDefaults, USER_CONTAINER_NAME, VISIBILITY_CLUSTER_LOCAL } from '../constants';
+} from '../contract/autoscaling';
+import { defaultRevisionTimeouts, Ingress, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../contract/config';
+import { Annotations, Labels, RevisionDefaults, USER_CONTAINER_NAME, VISIBILITY_CLUSTER_LOCAL } from '../contract/constants';
 import type {
   AutoscalingProps,
   ContainerProps,
   KServiceProps,
   RevisionTemplateProps,
   Probe,
-} from '../kservice-props';
-import { Names } from '../naming';
+} from './kservice-props';
+import { Names } from '../contract/naming';
 import { joinPath, type ProblemList } from '../problems';
 import { clone, compact, sortedRecord, type Json } from './json';
 import { publicServicePort, type DataPlaneMode, type RevisionSpec, type RouteSpec, type ServiceSpec } from './spec';
@@ -45,7 +45,7 @@ export function resolveServiceSpec(props: KServiceProps, defaultName: string, pr
   const config = resolveServingConfig(props.config);
   const name = props.name ?? defaultName;
   const namespace = props.namespace ?? DEFAULT_NAMESPACE;
-  const ctx: RevisionContext = { serviceName: name, namespace, config, dataPlane: props.dataPlane ?? 'runtime', problems };
+  const ctx: RevisionContext = { serviceName: name, namespace, config, dataPlane: props.dataPlane ?? 'full', problems };
 
   const generation = props.generation ?? 1;
   const current = resolveRevision(props, currentRevisionName(props, name), generation, '', ctx);

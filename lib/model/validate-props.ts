@@ -3,11 +3,11 @@
  * pkg/apis/serving/v1/*_validation.go, pkg/apis/serving/k8s_validation.go, pkg/apis/autoscaling/annotation_validation.go). Every problem is collected with its property path and raised once as a ValidationError
  * before anything is added to the construct tree, so nothing is ever half-synthesized.
  */
-import { AutoscalerClass } from './autoscaling';
-import { checkIngress } from './config';
-import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from './constants';
-import { currentRevisionName, resolveServiceSpec, seconds } from './builders/resolve';
-import type { ServiceSpec } from './builders/spec';
+import { AutoscalerClass } from '../contract/autoscaling';
+import { checkIngress } from '../contract/config';
+import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from '../contract/constants';
+import { currentRevisionName, resolveServiceSpec, seconds } from './resolve';
+import type { ServiceSpec } from './spec';
 import { DataPlane, Visibility, type KServiceProps, type RevisionTemplateProps } from './kservice-props';
 import {
   addedCapabilitiesProblem,
@@ -16,9 +16,9 @@ import {
   revisionNamePrefixProblem,
   timeoutSecondsProblem,
 } from './knative-rules';
-import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from './naming';
-import { joinPath, ProblemList } from './problems';
-import { isQuantity } from './quantity';
+import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/naming';
+import { joinPath, ProblemList } from '../problems';
+import { isQuantity } from '../contract/quantity';
 import { checkPropsShape } from './props-shape';
 
 const RESERVED_ENV = ['PORT', 'K_REVISION', 'K_CONFIGURATION', 'K_SERVICE'];
@@ -220,7 +220,7 @@ export function validateServiceSpec(spec: ServiceSpec, props: KServiceProps, pro
       problems.add(name.tag ? 'config.tagTemplate' : 'name', `host name "${name.hostName}" is not a DNS-1123 label`);
     }
   }
-  if ((props.dataPlane ?? DataPlane.RUNTIME) === DataPlane.STATIC) {
+  if ((props.dataPlane ?? DataPlane.FULL) === DataPlane.STATIC) {
     for (const rev of spec.revisions) {
       if (rev.autoscaling.minScale < 1) {
         problems.add(
