@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { expect, it } from 'vitest';
-import { Labels, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE, USER_CONTAINER_NAME } from '../../lib/constants';
+import { Labels, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE, USER_CONTAINER_NAME } from '../../lib/contract/constants';
 import { KService } from '../../lib/constructs/kservice';
 import { waitFor } from '../../test/cluster/harness/wait';
 import { readyLineEpochMs } from '../../test/cluster/scenarios/support/cold-start';

@@ -2,7 +2,7 @@
  * The queue-proxy environment of reference section 3.3, the same for our queue-proxy and
  * Knative's, so both run under the contract the compiled Deployment gives them.
  */
-import { KNATIVE_ZAP_LOGGER_CONFIG } from '../../lib/constants';
+import { KNATIVE_ZAP_LOGGER_CONFIG } from '../../lib/contract/constants';
 
 export const BENCH_NAMESPACE = 'bench';
 export const BENCH_REVISION = 'bench-00001';

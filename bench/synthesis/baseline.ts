@@ -6,8 +6,8 @@
  */
 import { stringify } from 'yaml';
 import { drainToken } from '../../lib/builders/drain-token';
-import type { RevisionSpec } from '../../lib/builders/spec';
-import { KNATIVE_ZAP_LOGGER_CONFIG, RUNTIME_ONLY_HEADERS } from '../../lib/constants';
+import type { RevisionSpec } from '../../lib/model/spec';
+import { KNATIVE_ZAP_LOGGER_CONFIG, RUNTIME_ONLY_HEADERS } from '../../lib/contract/constants';
 import { BENCH_NAMESPACE as NS, CANDIDATE_TAG, serviceShape, ServiceShape } from './services';
 
 const DOMAIN = 'example.com';
