@@ -12,7 +12,7 @@ import { PodAddress, formatAddress } from './revision';
  * (then `intervalMs`), measured from the start of the last probe. Before its queue-proxy listens,
  * such probes are refused at once (cheap); once it listens, the queue-proxy holds each readiness
  * probe open while it polls the app (Knative's aggressive probing,
- * lib/runtime/queue-proxy/readiness.ts), so a probe ends by its timeout after more than the gap
+ * lib/runtime/shared/readiness.ts), so a probe ends by its timeout after more than the gap
  * and the next one starts at once: a probe is always waiting at the queue-proxy, which answers it
  * as soon as the app is ready. With a fixed `intervalMs` pause after every failure the activator
  * learned of a started pod a median 156 ms after its app was ready (docs/runtime-performance.md,

@@ -15,7 +15,7 @@ import {
   envRequiredString,
   envString,
 } from '../shared/env';
-import { parseReadinessProbes, ProbeParseError, type ProbeSpec } from './readiness';
+import { parseReadinessProbes, ProbeParseError, type ProbeSpec } from '../shared/readiness';
 
 export type ServingProtocol = 'http1' | 'h2c';
 

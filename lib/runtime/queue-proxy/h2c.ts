@@ -10,7 +10,7 @@ import { Duplex } from 'node:stream';
 import { capConnections, type ConnectionLimits } from '../shared/connection-limits';
 import { withoutHopByHop, type ForwardResult } from '../shared/proxy';
 import type { AnyRequest } from './probe-handler';
-import { abortResponse, type AnyResponse } from './timeouts';
+import { abortResponse, type AnyResponse } from '../shared/timeouts';
 
 const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 

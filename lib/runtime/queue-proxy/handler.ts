@@ -12,7 +12,7 @@ import type { Drainer } from './drain';
 import { completeUpstreamHeaders, toUpstreamHeaders } from './headers';
 import { answerProbe, type AnyRequest, probeKind } from './probe-handler';
 import type { RequestStats } from './stats';
-import { type AnyResponse, type Deadlines, startDeadlines, type TimeoutSettings } from './timeouts';
+import { type AnyResponse, type Deadlines, startDeadlines, type TimeoutSettings } from '../shared/timeouts';
 
 /**
  * Sends one request on to the app and calls `onDone` once when the exchange is over; the

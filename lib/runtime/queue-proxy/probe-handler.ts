@@ -12,7 +12,7 @@
 import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import { Headers, ProbeUserAgents, ProbeValues } from '../../contract/constants';
-import type { AnyResponse } from './timeouts';
+import type { AnyResponse } from '../shared/timeouts';
 
 export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 

@@ -17,7 +17,7 @@ import { H2cUpstream, createSniffingServer } from './h2c';
 import { RequestHandler, type Upstream } from './handler';
 import { UPSTREAM_DROPPED_HEADERS } from './headers';
 import { createQueueMetrics } from './metrics';
-import { ReadinessProber } from './readiness';
+import { ReadinessProber } from '../shared/readiness';
 import { RequestStats, StatsReporter } from './stats';
 
 /** Knative's queue depth per allowed request (knative/serving pkg/queue/sharedmain/main.go). */

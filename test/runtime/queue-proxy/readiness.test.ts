@@ -6,7 +6,7 @@ import {
   probeOnce,
   ReadinessProber,
   type ProbeSpec,
-} from '../../../lib/runtime/queue-proxy/readiness';
+} from '../../../lib/runtime/shared/readiness';
 
 describe('parseReadinessProbes', () => {
   it.each<[string, string | undefined, ProbeSpec[]]>([

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardTimeouts, RequestTimeoutError, type TimeoutSettings } from '../../../lib/runtime/queue-proxy/timeouts';
+import { guardTimeouts, RequestTimeoutError, type TimeoutSettings } from '../../../lib/runtime/shared/timeouts';
 
 /**
  * A real server whose handler behaves as the query says, guarded by the deadlines under test:
