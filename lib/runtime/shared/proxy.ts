@@ -162,8 +162,21 @@ export function startForward(
   options: ForwardOptions,
   onDone: (result: ForwardResult) => void,
 ): CancelForward {
-  return new HttpExchange(req, res, options, onDone).cancel;
+  const exchange = new HttpExchange(req, res, options, onDone);
+  return exchange.cancel.bind(exchange);
 }
+
+/**
+ * The exchange an emitter (client response, upstream request, upstream response) belongs to.
+ * The exchange's listeners are static methods that find it there, so forwarding a request
+ * allocates no closures: per-request closures were ~5% of the activator's CPU, mostly because the
+ * runtime bundle keeps function names (esbuild keepNames), which names every closure with an
+ * Object.defineProperty call (docs/runtime-performance.md, "Activator path profile").
+ */
+const EXCHANGE = Symbol('kservice.forward');
+type Tagged = { [EXCHANGE]?: HttpExchange };
+const exchangeOf = (emitter: object): HttpExchange => (emitter as Tagged)[EXCHANGE]!;
+const tag = (emitter: object, exchange: HttpExchange): void => void ((emitter as Tagged)[EXCHANGE] = exchange);
 
 /** One request forwarded upstream, and its answer relayed back. */
 class HttpExchange {
@@ -181,52 +194,50 @@ class HttpExchange {
     private readonly onDone: (result: ForwardResult) => void,
   ) {
     this.withBody = hasBody(req);
-    res.on('close', this.onClientClose);
+    tag(res, this);
+    res.on('close', HttpExchange.onClientClose);
     this.send();
   }
 
-  readonly cancel: CancelForward = () => {
+  cancel(): void {
     if (this.settled) return;
     this.stopRelay();
     this.upstream.destroy();
     this.settle({ outcome: 'aborted' });
-  };
+  }
 
   private send(): void {
-    const { req, options } = this;
-    const headers = upstreamRequestHeaders(req, options.dropHeaders);
-    options.transformHeaders?.(headers);
-    const upstream = http.request({
-      host: options.host,
-      port: options.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      agent: options.agent ?? sharedAgent,
-    });
+    const upstream = requestUpstream(this.req, this.options, outgoingHeaders(this.req, this.options), this.options.agent ?? sharedAgent);
     this.upstream = upstream;
-    upstream.on('response', this.onResponse);
-    upstream.on('error', this.onUpstreamError);
+    tag(upstream, this);
+    upstream.on('response', HttpExchange.onResponse);
+    upstream.on('error', HttpExchange.onUpstreamError);
     if (this.withBody) {
       // The body is piped only once connected, so a connect error leaves it unread for a retry.
-      upstream.on('socket', this.onSocket);
+      upstream.on('socket', HttpExchange.onSocket);
     } else {
       // Nothing to hold back: the request leaves at once; a connect error is told by its syscall.
       upstream.end();
     }
   }
 
-  private readonly onSocket = (socket: import('node:net').Socket): void => {
-    if (socket.connecting) socket.once('connect', this.sendBody);
-    else this.sendBody();
-  };
+  private static onSocket(this: http.ClientRequest, socket: import('node:net').Socket): void {
+    const exchange = exchangeOf(this);
+    // Requests with a body on a new connection only: a closure here is off the hot path.
+    if (socket.connecting) socket.once('connect', () => exchange.sendBody());
+    else exchange.sendBody();
+  }
 
-  private readonly sendBody = (): void => {
+  private sendBody(): void {
     this.connected = true;
     this.req.pipe(this.upstream);
-  };
+  }
 
-  private readonly onResponse = (upstreamRes: http.IncomingMessage): void => {
+  private static onResponse(this: http.ClientRequest, upstreamRes: http.IncomingMessage): void {
+    exchangeOf(this).relayResponse(upstreamRes);
+  }
+
+  private relayResponse(upstreamRes: http.IncomingMessage): void {
     if (this.settled) return void upstreamRes.resume();
     this.connected = true;
     this.upstreamRes = upstreamRes;
@@ -240,37 +251,45 @@ class HttpExchange {
       return this.settle({ outcome: 'upstream-error', error: new Error('the upstream sent a status line or header that cannot be relayed') });
     }
     // A hand-made relay instead of pipe(): pipe installs about ten listeners per request.
-    upstreamRes.on('data', this.onData);
-    upstreamRes.on('end', this.onEnd);
-    upstreamRes.on('error', this.onResponseError);
-    res.on('finish', this.onFinish);
-  };
+    tag(upstreamRes, this);
+    upstreamRes.on('data', HttpExchange.onData);
+    upstreamRes.on('end', HttpExchange.onEnd);
+    upstreamRes.on('error', HttpExchange.onResponseError);
+    res.on('finish', HttpExchange.onFinish);
+  }
 
-  private readonly onData = (chunk: Buffer): void => {
-    if (!this.res.write(chunk)) {
-      this.upstreamRes!.pause();
-      this.res.once('drain', this.onDrain);
+  private static onData(this: http.IncomingMessage, chunk: Buffer): void {
+    const { res } = exchangeOf(this);
+    if (!res.write(chunk)) {
+      this.pause();
+      res.once('drain', HttpExchange.onDrain);
     }
-  };
+  }
 
-  private readonly onDrain = (): void => {
-    this.upstreamRes?.resume();
-  };
+  private static onDrain(this: http.ServerResponse): void {
+    exchangeOf(this).upstreamRes?.resume();
+  }
 
-  private readonly onEnd = (): void => {
-    this.res.end();
-  };
+  private static onEnd(this: http.IncomingMessage): void {
+    exchangeOf(this).res.end();
+  }
 
-  private readonly onFinish = (): void => {
-    this.settle({ outcome: 'done', statusCode: this.upstreamRes?.statusCode ?? 502 });
-  };
+  private static onFinish(this: http.ServerResponse): void {
+    const exchange = exchangeOf(this);
+    exchange.settle({ outcome: 'done', statusCode: exchange.upstreamRes?.statusCode ?? 502 });
+  }
 
-  private readonly onResponseError = (error: Error): void => {
-    this.res.destroy(error);
-    this.settle({ outcome: 'upstream-error', error });
-  };
+  private static onResponseError(this: http.IncomingMessage, error: Error): void {
+    const exchange = exchangeOf(this);
+    exchange.res.destroy(error);
+    exchange.settle({ outcome: 'upstream-error', error });
+  }
 
-  private readonly onUpstreamError = (error: NodeJS.ErrnoException): void => {
+  private static onUpstreamError(this: http.ClientRequest, error: NodeJS.ErrnoException): void {
+    exchangeOf(this).failUpstream(error);
+  }
+
+  private failUpstream(error: NodeJS.ErrnoException): void {
     if (this.settled) return;
     const { res, options } = this;
     if (!this.connected && (this.withBody || error.syscall === 'connect' || error.syscall === 'getaddrinfo')) {
@@ -288,29 +307,41 @@ class HttpExchange {
     if (!res.headersSent) writeBadGateway(res);
     else res.destroy(error);
     this.settle({ outcome: 'upstream-error', error });
-  };
+  }
 
-  private readonly onClientClose = (): void => {
-    if (this.res.writableFinished || this.settled) return;
-    this.stopRelay();
-    this.upstream.destroy();
-    this.settle({ outcome: 'aborted' });
-  };
+  private static onClientClose(this: http.ServerResponse): void {
+    const exchange = exchangeOf(this);
+    if (this.writableFinished || exchange.settled) return;
+    exchange.cancel();
+  }
 
   /** No more writes into the response from the upstream (the exchange is being abandoned). */
   private stopRelay(): void {
     const upstreamRes = this.upstreamRes;
     if (upstreamRes === undefined) return;
-    upstreamRes.off('data', this.onData);
-    upstreamRes.off('end', this.onEnd);
+    upstreamRes.off('data', HttpExchange.onData);
+    upstreamRes.off('end', HttpExchange.onEnd);
   }
 
   private settle(result: ForwardResult): void {
     if (this.settled) return;
     this.settled = true;
-    this.res.off('close', this.onClientClose);
+    this.res.off('close', HttpExchange.onClientClose);
     this.onDone(result);
   }
+}
+
+/** The outgoing headers of a forwarded request: copied without hop-by-hop ones, then adjusted. */
+function outgoingHeaders(req: http.IncomingMessage, options: ForwardOptions, adjust?: (headers: http.OutgoingHttpHeaders) => void): http.OutgoingHttpHeaders {
+  const headers = upstreamRequestHeaders(req, options.dropHeaders);
+  adjust?.(headers);
+  options.transformHeaders?.(headers);
+  return headers;
+}
+
+/** The upstream request for `req` (not yet ended). */
+function requestUpstream(req: http.IncomingMessage, options: ForwardOptions, headers: http.OutgoingHttpHeaders, agent: http.Agent | false): http.ClientRequest {
+  return http.request({ host: options.host, port: options.port, method: req.method, path: req.url, headers, agent });
 }
 
 /**
@@ -402,19 +433,12 @@ export function forwardUpgrade(
 ): Promise<ForwardResult> {
   return new Promise((resolve) => {
     if (clientSocket.destroyed) return resolve({ outcome: 'aborted' });
-    const headers = upstreamRequestHeaders(req);
-    headers.connection = 'Upgrade';
-    headers.upgrade = req.headers.upgrade;
-    options.transformHeaders?.(headers);
-    // agent: false — an upgraded socket leaves the pool for good.
-    const upstream = http.request({
-      host: options.host,
-      port: options.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      agent: false,
+    const headers = outgoingHeaders(req, options, (h) => {
+      h.connection = 'Upgrade';
+      h.upgrade = req.headers.upgrade;
     });
+    // agent: false — an upgraded socket leaves the pool for good.
+    const upstream = requestUpstream(req, options, headers, false);
     let connected = false;
     let answered = false;
     let settled = false;
