@@ -7,6 +7,8 @@ import { ForwardResult, forward, forwardUpgrade, holdUpgradeClient, startForward
 import type { RevisionRegistry } from './registry';
 import { formatAddress } from './revision';
 import type { RevisionBackend } from './revision-backend';
+import { SIDECARLESS_DROPPED_HEADERS, sidecarlessHeaders, startAppDeadlines } from './sidecarless';
+import type { Deadlines } from '../shared/timeouts';
 import { NoPodAcceptedError, REFUSED, type Reservation } from './throttler';
 
 /**
@@ -107,6 +109,8 @@ class ActivatorRequest {
   private waiting = false;
   private cancelWait: (() => void) | undefined;
   private cancelForward: (() => void) | undefined;
+  /** Sidecar-less revisions: the response-start and idle deadlines (sidecarless.ts). */
+  private appDeadlines: Deadlines | undefined;
   private timedOut = false;
   private finished = false;
   private readonly deadline: number;
@@ -134,14 +138,16 @@ class ActivatorRequest {
     this.waiting = false;
     this.cancelWait = undefined;
     const { req, res, deps } = this;
+    const sidecarless = this.backend.info.sidecarless;
+    if (sidecarless) this.appDeadlines = startAppDeadlines(res, sidecarless, this.onAppDeadline);
     this.cancelForward = startForward(
       req,
       res,
       {
         host: reservation.pod.host,
         port: reservation.pod.port,
-        dropHeaders: DROPPED_HEADERS,
-        transformHeaders: (h) => activatorHeaders(h, req, reservation.podId),
+        dropHeaders: sidecarless ? SIDECARLESS_DROPPED_HEADERS : DROPPED_HEADERS,
+        transformHeaders: sidecarless ? (h) => sidecarlessHeaders(h, req) : (h) => activatorHeaders(h, req, reservation.podId),
         onConnectError: (err) => deps.logger.warn({ pod: reservation.podId, err: err.message }, 'pod refused connection'),
       },
       (result) => this.onForwarded(result, reservation),
@@ -185,6 +191,11 @@ class ActivatorRequest {
     this.cancelForward?.();
   };
 
+  /** The 504 or cut-off follows from the deadlines; stopping the forward frees the slots. */
+  private readonly onAppDeadline = (): void => {
+    this.cancelForward?.();
+  };
+
   private readonly onClientClose = (): void => {
     if (!this.waiting) return; // while forwarding, the forwarder sees the close itself
     this.stopWaiting();
@@ -201,6 +212,7 @@ class ActivatorRequest {
   /** Stops this object's timer and listener (the request goes on elsewhere, or is over). */
   private detach(): void {
     clearTimeout(this.timer);
+    this.appDeadlines?.dispose();
     this.res.off('close', this.onClientClose);
   }
 
@@ -229,14 +241,19 @@ async function holdAndProxy(
       signal,
       async (pod) => {
         const podId = formatAddress(pod);
+        const sidecarless = info.sidecarless;
+        // Sidecar-less: the app's deadlines stop this attempt through their own signal (sidecarless.ts).
+        const appDeadline = sidecarless && new AbortController();
+        const appDeadlines = sidecarless && appDeadline && startAppDeadlines(res, sidecarless, () => appDeadline.abort());
         const outcome = await forward(req, res, {
           host: pod.host,
           port: pod.port,
-          dropHeaders: DROPPED_HEADERS,
-          transformHeaders: (h) => activatorHeaders(h, req, podId),
+          dropHeaders: sidecarless ? SIDECARLESS_DROPPED_HEADERS : DROPPED_HEADERS,
+          transformHeaders: sidecarless ? (h) => sidecarlessHeaders(h, req) : (h) => activatorHeaders(h, req, podId),
           onConnectError: (err) => deps.logger.warn({ pod: podId, err: err.message }, 'pod refused connection'),
-          signal,
+          signal: appDeadline ? AbortSignal.any([signal, appDeadline.signal]) : signal,
         });
+        if (appDeadlines) appDeadlines.dispose();
         return outcome.outcome === 'connect-error' ? REFUSED : outcome;
       },
       tried,
@@ -271,6 +288,10 @@ async function proxyUpgrade(
         host: pod.host,
         port: pod.port,
         transformHeaders: (h) => {
+          if (info.sidecarless) {
+            for (const name of SIDECARLESS_DROPPED_HEADERS) delete h[name];
+            return sidecarlessHeaders(h, req);
+          }
           for (const name of DROPPED_HEADERS) delete h[name];
           activatorHeaders(h, req, formatAddress(pod));
         },

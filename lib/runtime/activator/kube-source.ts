@@ -1,4 +1,5 @@
 import type { V1Deployment, V1Endpoints } from '@kubernetes/client-node';
+import { DataPlaneModes, type DataPlaneMode } from '../../contract/autoscaling';
 import { AUTOSCALER, Labels, Ports, SystemEnv } from '../../contract/constants';
 import { Names } from '../../contract/naming';
 import { loadKubeClients } from '../kube/client';
@@ -39,40 +40,46 @@ export async function startKubeRevisionSource(
       logger,
     });
     const privateNames = new Map<string, string>(); // private Endpoints name → revision
-    const applyEndpoints = (ep: V1Endpoints | undefined, revision: string, queuePort: number) => {
+    // A pod the private Endpoints stop listing (terminating: Kubernetes drops it) leaves the
+    // throttler here, so no new request goes to it; those in flight finish.
+    const applyEndpoints = (ep: V1Endpoints | undefined, revision: string, podPort: number) => {
       const { ready, notReady } = endpointsIps(ep);
-      const toAddress = (host: string) => ({ host, port: queuePort });
+      const toAddress = (host: string) => ({ host, port: podPort });
       registry.setPods(namespace, revision, { ready: ready.map(toAddress), notReady: notReady.map(toAddress) });
     };
     const onDeployment = (d: V1Deployment) => {
       try {
         const r = readRevisionDeployment(d);
+        if (!activatorServes(r.dataPlane)) return forget(r.revision);
         registry.upsert({
           namespace,
           revision: r.revision,
           containerConcurrency: r.containerConcurrency,
           timeoutSeconds: r.timeoutSeconds,
-          queuePort: r.queuePort,
+          podPort: r.podPort,
+          sidecarless: r.sidecarless,
         });
         const privateName = Names.privateService(r.revision);
         privateNames.set(privateName, r.revision);
-        applyEndpoints(endpoints.get(privateName, namespace), r.revision, r.queuePort);
+        applyEndpoints(endpoints.get(privateName, namespace), r.revision, r.podPort);
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'ignoring Deployment');
       }
     };
     deployments.on('add', onDeployment);
     deployments.on('update', onDeployment);
-    deployments.on('delete', (d) => {
-      const revision = d.metadata?.labels?.[Labels.REVISION];
-      if (!revision) return;
+    const forget = (revision: string) => {
       registry.remove(namespace, revision);
       privateNames.delete(Names.privateService(revision));
+    };
+    deployments.on('delete', (d) => {
+      const revision = d.metadata?.labels?.[Labels.REVISION];
+      if (revision) forget(revision);
     });
     const onEndpoints = (ep: V1Endpoints) => {
       const revision = privateNames.get(ep.metadata?.name ?? '');
       const backend = revision && registry.get(namespace, revision);
-      if (backend) applyEndpoints(ep, revision, backend.info.queuePort);
+      if (backend) applyEndpoints(ep, revision, backend.info.podPort);
     };
     endpoints.on('add', onEndpoints);
     endpoints.on('update', onEndpoints);
@@ -116,4 +123,9 @@ function endpointsInformer(
     fieldSelector,
     logger,
   });
+}
+
+/** The activator is in the path of `full` (at low scale) and `activator` revisions; never of `direct` or `static` ones. */
+function activatorServes(mode: DataPlaneMode): boolean {
+  return mode === DataPlaneModes.FULL || mode === DataPlaneModes.ACTIVATOR;
 }

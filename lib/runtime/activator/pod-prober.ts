@@ -1,5 +1,7 @@
 import * as http from 'node:http';
 import { Headers, ProbeUserAgents, ProbeValues } from '../../contract/constants';
+import type { SidecarlessSettings } from '../kube/revision-deployment';
+import { probeOnce } from '../shared/readiness';
 import { PodAddress, formatAddress } from './revision';
 
 /**
@@ -35,6 +37,11 @@ export interface ProberProps {
   readonly startWindowMs?: number;
   /** Called whenever the set of healthy addresses changes. */
   readonly onChange: (healthy: readonly PodAddress[]) => void;
+  /**
+   * One probe of one pod; never rejects. @default probeQueueProxy (a sidecar-less revision's
+   * backend passes its app's own probe, `appProbe`)
+   */
+  readonly probe?: (address: PodAddress, timeoutMs: number) => Promise<boolean>;
 }
 
 interface Target {
@@ -101,7 +108,7 @@ export class PodProber {
     const target = this.targets.get(id);
     if (!target || this.stopped) return;
     const startedAt = Date.now();
-    const ok = await probeQueueProxy(target.address, this.props.timeoutMs);
+    const ok = await (this.props.probe ?? probeQueueProxy)(target.address, this.props.timeoutMs);
     if (this.targets.get(id) !== target) return; // removed while probing
     if (ok !== target.healthy) {
       target.healthy = ok;
@@ -149,4 +156,15 @@ export function probeQueueProxy(address: PodAddress, timeoutMs: number): Promise
     req.on('close', () => clearTimeout(timer));
     req.on('error', () => resolve(false));
   });
+}
+
+/**
+ * The app's own readiness probe, for a pod without a queue-proxy (data-plane mode `activator`):
+ * what the kubelet runs (HTTP GET path/port/headers, 200-399 = ready; or a TCP connect), against
+ * the pod's IP. The queue-proxy's implementation (lib/runtime/shared/readiness.ts); port 0 means
+ * the pod's own port (static config). Each call is one try: the prober paces them (the queue-proxy's
+ * 50 ms aggressive retries would only add load while the prober's 25 ms start gap already runs).
+ */
+export function appProbe(probe: SidecarlessSettings['probe']): (address: PodAddress, timeoutMs: number) => Promise<boolean> {
+  return (address, timeoutMs) => probeOnce({ ...probe, host: address.host, port: probe.port === 0 ? address.port : probe.port }, timeoutMs);
 }

@@ -1,4 +1,4 @@
-import { PodProber } from './pod-prober';
+import { PodProber, appProbe, probeQueueProxy } from './pod-prober';
 import { RequestStats } from './request-stats';
 import { PodAddress, RevisionInfo, formatAddress } from './revision';
 import { RevisionThrottler } from './throttler';
@@ -21,8 +21,8 @@ export interface PodSet {
 
 /**
  * One revision at this activator: its throttler, its statistics and the prober of its pods.
- * A pod is usable when Kubernetes lists it as ready, or as soon as its queue-proxy answers a
- * probe. A pod that refused a connection is set aside until it answers a probe again.
+ * A pod is usable when Kubernetes lists it as ready, or as soon as its queue-proxy (sidecar-less:
+ * its app's own readiness probe) answers a probe. A pod that refused a connection is set aside until it answers a probe again.
  */
 export class RevisionBackend {
   readonly stats = new RequestStats(Date.now());
@@ -40,6 +40,11 @@ export class RevisionBackend {
       intervalMs: options.probeIntervalMs,
       timeoutMs: options.probeTimeoutMs,
       onChange: (healthy) => this.onProbeChange(healthy),
+      // Read per probe: an updated Deployment may change the app's probe.
+      probe: (address, timeoutMs) => {
+        const sidecarless = this.infoNow.sidecarless;
+        return sidecarless ? appProbe(sidecarless.probe)(address, timeoutMs) : probeQueueProxy(address, timeoutMs);
+      },
     });
   }
 

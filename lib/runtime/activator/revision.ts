@@ -1,3 +1,5 @@
+import type { SidecarlessSettings } from '../kube/revision-deployment';
+
 /** What the activator needs to know about one revision. */
 export interface RevisionInfo {
   readonly namespace: string;
@@ -6,15 +8,24 @@ export interface RevisionInfo {
   readonly containerConcurrency: number;
   /** Bounds the whole request at the activator, including the time it is held. */
   readonly timeoutSeconds: number;
-  /** The queue-proxy port on each pod (8012, or 8013 for h2c). */
-  readonly queuePort: number;
+  /**
+   * Where requests go on each pod: the queue-proxy's port (8012, or 8013 for h2c) in data-plane
+   * mode `full`, the app's own port in mode `activator`.
+   */
+  readonly podPort: number;
+  /**
+   * Mode `activator` (no queue-proxy in the pod): the activator also enforces the response-start
+   * and idle timeouts, probes the app itself, and passes requests on as the queue-proxy would
+   * (original Host). Absent in mode `full`.
+   */
+  readonly sidecarless?: SidecarlessSettings;
 }
 
 export function revisionKey(namespace: string, revision: string): string {
   return `${namespace}/${revision}`;
 }
 
-/** A pod's queue-proxy, as `host:port`. */
+/** A pod's queue-proxy (or, sidecar-less, its app), as `host:port`. */
 export interface PodAddress {
   readonly host: string;
   readonly port: number;

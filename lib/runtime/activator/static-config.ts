@@ -1,7 +1,10 @@
 import Ajv, { ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
+import { DataPlaneModes } from '../../contract/autoscaling';
 import { Ports, RevisionDefaults } from '../../contract/constants';
+import type { SidecarlessSettings } from '../kube/revision-deployment';
+import { ProbeParseError, defaultProbe, parseProbe } from '../shared/readiness';
 import { PodAddress, RevisionInfo, parseAddress } from './revision';
 
 /**
@@ -9,6 +12,13 @@ import { PodAddress, RevisionInfo, parseAddress } from './revision';
  * benchmarks. Either an array of revisions or `{ "revisions": [...] }`:
  * `{ namespace, revision, containerConcurrency, timeoutSeconds, queuePort?, pods: ["127.0.0.1:PORT"] }`.
  * The pods are still probed, so one is used only once its queue-proxy answers.
+ *
+ * A sidecar-less revision (data-plane mode `activator`: pods are the apps' own addresses) adds
+ * `"dataPlane": "activator"` and optionally `responseStartTimeoutSeconds`, `idleTimeoutSeconds`
+ * (0 = off, the default) and `readinessProbe` (a Kubernetes probe: `httpGet` with path, port,
+ * httpHeaders, or `tcpSocket`; without a port, each pod's own port; without a probe, TCP on each
+ * pod's port, Knative's default). The activator then enforces those timeouts, runs that probe
+ * against each pod and passes the original Host on, as the queue-proxy would.
  */
 export interface StaticRevision {
   readonly info: RevisionInfo;
@@ -32,6 +42,10 @@ const REVISION_SCHEMA = {
     containerConcurrency: { type: 'integer', minimum: 0 },
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
     queuePort: { type: 'integer', minimum: 1, maximum: 65535 },
+    dataPlane: { enum: [DataPlaneModes.FULL, DataPlaneModes.ACTIVATOR] },
+    responseStartTimeoutSeconds: { type: 'number', minimum: 0 },
+    idleTimeoutSeconds: { type: 'number', minimum: 0 },
+    readinessProbe: { type: 'object' },
     pods: { type: 'array', items: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\[\\]]+):\\d{1,5}$' } },
   },
 } as const;
@@ -53,8 +67,14 @@ interface RawRevision {
   containerConcurrency?: number;
   timeoutSeconds?: number;
   queuePort?: number;
+  dataPlane?: typeof DataPlaneModes.FULL | typeof DataPlaneModes.ACTIVATOR;
+  responseStartTimeoutSeconds?: number;
+  idleTimeoutSeconds?: number;
+  readinessProbe?: Record<string, unknown>;
   pods: string[];
 }
+
+const SIDECARLESS_FIELDS = ['responseStartTimeoutSeconds', 'idleTimeoutSeconds', 'readinessProbe'] as const;
 
 export function loadStaticConfig(path: string): StaticRevision[] {
   let text: string;
@@ -80,17 +100,24 @@ export function parseStaticConfig(text: string, path = '<static config>'): Stati
   const validate = Array.isArray(data) ? validateList : validateWrapped;
   if (!validate(data)) throw new StaticConfigError(describe(validate.errors ?? [], doc, lines, path));
   const list = (Array.isArray(data) ? data : (data as { revisions: RawRevision[] }).revisions) as RawRevision[];
-  return list.map(toStaticRevision);
+  const at = (i: number, field: string) => {
+    const segments = Array.isArray(data) ? [i, field] : ['revisions', i, field];
+    const node = doc.getIn(segments, true) as { range?: [number, number, number] } | undefined;
+    const { line, col } = node?.range ? lines.linePos(node.range[0]) : { line: 1, col: 1 };
+    return `${path}:${line}:${col}: ${Array.isArray(data) ? '' : 'revisions'}[${i}].${field}`;
+  };
+  return list.map((raw, i) => toStaticRevision(raw, (field) => at(i, field)));
 }
 
-function toStaticRevision(raw: RawRevision): StaticRevision {
+function toStaticRevision(raw: RawRevision, at: (field: string) => string): StaticRevision {
   return {
     info: {
       namespace: raw.namespace,
       revision: raw.revision,
       containerConcurrency: raw.containerConcurrency ?? RevisionDefaults.CONTAINER_CONCURRENCY,
       timeoutSeconds: raw.timeoutSeconds ?? RevisionDefaults.TIMEOUT_SECONDS,
-      queuePort: raw.queuePort ?? Ports.QUEUE_HTTP,
+      podPort: raw.queuePort ?? Ports.QUEUE_HTTP,
+      sidecarless: sidecarlessOf(raw, at),
     },
     // The schema's pattern admits only host:port, so parseAddress succeeds (port range aside).
     pods: raw.pods.map((p) => {
@@ -99,6 +126,36 @@ function toStaticRevision(raw: RawRevision): StaticRevision {
       return a;
     }),
   };
+}
+
+/** The settings of a `dataPlane: activator` revision; the sidecar-less fields are refused on others. */
+function sidecarlessOf(raw: RawRevision, at: (field: string) => string): SidecarlessSettings | undefined {
+  if (raw.dataPlane !== DataPlaneModes.ACTIVATOR) {
+    const misplaced = SIDECARLESS_FIELDS.find((f) => raw[f] !== undefined);
+    if (misplaced) throw new StaticConfigError(`${at(misplaced)} applies only with "dataPlane": "${DataPlaneModes.ACTIVATOR}"`);
+    return undefined;
+  }
+  return {
+    responseStartTimeoutSeconds: raw.responseStartTimeoutSeconds ?? 0,
+    idleTimeoutSeconds: raw.idleTimeoutSeconds ?? 0,
+    probe: staticProbe(raw.readinessProbe, at),
+  };
+}
+
+/** Port 0 = each pod's own port (pods of one revision may listen on different local ports here). */
+function staticProbe(probe: Record<string, unknown> | undefined, at: (field: string) => string): SidecarlessSettings['probe'] {
+  if (probe === undefined) return defaultProbe(0).handler;
+  if (probe.exec !== undefined || probe.grpc !== undefined) {
+    throw new StaticConfigError(`${at('readinessProbe')}: the activator runs only httpGet and tcpSocket probes`);
+  }
+  try {
+    const handler = parseProbe(probe, '', 0).handler;
+    if (handler.kind === 'http' && handler.scheme !== 'http') throw new ProbeParseError('.httpGet.scheme', 'the activator probes over plain HTTP only');
+    return handler;
+  } catch (err) {
+    if (err instanceof ProbeParseError) throw new StaticConfigError(`${at('readinessProbe')}${err.field}: ${err.problem}`);
+    throw err;
+  }
 }
 
 /** The most specific schema errors, each with file:line:col and the field path. */

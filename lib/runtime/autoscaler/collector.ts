@@ -6,7 +6,8 @@ import { activatorStats, pickRandom, queueProxyStat, QueueProxyStat, revisionSam
 
 export interface CollectorProps {
   readonly view: ClusterView;
-  readonly revisions: () => Array<{ namespace: string; revision: string }>;
+  /** `scrapePods` false: the revision's pods have no queue-proxy; the activators' numbers are all of its load. */
+  readonly revisions: () => Array<{ namespace: string; revision: string; scrapePods?: boolean }>;
   readonly record: (namespace: string, revision: string, sample: MetricSample, nowMs: number) => void;
   readonly queueMetricsPort: number;
   readonly activatorMetricsPort: number;
@@ -34,9 +35,9 @@ export class MetricCollector {
     const { view } = this.props;
     const fromActivators = await this.scrapeActivators(view.activatorIps());
     await Promise.all(
-      this.props.revisions().map(async ({ namespace, revision }) => {
+      this.props.revisions().map(async ({ namespace, revision, scrapePods = true }) => {
         const ips = view.readyPodIps(namespace, revision);
-        const chosen = pickRandom(ips, sampleSize(ips.length));
+        const chosen = scrapePods ? pickRandom(ips, sampleSize(ips.length)) : [];
         const results = await Promise.allSettled(
           chosen.map(async (ip) => queueProxyStat(await this.scrape(ip, this.props.queueMetricsPort))),
         );

@@ -1,5 +1,5 @@
 import type { V1EndpointSubset } from '@kubernetes/client-node';
-import { autoscalingAnnotationsOf, parseAutoscaling, ResolvedAutoscaling, scaleOwner } from '../../contract/autoscaling';
+import { autoscalingAnnotationsOf, DataPlaneModes, parseAutoscaling, ResolvedAutoscaling, scaleOwner } from '../../contract/autoscaling';
 import type { ServingConfig } from '../../contract/config';
 import { Ports } from '../../contract/constants';
 import { Names } from '../../contract/naming';
@@ -76,11 +76,15 @@ export class AutoscalerController {
     return this.revisions.has(key(namespace, revision));
   }
 
-  /** Revisions the KPA scales (the scraper's work list). */
-  kpaRevisions(): Array<{ namespace: string; revision: string }> {
+  /**
+   * Revisions the KPA scales (the scraper's work list). `scrapePods` is false for sidecar-less
+   * revisions (mode `activator`): their pods have no queue-proxy metrics port, and every request
+   * passes an activator, so the activators' numbers are the whole revision's.
+   */
+  kpaRevisions(): Array<{ namespace: string; revision: string; scrapePods: boolean }> {
     return [...this.revisions.values()]
       .filter((s) => s.decider !== undefined)
-      .map((s) => ({ namespace: s.deployment.namespace, revision: s.deployment.revision }));
+      .map((s) => ({ namespace: s.deployment.namespace, revision: s.deployment.revision, scrapePods: !alwaysProxied(s.deployment) }));
   }
 
   /** config-autoscaler changed: every revision's settings are resolved again. */
@@ -91,8 +95,9 @@ export class AutoscalerController {
 
   upsertRevision(d: RevisionDeployment, nowMs: number): void {
     const k = key(d.namespace, d.revision);
-    if (d.dataPlane === 'static') {
-      // Kubernetes fills its public Endpoints and nothing of ours scales it.
+    if (d.dataPlane === DataPlaneModes.STATIC || d.dataPlane === DataPlaneModes.DIRECT) {
+      // Kubernetes fills its public Endpoints (the Service selects the pods) and nothing of ours
+      // scales it: the runtime leaves it alone.
       if (this.revisions.has(k)) this.removeRevision(d.namespace, d.revision);
       return;
     }
@@ -213,13 +218,20 @@ export class AutoscalerController {
     const { namespace, revision } = s.deployment;
     const { view, writer, logger } = this.deps;
     const activators = view.activatorIps();
-    const mode = effectiveMode(wanted, ready, activators.length);
+    const sidecarless = alwaysProxied(s.deployment);
+    if (sidecarless && activators.length === 0) {
+      // Its pods cannot serve the public port themselves: the last activators written stay (a
+      // stale address beats none) and nothing scales to zero until activators are back.
+      s.proxySinceMs = undefined;
+      return;
+    }
+    const mode = sidecarless ? 'Proxy' : effectiveMode(wanted, ready, activators.length);
     const spec = s.decider?.currentSpec;
     const subsets = publicEndpointsSubsets({
       mode,
       podIps: view.readyPodIps(namespace, revision),
       activatorIps: activators,
-      numActivators: s.lastDecision?.numActivators ?? (spec ? numActivators(spec, ready) : activators.length),
+      numActivators: sidecarless && s.deployment.containerConcurrency > 0 ? 1 : (s.lastDecision?.numActivators ?? (spec ? numActivators(spec, ready) : activators.length)),
       subsetKey: key(namespace, revision),
       h2c: s.deployment.queuePort === Ports.QUEUE_H2C,
     });
@@ -291,6 +303,17 @@ export class AutoscalerController {
  */
 function isFresh(d: RevisionDeployment): boolean {
   return d.generation <= 1;
+}
+
+/**
+ * A sidecar-less revision (data-plane mode `activator`): its public Endpoints hold the activators
+ * at every scale, never its pods (which have no queue-proxy port to serve on). With
+ * containerConcurrency > 0 only one activator is listed, since each activator bounds the requests
+ * it sends per pod by itself (Knative splits pod capacity between activators instead, which needs
+ * the activators to know each other; ours do not): one activator's slots are then all there are.
+ */
+function alwaysProxied(d: RevisionDeployment): boolean {
+  return d.dataPlane === DataPlaneModes.ACTIVATOR;
 }
 
 function key(namespace: string, revision: string): string {

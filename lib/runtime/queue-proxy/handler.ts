@@ -9,7 +9,7 @@ import { type Breaker, QueueFullError, type Release } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
 import { forwardUpgrade, type ForwardResult, holdUpgradeClient } from '../shared/proxy';
 import type { Drainer } from './drain';
-import { completeUpstreamHeaders, toUpstreamHeaders } from './headers';
+import { completeUpstreamHeaders, toUpstreamHeaders } from '../shared/headers';
 import { answerProbe, type AnyRequest, probeKind } from './probe-handler';
 import type { RequestStats } from './stats';
 import { type AnyResponse, type Deadlines, startDeadlines, type TimeoutSettings } from '../shared/timeouts';

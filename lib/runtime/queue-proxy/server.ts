@@ -15,7 +15,7 @@ import type { QueueProxyConfig } from './config';
 import { Drainer } from './drain';
 import { H2cUpstream, createSniffingServer } from './h2c';
 import { RequestHandler, type Upstream } from './handler';
-import { UPSTREAM_DROPPED_HEADERS } from './headers';
+import { UPSTREAM_DROPPED_HEADERS } from '../shared/headers';
 import { createQueueMetrics } from './metrics';
 import { ReadinessProber } from '../shared/readiness';
 import { RequestStats, StatsReporter } from './stats';

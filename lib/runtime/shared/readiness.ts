@@ -1,6 +1,7 @@
 /**
  * The user container's readiness probe, run by the queue-proxy (kubelet probes the queue-proxy,
- * which probes the app). SERVING_READINESS_PROBE holds the probe as JSON after Knative's
+ * which probes the app), and by the activator for sidecar-less revisions (data-plane mode
+ * `activator`, which reads the probe from the Deployment's serving container). SERVING_READINESS_PROBE holds the probe as JSON after Knative's
  * defaulting (knative/serving pkg/reconciler/revision/resources/queue.go); an array means one probe per container (multi-container probing).
  */
 import * as http from 'node:http';
@@ -31,7 +32,7 @@ export interface ProbeSpec {
 export class ProbeParseError extends Error {
   constructor(
     readonly field: string,
-    problem: string,
+    readonly problem: string,
   ) {
     super(`SERVING_READINESS_PROBE: ${field}: ${problem}`);
     this.name = 'ProbeParseError';
@@ -63,7 +64,8 @@ export function parseReadinessProbes(json: string | undefined, userPort: number)
   return list.map((item, i) => parseProbe(item, Array.isArray(value) ? `[${i}]` : '', userPort));
 }
 
-function parseProbe(value: unknown, at: string, userPort: number): ProbeSpec {
+/** One probe object (a container's `readinessProbe`); `at` prefixes the field of an error. */
+export function parseProbe(value: unknown, at: string, userPort: number): ProbeSpec {
   const probe = asObject(value, at || '(probe)');
   return {
     handler: parseHandler(probe, at, userPort),

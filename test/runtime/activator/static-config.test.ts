@@ -6,7 +6,7 @@ describe('static config (standalone mode)', () => {
     const parsed = parseStaticConfig(JSON.stringify([{ namespace: 'ns', revision: 'r1', pods: ['127.0.0.1:8012', '[::1]:9000'] }]));
     expect(parsed).toEqual([
       {
-        info: { namespace: 'ns', revision: 'r1', containerConcurrency: 0, timeoutSeconds: 300, queuePort: 8012 },
+        info: { namespace: 'ns', revision: 'r1', containerConcurrency: 0, timeoutSeconds: 300, podPort: 8012, sidecarless: undefined },
         pods: [
           { host: '127.0.0.1', port: 8012 },
           { host: '::1', port: 9000 },

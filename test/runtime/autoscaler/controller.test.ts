@@ -48,6 +48,7 @@ function revision(over: Partial<RevisionDeployment> = {}): RevisionDeployment {
     containerConcurrency: 0,
     timeoutSeconds: 300,
     queuePort: 8012,
+    podPort: 8012,
     replicas: 1,
     progressDeadlineSeconds: 600,
     dataPlane: 'full',

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { toUpstreamHeaders } from '../../../lib/runtime/queue-proxy/headers';
+import { toUpstreamHeaders } from '../../../lib/runtime/shared/headers';
 
 describe('toUpstreamHeaders', () => {
   it.each<[string, OutgoingHttpHeaders, OutgoingHttpHeaders]>([

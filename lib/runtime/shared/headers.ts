@@ -1,5 +1,6 @@
 /**
  * What the queue-proxy changes in a request before the app sees it (knative/serving pkg/queue/sharedmain/handlers.go, knative/networking pkg/http/header/header.go).
+ * Shared: for a sidecar-less revision (data-plane mode `activator`) the activator does the same.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Headers } from '../../contract/constants';
