@@ -40,4 +40,36 @@ describe('static config (standalone mode)', () => {
   it('reports JSON syntax errors with a position', () => {
     expect(() => parseStaticConfig('[{"namespace": }]', 'bad.json')).toThrow(/^bad\.json:1:\d+: /);
   });
+
+  it('reads a sidecar-less revision (dataPlane activator): timeouts and the app probe, port 0 = each pod\'s own', () => {
+    const [http, tcp] = parseStaticConfig(
+      JSON.stringify([
+        {
+          namespace: 'ns',
+          revision: 'app',
+          dataPlane: 'activator',
+          responseStartTimeoutSeconds: 2,
+          idleTimeoutSeconds: 1.5,
+          readinessProbe: { httpGet: { path: '/ready', httpHeaders: [{ name: 'X-Probe', value: '1' }] } },
+          pods: ['127.0.0.1:9000'],
+        },
+        { namespace: 'ns', revision: 'tcp', dataPlane: 'activator', pods: [] },
+      ]),
+    );
+    expect(http.info.sidecarless).toEqual({
+      responseStartTimeoutSeconds: 2,
+      idleTimeoutSeconds: 1.5,
+      probe: { kind: 'http', host: '127.0.0.1', port: 0, path: '/ready', scheme: 'http', headers: [['X-Probe', '1']] },
+    });
+    expect(tcp.info.sidecarless).toEqual({ responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0, probe: { kind: 'tcp', host: '127.0.0.1', port: 0 } });
+  });
+
+  it.each([
+    ['{"revisions":[{"namespace":"a","revision":"b","idleTimeoutSeconds":1,"pods":[]}]}', /^c\.json:1:\d+: revisions\[0\]\.idleTimeoutSeconds applies only with "dataPlane": "activator"$/],
+    ['[{"namespace":"a","revision":"b","dataPlane":"activator","readinessProbe":{"exec":{}},"pods":[]}]', /^c\.json:1:\d+: \[0\]\.readinessProbe: the activator runs only httpGet and tcpSocket probes$/],
+    ['[{"namespace":"a","revision":"b","dataPlane":"activator","readinessProbe":{"tcpSocket":{"port":0.5}},"pods":[]}]', /^c\.json:1:\d+: \[0\]\.readinessProbe\.tcpSocket\.port: must be a port number/],
+    ['[{"namespace":"a","revision":"b","dataPlane":"direct","pods":[]}]', /^c\.json:1:\d+: \[0\]\.dataPlane must be equal to one of the allowed values/],
+  ])('refuses a misplaced or bad sidecar-less field, naming file, position and field: %s', (text, message) => {
+    expect(() => parseStaticConfig(text, 'c.json')).toThrow(message);
+  });
 });

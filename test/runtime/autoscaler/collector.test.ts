@@ -93,4 +93,26 @@ describe('MetricCollector against real /metrics endpoints', () => {
     await collector.collectOnce(0);
     expect(records).toEqual([]);
   });
+
+  it('a sidecar-less revision (scrapePods false): its pods are not scraped, the activators count its whole load', async () => {
+    let podScrapes = 0;
+    const pod = http.createServer((_req, res) => (podScrapes++, res.end('queue_average_concurrent_requests 50\n')));
+    servers.push(pod);
+    await new Promise<void>((r) => pod.listen(0, '127.0.0.1', r));
+    const activatorPort = await metricsServer(
+      ['activator_average_concurrent_requests{namespace="ns",revision="r1"} 3', 'activator_requests_per_second{namespace="ns",revision="r1"} 7'].join('\n'),
+    );
+    const records: Array<{ rev: string; sample: MetricSample }> = [];
+    const collector = new MetricCollector({
+      view: { readyPodIps: () => ['127.0.0.1'], activatorIps: () => ['127.0.0.1'], publicSubsets: () => [] },
+      revisions: () => [{ namespace: 'ns', revision: 'r1', scrapePods: false }],
+      record: (_ns, rev, sample) => records.push({ rev, sample }),
+      queueMetricsPort: (pod.address() as AddressInfo).port,
+      activatorMetricsPort: activatorPort,
+      logger: createLogger('test', { level: 'silent' }),
+    });
+    await collector.collectOnce(0);
+    expect(records).toEqual([{ rev: 'r1', sample: { concurrency: 3, rps: 7 } }]);
+    expect(podScrapes).toBe(0);
+  });
 });

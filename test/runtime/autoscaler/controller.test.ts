@@ -246,4 +246,63 @@ describe('AutoscalerController', () => {
     await other.controller.tick(0);
     expect(other.cluster.log.filter((l) => l.startsWith('scale'))).toEqual([]);
   });
+
+  describe('data-plane modes (issue 13)', () => {
+    const sidecarless = (over: Partial<RevisionDeployment> = {}) =>
+      revision({ dataPlane: 'activator', podPort: 8080, annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' }, ...over });
+    const endpointWrites = (log: string[]) => log.filter((l) => l.startsWith('endpoints'));
+
+    it('activator: the public Endpoints hold the activators at every scale, never a pod, and it still scales to zero', async () => {
+      const { cluster, controller } = setup();
+      // TBC 0 would flip a `full` revision to its pods (see above); a sidecar-less one stays on the activators.
+      cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+      controller.upsertRevision(sidecarless(), 0);
+      await idle(controller, 0, 200);
+      expect(endpointWrites(cluster.log)).toEqual(['endpoints ns/hello-00001 [10.1.0.1,10.1.0.2]']);
+      expect(cluster.log).toContain('scale ns/hello-00001-deployment 0');
+      await controller.poke('ns', 'hello-00001', 201 * S);
+      expect(cluster.log.at(-1)).toBe('scale ns/hello-00001-deployment 1');
+      expect(endpointWrites(cluster.log)).toHaveLength(1);
+    });
+
+    it('activator with containerConcurrency > 0: one activator, so one activator bounds every pod', async () => {
+      const { cluster, controller } = setup();
+      cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+      controller.upsertRevision(sidecarless({ containerConcurrency: 1 }), 0);
+      await controller.tick(0);
+      const written = endpointWrites(cluster.log);
+      expect(written).toHaveLength(1);
+      expect(written[0]).toMatch(/^endpoints ns\/hello-00001 \[10\.1\.0\.[12]\]$/);
+    });
+
+    it('activator with no activator running: Endpoints left as they are, no scale to zero', async () => {
+      const { cluster, controller } = setup();
+      cluster.activators = [];
+      cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+      controller.upsertRevision(sidecarless(), 0);
+      await idle(controller, 0, 200);
+      expect(endpointWrites(cluster.log)).toEqual([]);
+      expect(cluster.log.filter((l) => l.startsWith('scale'))).toEqual([]);
+    });
+
+    it('activator revisions are scraped from the activators only', () => {
+      const { controller } = setup();
+      controller.upsertRevision(sidecarless(), 0);
+      controller.upsertRevision(revision({ revision: 'full-00001', deploymentName: 'full-00001-deployment' }), 0);
+      expect(controller.kpaRevisions()).toEqual([
+        { namespace: 'ns', revision: 'hello-00001', scrapePods: false },
+        { namespace: 'ns', revision: 'full-00001', scrapePods: true },
+      ]);
+    });
+
+    it.each(['direct', 'static'] as const)('%s: left alone (no Endpoints write, no scaling, not scraped)', async (dataPlane) => {
+      const { cluster, controller } = setup();
+      cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+      controller.upsertRevision(revision({ dataPlane, replicas: 2 }), 0);
+      await idle(controller, 0, 200);
+      expect(await controller.poke('ns', 'hello-00001', 201 * S)).toBe(false);
+      expect(cluster.log).toEqual([]);
+      expect(controller.kpaRevisions()).toEqual([]);
+    });
+  });
 });
