@@ -9,7 +9,7 @@ import { formatAddress } from './revision';
 import type { RevisionBackend } from './revision-backend';
 import { SIDECARLESS_DROPPED_HEADERS, sidecarlessHeaders, startAppDeadlines } from './sidecarless';
 import type { Deadlines } from '../shared/timeouts';
-import { NoPodAcceptedError, REFUSED, type Reservation } from './throttler';
+import { NoPodAcceptedError, REFUSED, type Reservation, type ReservationClient } from './throttler';
 
 /**
  * The activator's request path (knative/serving pkg/activator/handler/handler.go): answer probes, find the revision, hold the request
@@ -38,6 +38,9 @@ class ClientGone extends Error {}
 const DROPPED_HEADERS: ReadonlySet<string> = new Set([Headers.REVISION.toLowerCase(), Headers.NAMESPACE.toLowerCase()]);
 const PROXY_REQUEST = Headers.PROXY_REQUEST.toLowerCase();
 const ORIGINAL_HOST = Headers.ORIGINAL_HOST.toLowerCase();
+const NETWORK_PROBE = Headers.NETWORK_PROBE.toLowerCase();
+const REVISION = Headers.REVISION.toLowerCase();
+const NAMESPACE = Headers.NAMESPACE.toLowerCase();
 
 export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
@@ -66,7 +69,7 @@ function answerProbe(req: http.IncomingMessage, res: http.ServerResponse, deps: 
     reply(res, 500, 'shutting down');
     return true;
   }
-  const probe = req.headers[Headers.NETWORK_PROBE.toLowerCase()];
+  const probe = req.headers[NETWORK_PROBE];
   if (probe !== undefined) {
     if (probe === ProbeValues.ACTIVATOR) reply(res, 200, ProbeValues.ACTIVATOR);
     else reply(res, 400, `unexpected probe header value "${String(probe)}"`);
@@ -81,8 +84,8 @@ function answerProbe(req: http.IncomingMessage, res: http.ServerResponse, deps: 
 
 /** By Knative's routing headers, else by a `REV.NS.svc…` Host. */
 export function findRevision(req: http.IncomingMessage, registry: RevisionRegistry): RevisionBackend | undefined {
-  const revision = headerValue(req, Headers.REVISION);
-  const namespace = headerValue(req, Headers.NAMESPACE);
+  const revision = headerValue(req, REVISION);
+  const namespace = headerValue(req, NAMESPACE);
   if (revision && namespace) return registry.get(namespace, revision);
   const host = hostOf(req).split(':')[0].split('.');
   if (host.length >= 3 && host[2] === 'svc') return registry.get(host[1], host[0]);
@@ -103,8 +106,14 @@ function proxyRequest(req: http.IncomingMessage, res: http.ServerResponse, backe
  * promise chain — because at 1,000 rps on a shared core the activator is one of three processes
  * on the request path and every microsecond of it shows in the latency (docs/runtime-performance.md).
  * A pod that refuses the connection sends the request on through `holdAndProxy`, to another pod.
+ * Its timer and 'close' listener are static functions given this object (no closure per request:
+ * the bundle's keepNames names each closure with Object.defineProperty; docs/runtime-performance.md).
  */
-class ActivatorRequest {
+/** The ActivatorRequest a response belongs to (its 'close' listener is shared, see below). */
+const REQUEST = Symbol('kservice.activatorRequest');
+type Tagged = { [REQUEST]?: ActivatorRequest };
+
+class ActivatorRequest implements ReservationClient {
   private timer: NodeJS.Timeout | undefined;
   private waiting = false;
   private cancelWait: (() => void) | undefined;
@@ -126,15 +135,16 @@ class ActivatorRequest {
 
   start(): void {
     const { info, throttler } = this.backend;
-    this.timer = setTimeout(this.onTimeout, info.timeoutSeconds * 1000);
-    this.res.on('close', this.onClientClose);
+    this.timer = setTimeout(ActivatorRequest.onTimeout, info.timeoutSeconds * 1000, this);
+    (this.res as Tagged)[REQUEST] = this;
+    this.res.on('close', ActivatorRequest.onClientClose);
     if (this.backend.readyPods === 0) this.deps.onColdRequest(info.namespace, info.revision);
     this.waiting = true;
-    const cancel = throttler.reserve(NO_POD_TRIED, this.onReserved, this.onFailed);
+    const cancel = throttler.reserve(NO_POD_TRIED, this);
     if (this.waiting) this.cancelWait = cancel;
   }
 
-  private readonly onReserved = (reservation: Reservation): void => {
+  reserved(reservation: Reservation): void {
     this.waiting = false;
     this.cancelWait = undefined;
     const { req, res, deps } = this;
@@ -148,11 +158,14 @@ class ActivatorRequest {
         port: reservation.pod.port,
         dropHeaders: sidecarless ? SIDECARLESS_DROPPED_HEADERS : DROPPED_HEADERS,
         transformHeaders: sidecarless ? (h) => sidecarlessHeaders(h, req) : (h) => activatorHeaders(h, req, reservation.podId),
-        onConnectError: (err) => deps.logger.warn({ pod: reservation.podId, err: err.message }, 'pod refused connection'),
+        // A method, not an arrow property: the bundle's keepNames would name the arrow per request.
+        onConnectError(err) {
+          deps.logger.warn({ pod: reservation.podId, err: err.message }, 'pod refused connection');
+        },
       },
       (result) => this.onForwarded(result, reservation),
     );
-  };
+  }
 
   private onForwarded(result: ForwardResult, reservation: Reservation): void {
     this.cancelForward = undefined;
@@ -172,15 +185,19 @@ class ActivatorRequest {
     this.finish();
   }
 
-  private readonly onFailed = (error: Error): void => {
+  failed(error: Error): void {
     this.waiting = false;
     this.cancelWait = undefined;
     const { info } = this.backend;
     replyToFailure(error, this.res, this.deps, info.namespace, info.revision);
     this.finish();
-  };
+  }
 
-  private readonly onTimeout = (): void => {
+  private static onTimeout(request: ActivatorRequest): void {
+    request.timeOut();
+  }
+
+  private timeOut(): void {
     this.timedOut = true;
     if (this.waiting) {
       this.stopWaiting();
@@ -189,18 +206,19 @@ class ActivatorRequest {
       return this.finish();
     }
     this.cancelForward?.();
-  };
+  }
 
   /** The 504 or cut-off follows from the deadlines; stopping the forward frees the slots. */
   private readonly onAppDeadline = (): void => {
     this.cancelForward?.();
   };
 
-  private readonly onClientClose = (): void => {
-    if (!this.waiting) return; // while forwarding, the forwarder sees the close itself
-    this.stopWaiting();
-    this.finish();
-  };
+  private static onClientClose(this: http.ServerResponse): void {
+    const request = (this as Tagged)[REQUEST]!;
+    if (!request.waiting) return; // while forwarding, the forwarder sees the close itself
+    request.stopWaiting();
+    request.finish();
+  }
 
   private stopWaiting(): void {
     this.waiting = false;
@@ -213,7 +231,7 @@ class ActivatorRequest {
   private detach(): void {
     clearTimeout(this.timer);
     this.appDeadlines?.dispose();
-    this.res.off('close', this.onClientClose);
+    this.res.off('close', ActivatorRequest.onClientClose);
   }
 
   private finish(): void {
@@ -394,7 +412,8 @@ function rawReply(socket: Duplex, status: number, body: string, retryAfterSecond
   );
 }
 
-function headerValue(req: http.IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name.toLowerCase()];
+/** `lowerCaseName`: as node:http keys its headers (no toLowerCase per request). */
+function headerValue(req: http.IncomingMessage, lowerCaseName: string): string | undefined {
+  const v = req.headers[lowerCaseName];
   return Array.isArray(v) ? v[0] : v;
 }

@@ -1,4 +1,4 @@
-import { Breaker, QueueFullError } from '../shared/breaker';
+import { Breaker, QueueFullError, type Release } from '../shared/breaker';
 import { LbPolicy, PodSlot, policyFor } from './lb-policy';
 import { PodAddress, formatAddress } from './revision';
 
@@ -47,13 +47,47 @@ export class PodTracker implements PodSlot {
   }
 }
 
-/** A revision slot and a pod slot, held together; `release` gives both back. */
-export interface Reservation {
-  readonly pod: PodAddress;
+/**
+ * A revision slot and a pod slot, held together; `release()` gives both back (later calls do
+ * nothing). A class, not an object with a closure: one is made per request.
+ */
+export class Reservation {
+  private released = false;
+
+  constructor(
+    private readonly tracker: PodTracker,
+    private readonly releaseRevision: Release,
+    private readonly throttler: RevisionThrottler,
+  ) {
+    tracker.inFlight++;
+  }
+
+  get pod(): PodAddress {
+    return this.tracker.address;
+  }
+
   /** `host:port` of the pod (also the Host header the activator sends). */
-  readonly podId: string;
-  readonly release: () => void;
+  get podId(): string {
+    return this.tracker.id;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.tracker.inFlight--;
+    this.throttler.podSlotFreed();
+    this.releaseRevision();
+  }
 }
+
+/** Who asked `RevisionThrottler.reserve`: told once (unless it gave up first), called as methods. */
+export interface ReservationClient {
+  reserved(reservation: Reservation): void;
+  failed(error: Error): void;
+}
+
+/** What `reserve` returns when it answered at once: there is no wait to give up. */
+const NOTHING_TO_CANCEL = (): void => undefined;
 
 export interface ThrottlerProps {
   readonly containerConcurrency: number;
@@ -107,35 +141,44 @@ export class RevisionThrottler {
   }
 
   /**
-   * The callback form of `run`'s waiting, for the request path (no promise, no AbortSignal):
-   * `onReserved` gets a revision slot and a pod slot (skipping pods in `tried`) — at once, from
-   * inside this call, when there is room — or `onFailed` gets a QueueFullError or a
-   * NoPodAcceptedError. Returns a function that gives up waiting (no callback follows it).
+   * The callback form of `run`'s waiting, for the request path (no promise, no AbortSignal, and
+   * no allocation but the Reservation when there is room): `client.reserved` gets a revision slot
+   * and a pod slot (skipping pods in `tried`) — at once, from inside this call, when there is
+   * room — or `client.failed` gets a QueueFullError or a NoPodAcceptedError. Returns a function
+   * that gives up waiting (no callback follows it).
    */
-  reserve(tried: ReadonlySet<string>, onReserved: (reservation: Reservation) => void, onFailed: (error: Error) => void): () => void {
+  reserve(tried: ReadonlySet<string>, client: ReservationClient): () => void {
+    const releaseRevision = this.breaker.tryAcquire();
+    if (releaseRevision !== undefined && this.slotWaiters.size === 0 && this.takePodSlot(tried, client, releaseRevision)) return NOTHING_TO_CANCEL;
+    return this.reserveLater(tried, client, releaseRevision);
+  }
+
+  /**
+   * Takes a slot on a pod picked by the LB policy and tells the client (or fails it when every
+   * pod was tried); false, with nothing done, when every untried pod is full.
+   */
+  private takePodSlot(tried: ReadonlySet<string>, client: ReservationClient, releaseRevision: Release): boolean {
+    const untried = tried.size === 0 ? this.pods : this.pods.filter((p) => !tried.has(p.id));
+    if (this.pods.length > 0 && untried.length === 0) {
+      releaseRevision();
+      client.failed(new NoPodAcceptedError(tried.size));
+      return true;
+    }
+    const pick = this.policy(untried);
+    if (pick === undefined) return false;
+    client.reserved(new Reservation(pick, releaseRevision, this));
+    return true;
+  }
+
+  /** `reserve` when the request has to wait: for a revision slot (`releaseRevision` undefined), or for a pod slot. */
+  private reserveLater(tried: ReadonlySet<string>, client: ReservationClient, releaseRevision: Release | undefined): () => void {
     let cancelled = false;
     let leave: (() => void) | undefined;
-    const withRevisionSlot = (releaseRevision: () => void): void => {
+    const withRevisionSlot = (release: Release): void => {
       leave = undefined;
-      if (cancelled) return releaseRevision();
+      if (cancelled) return release();
       const pickPod = (): void => {
-        const untried = tried.size === 0 ? this.pods : this.pods.filter((p) => !tried.has(p.id));
-        if (this.pods.length > 0 && untried.length === 0) {
-          releaseRevision();
-          return onFailed(new NoPodAcceptedError(tried.size));
-        }
-        const pick = this.policy(untried);
-        if (pick === undefined) return waitForPod();
-        const releasePod = pick.reserve();
-        onReserved({
-          pod: pick.address,
-          podId: pick.id,
-          release: () => {
-            releasePod();
-            this.wakeSlotWaiters();
-            releaseRevision();
-          },
-        });
+        if (!this.takePodSlot(tried, client, release)) waitForPod();
       };
       const waitForPod = (): void => {
         const wake = () => {
@@ -146,19 +189,18 @@ export class RevisionThrottler {
         this.slotWaiters.add(wake);
         leave = () => {
           this.slotWaiters.delete(wake);
-          releaseRevision();
+          release();
         };
       };
       // Admitted requests already waiting for a pod slot go first.
       if (this.slotWaiters.size > 0) waitForPod();
       else pickPod();
     };
-    const releaseRevision = this.breaker.tryAcquire();
     if (releaseRevision !== undefined) {
       withRevisionSlot(releaseRevision);
     } else {
       leave = this.breaker.wait(withRevisionSlot);
-      if (leave === undefined) onFailed(new QueueFullError());
+      if (leave === undefined) client.failed(new QueueFullError());
     }
     return () => {
       cancelled = true;
@@ -166,6 +208,11 @@ export class RevisionThrottler {
       leave = undefined;
       giveUp?.();
     };
+  }
+
+  /** A pod slot was given back: requests waiting for one try again. */
+  podSlotFreed(): void {
+    this.wakeSlotWaiters();
   }
 
   /** A pod refused a connection outside `run` (after `tryReserve`). */

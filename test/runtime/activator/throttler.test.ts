@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { QueueFullError } from '../../../lib/runtime/shared/breaker';
 import { PodAddress } from '../../../lib/runtime/activator/revision';
-import { NoPodAcceptedError, REFUSED, RevisionThrottler } from '../../../lib/runtime/activator/throttler';
+import { NoPodAcceptedError, REFUSED, type Reservation, RevisionThrottler } from '../../../lib/runtime/activator/throttler';
 
 const pod = (port: number): PodAddress => ({ host: '127.0.0.1', port });
 const never = new AbortController().signal;
@@ -107,7 +107,7 @@ describe('RevisionThrottler.reserve', () => {
     const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 1 });
     t.updatePods([pod(5000)]);
     const got: string[] = [];
-    t.reserve(new Set(), (r) => got.push(r.podId), (e) => got.push(e.message));
+    t.reserve(new Set(), { reserved: (r) => got.push(r.podId), failed: (e) => got.push(e.message) });
     expect(got).toEqual(['127.0.0.1:5000']);
     expect(t.inFlight).toBe(1);
   });
@@ -117,7 +117,7 @@ describe('RevisionThrottler.reserve', () => {
     t.updatePods([pod(5000)]);
     const releases: Array<() => void> = [];
     const failures: Error[] = [];
-    for (let i = 0; i < 3; i++) t.reserve(new Set(), (r) => releases.push(r.release), (e) => failures.push(e));
+    for (let i = 0; i < 3; i++) t.reserve(new Set(), { reserved: (r) => releases.push(() => r.release()), failed: (e) => failures.push(e) });
     expect(releases).toHaveLength(1);
     expect(t.waiting).toBe(1);
     expect(failures).toHaveLength(1);
@@ -130,7 +130,7 @@ describe('RevisionThrottler.reserve', () => {
   it('gives up waiting when cancelled: no callback, no slot kept', () => {
     const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 5 });
     const calls: string[] = [];
-    const cancel = t.reserve(new Set(), () => calls.push('reserved'), () => calls.push('failed'));
+    const cancel = t.reserve(new Set(), { reserved: () => calls.push('reserved'), failed: () => calls.push('failed') });
     expect(t.waiting).toBe(1);
     cancel();
     t.updatePods([pod(5000)]);
@@ -139,11 +139,28 @@ describe('RevisionThrottler.reserve', () => {
     expect(t.waiting).toBe(0);
   });
 
+  it('a second release of one reservation frees nothing more', () => {
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 0 });
+    t.updatePods([pod(5000)]);
+    const held: Reservation[] = [];
+    const failures: Error[] = [];
+    const client = { reserved: (r: Reservation) => held.push(r), failed: (e: Error) => failures.push(e) };
+    t.reserve(new Set(), client);
+    t.reserve(new Set(), client);
+    held[0].release();
+    held[0].release();
+    t.reserve(new Set(), client);
+    t.reserve(new Set(), client);
+    expect(held).toHaveLength(2);
+    expect(failures.map((e) => e.name)).toEqual(['QueueFullError', 'QueueFullError']);
+    expect(t.inFlight).toBe(1);
+  });
+
   it('fails with NoPodAcceptedError when every pod was tried', () => {
     const t = new RevisionThrottler({ containerConcurrency: 0, queueDepth: 5 });
     t.updatePods([pod(5000)]);
     const failures: Error[] = [];
-    t.reserve(new Set(['127.0.0.1:5000']), () => undefined, (e) => failures.push(e));
+    t.reserve(new Set(['127.0.0.1:5000']), { reserved: () => undefined, failed: (e) => failures.push(e) });
     expect(failures[0]).toBeInstanceOf(NoPodAcceptedError);
     expect(t.inFlight).toBe(0);
   });
