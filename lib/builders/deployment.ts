@@ -9,6 +9,10 @@
  *   labels and no `deployment-hash` label (nothing compares hashes without a controller).
  * - The Deployment carries the autoscaling annotations (see meta.ts `deploymentAnnotations`).
  * - Images are not resolved to digests.
+ * - Data-plane modes (../model/data-plane.ts), which Knative does not have: without the queue-proxy
+ *   (`activator`, `direct`) the pod holds only the user's containers, the grace period adds the
+ *   preStop sleep, and the Deployment is marked with its mode (plus, for `activator`, the settings
+ *   the queue-proxy's env would carry) for the runtime, which reads only the Deployment.
  * - No `spec.replicas` unless nobody scales the revision (`declaresReplicas`, ../autoscaling.ts):
  *   Knative's revision reconciler creates the Deployment with initial-scale replicas and then never
  *   writes them again, but a static manifest is re-applied by GitOps tools, and a declared
@@ -17,8 +21,10 @@
  *   (controller.ts).
  */
 import type { IAffinity } from 'kubernetes-models/v1/Affinity';
-import { DATA_PLANE_ANNOTATION, declaresReplicas, scaleOwner } from '../contract/autoscaling';
+import { DATA_PLANE_ANNOTATION, DataPlaneModes, declaresReplicas, scaleOwner } from '../contract/autoscaling';
+import { PRE_STOP_SLEEP_SECONDS, RevisionAnnotations } from '../contract/constants';
 import { Names } from '../contract/naming';
+import { fixedReplicas, hasQueueProxy } from '../model/data-plane';
 import { compact, sortedRecord, type Json } from '../model/json';
 import { deploymentAnnotations, podAnnotations, revisionSelector, revisionWorkloadLabels } from './meta';
 import { buildQueueProxyContainer } from './queue-proxy-container';
@@ -36,7 +42,7 @@ export function buildDeployment(rev: RevisionSpec): Json {
       annotations: dataPlaneAnnotations(rev),
     },
     spec: {
-      ...(declaresReplicas(revisionScaleOwner(rev)) ? { replicas: rev.autoscaling.initialScale } : {}),
+      ...(declaresReplicas(revisionScaleOwner(rev)) ? { replicas: fixedReplicas(rev.autoscaling) } : {}),
       selector: { matchLabels: revisionSelector(rev) },
       progressDeadlineSeconds: rev.progressDeadlineSeconds,
       revisionHistoryLimit: 0,
@@ -54,19 +60,39 @@ export function revisionScaleOwner(rev: Pick<RevisionSpec, 'autoscaling' | 'data
   return scaleOwner(rev.autoscaling.class, rev.dataPlane);
 }
 
-/** The Deployment's annotations, plus the static data plane's marker the runtime reads. */
+/**
+ * The Deployment's annotations, plus what the runtime reads there: the mode of a revision that is
+ * not `full` (absent = full), and for `activator` the revision settings the activator enforces in
+ * place of the queue-proxy (whose env carries them in `full`).
+ */
 function dataPlaneAnnotations(rev: RevisionSpec): Record<string, string> {
   const annotations = deploymentAnnotations(rev);
-  return rev.dataPlane === 'static' ? sortedRecord({ ...annotations, [DATA_PLANE_ANNOTATION]: 'static' }) : annotations;
+  if (rev.dataPlane === DataPlaneModes.FULL) return annotations;
+  return sortedRecord({
+    ...annotations,
+    [DATA_PLANE_ANNOTATION]: rev.dataPlane,
+    ...(rev.dataPlane === DataPlaneModes.ACTIVATOR ? activatorRevisionAnnotations(rev) : {}),
+  });
+}
+
+function activatorRevisionAnnotations(rev: RevisionSpec): Record<string, string> {
+  return {
+    [RevisionAnnotations.CONTAINER_CONCURRENCY]: String(rev.containerConcurrency),
+    [RevisionAnnotations.TIMEOUT_SECONDS]: String(rev.timeoutSeconds),
+    [RevisionAnnotations.RESPONSE_START_TIMEOUT_SECONDS]: String(rev.responseStartTimeoutSeconds),
+    [RevisionAnnotations.IDLE_TIMEOUT_SECONDS]: String(rev.idleTimeoutSeconds),
+  };
 }
 
 /** Knative's makePodSpec: user pod fields, then containers, service links, grace period, affinity. */
 export function buildPodSpec(rev: RevisionSpec): Json {
+  const sidecar = hasQueueProxy(rev.dataPlane);
   return compact({
     ...rev.pod,
-    containers: [...buildUserContainers(rev), buildQueueProxyContainer(rev)],
+    containers: sidecar ? [...buildUserContainers(rev), buildQueueProxyContainer(rev)] : buildUserContainers(rev),
     enableServiceLinks: rev.pod.enableServiceLinks ?? false,
-    terminationGracePeriodSeconds: rev.timeoutSeconds,
+    // Without the queue-proxy the preStop sleep comes first, then requests in flight get the timeout.
+    terminationGracePeriodSeconds: sidecar ? rev.timeoutSeconds : PRE_STOP_SLEEP_SECONDS + rev.timeoutSeconds,
     affinity: rev.pod.affinity ?? defaultAffinity(rev),
   });
 }

@@ -4,6 +4,7 @@
  * revisionUID) and gives the autoscaler and activator a way to find them.
  */
 import { Ports } from '../contract/constants';
+import { hasQueueProxy } from '../model/data-plane';
 import { Names } from '../contract/naming';
 import type { Json } from '../model/json';
 import { revisionSelector, serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
@@ -28,6 +29,28 @@ export function buildPrivateService(rev: RevisionSpec): Json {
 }
 
 export function privateServicePorts(rev: RevisionSpec): Json[] {
+  return hasQueueProxy(rev.dataPlane) ? queueProxyPorts(rev) : appPorts(rev);
+}
+
+/**
+ * Without the queue-proxy (modes `activator`, `direct`) the pods serve on the app's port only: no
+ * TLS port, no metrics ports. The activator sends to the addresses these Endpoints list.
+ */
+function appPorts(rev: RevisionSpec): Json[] {
+  const h2c = rev.protocol === 'h2c';
+  const main: Json = {
+    name: servicePortName(rev),
+    protocol: 'TCP',
+    ...(h2c ? { appProtocol: H2C_APP_PROTOCOL } : {}),
+    port: Ports.SERVICE_HTTP,
+    targetPort: rev.userPort,
+  };
+  // The Istio mirror, unless it would repeat port 80.
+  const mirror = { name: h2c ? 'http2-istio' : 'http-istio', protocol: 'TCP', port: rev.userPort, targetPort: rev.userPort };
+  return rev.userPort === Ports.SERVICE_HTTP ? [main] : [main, mirror];
+}
+
+function queueProxyPorts(rev: RevisionSpec): Json[] {
   const h2c = rev.protocol === 'h2c';
   const main = queueServingPort(rev);
   return [

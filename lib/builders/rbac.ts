@@ -10,6 +10,7 @@
 import { scaleOwner, type DataPlaneMode } from '../contract/autoscaling';
 import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../contract/constants';
 import { Names } from '../contract/naming';
+import { runtimeOwnsEndpoints } from '../model/data-plane';
 import { sortedUnique, type Json } from '../model/json';
 
 /** The Kubernetes Lease the autoscaler replicas elect a leader with (declared in ../constants). */
@@ -21,7 +22,7 @@ export interface RbacRevision {
   readonly namespace: string;
   /** Canonical `autoscaling.knative.dev/class`: with the data plane, decides who scales it. */
   readonly autoscalingClass: string;
-  /** `runtime`: the runtime writes its public Endpoints. */
+  /** With the class, decides who scales it; `full` and `activator`: the runtime writes its public Endpoints. */
   readonly dataPlane: DataPlaneMode;
 }
 
@@ -50,7 +51,7 @@ function rule(apiGroup: string, resource: string, verbs: string[], resourceNames
  */
 export function autoscalerNamespaceRules(revisions: readonly RbacRevision[]): PolicyRule[] {
   const deployments = sortedUnique(revisions.filter(scaledByAutoscaler).map((r) => Names.deployment(r.name)));
-  const endpoints = sortedUnique(revisions.filter((r) => r.dataPlane === 'full').map((r) => Names.publicService(r.name)));
+  const endpoints = sortedUnique(revisions.filter((r) => runtimeOwnsEndpoints(r.dataPlane)).map((r) => Names.publicService(r.name)));
   return [
     rule('apps', 'deployments', READ),
     rule('', 'endpoints', READ),

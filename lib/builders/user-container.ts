@@ -3,13 +3,21 @@
  * knative/serving pkg/reconciler/revision/resources/deploy.go: the serving container gets the single `user-port` and `PORT`;
  * every user container gets the K_* env, the preStop drain hook and FallbackToLogsOnError; HTTP,
  * TCP and gRPC readiness probes move to queue-proxy.
+ *
+ * Without the queue-proxy (data-plane modes `activator` and `direct`, ../model/data-plane.ts) the
+ * containers keep their readiness probes (the kubelet runs them, and in `activator` mode the
+ * activator runs the serving container's too), the serving container's probe port is filled with
+ * the user port (Knative leaves 0 for the queue-proxy to fill), and the preStop hook is Kubernetes'
+ * native sleep (PRE_STOP_SLEEP_SECONDS) instead of the call to the queue-proxy's drain endpoint.
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
-import { DRAIN_TOKEN_HEADER, Ports, WAIT_FOR_DRAIN_PATH } from '../contract/constants';
+import { DRAIN_TOKEN_HEADER, Ports, PRE_STOP_SLEEP_SECONDS, WAIT_FOR_DRAIN_PATH } from '../contract/constants';
+import type { ILifecycle } from 'kubernetes-models/v1/Lifecycle';
+import { hasQueueProxy } from '../model/data-plane';
 import { drainToken } from './drain-token';
 import { clone, compact } from '../model/json';
 import type { RevisionSpec } from '../model/spec';
@@ -32,20 +40,38 @@ export function buildServingContainer(rev: RevisionSpec, container: IContainer):
     env: [...clone(container.env ?? []), { name: 'PORT', value: String(rev.userPort) }],
   };
   const built = buildSidecarContainer(rev, withPort);
-  return compact({ ...built, livenessProbe: livenessOnUserPort(built.livenessProbe, rev.userPort) });
+  const readinessProbe = hasQueueProxy(rev.dataPlane) ? built.readinessProbe : probeOnUserPort(built.readinessProbe, rev.userPort);
+  return compact({ ...built, readinessProbe, livenessProbe: livenessOnUserPort(built.livenessProbe, rev.userPort) });
 }
 
 /** Any user container: K_* env, drain hook, termination message policy, readiness handed to queue-proxy. */
 export function buildSidecarContainer(rev: RevisionSpec, container: IContainer): IContainer {
   const c = clone(container);
+  const sidecar = hasQueueProxy(rev.dataPlane);
   return compact({
     ...c,
     env: [...(c.env ?? []), ...knativeEnv(rev)],
     volumeMounts: c.volumeMounts && readOnlyMounts(c.volumeMounts, rev.pod.volumes as IVolume[] | undefined),
-    readinessProbe: probeStaysOnContainer(c.readinessProbe) ? c.readinessProbe : undefined,
-    lifecycle: { preStop: { httpGet: { path: DRAIN_PATH, port: Ports.QUEUE_ADMIN, httpHeaders: [{ name: DRAIN_TOKEN_HEADER, value: drainToken(rev) }] } } },
+    readinessProbe: !sidecar || probeStaysOnContainer(c.readinessProbe) ? c.readinessProbe : undefined,
+    lifecycle: sidecar ? drainHook(rev) : sleepHook(),
     terminationMessagePolicy: c.terminationMessagePolicy ?? 'FallbackToLogsOnError',
   });
+}
+
+function drainHook(rev: RevisionSpec): ILifecycle {
+  return { preStop: { httpGet: { path: DRAIN_PATH, port: Ports.QUEUE_ADMIN, httpHeaders: [{ name: DRAIN_TOKEN_HEADER, value: drainToken(rev) }] } } };
+}
+
+function sleepHook(): ILifecycle {
+  return { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } };
+}
+
+/** An httpGet/tcpSocket probe without a port (or Knative's default port 0) gets the user port. */
+function probeOnUserPort(probe: IProbe | undefined, userPort: number): IProbe | undefined {
+  const unset = (port: number | string | undefined) => port === undefined || port === 0;
+  if (probe?.httpGet && unset(probe.httpGet.port)) return { ...probe, httpGet: { ...probe.httpGet, port: userPort } };
+  if (probe?.tcpSocket && unset(probe.tcpSocket.port)) return { ...probe, tcpSocket: { ...probe.tcpSocket, port: userPort } };
+  return probe;
 }
 
 /** Reserved env every user container gets (knative/serving pkg/reconciler/revision/resources/env_var.go). */

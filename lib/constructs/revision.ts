@@ -8,6 +8,7 @@ import { buildPublicService } from '../builders/public-service';
 import type { RevisionSpec } from '../model/spec';
 import { AutoscalerClass } from '../contract/autoscaling';
 import { Names } from '../contract/naming';
+import { runtimeOwnsEndpoints } from '../model/data-plane';
 import { emitLazy } from './emit';
 
 const REVISION_SYMBOL = Symbol.for('cdk8s-kservice.Revision');
@@ -23,8 +24,9 @@ export interface RevisionConstructProps {
 }
 
 /**
- * One revision's objects: the Deployment (user containers + queue-proxy), the private Service, the
- * public Service and (runtime data plane) its subset-less Endpoints, and an HPA for the HPA class.
+ * One revision's objects: the Deployment (user containers + queue-proxy, unless the data plane has
+ * none), the private Service, the public Service and (when the runtime owns them: DataPlane.FULL,
+ * DataPlane.ACTIVATOR) its subset-less Endpoints, and an HPA for the HPA class.
  * Created by `KService`, which validates and resolves the props first.
  *
  * The objects are created once and their bodies are computed when the app is synthesized, so
@@ -39,7 +41,7 @@ export class Revision extends Construct {
   public readonly deployment: ApiObject;
   public readonly privateService: ApiObject;
   public readonly publicService: ApiObject;
-  /** Undefined with DataPlane.STATIC, where Kubernetes fills the Endpoints. */
+  /** Undefined with DataPlane.DIRECT and DataPlane.STATIC, where Kubernetes fills the Endpoints. */
   public readonly publicEndpoints?: ApiObject;
   /** Only for the `hpa.autoscaling.knative.dev` class. */
   public readonly horizontalPodAutoscaler?: ApiObject;
@@ -55,7 +57,7 @@ export class Revision extends Construct {
     this.deployment = emitLazy(this, source, buildDeployment);
     this.privateService = emitLazy(this, source, buildPrivateService);
     this.publicService = emitLazy(this, source, buildPublicService);
-    if (spec.dataPlane === 'full') this.publicEndpoints = emitLazy(this, source, buildPublicEndpoints);
+    if (runtimeOwnsEndpoints(spec.dataPlane)) this.publicEndpoints = emitLazy(this, source, buildPublicEndpoints);
     if (spec.autoscaling.class === AutoscalerClass.HPA) this.horizontalPodAutoscaler = emitLazy(this, source, buildHpa);
   }
 

@@ -222,6 +222,18 @@ export const RevisionAnnotations = {
   IDLE_TIMEOUT_SECONDS: 'kservice.cdk8s.io/idle-timeout-seconds',
 } as const;
 
+/**
+ * Seconds every container of a sidecar-less revision (data-plane modes `activator` and `direct`)
+ * sleeps in its preStop hook, Kubernetes' native `lifecycle.preStop.sleep` action (KEP-3960, on by
+ * default since Kubernetes 1.30), before it gets SIGTERM. Without a queue-proxy nothing drains the
+ * pod; once the pod is terminating the private Endpoints (activator mode) or the public Service's
+ * Endpoints (direct mode) drop it, and the sleep covers the time until the activator or kube-proxy
+ * has seen that, so no new request reaches a pod that is shutting down. Requests already in flight
+ * then have the rest of the grace period (sleep + revision timeout). Informers and kube-proxy see an
+ * Endpoints change within about a second on a healthy cluster; 5 s leaves room for a busy one.
+ */
+export const PRE_STOP_SLEEP_SECONDS = 5;
+
 /** Gateways and their Services (knative-extensions/net-istio config/202-gateway.yaml, 203-local-gateway.yaml). */
 export const Gateways = {
   EXTERNAL: 'knative-serving/knative-ingress-gateway',

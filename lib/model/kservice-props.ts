@@ -34,18 +34,42 @@ export enum Visibility {
 }
 
 /**
- * Who fills each revision's public Endpoints.
+ * What sits in a revision's request path (its data-plane mode), chosen per revision with
+ * `RevisionTemplateProps.dataPlane` or, in Knative YAML, the revision template annotation
+ * `kservice.cdk8s.io/data-plane` (values as below). The same names as `DataPlaneModes` in
+ * lib/contract/autoscaling.ts, which the runtime reads from the Deployment.
  */
 export enum DataPlane {
   /**
-   * Knative's model: the public Service has no selector and the runtime (activator + autoscaler)
-   * flips its Endpoints between the activator and the pods. Needs the ServingSystem installed.
+   * Knative's model: the queue-proxy sidecar in every pod; the public Service has no selector and
+   * the runtime (activator + autoscaler) flips its Endpoints between the activator (at low scale)
+   * and the pods. Scale to zero, buffering, per-pod concurrency limits. Needs the ServingSystem.
    */
   FULL = 'full',
   /**
-   * Permanent "Serve" mode (the SKS mode of knative/serving pkg/reconciler/serverlessservice/serverlessservice.go): the public Service selects the revision's pods, so
-   * Kubernetes fills its Endpoints and the service works without the runtime. Loses scale to
-   * zero and activator buffering, so it requires min-scale >= 1.
+   * No queue-proxy sidecar: the activator stays in the path at every scale (the runtime keeps the
+   * activator IPs in the public Endpoints) and does the sidecar's work: containerConcurrency, the
+   * revision's timeouts, the app's readiness probe (httpGet with the HTTP scheme, or tcpSocket).
+   * The Deployment carries those settings as `kservice.cdk8s.io/*` annotations; pods drain with a
+   * native `preStop.sleep`. Saves a container (CPU, memory, a proxy hop) per pod and keeps scale to
+   * zero, at the cost of an extra network hop through the activator for every request and the
+   * activators' capacity. Needs the ServingSystem.
+   */
+  ACTIVATOR = 'activator',
+  /**
+   * No sidecar, no activator: the public Service selects the revision's pods (targetPort = the
+   * app's port), so Kubernetes fills its Endpoints and the revision works without the runtime.
+   * The leanest path (client → app), but no scale to zero, no buffering, no concurrency limit and
+   * no request timeouts enforced by the platform. Needs min-scale >= 1; with the KPA class nothing
+   * measures load, so replicas are fixed (min-scale = max-scale, pinned in the Deployment); the
+   * HPA class scales it on CPU or memory.
+   */
+  DIRECT = 'direct',
+  /**
+   * Permanent "Serve" mode (the SKS mode of knative/serving pkg/reconciler/serverlessservice/serverlessservice.go):
+   * the queue-proxy sidecar stays (concurrency limit, timeouts, drain), but the public Service
+   * selects the revision's pods, so Kubernetes fills its Endpoints and the service works without
+   * the runtime. Loses scale to zero and activator buffering, so it requires min-scale >= 1.
    */
   STATIC = 'static',
 }
@@ -205,6 +229,12 @@ export interface RevisionTemplateProps {
   readonly idleTimeout?: Duration;
   /** Typed autoscaling annotations. @default config-autoscaler defaults */
   readonly autoscaling?: AutoscalingProps;
+  /**
+   * What sits in this revision's request path (see `DataPlane`). Wins over a
+   * `kservice.cdk8s.io/data-plane` entry in `templateAnnotations`.
+   * @default the annotation, else the service's `dataPlane`, else DataPlane.FULL
+   */
+  readonly dataPlane?: DataPlane;
   /** `spec.template.metadata.labels`. @default none */
   readonly templateLabels?: Record<string, string>;
   /**
@@ -297,6 +327,10 @@ export interface KServiceProps extends RevisionTemplateProps {
   readonly revisions?: readonly RevisionProps[];
   /** Serving config (domain, templates, gateways, runtime image, autoscaler defaults). @default Knative defaults */
   readonly config?: ServingConfigProps;
-  /** @default DataPlane.FULL */
+  /**
+   * The current template's data-plane mode, and the default of every entry of `revisions` that
+   * chooses none itself (see `DataPlane`).
+   * @default the template's `kservice.cdk8s.io/data-plane` annotation, else DataPlane.FULL
+   */
   readonly dataPlane?: DataPlane;
 }

@@ -158,6 +158,7 @@ const TEMPLATE_FIELDS: Record<string, Check> = {
   responseStartTimeout: duration,
   idleTimeout: duration,
   autoscaling,
+  dataPlane: string,
   templateLabels: stringMap,
   templateAnnotations: stringMap,
   serviceAccountName: string,
@@ -237,7 +238,6 @@ const kserviceProps = shape(
     generation: number,
     revisions: listOf(revision),
     config,
-    dataPlane: string,
   },
   ['containers'],
 );

@@ -10,6 +10,7 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import {
   AutoscalingAnnotations,
   canonicalizeAutoscalingAnnotations,
+  DATA_PLANE_ANNOTATION,
   parseAutoscaling,
   parseGoDuration,
 } from '../contract/autoscaling';
@@ -25,7 +26,8 @@ import type {
 import { Names } from '../contract/naming';
 import { joinPath, type ProblemList } from '../problems';
 import { clone, compact, sortedRecord, type Json } from './json';
-import { publicServicePort, type DataPlaneMode, type RevisionSpec, type RouteSpec, type ServiceSpec } from './spec';
+import { publicServicePort, type RevisionSpec, type RouteSpec, type ServiceSpec } from './spec';
+import { chooseDataPlane, serviceDataPlane, type ChosenDataPlane } from './data-plane';
 import { resolveTargets, trafficNames } from './traffic';
 
 const AUTOSCALING_PREFIX = 'autoscaling.knative.dev/';
@@ -37,7 +39,8 @@ export interface RevisionContext {
   readonly serviceName: string;
   readonly namespace: string;
   readonly config: ServingConfig;
-  readonly dataPlane: DataPlaneMode;
+  /** The service's data-plane mode: the default of templates that choose none. */
+  readonly dataPlane: ChosenDataPlane;
   readonly problems: ProblemList;
 }
 
@@ -45,7 +48,7 @@ export function resolveServiceSpec(props: KServiceProps, defaultName: string, pr
   const config = resolveServingConfig(props.config);
   const name = props.name ?? defaultName;
   const namespace = props.namespace ?? DEFAULT_NAMESPACE;
-  const ctx: RevisionContext = { serviceName: name, namespace, config, dataPlane: props.dataPlane ?? 'full', problems };
+  const ctx: RevisionContext = { serviceName: name, namespace, config, dataPlane: serviceDataPlane(props), problems };
 
   const generation = props.generation ?? 1;
   const current = resolveRevision(props, currentRevisionName(props, name), generation, '', ctx);
@@ -102,7 +105,10 @@ export function resolveRevision(
     configurationName: ctx.serviceName,
     configurationGeneration: generation,
     templateLabels: { ...(template.templateLabels ?? {}) },
-    templateAnnotations: Object.fromEntries(Object.entries(annotations).filter(([k]) => !k.startsWith(AUTOSCALING_PREFIX))),
+    // The mode annotation is the mode's input, not metadata: the builders write it where the runtime reads it.
+    templateAnnotations: Object.fromEntries(
+      Object.entries(annotations).filter(([k]) => !k.startsWith(AUTOSCALING_PREFIX) && k !== DATA_PLANE_ANNOTATION),
+    ),
     autoscalingAnnotations: withClassAndMetric(autoscalingAnnotations, parsed.value.class, parsed.value.metric),
     autoscaling: parsed.value,
     containers: containers.map((c) => c.container),
@@ -118,7 +124,7 @@ export function resolveRevision(
     progressDeadlineSeconds: progressDeadline(annotations),
     pod: podFields(template),
     runtimeImage: config.runtimeImage,
-    dataPlane: ctx.dataPlane,
+    dataPlane: chooseDataPlane(template, ctx.dataPlane, path, ctx.problems).mode,
     queueSidecarResources: config.queueSidecarResources,
   };
 }

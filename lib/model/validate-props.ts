@@ -3,12 +3,11 @@
  * pkg/apis/serving/v1/*_validation.go, pkg/apis/serving/k8s_validation.go, pkg/apis/autoscaling/annotation_validation.go). Every problem is collected with its property path and raised once as a ValidationError
  * before anything is added to the construct tree, so nothing is ever half-synthesized.
  */
-import { AutoscalerClass } from '../contract/autoscaling';
 import { checkIngress } from '../contract/config';
 import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from '../contract/constants';
 import { currentRevisionName, resolveServiceSpec, seconds } from './resolve';
 import type { ServiceSpec } from './spec';
-import { DataPlane, Visibility, type KServiceProps, type RevisionTemplateProps } from './kservice-props';
+import { Visibility, type KServiceProps, type RevisionTemplateProps } from './kservice-props';
 import {
   addedCapabilitiesProblem,
   imageReferenceProblem,
@@ -20,6 +19,7 @@ import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/nam
 import { joinPath, ProblemList } from '../problems';
 import { isQuantity } from '../contract/quantity';
 import { checkPropsShape } from './props-shape';
+import { checkDataPlanes } from './data-plane';
 
 const RESERVED_ENV = ['PORT', 'K_REVISION', 'K_CONFIGURATION', 'K_SERVICE'];
 const DEFAULT_SERVICE_NAME_HINT = 'a DNS-1035 label: lowercase letters, digits and "-", starting with a letter, at most 63 characters';
@@ -51,9 +51,6 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
     problems.add('visibility', `must be one of ${Object.values(Visibility).join(', ')}, got "${props.visibility}"`);
   }
   checkIngress(props.config, problems);
-  if (props.dataPlane !== undefined && !Object.values(DataPlane).includes(props.dataPlane)) {
-    problems.add('dataPlane', `must be one of ${Object.values(DataPlane).join(', ')}, got "${props.dataPlane}"`);
-  }
   if (props.generation !== undefined && !(Number.isInteger(props.generation) && props.generation >= 1)) {
     problems.add('generation', `must be a whole number of at least 1, got ${props.generation}`);
   }
@@ -220,14 +217,5 @@ export function validateServiceSpec(spec: ServiceSpec, props: KServiceProps, pro
       problems.add(name.tag ? 'config.tagTemplate' : 'name', `host name "${name.hostName}" is not a DNS-1123 label`);
     }
   }
-  if ((props.dataPlane ?? DataPlane.FULL) === DataPlane.STATIC) {
-    for (const rev of spec.revisions) {
-      if (rev.autoscaling.minScale < 1) {
-        problems.add(
-          'dataPlane',
-          `DataPlane.STATIC needs min-scale >= 1 (nothing can wake a revision at zero without the runtime); revision "${rev.name}" has min-scale ${rev.autoscaling.minScale}${rev.autoscaling.class === AutoscalerClass.HPA ? ' (HPA class)' : ''}`,
-        );
-      }
-    }
-  }
+  checkDataPlanes(spec, props, problems);
 }

@@ -51,7 +51,7 @@ describe('bad input is reported with the property path', () => {
     { case: 'invalid raw autoscaling annotation', props: { templateAnnotations: { 'autoscaling.knative.dev/window': '2s' } }, path: 'templateAnnotations["autoscaling.knative.dev/window"]', message: 'must be at least 6s, got 2s' },
     { case: 'alias and canonical both given', props: { templateAnnotations: { 'autoscaling.knative.dev/minScale': '1', 'autoscaling.knative.dev/min-scale': '2' } }, path: 'templateAnnotations["autoscaling.knative.dev/min-scale"]', message: 'duplicates' },
     { case: 'unknown autoscaling class', props: { autoscaling: { class: AutoscalingClass.of('foo.autoscaling.knative.dev') } }, path: 'autoscaling.class', message: 'must be kpa.autoscaling.knative.dev or hpa.autoscaling.knative.dev' },
-    { case: 'static data plane at zero', props: { dataPlane: DataPlane.STATIC }, path: 'dataPlane', message: 'DataPlane.STATIC needs min-scale >= 1' },
+    { case: 'static data plane at zero', props: { dataPlane: DataPlane.STATIC }, path: 'dataPlane', message: 'data plane "static" needs min-scale >= 1' },
     { case: 'earlier revision template checked too', props: { generation: 2, revisions: [{ name: 'svc-00001', containers: [{ image: IMAGE, port: 9090 }], retain: true }] }, path: 'revisions[0].containers[0].port', message: 'port 9090 is reserved' },
   ])('$case', ({ props, path, message }) => {
     const problems = problemsOf(props as Partial<KServiceProps>);

@@ -111,6 +111,23 @@ function jsiiDefs(types: Record<string, JsiiType>): Record<string, Schema> {
       additionalProperties: false,
     };
   }
+  return withNewerFields(defs);
+}
+
+/**
+ * Fields added to Kubernetes after 1.27 (the L1 types above) that the compiler emits, closed like
+ * the rest: `lifecycle.preStop.sleep` (SleepAction, KEP-3960: beta and on by default since 1.30,
+ * GA in 1.34; kubernetes/api core/v1/types.go `SleepAction{Seconds int64}`), the drain of the
+ * sidecar-less data-plane modes.
+ */
+function withNewerFields(defs: Record<string, Schema>): Record<string, Schema> {
+  const handler = defs.LifecycleHandler as { properties: Schema };
+  handler.properties.sleep = {
+    type: 'object',
+    properties: { seconds: { type: 'number' } },
+    required: ['seconds'],
+    additionalProperties: false,
+  };
   return defs;
 }
 
