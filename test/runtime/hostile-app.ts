@@ -11,6 +11,8 @@
  *   /half         starts a 100-byte answer, sends 10 bytes, then closes
  *   /big?mb=N     an ordinary 200 with N MiB of body, sent with back-pressure (also when the
  *                 request asked for an Upgrade: the app does not switch)
+ *   /garbage      answers bytes that are not HTTP at all, then closes
+ *   /trickle      a 200 with Content-Length 1000, its body one byte every 200 ms (slowloris)
  *   anything else 200 "ok"; a `K-Network-Probe: queue` request gets 200 "queue" (as a queue-proxy)
  *
  * It counts requests in flight (the most at once is what containerConcurrency must bound).
@@ -111,11 +113,30 @@ function answer(socket: net.Socket, head: string, done: () => void): void {
     case '/half':
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n0123456789');
       return void setTimeout(() => (done(), socket.destroy()), 10);
+    case '/garbage':
+      return end('SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02 not http\r\n\r\n');
+    case '/trickle':
+      return trickle(socket, done);
     case '/big':
       return sendBig(socket, Number(url.searchParams.get('mb') ?? 1) * MIB, done);
     default:
       return end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
   }
+}
+
+function trickle(socket: net.Socket, done: () => void): void {
+  socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n');
+  let left = 1000;
+  const timer = setInterval(() => {
+    if (socket.destroyed || left === 0) {
+      clearInterval(timer);
+      done();
+      return void (socket.destroyed || socket.end());
+    }
+    left--;
+    socket.write('x');
+  }, 200);
+  socket.once('close', () => clearInterval(timer));
 }
 
 function sendBig(socket: net.Socket, bytes: number, done: () => void): void {

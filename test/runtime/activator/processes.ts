@@ -28,6 +28,11 @@ export interface StaticRevision {
   revision: string;
   containerConcurrency?: number;
   timeoutSeconds?: number;
+  /** Sidecar-less revisions (lib/runtime/activator/static-config.ts): pods are the apps themselves. */
+  dataPlane?: 'full' | 'activator';
+  responseStartTimeoutSeconds?: number;
+  idleTimeoutSeconds?: number;
+  readinessProbe?: Record<string, unknown>;
   pods: string[];
 }
 
