@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import type { CompileOptions } from './args';
 import { loadConfigFile } from './config-file';
 import { Diagnostic, DiagnosticError } from './diagnostics';
-import { buildGraph, type GraphService } from './graph';
+import { buildGraph, modelDiagnostics, type GraphService } from './graph';
 import { EMPTY_HISTORY, HistoryService, loadHistory, serializeHistory, withServices } from './history';
 import { checkRevisionDocument, checkService } from './knative-checks';
 import { serviceToProps } from './knative-to-props';
@@ -37,7 +37,7 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   diagnostics.push(...input.diagnostics);
 
   const sorted = sortDocuments(input.documents);
-  const services = validServices(sorted.services, config.config, diagnostics);
+  const services = validServices(sorted.services, diagnostics);
   const revisionsByService = validRevisions(sorted.revisions, sorted.services, config.config, diagnostics);
 
   const graphServices: GraphService[] = [];
@@ -48,9 +48,13 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
     const lineup = resolveLineup(doc, loaded.history, revisionsByService.get(key) ?? [], diagnostics);
     if (!lineup) continue;
     historyEntries.push(lineup.historyEntry);
-    graphServices.push({ doc, origins: lineup.origins, props: serviceToProps(service, lineup.revisions, config.props) });
+    const graphService = { doc, origins: lineup.origins, props: serviceToProps(service, lineup.revisions, config.props) };
+    // The constructs' own rules, now, so every service's problems are reported in this one run;
+    // not with a broken --config, whose problems would only be repeated for each service.
+    if (config.diagnostics.length === 0) diagnostics.push(...modelDiagnostics(graphService));
+    graphServices.push(graphService);
   }
-  if (diagnostics.length > 0) throw new DiagnosticError(diagnostics);
+  if (diagnostics.length > 0) throw new DiagnosticError(inInputOrder(diagnostics, input.documents));
 
   const graph = buildGraph(graphServices, config.props);
   if (graph.diagnostics.length > 0) throw new DiagnosticError(graph.diagnostics);
@@ -92,6 +96,16 @@ function assertUniqueFileNames(files: readonly OutputFile[], services: readonly 
   if (clashes.length > 0) throw new DiagnosticError(clashes);
 }
 
+/**
+ * Problems of earlier input files first, as the files were given: the model's problems are found
+ * after every file's schema problems. Other files (--config, --history) keep their place in front.
+ */
+function inInputOrder(diagnostics: readonly Diagnostic[], documents: readonly SourceDocument[]): Diagnostic[] {
+  const order = new Map<string, number>();
+  for (const doc of documents) if (!order.has(doc.file)) order.set(doc.file, order.size);
+  return [...diagnostics].sort((a, b) => (order.get(a.file) ?? -1) - (order.get(b.file) ?? -1));
+}
+
 function toYaml(object: unknown): string {
   return stringify(object, { lineWidth: 0 });
 }
@@ -117,8 +131,8 @@ function sortDocuments(documents: readonly SourceDocument[]): SortedDocuments {
   return sorted;
 }
 
-/** Services that pass the schema and Knative's rules; a name given twice is an error. */
-function validServices(docs: readonly SourceDocument[], config: Parameters<typeof checkService>[1], diagnostics: Diagnostic[]): SourceDocument[] {
+/** Services that pass the schema and the document-only rules; a name given twice is an error. */
+function validServices(docs: readonly SourceDocument[], diagnostics: Diagnostic[]): SourceDocument[] {
   const valid: SourceDocument[] = [];
   const seen = new Map<string, SourceDocument>();
   for (const doc of docs) {
@@ -135,7 +149,7 @@ function validServices(docs: readonly SourceDocument[], config: Parameters<typeo
       continue;
     }
     seen.set(key, doc);
-    const problems = checkService(doc, config);
+    const problems = checkService(doc);
     diagnostics.push(...problems);
     if (problems.length === 0) valid.push(doc);
   }
@@ -146,7 +160,7 @@ function validServices(docs: readonly SourceDocument[], config: Parameters<typeo
 function validRevisions(
   docs: readonly SourceDocument[],
   services: readonly SourceDocument[],
-  config: Parameters<typeof checkService>[1],
+  config: Parameters<typeof checkRevisionDocument>[1],
   diagnostics: Diagnostic[],
 ): Map<string, SourceDocument[]> {
   // Every Service document counts, valid or not, so an invalid Service does not also make its

@@ -11,7 +11,8 @@ import type { KServiceProps } from '../model/kservice-props';
 import { ValidationError } from '../problems';
 import { parsePath } from '../problems';
 import { Diagnostic } from './diagnostics';
-import { propsPathToDocument } from './knative-to-props';
+import { propsPathToDocument, type DocumentPlace } from './knative-to-props';
+import { compileServiceSpec } from '../model/validate-props';
 import type { RevisionOrigin } from './revisions';
 import { SourceDocument, diagnosticAt } from './source';
 
@@ -40,8 +41,7 @@ export function buildGraph(services: readonly GraphService[], config: ServingCon
       new KService(chart, name, service.props);
       charts.push({ namespace, name, chart });
     } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      diagnostics.push(...error.problems.map((p) => problemToDiagnostic(service, p.path, p.message)));
+      diagnostics.push(...validationDiagnostics(service, error));
     }
   }
   if (diagnostics.length > 0) return { system: [], services: [], diagnostics };
@@ -85,15 +85,41 @@ function chartObjects(chart: Chart): ApiObject[] {
     .filter((c): c is ApiObject => ApiObject.isApiObject(c) && Chart.of(c) === chart);
 }
 
-/** A construct problem, placed at the document field (or history entry) it came from. */
-export function problemToDiagnostic(service: GraphService, path: string, message: string): Diagnostic {
+/**
+ * The model's rules for a service (lib/model/validate-props.ts: the very rules `new KService`
+ * applies), run on its props before anything is built, with each problem at its document position.
+ */
+export function modelDiagnostics(service: GraphService): Diagnostic[] {
+  try {
+    compileServiceSpec(service.props, service.props.name!);
+    return [];
+  } catch (error) {
+    return validationDiagnostics(service, error);
+  }
+}
+
+function validationDiagnostics(service: GraphService, error: unknown): Diagnostic[] {
+  if (!(error instanceof ValidationError)) throw error;
+  return error.problems.map((p) => problemToDiagnostic(service, p.path, p.message));
+}
+
+/**
+ * Where a model problem (props path and message) points in the documents, and what the CLI says:
+ * the model's message, prefixed only for problems that --config caused.
+ */
+export function documentProblem(path: string, message: string): { readonly place: DocumentPlace; readonly message: string } {
   const segments = parsePath(path);
   // Problems with the serving config (e.g. a tag template making bad host names) are about this
   // service's names but caused by --config; say so.
-  if (segments[0] === 'config') return diagnosticAt(service.doc, ['metadata', 'name'], `${path} (--config): ${message}`);
-  const place = propsPathToDocument(segments);
-  if (place.in === 'service') return diagnosticAt(service.doc, place.segments, message);
+  if (segments[0] === 'config') return { place: { in: 'service', segments: ['metadata', 'name'] }, message: `${path} (--config): ${message}` };
+  return { place: propsPathToDocument(segments), message };
+}
+
+/** A construct problem, placed at the document field (or history entry) it came from. */
+export function problemToDiagnostic(service: GraphService, path: string, message: string): Diagnostic {
+  const { place, message: said } = documentProblem(path, message);
+  if (place.in === 'service') return diagnosticAt(service.doc, place.segments, said);
   const origin = service.origins[place.index];
-  if (!origin) return diagnosticAt(service.doc, ['spec', 'traffic'], `${path}: ${message}`);
-  return diagnosticAt(origin.doc, [...origin.templatePath, ...place.segments], message);
+  if (!origin) return diagnosticAt(service.doc, ['spec', 'traffic'], `${path}: ${said}`);
+  return diagnosticAt(origin.doc, [...origin.templatePath, ...place.segments], said);
 }

@@ -9,6 +9,7 @@ import type { PathSegments } from '../problems';
 import { Diagnostic } from './diagnostics';
 import { HistoryService, RevisionHistory, findService, firstEntry, normalize, planRevision, sameTemplate } from './history';
 import { Names } from '../contract/naming';
+import { unknownRevisionProblem } from '../model/knative-rules';
 import type { ResolvedRevisions } from './knative-to-props';
 import type { KnativeRevision, KnativeRevisionTemplate, KnativeService } from './knative-types';
 import { namespaceOf } from './knative-types';
@@ -84,9 +85,9 @@ export function resolveLineup(
       return;
     }
     ok = false;
-    const names = [...new Set([current.name, ...known.keys()])].sort();
+    // The model's message (the constructs say the same), plus where the CLI finds revisions.
     diagnostics.push(diagnosticAt(serviceDoc, ['spec', 'traffic', i, 'revisionName'],
-      `revision "${wanted}" is not known; known revisions: ${names.join(', ')} (add it as a Revision document or keep it in --history)`));
+      `${unknownRevisionProblem(wanted, [current.name, ...known.keys()])} (add it as a Revision document or keep it in --history)`));
   });
   if (!ok) return undefined;
   return {

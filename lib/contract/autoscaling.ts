@@ -166,6 +166,15 @@ export function canonicalizeAutoscalingAnnotations(
   return { value: out, problems };
 }
 
+/**
+ * The key as the user wrote it in `written`: a problem about a canonical key may be about its
+ * camelCase alias (ALIASES). Both front ends report at the written key.
+ */
+export function writtenAnnotationKey(key: string, written: Readonly<Record<string, string>>): string {
+  if (key in written) return key;
+  return Object.keys(ALIASES).find((alias) => ALIASES[alias] === key && alias in written) ?? key;
+}
+
 /** Only the `autoscaling.knative.dev/*` entries, canonicalized. */
 export function autoscalingAnnotationsOf(annotations: Readonly<Record<string, string>>): Record<string, string> {
   const picked = Object.entries(annotations).filter(([k]) => k.startsWith(PREFIX));

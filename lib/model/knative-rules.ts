@@ -32,9 +32,18 @@ export function revisionNamePrefixProblem(serviceName: string, revisionName: str
   return `"${revisionName}" must start with the service name and a dash ("${prefix}") followed by a suffix`;
 }
 
-function isGeneratedRevisionName(serviceName: string, revisionName: string): boolean {
+/** `SERVICE-00001` as Knative generates it (kmeta.ChildName), for any generation. */
+export function isGeneratedRevisionName(serviceName: string, revisionName: string): boolean {
   const m = /-(\d{5,})$/.exec(revisionName);
   return m !== null && Names.revision(serviceName, Number(m[1])) === revisionName;
+}
+
+/**
+ * A traffic target names a revision that is neither the current template's nor a known earlier one
+ * (knative/serving pkg/reconciler/route/traffic/traffic.go reports a missing target as not ready).
+ */
+export function unknownRevisionProblem(revisionName: string, known: Iterable<string>): string {
+  return `revision "${revisionName}" is not known; known revisions: ${[...new Set(known)].sort().join(', ')}`;
 }
 
 const TAG_CHARS = /^[A-Za-z0-9_.-]{1,128}$/;

@@ -13,6 +13,7 @@ import {
   DATA_PLANE_ANNOTATION,
   parseAutoscaling,
   parseGoDuration,
+  writtenAnnotationKey,
 } from '../contract/autoscaling';
 import { defaultRevisionTimeouts, Ingress, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../contract/config';
 import { Annotations, Labels, RevisionDefaults, USER_CONTAINER_NAME, VISIBILITY_CLUSTER_LOCAL } from '../contract/constants';
@@ -157,8 +158,10 @@ function resolveAutoscalingAnnotations(
   const typed = autoscalingPropsToAnnotations(template.autoscaling ?? {});
   const merged = { ...canonical.value, ...typed };
   const sourceOf = (key: string) =>
-    key in typed ? joinPath(path, `autoscaling.${TYPED_FIELD_OF[key] ?? key}`) : joinPath(path, `templateAnnotations["${key}"]`);
-  for (const p of canonical.problems) ctx.problems.add(joinPath(path, `templateAnnotations["${p.path}"]`), p.message);
+    key in typed
+      ? joinPath(path, `autoscaling.${TYPED_FIELD_OF[key] ?? key}`)
+      : joinPath(path, `templateAnnotations[${JSON.stringify(writtenAnnotationKey(key, raw))}]`);
+  for (const p of canonical.problems) ctx.problems.add(joinPath(path, `templateAnnotations[${JSON.stringify(p.path)}]`), p.message);
   for (const p of parseAutoscaling(merged, ctx.config, containerConcurrency).problems) {
     ctx.problems.add(sourceOf(p.path), p.message);
   }

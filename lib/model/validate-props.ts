@@ -11,9 +11,11 @@ import { Visibility, type KServiceProps, type RevisionTemplateProps } from './ks
 import {
   addedCapabilitiesProblem,
   imageReferenceProblem,
+  isGeneratedRevisionName,
   queueSidecarAnnotationProblems,
   revisionNamePrefixProblem,
   timeoutSecondsProblem,
+  unknownRevisionProblem,
 } from './knative-rules';
 import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/naming';
 import { joinPath, ProblemList } from '../problems';
@@ -66,6 +68,8 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
 }
 
 function validateRevisionName(revisionName: string, serviceName: string, path: string, problems: ProblemList): void {
+  // A generated name is as valid as the service name, which is checked (and reported) once, there.
+  if (isGeneratedRevisionName(serviceName, revisionName)) return;
   if (!isDns1123Label(revisionName)) {
     problems.add(path, `"${revisionName}" must be a DNS-1123 label (lowercase letters, digits and "-", at most ${MAX_NAME_LENGTH} characters)`);
   }
@@ -106,7 +110,7 @@ export function validateTemplate(
   checkDuration(t.responseStartTimeout, at('responseStartTimeout'), problems);
   checkDuration(t.idleTimeout, at('idleTimeout'), problems);
   for (const { key, message } of queueSidecarAnnotationProblems(t.templateAnnotations ?? {})) {
-    problems.add(at(`templateAnnotations.${key}`), message);
+    problems.add(at(`templateAnnotations[${JSON.stringify(key)}]`), message);
   }
 }
 
@@ -173,6 +177,23 @@ function validateEnv(env: RevisionTemplateProps['containers'][number]['env'], pa
   });
 }
 
+/**
+ * A tag's route Service is named by config.tagTemplate (default `{{.Tag}}-{{.Name}}`), so its
+ * length depends on the template. Only tags, and only valid ones: the service's own host name is
+ * its name, which validateKServiceProps already checked (one problem, not two).
+ */
+function validateTagHostNames(spec: ServiceSpec, props: KServiceProps, problems: ProblemList): void {
+  for (const { tag, hostName } of spec.route.names) {
+    if (!tag || !isDns1035Label(tag)) continue;
+    const index = (props.traffic ?? []).findIndex((t) => t.tag === tag);
+    if (hostName.length > MAX_NAME_LENGTH) {
+      problems.add(`traffic[${index}].tag`, `host name "${hostName}" would be ${hostName.length} characters long; at most ${MAX_NAME_LENGTH} are allowed`);
+    } else if (!isDns1123Label(hostName)) {
+      problems.add('config.tagTemplate', `host name "${hostName}" is not a DNS-1123 label`);
+    }
+  }
+}
+
 function validateTraffic(props: KServiceProps, serviceName: string, problems: ProblemList): void {
   const traffic = props.traffic;
   if (traffic === undefined || traffic.length === 0) return;
@@ -192,30 +213,23 @@ function validateTraffic(props: KServiceProps, serviceName: string, problems: Pr
       problems.add(`${path}.latestRevision`, 'may only be false when revisionName is set');
     }
     if (t.revisionName !== undefined && !known.has(t.revisionName)) {
-      problems.add(`${path}.revisionName`, `unknown revision "${t.revisionName}" (known: ${[...known].join(', ')})`);
+      problems.add(`${path}.revisionName`, unknownRevisionProblem(t.revisionName, known));
     }
-    if (t.tag !== undefined) validateTag(t.tag, serviceName, `${path}.tag`, tags, i, problems);
+    if (t.tag !== undefined) validateTag(t.tag, `${path}.tag`, tags, i, problems);
   });
   if (sum !== 100) problems.add('traffic', `percents must sum to 100, got ${sum}`);
 }
 
-function validateTag(tag: string, serviceName: string, path: string, tags: Map<string, number>, i: number, problems: ProblemList): void {
-  if (!isDns1035Label(tag)) {
-    problems.add(path, `"${tag}" must be ${DEFAULT_SERVICE_NAME_HINT}`);
-  } else if (`${tag}-${serviceName}`.length > MAX_NAME_LENGTH) {
-    problems.add(path, `host name "${tag}-${serviceName}" would be longer than ${MAX_NAME_LENGTH} characters`);
-  }
+function validateTag(tag: string, path: string, tags: Map<string, number>, i: number, problems: ProblemList): void {
+  if (!isDns1035Label(tag)) problems.add(path, `"${tag}" must be ${DEFAULT_SERVICE_NAME_HINT}`);
   const first = tags.get(tag);
-  if (first !== undefined) problems.add(path, `duplicate tag "${tag}" (also traffic[${first}].tag)`);
+  // Says "traffic target N", not a field path: the CLI user's path is spec.traffic[N].
+  if (first !== undefined) problems.add(path, `duplicate tag "${tag}" (traffic target ${first} has it too)`);
   else tags.set(tag, i);
 }
 
 /** Rules that need the resolved model. */
 export function validateServiceSpec(spec: ServiceSpec, props: KServiceProps, problems: ProblemList): void {
-  for (const name of spec.route.names) {
-    if (!isDns1123Label(name.hostName)) {
-      problems.add(name.tag ? 'config.tagTemplate' : 'name', `host name "${name.hostName}" is not a DNS-1123 label`);
-    }
-  }
+  validateTagHostNames(spec, props, problems);
   checkDataPlanes(spec, props, problems);
 }

@@ -106,7 +106,7 @@ describe('kservice compile decodes its input', () => {
     const dir = workDir({ 'hello.yaml': Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(bad, 'utf16le')]) });
     const result = await run(['compile', path.join(dir, 'hello.yaml')]);
     expect(result.code).toBe(1);
-    expect(result.stderr.split('\n')[0]).toBe(`${path.join(dir, 'hello.yaml')}:4:9 metadata.name: must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter, ending with a letter or digit)`);
+    expect(result.stderr.split('\n')[0]).toBe(`${path.join(dir, 'hello.yaml')}:4:9 metadata.name: "Hello" must be a DNS-1035 label: lowercase letters, digits and "-", starting with a letter, at most 63 characters`);
   });
 });
 

@@ -2,12 +2,14 @@
  * JSON schemas of the `serving.knative.dev/v1` Service and Revision documents the compiler reads.
  * Field set and value rules follow knative/serving pkg/apis/serving/v1 (types, defaults and
  * validation) as summarised in the reference (sections 1, 6, 7, 11). Unknown fields are errors.
- * Rules that span fields (percents summing to 100, unique tags, ...) live in ../knative-checks.ts.
+ * The schema states types, required and unknown fields; the value rules the construct props can
+ * also carry (name formats, ranges, reserved ports and names, percents, tags, annotation values)
+ * are the model's (lib/model/validate-props.ts), run on the props the CLI builds, so both front
+ * ends give one message. What only a document can say is in ../knative-checks.ts.
  */
-import { RevisionDefaults } from '../../contract/constants';
 import { revisionAnnotationsSchema, serviceAnnotationsSchema } from './annotations';
 import {
-  Schema, DNS1035_LABEL, DNS1035_LABEL_HINT, arrayOf, boolean, dnsLabel, integer, mapOf, object, ref, string,
+  Schema, arrayOf, boolean, dnsLabel, integer, mapOf, object, ref, string,
 } from '../../model/schema/builders';
 import { podSpecDefinitions, podSpecProperties } from '../../model/schema/podspec';
 
@@ -29,29 +31,25 @@ const serviceLabels: Schema = {
 /** RevisionSpec: the PodSpec subset plus Knative's own fields (knative/serving pkg/apis/serving/v1/revision_types.go). */
 const revisionSpec = object({
   ...podSpecProperties,
-  containerConcurrency: integer(0, RevisionDefaults.CONTAINER_CONCURRENCY_MAX),
+  containerConcurrency: integer(),
+  // Negative seconds stay a schema rule: the props' cdk8s Duration cannot hold them.
   timeoutSeconds: integer(0),
   responseStartTimeoutSeconds: integer(0),
   idleTimeoutSeconds: integer(0),
 }, ['containers']);
 
 const templateMetadata = object({
-  name: dnsLabel(),
+  name: string(),
   labels,
   annotations: ref('RevisionAnnotations'),
 });
 
-/** Service names become Kubernetes Service names, which must be DNS-1035 labels. */
-function dns1035Label(): Schema {
-  return { type: 'string', pattern: DNS1035_LABEL, maxLength: 63, hint: DNS1035_LABEL_HINT };
-}
-
 const trafficTarget = object({
-  tag: dns1035Label(),
+  tag: string(),
   revisionName: dnsLabel(),
   configurationName: string(),
   latestRevision: boolean,
-  percent: integer(0, 100),
+  percent: integer(),
 });
 
 const definitions = {
@@ -73,7 +71,7 @@ export const serviceSchema: Schema = {
     {
       ...kindHeader('Service'),
       metadata: object(
-        { name: dns1035Label(), namespace: dnsLabel(), labels: serviceLabels, annotations: serviceAnnotationsSchema() },
+        { name: string(), namespace: string(), labels: serviceLabels, annotations: serviceAnnotationsSchema() },
         ['name'],
       ),
       spec: object(

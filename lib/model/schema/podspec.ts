@@ -5,21 +5,9 @@
  * init containers, ...) are accepted; fields Knative never allows (hostPort, nodeName, restartPolicy,
  * lifecycle, ...) are unknown-field errors. Container ports may not use the queue-proxy's ports.
  */
-import { Ports } from '../../contract/constants';
 import {
   Schema, arrayOf, boolean, dnsLabel, integer, intOrString, mapOf, object, oneOfValues, quantity, ref, string,
 } from './builders';
-
-const portNumber = integer(1, 65535);
-
-const reservedPort: Schema = {
-  ...portNumber,
-  not: { enum: [...Ports.RESERVED] },
-  hint: `must be a port in 1..65535 other than the reserved ${[...Ports.RESERVED].join(', ')}`,
-};
-
-/** Set by the compiler on every serving container (knative/serving pkg/reconciler/revision/resources/env_var.go). */
-const RESERVED_ENV = ['PORT', 'K_REVISION', 'K_CONFIGURATION', 'K_SERVICE'];
 
 const keyToPath = object({ key: string(), path: string(), mode: integer(0, 511) }, ['key', 'path']);
 
@@ -129,12 +117,8 @@ const probe = object({
 
 const envVar = object(
   {
-    name: {
-      type: 'string',
-      minLength: 1,
-      not: { enum: RESERVED_ENV },
-      hint: `must not be one of the reserved names ${RESERVED_ENV.join(', ')}`,
-    },
+    // Reserved names (PORT, K_SERVICE, ...) are a model rule: lib/model/validate-props.ts validateEnv.
+    name: { type: 'string', minLength: 1 },
     value: string(),
     valueFrom: object({
       configMapKeyRef: configMapOrSecretKeyRef,
@@ -148,11 +132,13 @@ const envVar = object(
 
 const envFromSource = object({ prefix: string(), configMapRef: localObjectRef, secretRef: localObjectRef });
 
-// Knative reads the protocol from the port name and serves TCP only.
+// Knative reads the protocol from the port name and serves TCP only. The port's range, the
+// reserved ports and the protocol names are model rules (lib/model/validate-props.ts validatePort),
+// checked on the props the CLI builds, so both front ends say the same.
 const containerPort = object(
   {
-    name: { type: 'string', enum: ['', 'h2c', 'http1'], hint: "must be empty, 'h2c' or 'http1' (it selects the protocol)" },
-    containerPort: reservedPort,
+    name: string(),
+    containerPort: integer(),
     protocol: { type: 'string', enum: ['TCP'], hint: 'must be TCP' },
   },
   ['containerPort'],
