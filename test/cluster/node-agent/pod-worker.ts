@@ -369,8 +369,16 @@ export class PodWorker {
       });
   }
 
-  /** preStop httpGet, if any (Knative: the user container's /wait-for-drain on queue-proxy). */
+  /**
+   * preStop httpGet (Knative: the user container's /wait-for-drain on queue-proxy) or sleep (the
+   * sidecar-less data-plane modes: KEP-3960's native sleep action, cut at the grace deadline as
+   * the kubelet does).
+   */
   private preStop(c: ContainerState, deadline: number): Promise<void> {
+    const sleep = c.spec.lifecycle?.preStop?.sleep;
+    if (sleep && c.proc?.running) {
+      return new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(sleep.seconds * 1000, deadline - Date.now()))));
+    }
     const hook = c.spec.lifecycle?.preStop?.httpGet;
     if (!hook || !this.sandbox || !c.proc?.running) return Promise.resolve();
     const port = typeof hook.port === 'number' ? hook.port : Number(c.spec.ports?.find((p) => p.name === hook.port)?.containerPort ?? hook.port);
