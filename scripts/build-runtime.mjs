@@ -42,6 +42,35 @@ function otherRolesLeftOut(role) {
   };
 }
 
+/**
+ * Built-in modules a role's bundle loads only when first used. The queue-proxy starts in every pod
+ * on every cold start, and Node 26 spends ~15-20 ms of it loading node:http2 (with node:tls) and
+ * node:https, which only h2c revisions and HTTPS readiness probes use (docs/runtime-performance.md,
+ * "Queue-proxy start"). The modules import them at the top as usual; here each such import becomes a
+ * module of getters that loads the real one on the first property read. Hand-written because
+ * esbuild has no option for it (its `external` keeps the `require` at the top).
+ */
+const LAZY_BUILTINS = { 'queue-proxy': ['node:http2', 'node:https'] };
+
+function lazyBuiltins(role) {
+  const lazy = LAZY_BUILTINS[role] ?? [];
+  return {
+    name: 'lazy-builtins',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) => (lazy.includes(args.path) && args.namespace !== 'lazy-builtin' ? { path: args.path, namespace: 'lazy-builtin' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+        // The export names of the build's Node; one the runtime's Node lacks reads as undefined, as it would anyway.
+        const names = Object.keys(await import(args.path)).filter((name) => name !== 'default');
+        return {
+          contents: `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(args.path)}));\n`
+            + `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });\n`,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
 async function bundleRole(role) {
   const result = await build({
     entryPoints: [join(root, 'lib', 'runtime', 'main.ts')],
@@ -50,7 +79,7 @@ async function bundleRole(role) {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    plugins: [otherRolesLeftOut(role)],
+    plugins: [otherRolesLeftOut(role), lazyBuiltins(role)],
     // Measured on the queue-proxy (docs/runtime-metrics.md): minified ~130 ms vs ~160 ms from
     // exec to listening — that start-up is part of every cold start. keepNames keeps function
     // and class names in stack traces readable.

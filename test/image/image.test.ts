@@ -51,7 +51,8 @@ describe('the image tarball', () => {
       expect(`sha256:${sha256(bytes)}`, descriptor.digest).toBe(descriptor.digest);
       expect(bytes.length).toBe(descriptor.size);
     }
-    expect(manifest.layers.map((l) => l.mediaType)).toEqual([OCI_LAYER, OCI_LAYER, OCI_LAYER]);
+    // base, node, app, compile cache (scripts/build-image.mjs)
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual([OCI_LAYER, OCI_LAYER, OCI_LAYER, OCI_LAYER]);
     // diff_ids are the digests of the uncompressed layers.
     const config = JSON.parse(member(blobPath(manifest.config.digest))) as ImageConfig;
     expect(config.rootfs.diff_ids).toEqual(manifest.layers.map((l) => `sha256:${sha256(gunzipSync(memberBytes(blobPath(l.digest))))}`));
@@ -75,6 +76,11 @@ describe('the image tarball', () => {
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
     expect(image.config.config.Entrypoint).toEqual(JSON.parse(entrypoint ?? 'null'));
     expect(image.config.config.Entrypoint).toContain('--max-semi-space-size=2');
+    // The compile cache's settings, in the image's Env and in the Dockerfile's ENV alike.
+    for (const setting of ['NODE_COMPILE_CACHE=/app/compile-cache', 'NODE_COMPILE_CACHE_PORTABLE=1']) {
+      expect(image.config.config.Env).toContain(setting);
+      expect(dockerfile).toContain(`    ${setting}`);
+    }
     expect(/^USER (.*)$/m.exec(dockerfile)?.[1]).toBe(image.config.config.User);
     expect(image.config.config.User).toBe('65532:65532');
     const labels = image.config.config.Labels;

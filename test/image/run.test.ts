@@ -75,6 +75,24 @@ describe('the runtime from the image root filesystem', () => {
     expect(qp.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   });
 
+  it('queue-proxy: reads the compile cache built into the image, on the read-only root as 65532, and still serves', async () => {
+    // Node's own compile-cache trace (NODE_DEBUG_NATIVE=COMPILE_CACHE, on stderr) says whether V8
+    // accepted each cached entry; the image's Env points NODE_COMPILE_CACHE at /app/compile-cache.
+    const qp = startFromImage(image, ['queue-proxy'], { ...queueProxyEnv(app.port), QUEUE_DRAIN_SECONDS: '0', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }, /"msg":"listening"/);
+    const ports = listeningPorts(await qp.ready);
+    expect(credentials(qp.proc.pid!).uids[1]).toBe('65532');
+    for (const bundle of ['/app/kservice-runtime.js', '/app/queue-proxy.js']) {
+      expect(qp.lines).toContainEqual(`[compile cache] V8 code cache for CommonJS ${bundle} was accepted, keeping the in-memory entry`);
+    }
+    expect(qp.lines.filter((l) => /was rejected|mismatch|not initialized/.test(l))).toEqual([]);
+    const answer = await request(ports.serving, '/');
+    expect([answer.status, answer.body]).toEqual([200, 'Hello World!\n']);
+    qp.proc.kill('SIGTERM');
+    await expect(qp.exited).resolves.toBe(0);
+    // Nothing had to be written back: the cache matched, so the read-only root was never tried.
+    expect(qp.lines.filter((l) => /Creating temporary file|failed|error/i.test(l) && l.startsWith('[compile cache]'))).toEqual([]);
+  });
+
   it('activator: 404 for an unknown revision, probe answer, and requests through to a queue-proxy from the image', async () => {
     const qp = queueProxyFromImage(app.port);
     const qpPorts = listeningPorts(await qp.ready);
