@@ -5,6 +5,7 @@
  * maps a construct problem path back to the document field it came from.
  */
 import { Duration } from 'cdk8s';
+import { DATA_PLANE_ANNOTATION } from '../contract/autoscaling';
 import type { ServingConfigProps } from '../contract/config';
 import type {
   ContainerProps, KServiceProps, PortName, RevisionProps, RevisionTemplateProps, TrafficTargetProps,
@@ -96,6 +97,8 @@ const TEMPLATE_FIELD: Record<string, PathSegments> = {
   templateLabels: ['metadata', 'labels'],
   templateAnnotations: ['metadata', 'annotations'],
   autoscaling: ['metadata', 'annotations'],
+  // Knative YAML chooses the mode with this annotation (lib/model/data-plane.ts).
+  dataPlane: ['metadata', 'annotations', DATA_PLANE_ANNOTATION],
 };
 
 const SERVICE_FIELD: Record<string, PathSegments> = {
