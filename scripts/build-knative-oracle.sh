@@ -16,6 +16,8 @@ src="$root/oracle"
 cache="${KSERVICE_ORACLE_CACHE:-$HOME/.cache/cdk8s-kservice}"
 
 log() { echo "[build-knative-oracle $(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=go-build-common.sh
+source "$root/scripts/go-build-common.sh"
 
 command -v go >/dev/null || { log "Go toolchain not found"; exit 1; }
 mkdir -p "$cache"
@@ -28,35 +30,12 @@ bin="$cache/oracle-$hash"
 exec 9>"$cache/.knative-oracle.lock"
 flock 9
 
-if [[ -x "$bin" ]]; then
-  log "up to date: $bin"
-  echo "$bin"
-  exit 0
-fi
-
-work="$cache/.build-oracle-$hash"
-rm -rf "$work" && mkdir -p "$work"
-log "building $src -> $bin (first build compiles ~1,000 packages of knative.dev/serving and k8s.io; several minutes on 2 cores)"
 # -mod=readonly: every module must match the committed go.sum (written by `go mod tidy`, which
 # checked each against sum.golang.org); a mismatch fails the build, nothing is written back.
 # nice keeps other engineers' builds responsive.
-(cd "$src" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
-   nice -n 10 go build -v -trimpath -o "$work/oracle" .) >"$work/build.log" 2>&1 &
-builder=$!
-# Progress: `go build -v` prints each package as it compiles.
-while kill -0 "$builder" 2>/dev/null; do
-  sleep 30
-  kill -0 "$builder" 2>/dev/null && log "still building: $(grep -c . "$work/build.log" || true) packages compiled"
-done
-if wait "$builder"; then
-  mv "$work/oracle" "$bin"
-  rm -rf "$work"
-  # Binaries of earlier sources are never used again.
-  find "$cache" -maxdepth 1 -name 'oracle-*' ! -name "oracle-$hash" -type f -delete
-  log "built $bin"
-  echo "$bin"
-  exit 0
-fi
-log "build failed; last lines of $work/build.log:"
-tail -n 20 "$work/build.log" >&2
-exit 1
+work="$cache/.build-oracle-$hash"
+cached_binary "$bin" "$work" oracle "$src" \
+  "$src -> $bin (first build compiles ~1,000 packages of knative.dev/serving and k8s.io; several minutes on 2 cores)" \
+  env CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" nice -n 10 go build -v -trimpath -o "$work/oracle" .
+# Binaries of earlier sources are never used again.
+find "$cache" -maxdepth 1 -name 'oracle-*' ! -name "oracle-$hash" -type f -delete

@@ -17,6 +17,8 @@ cache="${KSERVICE_BENCH_CACHE:-$HOME/.cache/cdk8s-kservice/bench}"
 versions=("${KNATIVE_SERVING_VERSION:-v0.50.0}" v0.51.0)
 
 log() { echo "[build-knative-queue $(date +%H:%M:%S)] $*" >&2; }
+# shellcheck source=go-build-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-build-common.sh"
 
 command -v go >/dev/null || { log "Go toolchain not found"; exit 1; }
 mkdir -p "$cache"
@@ -24,27 +26,14 @@ mkdir -p "$cache"
 exec 9>"$cache/.knative-queue.lock"
 flock 9
 
+# GOBIN install builds the module as released (its own go.mod and go.sum), which is what Knative
+# ships. nice keeps other engineers' builds responsive.
 for version in "${versions[@]}"; do
-  bin="$cache/knative-queue-$version"
-  if [[ -x "$bin" ]]; then
-    log "up to date: $bin"
-    echo "$bin"
-    exit 0
-  fi
   work="$cache/.build-knative-queue-$version"
-  rm -rf "$work" && mkdir -p "$work"
-  log "building knative.dev/serving/cmd/queue@$version (first build takes several minutes on 2 cores)"
-  # GOBIN install builds the module as released (its own go.mod and go.sum),
-  # which is what Knative ships. nice keeps other engineers' builds responsive.
-  if (cd "$work" && CGO_ENABLED=0 GOBIN="$work" GOFLAGS=-buildvcs=false \
-        nice -n 10 go install -trimpath "knative.dev/serving/cmd/queue@$version") >"$work/build.log" 2>&1; then
-    mv "$work/queue" "$bin"
-    rm -rf "$work"
-    log "built $bin"
-    echo "$bin"
-    exit 0
-  fi
-  log "build of $version failed; last lines of $work/build.log:"
-  tail -n 15 "$work/build.log" >&2
+  cached_binary "$cache/knative-queue-$version" "$work" queue "$work" \
+    "knative.dev/serving/cmd/queue@$version (first build takes several minutes on 2 cores)" \
+    env CGO_ENABLED=0 GOBIN="$work" GOFLAGS=-buildvcs=false nice -n 10 go install -v -trimpath "knative.dev/serving/cmd/queue@$version" \
+    && exit 0
+  log "build of $version failed"
 done
 exit 1
