@@ -29,6 +29,8 @@ export interface PathRun {
   readonly loadAverage1m: number;
   /** VmHWM of each proxy process after both runs. */
   readonly proxyPeakRssMiB: Readonly<Record<string, number>>;
+  /** Names of the proxy processes every pod shares (the activator); the rest run in each pod. */
+  readonly sharedProcesses: readonly string[];
 }
 
 export async function measurePath(definition: PathDefinition, ctx: Omit<PathContext, 'appPort'>, repetition: number): Promise<PathRun> {
@@ -39,13 +41,14 @@ export async function measurePath(definition: PathDefinition, ctx: Omit<PathCont
   try {
     const running = await definition.start({ ...ctx, workDir, appPort: app.port });
     started.push(...running.proxies);
-    return await loadPath(ctx, workDir, { port: running.port, headers: REVISION_HEADERS }, running.proxies, app);
+    const run = await loadPath(ctx, workDir, { port: running.port, headers: REVISION_HEADERS }, running.proxies, app);
+    return { ...run, sharedProcesses: (running.shared ?? []).map((c) => c.name) };
   } finally {
     await Promise.all(started.reverse().map((c) => c.stop()));
   }
 }
 
-async function loadPath(ctx: Omit<PathContext, 'appPort'>, workDir: string, target: Target, proxies: readonly Child[], app: StartedApp): Promise<PathRun> {
+async function loadPath(ctx: Omit<PathContext, 'appPort'>, workDir: string, target: Target, proxies: readonly Child[], app: StartedApp): Promise<Omit<PathRun, 'sharedProcesses'>> {
   const { options, peers } = ctx;
   const vegeta = peers.vegeta!;
   const { rps, seconds, warmupSeconds } = options.fixedRate;

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Child, isAlive, startChild } from '../lib/children';
 import { imageRuntime, imageRuntimeUnavailable } from '../lib/runtime-image';
 import { freePort, isPortFree, waitForHttp200 } from '../lib/net';
+import { DataPlaneModes } from '../../lib/contract/autoscaling';
 import { BenchOptions } from '../options';
 import { Peers } from '../peers';
 import { haproxyConfig } from './haproxy-config';
@@ -17,7 +18,7 @@ const READY_TIMEOUT_MS = 20_000;
 /** Ports Knative's queue-proxy always binds (admin, autoscaler metrics); they are not configurable there. */
 const KNATIVE_FIXED_PORTS = [8022, 9090];
 
-export type PathId = 'direct' | 'queue-proxy' | 'activator' | 'haproxy' | 'knative-queue-proxy';
+export type PathId = 'direct' | 'queue-proxy' | 'activator' | 'haproxy' | 'knative-queue-proxy' | 'mode-activator' | 'mode-direct';
 
 export interface PathContext {
   readonly options: BenchOptions;
@@ -30,6 +31,11 @@ export interface RunningPath {
   readonly port: number;
   /** The processes between the load generator and the app (empty for the direct path). */
   readonly proxies: readonly Child[];
+  /**
+   * Those of `proxies` that every pod of a revision shares (the activator), as opposed to the
+   * per-pod sidecar (the queue-proxy): their memory is not counted per pod.
+   */
+  readonly shared?: readonly Child[];
 }
 
 export interface PathDefinition {
@@ -71,8 +77,8 @@ const activator: PathDefinition = {
   unavailable: bundleMissing,
   start: async (ctx) => {
     const qp = await startOurQueueProxy(ctx, 'queue-proxy (behind activator)');
-    const act = await startActivator(ctx, qp.port);
-    return { port: act.port, proxies: [act.child, qp.child] };
+    const act = await startActivator(ctx, fullModeRevision(ctx.options.containerConcurrency, qp.port));
+    return { port: act.port, proxies: [act.child, qp.child], shared: [act.child] };
   },
 };
 
@@ -110,7 +116,35 @@ const knativeQueueProxy: PathDefinition = {
   },
 };
 
-export const PATHS: readonly PathDefinition[] = [direct, ourQueueProxy, activator, haproxy, knativeQueueProxy];
+/**
+ * Data-plane mode `activator` (lib/contract/autoscaling.ts DataPlaneModes): the shared activator
+ * sends straight to the app's port, no queue-proxy in the pod (static config `dataPlane: activator`;
+ * the activator probes the app itself and enforces the timeouts).
+ */
+const modeActivator: PathDefinition = {
+  id: 'mode-activator',
+  label: '(f) mode activator: our activator → app, no sidecar',
+  unavailable: bundleMissing,
+  start: async (ctx) => {
+    const act = await startActivator(ctx, sidecarlessRevision(ctx.options.containerConcurrency, ctx.appPort));
+    return { port: act.port, proxies: [act.child], shared: [act.child] };
+  },
+};
+
+/**
+ * Data-plane mode `direct`: nothing between the client and the app. On loopback it is the same
+ * set-up as (a); it is measured as a path of its own so the goal "within 5% of the direct path"
+ * compares two independent measurements (the difference is the run-to-run noise), not a figure
+ * with itself.
+ */
+const modeDirect: PathDefinition = {
+  id: 'mode-direct',
+  label: '(g) mode direct: no proxy, measured apart from (a)',
+  unavailable: async () => undefined,
+  start: async (ctx) => ({ port: ctx.appPort, proxies: [] }),
+};
+
+export const PATHS: readonly PathDefinition[] = [direct, ourQueueProxy, activator, haproxy, knativeQueueProxy, modeActivator, modeDirect];
 
 interface Started {
   readonly port: number;
@@ -131,10 +165,10 @@ async function startOurQueueProxy(ctx: PathContext, name: string): Promise<Start
   return { port, child };
 }
 
-async function startActivator(ctx: PathContext, queuePort: number): Promise<Started> {
+async function startActivator(ctx: PathContext, revision: StaticRevision): Promise<Started> {
   const [port, h2cPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const staticConfig = path.join(ctx.workDir, 'activator-static.json');
-  writeFileSync(staticConfig, JSON.stringify(activatorStaticConfig(ctx.options.containerConcurrency, queuePort), null, 2));
+  writeFileSync(staticConfig, JSON.stringify({ revisions: [revision] }, null, 2));
   const env = {
     ...process.env,
     ACTIVATOR_STATIC_CONFIG: staticConfig,
@@ -161,11 +195,27 @@ async function waitReady(child: Child, port: number, headers: Record<string, str
   }
 }
 
-/** Standalone activator configuration (runtime contract: ACTIVATOR_STATIC_CONFIG). */
-function activatorStaticConfig(containerConcurrency: number, queuePort: number) {
+/** One revision of the standalone activator's configuration (lib/runtime/activator/static-config.ts). */
+type StaticRevision = Record<string, unknown>;
+
+/** Mode `full`: the activator sends to the pod's queue-proxy. */
+function fullModeRevision(containerConcurrency: number, queuePort: number): StaticRevision {
+  return { namespace: BENCH_NAMESPACE, revision: BENCH_REVISION, containerConcurrency, timeoutSeconds: 300, queuePort, pods: [`127.0.0.1:${queuePort}`] };
+}
+
+/**
+ * Mode `activator`: the pod is the app itself; the timeouts as the queue-proxy paths have them
+ * (queue-env.ts: response-start and idle off), the app probed by TCP on its port (the default).
+ */
+function sidecarlessRevision(containerConcurrency: number, appPort: number): StaticRevision {
   return {
-    revisions: [
-      { namespace: BENCH_NAMESPACE, revision: BENCH_REVISION, containerConcurrency, timeoutSeconds: 300, queuePort, pods: [`127.0.0.1:${queuePort}`] },
-    ],
+    namespace: BENCH_NAMESPACE,
+    revision: BENCH_REVISION,
+    dataPlane: DataPlaneModes.ACTIVATOR,
+    containerConcurrency,
+    timeoutSeconds: 300,
+    responseStartTimeoutSeconds: 0,
+    idleTimeoutSeconds: 0,
+    pods: [`127.0.0.1:${appPort}`],
   };
 }

@@ -10,6 +10,7 @@ import { median, round } from '../lib/stats';
 import { BenchOptions } from '../options';
 import { Peers } from '../peers';
 import { measurePath, PathRun } from './measure';
+import { ModeRow, modeRows } from './modes';
 import { PathId, PATHS } from './paths';
 
 export interface PathSummary {
@@ -33,12 +34,17 @@ export interface PathSummary {
   readonly cpuSecondsPer1kByProcess?: Readonly<Record<string, number>>;
   readonly appCpuSecondsPer1k?: number;
   readonly peakRssMiB?: Readonly<Record<string, number>>;
+  /** Peak RSS summed over the per-pod proxies (queue-proxy), and over the shared ones (activator). */
+  readonly perPodProxyRssMiB?: number;
+  readonly sharedProxyRssMiB?: number;
 }
 
 export interface DataplaneResult {
   readonly skipped?: string;
   readonly setup: Readonly<Record<string, string | number>>;
   readonly paths: readonly PathSummary[];
+  /** The data-plane modes, each as the measured path it is (modes.ts). */
+  readonly modes?: readonly ModeRow[];
 }
 
 export async function runDataplane(options: BenchOptions, peers: Peers, workRoot: string): Promise<DataplaneResult> {
@@ -72,7 +78,8 @@ export async function runDataplane(options: BenchOptions, peers: Peers, workRoot
       }
     }
   }
-  return { setup, paths: summarize(runs, failures, skips) };
+  const paths = summarize(runs, failures, skips);
+  return { setup, paths, modes: modeRows(paths) };
 }
 
 function describeRun(run: PathRun): string {
@@ -107,7 +114,15 @@ function summarizePath(id: PathId, label: string, runs: PathRun[], failures: str
     cpuSecondsPer1kByProcess: medianPerKey(runs.map((r) => r.cpuPer1kFixedByProcess ?? {}), 3),
     appCpuSecondsPer1k: m((r) => r.appCpuPer1kFixed),
     peakRssMiB: medianPerKey(runs.map((r) => r.proxyPeakRssMiB)),
+    perPodProxyRssMiB: m((r) => rssSum(r, false)),
+    sharedProxyRssMiB: m((r) => rssSum(r, true)),
   };
+}
+
+/** Peak RSS of a run's shared (activator) or per-pod (queue-proxy) proxies; 0 when there are none. */
+function rssSum(run: PathRun, shared: boolean): number {
+  const names = run.sharedProcesses ?? [];
+  return Object.entries(run.proxyPeakRssMiB).filter(([name]) => names.includes(name) === shared).reduce((sum, [, mib]) => sum + mib, 0);
 }
 
 function withAddedLatency(s: PathSummary, direct?: PathSummary): PathSummary {

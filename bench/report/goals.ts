@@ -23,6 +23,11 @@ export function evaluateGoals(results: BenchResults): GoalResult[] {
     throughputVsHaproxy(results),
     noWorseThanKnative(results),
     activatorAddedP95(results),
+    activatorSaturation(results),
+    queueProxySaturationVsKnative(results),
+    modeActivatorAddedP95(results),
+    modeDirectP95(results),
+    sidecarlessPerPodMemory(results),
     coldStartOverhead(results),
     synthesis1000(results),
     idleRss(results),
@@ -78,6 +83,51 @@ function activatorAddedP95(r: BenchResults): GoalResult {
   const act = path(r, 'activator');
   if (!act || act.addedP95Ms === undefined) return { goal, verdict: 'not measured', measured: act ? why(r, 'direct') : why(r, 'activator') };
   return { goal, verdict: judge(act.addedP95Ms <= 2), measured: `${fmt(act.addedP95Ms, 3)} ms` };
+}
+
+function activatorSaturation(r: BenchResults): GoalResult {
+  const goal = "activator path (activator + queue-proxy) saturation ≥ our queue-proxy's";
+  const act = path(r, 'activator');
+  const qp = path(r, 'queue-proxy');
+  if (!act) return { goal, verdict: 'not measured', measured: why(r, 'activator') };
+  if (!qp) return { goal, verdict: 'not measured', measured: why(r, 'queue-proxy') };
+  return { goal, verdict: judge(act.saturationRps! >= qp.saturationRps!), measured: `${act.saturationRps} vs ${qp.saturationRps} rps (×${fmt(act.saturationRps! / qp.saturationRps!)})` };
+}
+
+function queueProxySaturationVsKnative(r: BenchResults): GoalResult {
+  const goal = "queue-proxy saturation ≥ Knative's Go queue-proxy (same run)";
+  const qp = path(r, 'queue-proxy');
+  const kn = path(r, 'knative-queue-proxy');
+  if (!qp) return { goal, verdict: 'not measured', measured: why(r, 'queue-proxy') };
+  if (!kn) return { goal, verdict: 'not measured', measured: why(r, 'knative-queue-proxy') };
+  return { goal, verdict: judge(qp.saturationRps! >= kn.saturationRps!), measured: `${qp.saturationRps} vs ${kn.saturationRps} rps (×${fmt(qp.saturationRps! / kn.saturationRps!)})` };
+}
+
+function modeActivatorAddedP95(r: BenchResults): GoalResult {
+  const goal = 'mode activator (activator → app, no sidecar) added p95 ≤ 2 ms';
+  const p = path(r, 'mode-activator');
+  if (!p || p.addedP95Ms === undefined) return { goal, verdict: 'not measured', measured: p ? why(r, 'direct') : why(r, 'mode-activator') };
+  return { goal, verdict: judge(p.addedP95Ms <= 2), measured: `${fmt(p.addedP95Ms, 3)} ms` };
+}
+
+function modeDirectP95(r: BenchResults): GoalResult {
+  const goal = 'mode direct p95 within 5% of the direct path';
+  const mode = path(r, 'mode-direct');
+  const direct = path(r, 'direct');
+  if (!mode) return { goal, verdict: 'not measured', measured: why(r, 'mode-direct') };
+  if (!direct) return { goal, verdict: 'not measured', measured: why(r, 'direct') };
+  const ratio = mode.p95Ms! / direct.p95Ms!;
+  return { goal, verdict: judge(ratio <= 1.05), measured: `${fmt(mode.p95Ms!, 3)} ms vs ${fmt(direct.p95Ms!, 3)} ms (×${fmt(ratio, 3)}; the same set-up on loopback, measured twice: the difference is run-to-run noise)` };
+}
+
+function sidecarlessPerPodMemory(r: BenchResults): GoalResult {
+  const goal = 'sidecar-less modes (activator, direct): no per-pod proxy memory';
+  const rows = (r.sections.dataplane?.modes ?? []).filter((m) => m.mode !== 'full');
+  const measured = rows.filter((m) => !m.skipped && m.perPodProxyRssMiB !== undefined);
+  if (measured.length === 0) return { goal, verdict: 'not measured', measured: why(r, 'mode-activator') };
+  const text = measured.map((m) => `${m.mode}: ${fmt(m.perPodProxyRssMiB!, 1)} MiB per pod` + (m.sharedProxyRssMiB ? ` (shared activator ${fmt(m.sharedProxyRssMiB, 1)} MiB)` : '')).join('; ');
+  const skipped = rows.filter((m) => m.skipped).map((m) => `${m.mode} not measured`);
+  return { goal, verdict: skipped.length > 0 ? 'not measured' : judge(measured.every((m) => m.perPodProxyRssMiB === 0)), measured: [text, ...skipped].join('; ') };
 }
 
 function coldStartOverhead(r: BenchResults): GoalResult {

@@ -37,6 +37,22 @@ function pathRow(p: PathSummary): string {
   return `| ${p.label} | ${f(p.p50Ms)} | ${f(p.p95Ms)} | ${f(p.p99Ms)} | ${added(p.addedP50Ms)} | ${added(p.addedP95Ms)} | ${added(p.addedP99Ms)} | ${p.runs.map((r) => f(r.fixedRate.p95Ms, 1)).join(' / ')} | ${f((p.fixedRateSuccess ?? 0) * 100, 1)}% | ${int(p.saturationRps)} | ${f(p.saturationP50Ms, 2)} / ${f(p.saturationP99Ms, 2)} | ${cpu} | ${rss} |`;
 }
 
+/** The data-plane modes side by side, each as the path it is measured by (bench/dataplane/modes.ts). */
+export function modesTable(results: BenchResults): string {
+  const modes = results.sections.dataplane?.modes;
+  if (!modes || modes.length === 0) return '_Data-plane modes not measured in this run._';
+  const rows = modes.map((m) =>
+    m.skipped
+      ? `| ${m.mode} | ${m.when} | ${m.pathLabel} | skipped: ${m.skipped} |||||`
+      : `| ${m.mode} | ${m.when} | ${m.pathLabel} | ${f(m.addedP95Ms)} | ${int(m.saturationRps)} | ${f(m.perPodProxyRssMiB, 1)} | ${m.sharedProxyRssMiB ? f(m.sharedProxyRssMiB, 1) : '–'} | ${f(m.cpuSecondsPer1k)} |`,
+  );
+  return [
+    '| mode | when | measured as | added p95 ms | saturation rps | per-pod proxy peak RSS MiB | shared activator peak RSS MiB | proxy CPU s / 1k req |',
+    '|---|---|---|---:|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
+
 export function synthesisTable(results: BenchResults): string {
   const s = results.sections.synthesis;
   if (!s) return `_Synthesis not run: ${results.notRun.synthesis ?? 'unknown'}._`;
@@ -140,6 +156,12 @@ export function benchmarksMarkdown(results: BenchResults): string {
     '',
     dataplaneTable(results),
     '',
+    '### Data-plane modes',
+    '',
+    modesTable(results),
+    '',
+    '`full` is two rows: Knative keeps the activator in front of the pods while the revision\'s excess burst capacity is negative (always at zero; with the default target-burst-capacity of 200 until the ready pods have 200 requests of spare capacity) and the queue-proxy alone once serving. Per-pod proxy memory is what each pod carries (the queue-proxy); the activator is shared by every pod of every revision, so its memory is reported apart.',
+    '',
     '## Synthesis',
     '',
     synthesisTable(results),
@@ -172,6 +194,8 @@ export function readmeSection(results: BenchResults): string {
     goalsTable(results),
     '',
     dataplaneTable(results),
+    '',
+    modesTable(results),
     '',
     synthesisTable(results),
     '',
