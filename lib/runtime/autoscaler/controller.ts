@@ -210,6 +210,14 @@ export class AutoscalerController {
       this.recordGauges(s, out.want, ready);
     }
     if (!this.deps.isLeader()) return;
+    // From zero the scale write goes first: the new pod's start is the long pole of a cold start,
+    // and an Endpoints write (rare at zero: they are already on the activators) need not delay it.
+    // Towards zero the order matters the other way (applyReplicas needs Proxy acknowledged).
+    if (replicas !== undefined && replicas > 0 && s.deployment.replicas === 0) {
+      await this.applyReplicas(s, replicas, nowMs);
+      await this.syncPublicEndpoints(s, wanted, ready, nowMs);
+      return;
+    }
     await this.syncPublicEndpoints(s, wanted, ready, nowMs);
     if (replicas !== undefined) await this.applyReplicas(s, replicas, nowMs);
   }

@@ -1,4 +1,8 @@
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import * as https from 'node:https';
+import {
+  AppsV1Api, type Configuration, CoordinationV1Api, CoreV1Api, createConfiguration, KubeConfig, type RequestContext,
+  type SecurityAuthentication, ServerConfiguration,
+} from '@kubernetes/client-node';
 import { AUTOSCALER_FIELD_MANAGER } from '../../contract/constants';
 
 /** The API clients the activator and autoscaler use, from one KubeConfig. */
@@ -23,12 +27,46 @@ export const FieldManagers = {
 
 /** In a pod: the service account token; elsewhere: KUBECONFIG or ~/.kube/config. */
 export function loadKubeClients(config: KubeConfig = defaultKubeConfig()): KubeClients {
+  const configuration = keepAliveConfiguration(config);
   return {
     config,
-    core: config.makeApiClient(CoreV1Api),
-    apps: config.makeApiClient(AppsV1Api),
-    coordination: config.makeApiClient(CoordinationV1Api),
+    core: new CoreV1Api(configuration),
+    apps: new AppsV1Api(configuration),
+    coordination: new CoordinationV1Api(configuration),
   };
+}
+
+/** Below kube-apiserver's 90 s keep-alive idle timeout (k8s.io/apiserver pkg/server/secure_serving.go), so we close first. */
+const IDLE_API_SOCKET_MS = 30_000;
+
+/**
+ * What KubeConfig.makeApiClient builds, but with one keep-alive https.Agent for every call. The
+ * client gives each call a new Agent (KubeConfig.applySecurityAuthentication), so each call opened
+ * a TCP connection and made a TLS handshake: on a cold start the scale write from zero paid one
+ * (docs/runtime-performance.md, "Poke → scale write"). The KubeConfig still sets the headers (a
+ * rotated token is read again) and the TLS options; the kept Agent is replaced when those change.
+ * Watches (informers) do not go through here and keep their own connections.
+ */
+function keepAliveConfiguration(kubeConfig: KubeConfig): Configuration {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig: no current cluster');
+  let kept: { agent: https.Agent; tls: string } | undefined;
+  const auth: SecurityAuthentication = {
+    getName: () => kubeConfig.getName(),
+    async applySecurityAuthentication(context: RequestContext): Promise<void> {
+      await kubeConfig.applySecurityAuthentication(context);
+      const fresh = context.getAgent();
+      if (!(fresh instanceof https.Agent)) return; // http: or a proxy agent: left as the client made it
+      const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = fresh.options;
+      const tls = JSON.stringify([ca, cert, key, pfx, passphrase, rejectUnauthorized, servername].map((v) => (v === undefined ? null : String(v))));
+      if (kept?.tls !== tls) {
+        kept?.agent.destroy();
+        kept = { agent: new https.Agent({ ...fresh.options, keepAlive: true, timeout: IDLE_API_SOCKET_MS }), tls };
+      }
+      context.setAgent(kept.agent);
+    },
+  };
+  return createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } });
 }
 
 function defaultKubeConfig(): KubeConfig {
