@@ -1,0 +1,191 @@
+// Data-plane mode `activator` (issue 13) on a real control plane with the node agent as kubelet:
+// a revision without a queue-proxy, the activator always in its path. The compiled graph
+// (DataPlane.ACTIVATOR: no sidecar, the app's own readiness probe, preStop sleep, public Endpoints
+// runtime-owned) and the runtime (activator, autoscaler) from the image. Requests enter the way
+// Istio would send them: to an address of the revision's public Endpoints (PublicEndpointsRouter),
+// which must only ever be an activator.
+import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Endpoints, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATA_PLANE_ANNOTATION } from '../../../lib/contract/autoscaling';
+import { Labels, QUEUE_CONTAINER_NAME } from '../../../lib/contract/constants';
+import { Names } from '../../../lib/contract/naming';
+import { KService } from '../../../lib/constructs/kservice';
+import { DataPlane } from '../../../lib/model/kservice-props';
+import { waitFor } from '../harness';
+import { httpGet } from './support/http';
+import { describeLoad, runLoad } from './support/load';
+import { PublicEndpointsRouter } from './support/router';
+import { activatorPods, endpointIPs, isReady, listPods, TEST_IMAGE, useServingCluster } from './support/serving';
+import { Timeline } from './support/watch';
+
+const NS = 'demo';
+const REV = 'hello-00001';
+const CONTAINER_CONCURRENCY = 1;
+
+const cluster = useServingCluster({
+  services: (chart, config) => {
+    new KService(chart, 'hello', {
+      namespace: NS,
+      config,
+      containers: [{ image: TEST_IMAGE, env: { START_DELAY_MS: '200' } }],
+      dataPlane: DataPlane.ACTIVATOR,
+      // One request at a time per pod: the activator alone enforces it (no queue-proxy).
+      containerConcurrency: CONTAINER_CONCURRENCY,
+      autoscaling: { initialScale: 0, maxScale: 3 },
+    });
+  },
+});
+
+let endpoints: Timeline<V1Endpoints, string[]>;
+let replicas: Timeline<V1Deployment, number | undefined>;
+let router: PublicEndpointsRouter;
+let activators: string[];
+/** Per pod IP, the most requests in flight test-app ever reported (its own /stats). */
+const maxInFlightByPod = new Map<string, number>();
+/** Pod IPs the revision had, from its pods' watch. */
+const revisionPodIPs = new Set<string>();
+
+beforeAll(async () => {
+  const kc = cluster().controlPlane.kubeConfig;
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  endpoints = new Timeline(kc, `/api/v1/namespaces/${NS}/endpoints`, () => core.listNamespacedEndpoints({ namespace: NS }), REV, endpointIPs);
+  replicas = new Timeline(kc, `/apis/apps/v1/namespaces/${NS}/deployments`, () => apps.listNamespacedDeployment({ namespace: NS }), Names.deployment(REV), (d) => d?.spec?.replicas);
+  router = new PublicEndpointsRouter(kc, NS);
+  await Promise.all([endpoints.start(), replicas.start(), router.start()]);
+  activators = (await activatorPods(cluster())).map((p) => p.status?.podIP ?? '').sort();
+});
+
+afterAll(async () => {
+  await Promise.all([endpoints?.stop(), replicas?.stop(), router?.stop()]);
+});
+
+function timelines(): string {
+  return `activators ${activators.join(',')}\npublic Endpoints ${REV}:\n${endpoints.describe()}\nDeployment replicas:\n${replicas.describe()}`;
+}
+
+async function waitWithTimelines<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
+  try {
+    return await waitFor(what, probe, { timeoutMs });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${timelines()}`);
+  }
+}
+
+async function revisionPods(): Promise<V1Pod[]> {
+  return listPods(cluster().core, NS, `${Labels.REVISION}=${REV}`);
+}
+
+/** Reads every ready pod's test-app /stats (straight to podIP:8080) and keeps the maxima. */
+async function sampleAppConcurrency(): Promise<void> {
+  const ready = (await revisionPods()).filter(isReady);
+  await Promise.all(
+    ready.map(async (p) => {
+      const ip = p.status?.podIP;
+      if (!ip) return;
+      revisionPodIPs.add(ip);
+      const stats = await httpGet(`http://${ip}:8080/stats`, { timeoutMs: 2000 }).catch(() => undefined);
+      if (stats?.status !== 200) return;
+      const { maxConcurrent } = JSON.parse(stats.body) as { maxConcurrent: number };
+      maxInFlightByPod.set(ip, Math.max(maxInFlightByPod.get(ip) ?? 0, maxConcurrent));
+    }),
+  );
+}
+
+/** Every public Endpoints value so far was activators only: never a pod IP. */
+function expectOnlyActivatorsInEndpoints(): void {
+  for (const change of endpoints.changes) {
+    for (const ip of change.value) expect(activators, `public Endpoints listed ${ip}\n${timelines()}`).toContain(ip);
+  }
+}
+
+describe('data-plane mode activator', () => {
+  it('compiles to a Deployment without a queue-proxy that the runtime reads as mode activator', async () => {
+    const d = await cluster().apps.readNamespacedDeployment({ name: Names.deployment(REV), namespace: NS });
+    expect(d.metadata?.annotations?.[DATA_PLANE_ANNOTATION]).toBe('activator');
+    expect(d.spec?.template.spec?.containers.map((c) => c.name)).not.toContain(QUEUE_CONTAINER_NAME);
+    expect(d.spec?.template.spec?.containers[0].lifecycle?.preStop?.sleep?.seconds).toBeGreaterThan(0);
+  });
+
+  it('at zero: the public Endpoints hold one activator (containerConcurrency 1), initial-scale 0 applied', async () => {
+    await waitWithTimelines('public Endpoints written with an activator', () => endpoints.current !== undefined && endpoints.current.length === 1, 60_000);
+    await waitWithTimelines('initial-scale 0 applied', () => replicas.current === 0, 30_000);
+    await waitFor('the pod Kubernetes started before initial-scale 0 gone', async () => (await revisionPods()).length === 0, { timeoutMs: 30_000 });
+    expectOnlyActivatorsInEndpoints();
+  });
+
+  it('bounded load scales 0 -> N; every request answered 200; Endpoints never a pod; the app never sees more than containerConcurrency', async () => {
+    let maxReady = 0;
+    let sawMoreAt = 0;
+    let sampling = Promise.resolve();
+    const sampler = setInterval(() => {
+      sampling = sampling.then(async () => {
+        await sampleAppConcurrency();
+        const n = (await revisionPods()).filter(isReady).length;
+        maxReady = Math.max(maxReady, n);
+        if (n > 1 && !sawMoreAt) sawMoreAt = Date.now();
+      });
+    }, 500);
+    try {
+      const report = await runLoad({
+        concurrency: 4,
+        maxRequests: 2000,
+        maxDurationMs: 90_000,
+        // A few seconds past the second pod's arrival, so it serves under load.
+        until: () => sawMoreAt > 0 && Date.now() - sawMoreAt > 5000,
+        send: () => router.request(REV, '/sleep?ms=200', { timeoutMs: 60_000 }),
+      });
+      console.log(`activator mode, scale up: ${describeLoad(report)}; max ready pods ${maxReady}; app max in flight per pod ${JSON.stringify(Object.fromEntries(maxInFlightByPod))}`);
+      expect(report.byStatus, describeLoad(report)).toEqual({ 200: report.total });
+      expect(maxReady, timelines()).toBeGreaterThan(1);
+    } finally {
+      clearInterval(sampler);
+      await sampling;
+    }
+    await sampleAppConcurrency();
+    expect(maxInFlightByPod.size).toBeGreaterThan(1);
+    for (const [ip, max] of maxInFlightByPod) expect(max, `pod ${ip}`).toBeLessThanOrEqual(CONTAINER_CONCURRENCY);
+    expectOnlyActivatorsInEndpoints();
+    for (const ip of revisionPodIPs) expect(endpoints.changes.some((ch) => ch.value.includes(ip)), timelines()).toBe(false);
+  });
+
+  it('less load: pods terminate (preStop sleep) while requests run, and none is lost', async () => {
+    const before = (await revisionPods()).filter(isReady).length;
+    let terminatedSome = false;
+    const report = await runLoad({
+      concurrency: 1,
+      maxRequests: 1000,
+      maxDurationMs: 60_000,
+      until: () => terminatedSome,
+      send: async () => {
+        const r = await router.request(REV, '/sleep?ms=200', { timeoutMs: 60_000 });
+        const now = await revisionPods();
+        if (now.some((p) => p.metadata?.deletionTimestamp) || now.filter(isReady).length < before) terminatedSome = true;
+        return r;
+      },
+    });
+    console.log(`activator mode, scale down under load: ${describeLoad(report)}; ready pods before ${before}`);
+    expect(terminatedSome, timelines()).toBe(true);
+    // Keep going across the termination itself (the preStop sleep and the Endpoints change).
+    const across = await runLoad({
+      concurrency: 1,
+      maxRequests: 200,
+      maxDurationMs: 8000,
+      send: () => router.request(REV, '/sleep?ms=50', { timeoutMs: 60_000 }),
+    });
+    expect(report.byStatus, describeLoad(report)).toEqual({ 200: report.total });
+    expect(across.byStatus, describeLoad(across)).toEqual({ 200: across.total });
+    expectOnlyActivatorsInEndpoints();
+  });
+
+  it('no load: scales to zero with the activators still in the public Endpoints; a request then starts it again', async () => {
+    const t0 = Date.now();
+    await waitWithTimelines('Deployment scaled to zero', () => replicas.firstAfter(t0, (v) => v === 0), 90_000);
+    await waitFor('revision pods gone', async () => (await revisionPods()).length === 0, { timeoutMs: 60_000 });
+    expect(endpoints.current?.length, timelines()).toBe(1);
+    const again = await router.request(REV, '/', { timeoutMs: 60_000 });
+    expect(again.status, again.body).toBe(200);
+    expect(again.body).toBe('Hello World!\n');
+    expectOnlyActivatorsInEndpoints();
+  });
+});
