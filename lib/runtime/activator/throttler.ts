@@ -104,7 +104,7 @@ export class RevisionThrottler {
   private readonly podCapacity: number;
   private pods: PodTracker[] = [];
   /** Requests admitted by the breaker that wait for a pod slot to free up or a pod to appear. */
-  private readonly slotWaiters = new Set<() => void>();
+  private readonly slotWaiters = new Set<SlotWaiter>();
 
   constructor(private readonly props: ThrottlerProps) {
     this.podCapacity = props.containerConcurrency > 0 ? props.containerConcurrency : Infinity;
@@ -155,9 +155,10 @@ export class RevisionThrottler {
 
   /**
    * Takes a slot on a pod picked by the LB policy and tells the client (or fails it when every
-   * pod was tried); false, with nothing done, when every untried pod is full.
+   * pod was tried); false, with nothing done, when every untried pod is full. (Also used by
+   * PendingReservation, below.)
    */
-  private takePodSlot(tried: ReadonlySet<string>, client: ReservationClient, releaseRevision: Release): boolean {
+  takePodSlot(tried: ReadonlySet<string>, client: ReservationClient, releaseRevision: Release): boolean {
     const untried = tried.size === 0 ? this.pods : this.pods.filter((p) => !tried.has(p.id));
     if (this.pods.length > 0 && untried.length === 0) {
       releaseRevision();
@@ -172,42 +173,33 @@ export class RevisionThrottler {
 
   /** `reserve` when the request has to wait: for a revision slot (`releaseRevision` undefined), or for a pod slot. */
   private reserveLater(tried: ReadonlySet<string>, client: ReservationClient, releaseRevision: Release | undefined): () => void {
-    let cancelled = false;
-    let leave: (() => void) | undefined;
-    const withRevisionSlot = (release: Release): void => {
-      leave = undefined;
-      if (cancelled) return release();
-      const pickPod = (): void => {
-        if (!this.takePodSlot(tried, client, release)) waitForPod();
-      };
-      const waitForPod = (): void => {
-        const wake = () => {
-          this.slotWaiters.delete(wake);
-          leave = undefined;
-          pickPod();
-        };
-        this.slotWaiters.add(wake);
-        leave = () => {
-          this.slotWaiters.delete(wake);
-          release();
-        };
-      };
-      // Admitted requests already waiting for a pod slot go first.
-      if (this.slotWaiters.size > 0) waitForPod();
-      else pickPod();
-    };
+    const pending = new PendingReservation(this, tried, client);
     if (releaseRevision !== undefined) {
-      withRevisionSlot(releaseRevision);
+      pending.granted(releaseRevision);
     } else {
-      leave = this.breaker.wait(withRevisionSlot);
-      if (leave === undefined) client.failed(new QueueFullError());
+      const leave = this.breaker.wait(pending.granted.bind(pending));
+      if (leave === undefined) {
+        client.failed(new QueueFullError());
+        return NOTHING_TO_CANCEL;
+      }
+      pending.leaveRevisionQueue = leave;
     }
-    return () => {
-      cancelled = true;
-      const giveUp = leave;
-      leave = undefined;
-      giveUp?.();
-    };
+    return pending.cancel.bind(pending);
+  }
+
+  /** For PendingReservation: whether admitted requests already wait for a pod slot (they go first). */
+  hasSlotWaiters(): boolean {
+    return this.slotWaiters.size > 0;
+  }
+
+  /** For PendingReservation: waits for a pod slot to free up or a pod to appear. */
+  joinSlotQueue(waiter: SlotWaiter): void {
+    this.slotWaiters.add(waiter);
+  }
+
+  /** For PendingReservation: stops waiting for a pod slot. */
+  leaveSlotQueue(waiter: SlotWaiter): void {
+    this.slotWaiters.delete(waiter);
   }
 
   /** A pod slot was given back: requests waiting for one try again. */
@@ -264,22 +256,84 @@ export class RevisionThrottler {
   private waitForSlot(signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
-      const wake = () => {
-        this.slotWaiters.delete(wake);
-        signal.removeEventListener('abort', onAbort);
-        resolve();
+      const waiter: SlotWaiter = {
+        wake: () => {
+          this.slotWaiters.delete(waiter);
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
       };
       const onAbort = () => {
-        this.slotWaiters.delete(wake);
+        this.slotWaiters.delete(waiter);
         reject(signal.reason);
       };
-      this.slotWaiters.add(wake);
+      this.slotWaiters.add(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   private wakeSlotWaiters(): void {
     if (this.slotWaiters.size === 0) return;
-    for (const wake of [...this.slotWaiters]) wake();
+    for (const waiter of [...this.slotWaiters]) waiter.wake();
+  }
+}
+
+/** Waits for a pod slot to free up or a pod to appear. */
+interface SlotWaiter {
+  wake(): void;
+}
+
+/**
+ * A `reserve` that has to wait: first (maybe) for a revision slot, then (maybe) for a pod slot.
+ * An object with methods rather than closures: at saturation every request takes this path
+ * (docs/runtime-performance.md, "Activator path profile").
+ */
+class PendingReservation implements SlotWaiter {
+  private state: 'waiting for the revision' | 'waiting for a pod' | 'done' = 'waiting for the revision';
+  /** Leaves the revision's queue (the breaker's); set while waiting there. */
+  leaveRevisionQueue: (() => void) | undefined;
+  private releaseRevision: Release | undefined;
+
+  constructor(
+    private readonly throttler: RevisionThrottler,
+    private readonly tried: ReadonlySet<string>,
+    private readonly client: ReservationClient,
+  ) {}
+
+  /** The revision slot is ours. */
+  granted(release: Release): void {
+    this.leaveRevisionQueue = undefined;
+    if (this.state === 'done') return release(); // cancelled meanwhile
+    this.releaseRevision = release;
+    if (this.throttler.hasSlotWaiters()) return this.waitForPod(); // those already admitted go first
+    this.tryPod();
+  }
+
+  /** A pod slot may have freed up (or a pod appeared). */
+  wake(): void {
+    this.throttler.leaveSlotQueue(this);
+    this.tryPod();
+  }
+
+  cancel(): void {
+    const state = this.state;
+    this.state = 'done';
+    if (state === 'waiting for the revision') {
+      this.leaveRevisionQueue?.();
+    } else if (state === 'waiting for a pod') {
+      this.throttler.leaveSlotQueue(this);
+      this.releaseRevision!();
+    }
+  }
+
+  private tryPod(): void {
+    // 'done' before the client hears: it may give up from inside its callback.
+    this.state = 'done';
+    if (!this.throttler.takePodSlot(this.tried, this.client, this.releaseRevision!)) this.waitForPod();
+  }
+
+  private waitForPod(): void {
+    this.state = 'waiting for a pod';
+    this.throttler.joinSlotQueue(this);
   }
 }

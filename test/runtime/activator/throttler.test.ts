@@ -156,6 +156,28 @@ describe('RevisionThrottler.reserve', () => {
     expect(t.inFlight).toBe(1);
   });
 
+  it('an admitted request waits for a pod slot, takes the freed one, and gives its revision slot back when cancelled', () => {
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 5 });
+    t.updatePods([pod(5000), pod(5001)]);
+    const held: Reservation[] = [];
+    const client = { reserved: (r: Reservation) => held.push(r), failed: (e: Error) => expect.fail(e.message) };
+    const not5001 = new Set(['127.0.0.1:5001']);
+    t.reserve(new Set(), client); // 5000
+    t.reserve(not5001, client); // admitted (2 revision slots), but 5000 is full: waits for it
+    expect(held.map((r) => r.podId)).toEqual(['127.0.0.1:5000']);
+    expect(t.inFlight).toBe(2);
+    held[0].release();
+    expect(held.map((r) => r.podId)).toEqual(['127.0.0.1:5000', '127.0.0.1:5000']);
+    expect(t.inFlight).toBe(1);
+    const cancel = t.reserve(not5001, client); // waits for 5000 again
+    expect(t.inFlight).toBe(2);
+    cancel();
+    expect(t.inFlight).toBe(1);
+    held[1].release();
+    expect(held).toHaveLength(2);
+    expect(t.inFlight).toBe(0);
+  });
+
   it('fails with NoPodAcceptedError when every pod was tried', () => {
     const t = new RevisionThrottler({ containerConcurrency: 0, queueDepth: 5 });
     t.updatePods([pod(5000)]);
