@@ -10,7 +10,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { Probe } from '../model/kservice-props';
-import { DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, QueueEnv, SYSTEM_NAMESPACE } from '../contract/constants';
+import { Annotations, DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, QueueEnv, SYSTEM_NAMESPACE } from '../contract/constants';
 import { formatMilliBinarySI, parseMilli } from '../contract/quantity';
 import { drainToken } from './drain-token';
 import { compact } from '../model/json';
@@ -19,7 +19,6 @@ import { queueServingPort, type RevisionSpec } from '../model/spec';
 const LOCAL_ADDRESS = '127.0.0.1';
 /** config-observability with nothing configured, as Knative serializes it. */
 const EMPTY_OBSERVABILITY_CONFIG = '{"tracing":{},"metrics":{},"runtime":{},"requestMetrics":{}}';
-const FULL_DUPLEX_ANNOTATION = 'features.knative.dev/http-full-duplex';
 
 /** The runtime subcommand (the image's entrypoint is `kservice-runtime`). */
 export const QUEUE_PROXY_ARGS = ['queue-proxy'];
@@ -169,7 +168,7 @@ export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
     value(QueueEnv.SERVING_READINESS_PROBE, servingReadinessProbeJson(rev)),
     field(QueueEnv.HOST_IP, 'status.hostIP', 'v1'),
     value(QueueEnv.ENABLE_HTTP2_AUTO_DETECTION, 'false'),
-    value(QueueEnv.ENABLE_HTTP_FULL_DUPLEX, String(rev.templateAnnotations[FULL_DUPLEX_ANNOTATION] === 'Enabled')),
+    value(QueueEnv.ENABLE_HTTP_FULL_DUPLEX, String(rev.templateAnnotations[Annotations.HTTP_FULL_DUPLEX] === 'Enabled')),
     value(QueueEnv.ROOT_CA, ''),
     value(QueueEnv.QUEUE_PROXY_TLS_MIN_VERSION, ''),
     value(QueueEnv.QUEUE_PROXY_TLS_MAX_VERSION, ''),

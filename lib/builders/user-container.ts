@@ -15,7 +15,7 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
-import { DRAIN_TOKEN_HEADER, Ports, PRE_STOP_SLEEP_SECONDS, WAIT_FOR_DRAIN_PATH } from '../contract/constants';
+import { DRAIN_TOKEN_HEADER, Ports, PRE_STOP_SLEEP_SECONDS, UserContainerEnv, WAIT_FOR_DRAIN_PATH } from '../contract/constants';
 import type { ILifecycle } from 'kubernetes-models/v1/Lifecycle';
 import { hasQueueProxy } from '../model/data-plane';
 import { drainToken } from './drain-token';
@@ -37,7 +37,7 @@ export function buildServingContainer(rev: RevisionSpec, container: IContainer):
   const withPort: IContainer = {
     ...clone(container),
     ports: [{ name: USER_PORT_NAME, containerPort: rev.userPort }],
-    env: [...clone(container.env ?? []), { name: 'PORT', value: String(rev.userPort) }],
+    env: [...clone(container.env ?? []), { name: UserContainerEnv.PORT, value: String(rev.userPort) }],
   };
   const built = buildSidecarContainer(rev, withPort);
   const readinessProbe = hasQueueProxy(rev.dataPlane) ? built.readinessProbe : probeOnUserPort(built.readinessProbe, rev.userPort);
@@ -77,9 +77,9 @@ function probeOnUserPort(probe: IProbe | undefined, userPort: number): IProbe | 
 /** Reserved env every user container gets (knative/serving pkg/reconciler/revision/resources/env_var.go). */
 export function knativeEnv(rev: RevisionSpec): IEnvVar[] {
   return [
-    { name: 'K_REVISION', value: rev.name },
-    { name: 'K_CONFIGURATION', value: rev.configurationName },
-    { name: 'K_SERVICE', value: rev.serviceName },
+    { name: UserContainerEnv.REVISION, value: rev.name },
+    { name: UserContainerEnv.CONFIGURATION, value: rev.configurationName },
+    { name: UserContainerEnv.SERVICE, value: rev.serviceName },
   ];
 }
 

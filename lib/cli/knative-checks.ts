@@ -3,11 +3,9 @@
  * for Revision documents. Every rule the constructs also apply lives once in lib/model
  * (validate-props.ts, knative-rules.ts) or lib/contract (autoscaling.ts) and is called from here
  * or, for Services, from compile.ts through the props (graph.ts modelDiagnostics); this file keeps
- * only what a Service document can say and the props cannot: `configurationName` in traffic, and
- * volume mounts naming volumes (knative/serving pkg/apis/serving/k8s_validation.go).
+ * only what a Service document can say and the props cannot: `configurationName` in traffic.
  */
-import { AUTOSCALING_PREFIX } from './schema/annotations';
-import { parseAutoscaling, writtenAnnotationKey } from '../contract/autoscaling';
+import { AUTOSCALING_ANNOTATION_PREFIX, parseAutoscaling, writtenAnnotationKey } from '../contract/autoscaling';
 import type { ServingConfig } from '../contract/config';
 import { validateTemplate } from '../model/validate-props';
 import { ProblemList, parsePath, type PathSegments } from '../problems';
@@ -28,7 +26,6 @@ export function checkService(doc: SourceDocument): Diagnostic[] {
   const report = reporterFor(doc, out);
   const service = doc.value as KnativeService;
   checkConfigurationNames(service, report);
-  checkVolumes(service.spec.template.spec, ['spec', 'template', 'spec'], report);
   return out;
 }
 
@@ -45,7 +42,6 @@ export function checkRevisionDocument(doc: SourceDocument, config: ServingConfig
   validateTemplate(templateToProps(template), '', config.maxRevisionTimeoutSeconds, problems);
   for (const p of problems.list) report(templatePath(parsePath(p.path)), p.message);
   checkAutoscaling(template, ['metadata', 'annotations'], config, report);
-  checkVolumes(revision.spec, ['spec'], report);
   return out;
 }
 
@@ -57,29 +53,13 @@ function checkConfigurationNames(service: KnativeService, report: Report): void 
   });
 }
 
-function checkVolumes(spec: KnativeRevisionSpec, at: PathSegments, report: Report): void {
-  const volumes = new Map<string, number>();
-  (spec.volumes ?? []).forEach((volume, i) => {
-    const first = volumes.get(volume.name);
-    if (first !== undefined) report([...at, 'volumes', i, 'name'], `"${volume.name}" is already used by volumes[${first}]`);
-    else volumes.set(volume.name, i);
-  });
-  spec.containers.forEach((container, c) => {
-    (container.volumeMounts ?? []).forEach((mount, m) => {
-      if (!volumes.has(mount.name)) {
-        report([...at, 'containers', c, 'volumeMounts', m, 'name'], `no volume named "${mount.name}" in volumes`);
-      }
-    });
-  });
-}
-
 /**
  * Autoscaling annotations through the same parser the constructs and the runtime use, so the three
  * agree; its problems name the annotation key (canonical or as written).
  */
 function checkAutoscaling(template: KnativeRevisionTemplate, at: PathSegments, config: ServingConfig, report: Report): void {
   const annotations = template.metadata?.annotations ?? {};
-  const autoscaling = Object.fromEntries(Object.entries(annotations).filter(([k]) => k.startsWith(AUTOSCALING_PREFIX)));
+  const autoscaling = Object.fromEntries(Object.entries(annotations).filter(([k]) => k.startsWith(AUTOSCALING_ANNOTATION_PREFIX)));
   const cc = template.spec.containerConcurrency ?? config.containerConcurrency;
   for (const problem of parseAutoscaling(autoscaling, config, cc).problems) {
     report([...at, writtenAnnotationKey(problem.path, annotations)], problem.message);

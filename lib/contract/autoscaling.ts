@@ -7,7 +7,9 @@ import { Problem } from '../problems';
  * runtime autoscaler (to act on them) need. One module so the two can never disagree.
  */
 
-const PREFIX = 'autoscaling.knative.dev/';
+/** Every autoscaling annotation key starts with it (knative/serving pkg/apis/autoscaling/register.go GroupName). */
+export const AUTOSCALING_ANNOTATION_PREFIX = 'autoscaling.knative.dev/';
+const PREFIX = AUTOSCALING_ANNOTATION_PREFIX;
 
 export const AutoscalingAnnotations = {
   CLASS: `${PREFIX}class`,

@@ -59,6 +59,10 @@ export const Annotations = {
   LAST_APPLIED: 'kubectl.kubernetes.io/last-applied-configuration',
   INGRESS_CLASS: 'networking.knative.dev/ingress.class',
   PROGRESS_DEADLINE: 'serving.knative.dev/progress-deadline',
+  /** On the Service (knative/serving pkg/apis/serving/register.go RolloutDurationKey). */
+  ROLLOUT_DURATION: 'serving.knative.dev/rollout-duration',
+  /** On the revision template: Enabled or Disabled (knative/serving pkg/apis/serving/register.go). */
+  HTTP_FULL_DUPLEX: 'features.knative.dev/http-full-duplex',
 } as const;
 
 export const VISIBILITY_CLUSTER_LOCAL = 'cluster-local';
@@ -104,6 +108,18 @@ export const DRAIN_TOKEN_HEADER = 'K-Drain-Token';
 export const DRAIN_TOKEN_ENV = 'QUEUE_DRAIN_TOKEN';
 
 export const SYSTEM_NAMESPACE = 'knative-serving';
+
+/**
+ * Env vars the platform sets on every serving container (knative/serving
+ * pkg/reconciler/revision/resources/env_var.go and deploy.go): lib/builders/user-container.ts sets
+ * them, and lib/model/validate-props.ts refuses them as user env (they are reserved).
+ */
+export const UserContainerEnv = {
+  PORT: 'PORT',
+  REVISION: 'K_REVISION',
+  CONFIGURATION: 'K_CONFIGURATION',
+  SERVICE: 'K_SERVICE',
+} as const;
 
 /**
  * Env var names of the queue-proxy container: Knative's contract, in the order Knative sets them

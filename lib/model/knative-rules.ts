@@ -3,7 +3,10 @@
  * CLI's Knative documents (cli/knative-checks.ts). Each rule is written once here and returns a
  * message (or nothing); the callers only add their own field paths.
  */
+import { AUTOSCALING_ANNOTATION_PREFIX } from '../contract/autoscaling';
+import { Annotations } from '../contract/constants';
 import { Names } from '../contract/naming';
+import { GO_DURATION } from './schema/builders';
 import { isQuantity } from '../contract/quantity';
 
 /**
@@ -119,6 +122,45 @@ export function addedCapabilitiesProblem(add: readonly string[] | undefined): st
   return `must not be set: Knative's default features (kubernetes.containerspec-addcapabilities: disabled) do not allow adding capabilities, got [${add.join(', ')}]`;
 }
 
+type AnnotationProblem = { key: string; message: string };
+
+const GO_DURATION_PATTERN = new RegExp(GO_DURATION);
+const DURATION_HINT = 'must be a duration such as 30s, 5m or 1h';
+
+/**
+ * Revision template annotations Knative checks besides the autoscaling and queue-sidecar ones:
+ * progress-deadline is a duration (knative/serving pkg/apis/serving/v1/revision_validation.go
+ * validateProgressDeadlineAnnotation); http-full-duplex is Enabled or Disabled (the queue-proxy
+ * reads nothing else).
+ */
+export function templateAnnotationProblems(annotations: Readonly<Record<string, string>>): AnnotationProblem[] {
+  const problems: AnnotationProblem[] = [];
+  const deadline = annotations[Annotations.PROGRESS_DEADLINE];
+  if (deadline !== undefined && !GO_DURATION_PATTERN.test(deadline)) problems.push({ key: Annotations.PROGRESS_DEADLINE, message: DURATION_HINT });
+  const duplex = annotations[Annotations.HTTP_FULL_DUPLEX];
+  if (duplex !== undefined && duplex !== 'Enabled' && duplex !== 'Disabled') {
+    problems.push({ key: Annotations.HTTP_FULL_DUPLEX, message: 'must be Enabled or Disabled' });
+  }
+  return problems;
+}
+
+/**
+ * The Service's own annotations: rollout-duration is a duration (knative/serving
+ * pkg/apis/serving/metadata_validation.go ValidateRolloutDurationAnnotation), and autoscaling
+ * annotations are refused there (ValidateHasNoAutoscalingAnnotation): they act on revisions only.
+ */
+export function serviceAnnotationProblems(annotations: Readonly<Record<string, string>>): AnnotationProblem[] {
+  const problems: AnnotationProblem[] = [];
+  const rollout = annotations[Annotations.ROLLOUT_DURATION];
+  if (rollout !== undefined && !GO_DURATION_PATTERN.test(rollout)) problems.push({ key: Annotations.ROLLOUT_DURATION, message: DURATION_HINT });
+  for (const key of Object.keys(annotations)) {
+    if (key.startsWith(AUTOSCALING_ANNOTATION_PREFIX)) {
+      problems.push({ key, message: 'autoscaling annotations must be put under spec.template.metadata.annotations (props: templateAnnotations or autoscaling) to take effect' });
+    }
+  }
+  return problems;
+}
+
 const QUEUE_SIDECAR_QUANTITY_KEYS = ['cpu', 'memory', 'ephemeral-storage'].flatMap((r) =>
   ['request', 'limit'].map((k) => `queue.sidecar.serving.knative.dev/${r}-resource-${k}`),
 );
@@ -128,8 +170,8 @@ const QUEUE_SIDECAR_PERCENTAGE_KEYS = ['queue.sidecar.serving.knative.dev/resour
  * The queue-proxy resource annotations: quantities, and a percentage in 0.1..100
  * (knative/serving pkg/apis/serving/v1/revision_validation.go validateQueueSidecarResourceAnnotations).
  */
-export function queueSidecarAnnotationProblems(annotations: Readonly<Record<string, string>>): Array<{ key: string; message: string }> {
-  const problems: Array<{ key: string; message: string }> = [];
+export function queueSidecarAnnotationProblems(annotations: Readonly<Record<string, string>>): AnnotationProblem[] {
+  const problems: AnnotationProblem[] = [];
   for (const key of QUEUE_SIDECAR_QUANTITY_KEYS) {
     const v = annotations[key];
     if (v !== undefined && !isQuantity(v)) problems.push({ key, message: `must be a Kubernetes quantity such as 100m or 256Mi, got "${v}"` });

@@ -8,6 +8,7 @@
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import {
+  AUTOSCALING_ANNOTATION_PREFIX,
   AutoscalingAnnotations,
   canonicalizeAutoscalingAnnotations,
   DATA_PLANE_ANNOTATION,
@@ -31,7 +32,6 @@ import { publicServicePort, type RevisionSpec, type RouteSpec, type ServiceSpec 
 import { chooseDataPlane, serviceDataPlane, type ChosenDataPlane } from './data-plane';
 import { resolveTargets, trafficNames } from './traffic';
 
-const AUTOSCALING_PREFIX = 'autoscaling.knative.dev/';
 export const DEFAULT_NAMESPACE = 'default';
 const CLUSTER_LOCAL_DOMAIN = 'svc.cluster.local';
 
@@ -108,7 +108,7 @@ export function resolveRevision(
     templateLabels: { ...(template.templateLabels ?? {}) },
     // The mode annotation is the mode's input, not metadata: the builders write it where the runtime reads it.
     templateAnnotations: Object.fromEntries(
-      Object.entries(annotations).filter(([k]) => !k.startsWith(AUTOSCALING_PREFIX) && k !== DATA_PLANE_ANNOTATION),
+      Object.entries(annotations).filter(([k]) => !k.startsWith(AUTOSCALING_ANNOTATION_PREFIX) && k !== DATA_PLANE_ANNOTATION),
     ),
     autoscalingAnnotations: withClassAndMetric(autoscalingAnnotations, parsed.value.class, parsed.value.metric),
     autoscaling: parsed.value,
@@ -152,7 +152,7 @@ function resolveAutoscalingAnnotations(
   ctx: RevisionContext,
 ): Record<string, string> {
   const raw = Object.fromEntries(
-    Object.entries(template.templateAnnotations ?? {}).filter(([k]) => k.startsWith(AUTOSCALING_PREFIX)),
+    Object.entries(template.templateAnnotations ?? {}).filter(([k]) => k.startsWith(AUTOSCALING_ANNOTATION_PREFIX)),
   );
   const canonical = canonicalizeAutoscalingAnnotations(raw);
   const typed = autoscalingPropsToAnnotations(template.autoscaling ?? {});

@@ -4,7 +4,7 @@
  * before anything is added to the construct tree, so nothing is ever half-synthesized.
  */
 import { checkIngress } from '../contract/config';
-import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults } from '../contract/constants';
+import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults, UserContainerEnv } from '../contract/constants';
 import { currentRevisionName, resolveServiceSpec, seconds } from './resolve';
 import type { ServiceSpec } from './spec';
 import { Visibility, type KServiceProps, type RevisionTemplateProps } from './kservice-props';
@@ -14,6 +14,8 @@ import {
   isGeneratedRevisionName,
   queueSidecarAnnotationProblems,
   revisionNamePrefixProblem,
+  serviceAnnotationProblems,
+  templateAnnotationProblems,
   timeoutSecondsProblem,
   unknownRevisionProblem,
 } from './knative-rules';
@@ -23,7 +25,7 @@ import { isQuantity } from '../contract/quantity';
 import { checkPropsShape } from './props-shape';
 import { checkDataPlanes } from './data-plane';
 
-const RESERVED_ENV = ['PORT', 'K_REVISION', 'K_CONFIGURATION', 'K_SERVICE'];
+const RESERVED_ENV: readonly string[] = Object.values(UserContainerEnv);
 const DEFAULT_SERVICE_NAME_HINT = 'a DNS-1035 label: lowercase letters, digits and "-", starting with a letter, at most 63 characters';
 
 /**
@@ -53,6 +55,9 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
     problems.add('visibility', `must be one of ${Object.values(Visibility).join(', ')}, got "${props.visibility}"`);
   }
   checkIngress(props.config, problems);
+  for (const { key, message } of serviceAnnotationProblems(props.annotations ?? {})) {
+    problems.add(`annotations[${JSON.stringify(key)}]`, message);
+  }
   if (props.generation !== undefined && !(Number.isInteger(props.generation) && props.generation >= 1)) {
     problems.add('generation', `must be a whole number of at least 1, got ${props.generation}`);
   }
@@ -109,9 +114,11 @@ export function validateTemplate(
   // Knative bounds neither by the timeout (knative-rules.ts timeoutSecondsProblem).
   checkDuration(t.responseStartTimeout, at('responseStartTimeout'), problems);
   checkDuration(t.idleTimeout, at('idleTimeout'), problems);
-  for (const { key, message } of queueSidecarAnnotationProblems(t.templateAnnotations ?? {})) {
+  const annotations = t.templateAnnotations ?? {};
+  for (const { key, message } of [...queueSidecarAnnotationProblems(annotations), ...templateAnnotationProblems(annotations)]) {
     problems.add(at(`templateAnnotations[${JSON.stringify(key)}]`), message);
   }
+  validateVolumes(t, prefix, problems);
 }
 
 /** A duration in whole seconds, at least 0; its value, or undefined when unset or reported. */
@@ -156,6 +163,25 @@ function validateContainers(t: RevisionTemplateProps, prefix: string, problems: 
       problems.add(`${path}.portName`, `must be "http1" or "h2c", got "${c.portName}"`);
     }
     validateEnv(c.env, `${path}.env`, problems);
+  });
+}
+
+/**
+ * Volume names are unique and every mount names a volume (knative/serving
+ * pkg/apis/serving/k8s_validation.go validateVolumes, validateVolumeMounts).
+ */
+function validateVolumes(t: RevisionTemplateProps, prefix: string, problems: ProblemList): void {
+  const at = (p: string) => joinPath(prefix, p);
+  const volumes = new Map<string, number>();
+  (t.volumes ?? []).forEach((volume, i) => {
+    const first = volumes.get(volume.name);
+    if (first !== undefined) problems.add(at(`volumes[${i}].name`), `duplicate volume name "${volume.name}" (volume ${first} has it too)`);
+    else volumes.set(volume.name, i);
+  });
+  (t.containers ?? []).forEach((container, c) => {
+    (container.volumeMounts ?? []).forEach((mount, m) => {
+      if (!volumes.has(mount.name)) problems.add(at(`containers[${c}].volumeMounts[${m}].name`), `no volume named "${mount.name}" in volumes`);
+    });
   });
 }
 

@@ -143,7 +143,7 @@ const cases: Case[] = [
   { name: 'alias and canonical key together', files: { 'hello.yaml': annotated('autoscaling.knative.dev/min-scale: "1"', 'autoscaling.knative.dev/minScale: "2"') },
     stderr: ['hello.yaml:10:43 spec.template.metadata.annotations["autoscaling.knative.dev/minScale"]: duplicates autoscaling.knative.dev/min-scale; give only one of them'] },
   { name: 'autoscaling annotation on the Service', files: { 'hello.yaml': HELLO.replace('  name: hello\n', '  name: hello\n  annotations:\n    autoscaling.knative.dev/min-scale: "1"\n') },
-    stderr: ['hello.yaml:6:5 metadata.annotations["autoscaling.knative.dev/min-scale"]: autoscaling annotations must be put under spec.template.metadata.annotations to take effect'] },
+    stderr: ['hello.yaml:6:40 metadata.annotations["autoscaling.knative.dev/min-scale"]: autoscaling annotations must be put under spec.template.metadata.annotations (props: templateAnnotations or autoscaling) to take effect'] },
   { name: 'target burst capacity below -1', files: { 'hello.yaml': annotated('autoscaling.knative.dev/target-burst-capacity: "-2"') },
     stderr: ['hello.yaml:9:56 spec.template.metadata.annotations["autoscaling.knative.dev/target-burst-capacity"]: must be at least -1, got -2'] },
   { name: 'scale-down delay over an hour', files: { 'hello.yaml': annotated('autoscaling.knative.dev/scale-down-delay: "2h"') },

@@ -105,6 +105,13 @@ const cases: Case[] = [
   { name: 'added capability', service: container({ securityContext: { capabilities: { add: ['NET_ADMIN'] } } }),
     problems: [[`${C0}.securityContext.capabilities.add`, "must not be set: Knative's default features (kubernetes.containerspec-addcapabilities: disabled) do not allow adding capabilities, got [NET_ADMIN]"]] },
 
+  // --- volumes (knative/serving pkg/apis/serving/k8s_validation.go)
+  { name: 'mount of a missing volume', service: container({ volumeMounts: [{ name: 'data', mountPath: '/data' }] }),
+    problems: [[`${C0}.volumeMounts[0].name`, 'no volume named "data" in volumes']] },
+  { name: 'two volumes with one name',
+    service: spec({ volumes: [{ name: 'data', emptyDir: {} }, { name: 'data', emptyDir: {} }], containers: [{ image: IMAGE, volumeMounts: [{ name: 'data', mountPath: '/data' }] }] }),
+    problems: [['spec.template.spec.volumes[1].name', 'duplicate volume name "data" (volume 0 has it too)']] },
+
   // --- probes: the pod spec schema both front ends share (lib/model/schema/podspec.ts)
   { name: 'probe with an unknown field', service: container({ readinessProbe: { httpGet: { path: '/' }, periodSecond: 3 } }),
     problems: [[`${C0}.readinessProbe.periodSecond`, 'unknown field']] },
@@ -151,6 +158,16 @@ const cases: Case[] = [
   { name: 'static data plane with min-scale 0', service: annotations({ [DATA_PLANE_ANNOTATION]: 'static' }),
     problems: [[at(DATA_PLANE_ANNOTATION), 'data plane "static" needs min-scale >= 1 (nothing can wake a revision at zero without the activator); revision "hello-00001" has min-scale 0']] },
   { name: 'static data plane with min-scale 1', service: annotations({ [DATA_PLANE_ANNOTATION]: 'static', [`${A}min-scale`]: '1' }), problems: [] },
+
+  // --- other annotations Knative checks
+  { name: 'progress-deadline that is not a duration', service: annotations({ 'serving.knative.dev/progress-deadline': 'soon' }),
+    problems: [[at('serving.knative.dev/progress-deadline'), 'must be a duration such as 30s, 5m or 1h']] },
+  { name: 'http-full-duplex other than Enabled/Disabled', service: annotations({ 'features.knative.dev/http-full-duplex': 'yes' }),
+    problems: [[at('features.knative.dev/http-full-duplex'), 'must be Enabled or Disabled']] },
+  { name: 'rollout-duration that is not a duration', service: { metadata: { name: 'hello', annotations: { 'serving.knative.dev/rollout-duration': '5 minutes' } } },
+    problems: [['metadata.annotations["serving.knative.dev/rollout-duration"]', 'must be a duration such as 30s, 5m or 1h']] },
+  { name: 'autoscaling annotation on the Service', service: { metadata: { name: 'hello', annotations: { [`${A}min-scale`]: '1' } } },
+    problems: [[`metadata.annotations["${A}min-scale"]`, 'autoscaling annotations must be put under spec.template.metadata.annotations (props: templateAnnotations or autoscaling) to take effect']] },
 
   // --- autoscaling annotations (knative/serving pkg/apis/autoscaling/annotation_validation.go)
   { name: 'negative min-scale', service: annotations({ [`${A}min-scale`]: '-1' }), problems: [[at(`${A}min-scale`), 'must be at least 0, got -1']] },

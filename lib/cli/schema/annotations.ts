@@ -1,37 +1,20 @@
 /**
- * Annotations a revision template may carry (reference sections 7 and 11): every value is a string.
- * The autoscaling and queue-sidecar values are checked by the rules the constructs use
- * (`parseAutoscaling` in lib/contract/autoscaling.ts, lib/model/knative-rules.ts), so both front
- * ends give one message; only annotations the props have no rule for keep a pattern here.
+ * Annotations of a Service and of a revision template (reference sections 7 and 11): the schema
+ * says only that every value is a string. Their value rules are the model's, so both front ends
+ * give one message: `parseAutoscaling` (lib/contract/autoscaling.ts) and the annotation rules of
+ * lib/model/knative-rules.ts (queue-sidecar resources, progress-deadline, http-full-duplex,
+ * rollout-duration, no autoscaling annotations on the Service), run on the props the CLI builds.
  */
-import { Schema, GO_DURATION, pattern } from '../../model/schema/builders';
+import type { Schema } from '../../model/schema/builders';
 
-const AUTOSCALING = 'autoscaling.knative.dev/';
-
-const DURATION = pattern(GO_DURATION, 'must be a duration such as 30s, 5m or 1h');
+const stringValues = (): Schema => ({ type: 'object', additionalProperties: { type: 'string' } });
 
 /** Annotations of `spec.template.metadata` (and of Revision documents). */
 export function revisionAnnotationsSchema(): Schema {
-  const properties: Record<string, Schema> = {};
-  properties['serving.knative.dev/progress-deadline'] = DURATION;
-  properties['features.knative.dev/http-full-duplex'] = pattern('^(Enabled|Disabled)$', 'must be Enabled or Disabled');
-  return { type: 'object', properties, additionalProperties: { type: 'string' } };
+  return stringValues();
 }
 
-/**
- * Annotations of the Service itself. Knative rejects autoscaling annotations here: they only take
- * effect on the revision template.
- */
+/** Annotations of the Service itself. */
 export function serviceAnnotationsSchema(): Schema {
-  return {
-    type: 'object',
-    properties: { 'serving.knative.dev/rollout-duration': DURATION },
-    additionalProperties: { type: 'string' },
-    propertyNames: {
-      not: { pattern: '^autoscaling\\.knative\\.dev/' },
-      hint: 'autoscaling annotations must be put under spec.template.metadata.annotations to take effect',
-    },
-  };
+  return stringValues();
 }
-
-export const AUTOSCALING_PREFIX = AUTOSCALING;
