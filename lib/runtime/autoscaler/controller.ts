@@ -317,8 +317,9 @@ function isFresh(d: RevisionDeployment): boolean {
  * A sidecar-less revision (data-plane mode `activator`): its public Endpoints hold the activators
  * at every scale, never its pods (which have no queue-proxy port to serve on). With
  * containerConcurrency > 0 only one activator is listed, since each activator bounds the requests
- * it sends per pod by itself (Knative splits pod capacity between activators instead, which needs
- * the activators to know each other; ours do not): one activator's slots are then all there are.
+ * it sends per pod by itself: one activator's slots are then all there are. (Knative splits each
+ * pod's capacity between the activators instead, knative/serving pkg/activator/net/throttler.go,
+ * which needs the activators to know each other; ours do not.)
  */
 function alwaysProxied(d: RevisionDeployment): boolean {
   return d.dataPlane === DataPlaneModes.ACTIVATOR;
