@@ -4,7 +4,7 @@
  * before anything is added to the construct tree, so nothing is ever half-synthesized.
  */
 import { checkIngress } from '../contract/config';
-import { Ports, QUEUE_CONTAINER_NAME, RevisionDefaults, UserContainerEnv } from '../contract/constants';
+import { Labels, Ports, QUEUE_CONTAINER_NAME, RevisionDefaults, UserContainerEnv, VISIBILITY_CLUSTER_LOCAL } from '../contract/constants';
 import { currentRevisionName, resolveServiceSpec, seconds } from './resolve';
 import type { ServiceSpec } from './spec';
 import { Visibility, type KServiceProps, type RevisionTemplateProps } from './kservice-props';
@@ -53,6 +53,12 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
   }
   if (props.visibility !== undefined && !Object.values(Visibility).includes(props.visibility)) {
     problems.add('visibility', `must be one of ${Object.values(Visibility).join(', ')}, got "${props.visibility}"`);
+  }
+  // Knative reads only cluster-local from this label (knative/serving
+  // pkg/reconciler/route/visibility/visibility.go); any other value would silently mean external.
+  const visibilityLabel = props.labels?.[Labels.VISIBILITY];
+  if (visibilityLabel !== undefined && visibilityLabel !== VISIBILITY_CLUSTER_LOCAL) {
+    problems.add(`labels[${JSON.stringify(Labels.VISIBILITY)}]`, `must be ${VISIBILITY_CLUSTER_LOCAL} (omit the label for external visibility)`);
   }
   checkIngress(props.config, problems);
   for (const { key, message } of serviceAnnotationProblems(props.annotations ?? {})) {

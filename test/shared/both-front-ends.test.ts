@@ -131,6 +131,9 @@ const cases: Case[] = [
   { name: 'revision name not a DNS-1123 label', service: { spec: { template: { metadata: { name: 'hello-V1' } } } },
     problems: [['spec.template.metadata.name', '"hello-V1" must be a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters)']] },
 
+  { name: 'visibility label other than cluster-local', service: { metadata: { name: 'hello', labels: { 'networking.knative.dev/visibility': 'public' } } },
+    problems: [['metadata.labels["networking.knative.dev/visibility"]', 'must be cluster-local (omit the label for external visibility)']] },
+
   // --- traffic (knative/serving pkg/apis/serving/v1/traffic_validation.go)
   { name: 'percents not summing to 100', service: traffic({ latestRevision: true, percent: 60 }, { revisionName: 'hello-00001', percent: 30 }),
     problems: [['spec.traffic', 'percents must sum to 100, got 90']] },

@@ -17,17 +17,6 @@ export const SERVING_API_VERSION = 'serving.knative.dev/v1';
 
 const labels = mapOf(string());
 
-const serviceLabels: Schema = {
-  ...labels,
-  properties: {
-    'networking.knative.dev/visibility': {
-      type: 'string',
-      enum: ['cluster-local'],
-      hint: 'must be cluster-local (omit the label for external visibility)',
-    },
-  },
-};
-
 /** RevisionSpec: the PodSpec subset plus Knative's own fields (knative/serving pkg/apis/serving/v1/revision_types.go). */
 const revisionSpec = object({
   ...podSpecProperties,
@@ -71,7 +60,7 @@ export const serviceSchema: Schema = {
     {
       ...kindHeader('Service'),
       metadata: object(
-        { name: string(), namespace: string(), labels: serviceLabels, annotations: serviceAnnotationsSchema() },
+        { name: string(), namespace: string(), labels, annotations: serviceAnnotationsSchema() },
         ['name'],
       ),
       spec: object(
