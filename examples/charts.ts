@@ -3,7 +3,7 @@
  * them (`npx cdk8s synth`); the compiler tests snapshot and schema-check the same App.
  */
 import { App, Chart, Duration, type AppProps } from 'cdk8s';
-import { AutoscalingClass, AutoscalingMetric, Ingress, KService, ServingSystem, Visibility, type ServingConfigProps } from '../lib';
+import { AutoscalingClass, AutoscalingMetric, DataPlane, Ingress, KService, ServingSystem, Visibility, type ServingConfigProps } from '../lib';
 
 const HELLO_IMAGE = 'ghcr.io/knative/helloworld-go:latest';
 
@@ -95,6 +95,30 @@ export function tunedAutoscaling(app: App): KService {
 }
 
 /** Config of the Gateway API examples: HTTPRoutes and Gateway API Gateways instead of Istio's objects. */
+/**
+ * Two data-plane modes side by side: `lean` has no queue-proxy sidecar and keeps the activator in
+ * its path (scale to zero, concurrency limit and timeouts enforced by the activator); `edge` has
+ * neither sidecar nor activator: its public Service selects two fixed replicas.
+ */
+export function dataPlaneModes(app: App): KService[] {
+  const chart = new Chart(app, 'data-plane-modes');
+  return [
+    new KService(chart, 'lean', {
+      namespace: 'modes',
+      dataPlane: DataPlane.ACTIVATOR,
+      containerConcurrency: 4,
+      timeout: Duration.seconds(60),
+      containers: [{ image: 'ghcr.io/example/lean:1.0.0', readinessProbe: { httpGet: { path: '/ready' } } }],
+    }),
+    new KService(chart, 'edge', {
+      namespace: 'modes',
+      dataPlane: DataPlane.DIRECT,
+      autoscaling: { minScale: 2, maxScale: 2 },
+      containers: [{ image: 'ghcr.io/example/edge:1.0.0' }],
+    }),
+  ];
+}
+
 export const GATEWAY_API_CONFIG: ServingConfigProps = { ingress: Ingress.GATEWAY_API };
 
 /**
@@ -133,7 +157,7 @@ export function servingSystem(app: App): ServingSystem {
   return new ServingSystem(new Chart(app, 'serving-system'), 'serving');
 }
 
-export const EXAMPLES = { hello, canary, clusterLocal, grpc, hpaClass, tunedAutoscaling, gatewayApi } as const;
+export const EXAMPLES = { hello, canary, clusterLocal, grpc, hpaClass, tunedAutoscaling, gatewayApi, dataPlaneModes } as const;
 
 /** One App with every example and the ServingSystem. */
 export function buildExamplesApp(props: AppProps = {}): App {

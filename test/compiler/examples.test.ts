@@ -6,7 +6,7 @@ const charts = synthExamples();
 describe('examples', () => {
   it('has one chart per example plus the serving system', () => {
     expect(Object.keys(charts).sort()).toEqual(
-      ['canary', 'cluster-local', 'gateway-api', 'grpc', 'hello', 'hpa-class', 'serving-system', 'tuned-autoscaling'],
+      ['canary', 'cluster-local', 'data-plane-modes', 'gateway-api', 'grpc', 'hello', 'hpa-class', 'serving-system', 'tuned-autoscaling'],
     );
   });
 
