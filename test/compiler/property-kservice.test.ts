@@ -61,7 +61,7 @@ const props: fc.Arbitrary<KServiceProps> = fc.record(
     autoscaling: optional(autoscaling),
     traffic,
     visibility: optional(fc.constantFrom(Visibility.EXTERNAL, Visibility.CLUSTER_LOCAL)),
-    dataPlane: optional(fc.constantFrom(DataPlane.FULL, DataPlane.STATIC)),
+    dataPlane: optional(fc.constantFrom(DataPlane.FULL, DataPlane.ACTIVATOR, DataPlane.DIRECT, DataPlane.STATIC)),
     labels: optional(fc.dictionary(label, label, { maxKeys: 2 })),
     annotations: optional(fc.dictionary(label, fc.string({ maxLength: 8 }), { maxKeys: 2 })),
     generation: optional(fc.integer({ min: 1, max: 4 })),
