@@ -2,7 +2,8 @@
  * The `--config` file: Knative's config-* settings that shape a compiled graph, as
  * `ServingConfigProps`. Schema-checked first, then the rules between fields.
  */
-import { ServingConfigProps, TEMPLATE_FIELDS, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../contract/config';
+import { ServingConfigProps, checkServingConfig, resolveServingConfig, type ServingConfig } from '../contract/config';
+import { ProblemList, parsePath } from '../problems';
 import { Diagnostic } from './diagnostics';
 import { configSchema } from './schema/config';
 import { SourceDocument, diagnosticAt, parseYamlText, readText } from './source';
@@ -36,30 +37,15 @@ export function parseConfig(file: string, text: string): LoadedConfig {
   if (schemaProblems.length > 0) return { ...DEFAULTS, diagnostics: schemaProblems };
   const { apiVersion: _apiVersion, kind: _kind, ...props } = doc.value as ServingConfigProps & { apiVersion?: string; kind?: string };
   const config = resolveServingConfig(props);
-  const problems = checkConfig(doc, config);
+  const problems = checkConfig(doc, props);
   // A config with problems is not used further, so later checks cannot trip over it.
   return problems.length > 0 ? { ...DEFAULTS, diagnostics: problems } : { props, config, diagnostics: [] };
 }
 
-function checkConfig(doc: SourceDocument, config: ServingConfig): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const field of ['domainTemplate', 'tagTemplate'] as const) {
-    const dummy = Object.fromEntries(TEMPLATE_FIELDS[field].map((k) => [k, 'x']));
-    try {
-      renderHostTemplate(config[field], dummy);
-    } catch (error) {
-      out.push(diagnosticAt(doc, [field], `${(error as Error).message}; allowed: ${TEMPLATE_FIELDS[field].map((k) => `{{.${k}}}`).join(', ')}`));
-    }
-  }
-  if (config.revisionTimeoutSeconds > config.maxRevisionTimeoutSeconds) {
-    out.push(diagnosticAt(doc, ['revisionTimeoutSeconds'], `must be at most maxRevisionTimeoutSeconds (${config.maxRevisionTimeoutSeconds})`));
-  }
-  const a = config.autoscaler;
-  if (a.maxScaleLimit > 0 && a.maxScale > a.maxScaleLimit) {
-    out.push(diagnosticAt(doc, ['autoscaler', 'maxScale'], `must be at most maxScaleLimit (${a.maxScaleLimit})`));
-  }
-  if (a.maxScale > 0 && a.minScale > a.maxScale) {
-    out.push(diagnosticAt(doc, ['autoscaler', 'minScale'], `must be at most maxScale (${a.maxScale})`));
-  }
-  return out;
+/** The config rules the constructs apply to their `config` prop (contract/config.ts), at file positions. */
+function checkConfig(doc: SourceDocument, props: ServingConfigProps): Diagnostic[] {
+  const problems = new ProblemList();
+  checkServingConfig(props, problems);
+  // Their paths start with `config.`, the prop; the file is the config itself.
+  return problems.list.map((p) => diagnosticAt(doc, parsePath(p.path).slice(1), p.message));
 }

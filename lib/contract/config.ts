@@ -1,5 +1,6 @@
 import { DEFAULT_RUNTIME_IMAGE, Gateways, RevisionDefaults } from './constants';
 import { isDns1123Label } from './naming';
+import { isQuantity } from './quantity';
 import type { ProblemList } from '../problems';
 
 /**
@@ -316,3 +317,42 @@ export const TEMPLATE_FIELDS = {
   domainTemplate: ['Name', 'Namespace', 'Domain', 'Annotations', 'Labels'],
   tagTemplate: ['Tag', 'Name'],
 } as const;
+
+/** A host template that uses a field Knative does not give that template. */
+export function hostTemplateProblem(field: keyof typeof TEMPLATE_FIELDS, template: string): string | undefined {
+  try {
+    renderHostTemplate(template, Object.fromEntries(TEMPLATE_FIELDS[field].map((k) => [k, 'x'])));
+    return undefined;
+  } catch (error) {
+    return `${(error as Error).message}; allowed: ${TEMPLATE_FIELDS[field].map((k) => `{{.${k}}}`).join(', ')}`;
+  }
+}
+
+/**
+ * The rules between config fields, and the config values the CLI's --config schema cannot state
+ * as a type. One place for both front ends: the model calls it for KService `config` props
+ * (validate-props.ts), the CLI for its --config file (cli/config-file.ts). Paths start with
+ * `config.`, as for props.
+ */
+export function checkServingConfig(props: ServingConfigProps | undefined, problems: ProblemList): void {
+  checkIngress(props, problems);
+  for (const field of ['domainTemplate', 'tagTemplate'] as const) {
+    const template = props?.[field];
+    const problem = typeof template === 'string' ? hostTemplateProblem(field, template) : undefined;
+    if (problem) problems.add(`config.${field}`, problem);
+  }
+  for (const [field, value] of Object.entries(props?.queueSidecarResources ?? {})) {
+    if (value !== undefined && value !== '' && !isQuantity(value)) {
+      problems.add(`config.queueSidecarResources.${field}`, `must be a Kubernetes quantity such as 25m or 800Mi, or '' for none, got "${value}"`);
+    }
+  }
+  const config = resolveServingConfig(props);
+  if (config.revisionTimeoutSeconds > config.maxRevisionTimeoutSeconds) {
+    problems.add('config.revisionTimeoutSeconds', `must be at most maxRevisionTimeoutSeconds (${config.maxRevisionTimeoutSeconds})`);
+  }
+  const a = config.autoscaler;
+  if (a.maxScaleLimit > 0 && a.maxScale > a.maxScaleLimit) {
+    problems.add('config.autoscaler.maxScale', `must be at most maxScaleLimit (${a.maxScaleLimit})`);
+  }
+  if (a.maxScale > 0 && a.minScale > a.maxScale) problems.add('config.autoscaler.minScale', `must be at most maxScale (${a.maxScale})`);
+}

@@ -16,7 +16,7 @@ import {
   parseGoDuration,
   writtenAnnotationKey,
 } from '../contract/autoscaling';
-import { defaultRevisionTimeouts, Ingress, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../contract/config';
+import { defaultRevisionTimeouts, hostTemplateProblem, Ingress, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../contract/config';
 import { Annotations, Labels, RevisionDefaults, USER_CONTAINER_NAME, VISIBILITY_CLUSTER_LOCAL } from '../contract/constants';
 import type {
   AutoscalingProps,
@@ -325,11 +325,13 @@ function resolveRoute(
 ): RouteSpec {
   const clusterLocal = isClusterLocal(props, config);
   const byName = new Map(revisions.map((r) => [r.name, r]));
-  const render = (template: string, path: string, fields: Record<string, string>) => {
+  const render = (template: string, field: 'domainTemplate' | 'tagTemplate', fields: Record<string, string>) => {
     try {
       return renderHostTemplate(template, fields);
     } catch (e) {
-      problems.add(path, (e as Error).message);
+      // A field Knative does not offer was reported once, by checkServingConfig; one it offers
+      // but the compiler cannot fill ({{.Annotations}}, {{.Labels}}) is reported here.
+      if (hostTemplateProblem(field, template) === undefined) problems.add(`config.${field}`, (e as Error).message);
       return fields.Name ?? name;
     }
   };
@@ -343,11 +345,11 @@ function resolveRoute(
       Object.fromEntries(Object.entries(props.annotations ?? {}).filter(([k]) => k !== Annotations.LAST_APPLIED)),
     ),
     names: trafficNames(targets, {
-      hostName: (tag) => (tag === '' ? name : render(config.tagTemplate, 'config.tagTemplate', { Tag: tag, Name: name })),
+      hostName: (tag) => (tag === '' ? name : render(config.tagTemplate, 'tagTemplate', { Tag: tag, Name: name })),
       externalHost: (hostName) =>
         clusterLocal
           ? undefined
-          : render(config.domainTemplate, 'config.domainTemplate', { Name: hostName, Namespace: namespace, Domain: config.domain }),
+          : render(config.domainTemplate, 'domainTemplate', { Name: hostName, Namespace: namespace, Domain: config.domain }),
       servicePort: (rev) => publicServicePort(byName.get(rev) ?? { protocol: 'http1' }),
     }),
     externalGateway: config.externalGateway,

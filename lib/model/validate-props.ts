@@ -3,7 +3,7 @@
  * pkg/apis/serving/v1/*_validation.go, pkg/apis/serving/k8s_validation.go, pkg/apis/autoscaling/annotation_validation.go). Every problem is collected with its property path and raised once as a ValidationError
  * before anything is added to the construct tree, so nothing is ever half-synthesized.
  */
-import { checkIngress } from '../contract/config';
+import { checkServingConfig } from '../contract/config';
 import { Labels, Ports, QUEUE_CONTAINER_NAME, RevisionDefaults, UserContainerEnv, VISIBILITY_CLUSTER_LOCAL } from '../contract/constants';
 import { currentRevisionName, resolveServiceSpec, seconds } from './resolve';
 import type { ServiceSpec } from './spec';
@@ -21,7 +21,6 @@ import {
 } from './knative-rules';
 import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/naming';
 import { joinPath, ProblemList } from '../problems';
-import { isQuantity } from '../contract/quantity';
 import { checkPropsShape } from './props-shape';
 import { checkDataPlanes } from './data-plane';
 
@@ -37,6 +36,10 @@ export function compileServiceSpec(props: KServiceProps, defaultName: string): S
   // Wrong JavaScript types stop here, before any rule below reads them (props-shape.ts).
   checkPropsShape(props, problems);
   const name = props !== null && typeof props === 'object' && typeof props.name === 'string' ? props.name : defaultName;
+  problems.throwIfAny(`KService "${name}"`);
+  // A broken serving config would make every rule below that reads it report again (as the CLI
+  // stops at a broken --config): it is judged alone first.
+  checkServingConfig(props.config, problems);
   problems.throwIfAny(`KService "${name}"`);
   validateKServiceProps(props, defaultName, problems);
   const spec = resolveServiceSpec(props, defaultName, problems);
@@ -60,7 +63,6 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
   if (visibilityLabel !== undefined && visibilityLabel !== VISIBILITY_CLUSTER_LOCAL) {
     problems.add(`labels[${JSON.stringify(Labels.VISIBILITY)}]`, `must be ${VISIBILITY_CLUSTER_LOCAL} (omit the label for external visibility)`);
   }
-  checkIngress(props.config, problems);
   for (const { key, message } of serviceAnnotationProblems(props.annotations ?? {})) {
     problems.add(`annotations[${JSON.stringify(key)}]`, message);
   }
@@ -68,11 +70,6 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
     problems.add('generation', `must be a whole number of at least 1, got ${props.generation}`);
   }
   if (props.revisionName !== undefined) validateRevisionName(props.revisionName, name, 'revisionName', problems);
-  for (const [field, value] of Object.entries(props.config?.queueSidecarResources ?? {})) {
-    if (value !== undefined && value !== '' && !isQuantity(value)) {
-      problems.add(`config.queueSidecarResources.${field}`, `must be a Kubernetes quantity such as 25m or 800Mi, or '' for none, got "${value}"`);
-    }
-  }
   validateTemplate(props, '', props.config?.maxRevisionTimeoutSeconds, problems);
   validateRevisions(props, name, problems);
   validateTraffic(props, name, problems);

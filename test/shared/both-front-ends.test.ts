@@ -258,3 +258,54 @@ describe('both front ends give one message per rule', () => {
     expect(sorted(viaConstructs(c)), 'constructs').toEqual(expected);
   });
 });
+
+/**
+ * The serving config is the other input both front ends take: the CLI's --config file and the
+ * constructs' `config` prop. One rule, one message; the CLI reports in the config file, the
+ * constructs under `config.`.
+ */
+const configCases: readonly { name: string; config: Json; problems: readonly (readonly [string, string])[] }[] = [
+  { name: 'revision timeout above the maximum', config: { revisionTimeoutSeconds: 900 },
+    problems: [['revisionTimeoutSeconds', 'must be at most maxRevisionTimeoutSeconds (600)']] },
+  { name: 'tag template with a field Knative does not give it', config: { tagTemplate: '{{.Tag}}-{{.Nme}}' },
+    problems: [['tagTemplate', 'unknown template field {{.Nme}}; allowed: {{.Tag}}, {{.Name}}']] },
+  { name: 'domain template with a field Knative does not give it', config: { domainTemplate: '{{.Name}}.{{.Cluster}}' },
+    problems: [['domainTemplate', 'unknown template field {{.Cluster}}; allowed: {{.Name}}, {{.Namespace}}, {{.Domain}}, {{.Annotations}}, {{.Labels}}']] },
+  { name: 'autoscaler max-scale above max-scale-limit', config: { autoscaler: { maxScale: 20, maxScaleLimit: 10 } },
+    problems: [['autoscaler.maxScale', 'must be at most maxScaleLimit (10)']] },
+  { name: 'autoscaler min-scale above max-scale', config: { autoscaler: { minScale: 5, maxScale: 2 } },
+    problems: [['autoscaler.minScale', 'must be at most maxScale (2)']] },
+  { name: 'queue sidecar resource that is not a quantity', config: { queueSidecarResources: { memoryLimit: '1 GB' } },
+    problems: [['queueSidecarResources.memoryLimit', 'must be a Kubernetes quantity such as 25m or 800Mi, or \'\' for none, got "1 GB"']] },
+  { name: 'a config both accept', config: { domain: 'example.org', tagTemplate: '{{.Name}}-{{.Tag}}', autoscaler: { minScale: 1, maxScale: 3 } }, problems: [] },
+];
+
+describe('both front ends give one message per serving config rule', () => {
+  it.each(configCases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const dir = newDir({});
+    const file = path.join(dir, 'service.yaml');
+    const configFile = path.join(dir, 'config.yaml');
+    writeFileSync(file, stringify(BASE));
+    writeFileSync(configFile, stringify(c.config));
+    const cli = await compile({ inputs: [file], configFile }, async () => '').then(
+      () => [],
+      (error: unknown) => {
+        if (!(error instanceof DiagnosticError)) throw error;
+        for (const d of error.diagnostics) expect(d.file, d.message).toBe(configFile);
+        return error.diagnostics.map((d) => [d.path, d.message] as const);
+      },
+    );
+    const expected = sorted(c.problems);
+    expect(sorted(cli), 'CLI').toEqual(expected);
+
+    const props = serviceToProps(BASE as unknown as KnativeService, { current: 'hello-00001', generation: 1, earlier: [] }, c.config);
+    let constructs: (readonly [string, string])[] = [];
+    try {
+      new KService(new Chart(new App(), 'c'), 'hello', props);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      constructs = error.problems.map((p) => [p.path.replace(/^config\./, ''), p.message] as const);
+    }
+    expect(sorted(constructs), 'constructs').toEqual(expected);
+  });
+});

@@ -3,7 +3,7 @@
  * durations in seconds. `apiVersion`/`kind` are optional so a bare mapping works too.
  */
 import { Ingress } from '../../contract/config';
-import { DNS1123_LABEL, QUANTITY, Schema, boolean, integer, object, oneOfValues, pattern, string } from '../../model/schema/builders';
+import { DNS1123_LABEL, Schema, boolean, integer, object, oneOfValues, pattern, string } from '../../model/schema/builders';
 
 export const CONFIG_API_VERSION = 'kservice.cdk8s.io/v1alpha1';
 export const CONFIG_KIND = 'ServingConfig';
@@ -43,15 +43,17 @@ const autoscaler = object({
   maxScaleLimit: nonNegative,
 });
 
-/** config-deployment queue-sidecar-* resources; '' removes a default. */
-const quantityOrEmpty = pattern(`${QUANTITY}|^$`, "must be a Kubernetes quantity such as 25m or 800Mi, or '' for none");
+/**
+ * config-deployment queue-sidecar-* resources; '' removes a default. Their values are checked
+ * with the constructs' config rules (contract/config.ts checkServingConfig).
+ */
 const queueSidecarResources = object({
-  cpuRequest: quantityOrEmpty,
-  cpuLimit: quantityOrEmpty,
-  memoryRequest: quantityOrEmpty,
-  memoryLimit: quantityOrEmpty,
-  ephemeralStorageRequest: quantityOrEmpty,
-  ephemeralStorageLimit: quantityOrEmpty,
+  cpuRequest: string(),
+  cpuLimit: string(),
+  memoryRequest: string(),
+  memoryLimit: string(),
+  ephemeralStorageRequest: string(),
+  ephemeralStorageLimit: string(),
 });
 
 /** net-gateway-api's config-gateway (lib/contract/config.ts GatewayApiConfigProps). */
