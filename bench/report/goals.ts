@@ -48,6 +48,20 @@ function why(results: BenchResults, id: PathSummary['id']): string {
 
 const judge = (ok: boolean): Verdict => (ok ? 'met' : 'missed');
 
+/** A goal that compares two measured paths: 'not measured', saying why, when either is missing. */
+function comparePaths(r: BenchResults, goal: string, ids: readonly [PathSummary['id'], PathSummary['id']], compare: (a: PathSummary, b: PathSummary) => { ok: boolean; measured: string }): GoalResult {
+  const a = path(r, ids[0]);
+  const b = path(r, ids[1]);
+  if (!a) return { goal, verdict: 'not measured', measured: why(r, ids[0]) };
+  if (!b) return { goal, verdict: 'not measured', measured: why(r, ids[1]) };
+  const { ok, measured } = compare(a, b);
+  return { goal, verdict: judge(ok), measured };
+}
+
+/** Saturation of the first path at least that of the second. */
+const saturationAtLeast = (r: BenchResults, goal: string, ids: readonly [PathSummary['id'], PathSummary['id']]): GoalResult =>
+  comparePaths(r, goal, ids, (a, b) => ({ ok: a.saturationRps! >= b.saturationRps!, measured: `${a.saturationRps} vs ${b.saturationRps} rps (×${fmt(a.saturationRps! / b.saturationRps!)})` }));
+
 function queueProxyAddedP95(r: BenchResults): GoalResult {
   const goal = 'queue-proxy added p95 at 1,000 rps ≤ 1 ms';
   const qp = path(r, 'queue-proxy');
@@ -56,68 +70,50 @@ function queueProxyAddedP95(r: BenchResults): GoalResult {
 }
 
 function throughputVsHaproxy(r: BenchResults): GoalResult {
-  const goal = "saturation throughput ≥ ½ of HAProxy's on the same cores";
-  const qp = path(r, 'queue-proxy');
-  const ha = path(r, 'haproxy');
-  if (!qp) return { goal, verdict: 'not measured', measured: why(r, 'queue-proxy') };
-  if (!ha) return { goal, verdict: 'not measured', measured: why(r, 'haproxy') };
-  const ratio = qp.saturationRps! / ha.saturationRps!;
-  return { goal, verdict: judge(ratio >= 0.5), measured: `${fmt(ratio)}× (${qp.saturationRps} vs ${ha.saturationRps} rps)` };
+  return comparePaths(r, "saturation throughput ≥ ½ of HAProxy's on the same cores", ['queue-proxy', 'haproxy'], (qp, ha) => {
+    const ratio = qp.saturationRps! / ha.saturationRps!;
+    return { ok: ratio >= 0.5, measured: `${fmt(ratio)}× (${qp.saturationRps} vs ${ha.saturationRps} rps)` };
+  });
 }
 
 function noWorseThanKnative(r: BenchResults): GoalResult {
-  const goal = "p95 no worse than Knative's Go queue-proxy";
-  const qp = path(r, 'queue-proxy');
-  const kn = path(r, 'knative-queue-proxy');
-  if (!qp) return { goal, verdict: 'not measured', measured: why(r, 'queue-proxy') };
-  if (!kn) return { goal, verdict: 'not measured', measured: why(r, 'knative-queue-proxy') };
-  const perRun = (p: PathSummary) => p.runs.map((r) => fmt(r.fixedRate.p95Ms, 1)).join(' / ');
-  const caveat = (kn.fixedRateSuccess ?? 1) < 0.99
-    ? `; Knative's queue-proxy answered only ${fmt((kn.fixedRateSuccess ?? 0) * 100, 1)}% 2xx (the rest 503) with p95 per run ${perRun(kn)} ms against ours ${perRun(qp)} ms: the comparison rests on its stalls in this run`
-    : '';
-  return { goal, verdict: judge(qp.p95Ms! <= kn.p95Ms!), measured: `${fmt(qp.p95Ms!, 3)} ms vs ${fmt(kn.p95Ms!, 3)} ms (×${fmt(qp.p95Ms! / kn.p95Ms!, 3)})${caveat}` };
+  return comparePaths(r, "p95 no worse than Knative's Go queue-proxy", ['queue-proxy', 'knative-queue-proxy'], (qp, kn) => {
+    const perRun = (p: PathSummary) => p.runs.map((r) => fmt(r.fixedRate.p95Ms, 1)).join(' / ');
+    const caveat = (kn.fixedRateSuccess ?? 1) < 0.99
+      ? `; Knative's queue-proxy answered only ${fmt((kn.fixedRateSuccess ?? 0) * 100, 1)}% 2xx (the rest 503) with p95 per run ${perRun(kn)} ms against ours ${perRun(qp)} ms: the comparison rests on its stalls in this run`
+      : '';
+    return { ok: qp.p95Ms! <= kn.p95Ms!, measured: `${fmt(qp.p95Ms!, 3)} ms vs ${fmt(kn.p95Ms!, 3)} ms (×${fmt(qp.p95Ms! / kn.p95Ms!, 3)})${caveat}` };
+  });
+}
+
+/** Added p95 of one path (against the direct path) at most `limitMs`. */
+function addedP95AtMost(r: BenchResults, goal: string, id: PathSummary['id'], limitMs: number): GoalResult {
+  const p = path(r, id);
+  if (!p || p.addedP95Ms === undefined) return { goal, verdict: 'not measured', measured: p ? why(r, 'direct') : why(r, id) };
+  return { goal, verdict: judge(p.addedP95Ms <= limitMs), measured: `${fmt(p.addedP95Ms, 3)} ms` };
 }
 
 function activatorAddedP95(r: BenchResults): GoalResult {
-  const goal = 'activator path added p95 ≤ 2 ms';
-  const act = path(r, 'activator');
-  if (!act || act.addedP95Ms === undefined) return { goal, verdict: 'not measured', measured: act ? why(r, 'direct') : why(r, 'activator') };
-  return { goal, verdict: judge(act.addedP95Ms <= 2), measured: `${fmt(act.addedP95Ms, 3)} ms` };
+  return addedP95AtMost(r, 'activator path added p95 ≤ 2 ms', 'activator', 2);
 }
 
 function activatorSaturation(r: BenchResults): GoalResult {
-  const goal = "activator path (activator + queue-proxy) saturation ≥ our queue-proxy's";
-  const act = path(r, 'activator');
-  const qp = path(r, 'queue-proxy');
-  if (!act) return { goal, verdict: 'not measured', measured: why(r, 'activator') };
-  if (!qp) return { goal, verdict: 'not measured', measured: why(r, 'queue-proxy') };
-  return { goal, verdict: judge(act.saturationRps! >= qp.saturationRps!), measured: `${act.saturationRps} vs ${qp.saturationRps} rps (×${fmt(act.saturationRps! / qp.saturationRps!)})` };
+  return saturationAtLeast(r, "activator path (activator + queue-proxy) saturation ≥ our queue-proxy's", ['activator', 'queue-proxy']);
 }
 
 function queueProxySaturationVsKnative(r: BenchResults): GoalResult {
-  const goal = "queue-proxy saturation ≥ Knative's Go queue-proxy (same run)";
-  const qp = path(r, 'queue-proxy');
-  const kn = path(r, 'knative-queue-proxy');
-  if (!qp) return { goal, verdict: 'not measured', measured: why(r, 'queue-proxy') };
-  if (!kn) return { goal, verdict: 'not measured', measured: why(r, 'knative-queue-proxy') };
-  return { goal, verdict: judge(qp.saturationRps! >= kn.saturationRps!), measured: `${qp.saturationRps} vs ${kn.saturationRps} rps (×${fmt(qp.saturationRps! / kn.saturationRps!)})` };
+  return saturationAtLeast(r, "queue-proxy saturation ≥ Knative's Go queue-proxy (same run)", ['queue-proxy', 'knative-queue-proxy']);
 }
 
 function modeActivatorAddedP95(r: BenchResults): GoalResult {
-  const goal = 'mode activator (activator → app, no sidecar) added p95 ≤ 2 ms';
-  const p = path(r, 'mode-activator');
-  if (!p || p.addedP95Ms === undefined) return { goal, verdict: 'not measured', measured: p ? why(r, 'direct') : why(r, 'mode-activator') };
-  return { goal, verdict: judge(p.addedP95Ms <= 2), measured: `${fmt(p.addedP95Ms, 3)} ms` };
+  return addedP95AtMost(r, 'mode activator (activator → app, no sidecar) added p95 ≤ 2 ms', 'mode-activator', 2);
 }
 
 function modeDirectP95(r: BenchResults): GoalResult {
-  const goal = 'mode direct p95 within 5% of the direct path';
-  const mode = path(r, 'mode-direct');
-  const direct = path(r, 'direct');
-  if (!mode) return { goal, verdict: 'not measured', measured: why(r, 'mode-direct') };
-  if (!direct) return { goal, verdict: 'not measured', measured: why(r, 'direct') };
-  const ratio = mode.p95Ms! / direct.p95Ms!;
-  return { goal, verdict: judge(ratio <= 1.05), measured: `${fmt(mode.p95Ms!, 3)} ms vs ${fmt(direct.p95Ms!, 3)} ms (×${fmt(ratio, 3)}; the same set-up on loopback, measured twice: the difference is run-to-run noise)` };
+  return comparePaths(r, 'mode direct p95 within 5% of the direct path', ['mode-direct', 'direct'], (mode, direct) => {
+    const ratio = mode.p95Ms! / direct.p95Ms!;
+    return { ok: ratio <= 1.05, measured: `${fmt(mode.p95Ms!, 3)} ms vs ${fmt(direct.p95Ms!, 3)} ms (×${fmt(ratio, 3)}; the same set-up on loopback, measured twice: the difference is run-to-run noise)` };
+  });
 }
 
 function sidecarlessPerPodMemory(r: BenchResults): GoalResult {
