@@ -134,6 +134,7 @@ function revisionModeProblems(rev: RevisionSpec, template: RevisionTemplateProps
   }
   if (mode === DataPlaneModes.ACTIVATOR) out.push(...activatorProbeProblems(rev, template, prefix));
   out.push(...burstCapacityProblems(mode, template, prefix));
+  if (!hasQueueProxy(mode)) out.push(...kubeletProbeProblems(rev, template, prefix, named));
   if (!hasQueueProxy(mode)) {
     for (const key of Object.keys(template.templateAnnotations ?? {}).filter((k) => k.startsWith(QUEUE_SIDECAR_PREFIX)).sort()) {
       out.push({ path: joinPath(prefix, `templateAnnotations["${key}"]`), message: `${named} has no queue-proxy sidecar, so its resources cannot be set; remove the annotation` });
@@ -156,6 +157,26 @@ function activatorProbeProblems(rev: RevisionSpec, template: RevisionTemplatePro
   const scheme = probe?.httpGet?.scheme;
   if (scheme !== undefined && scheme.toUpperCase() !== 'HTTP') return [{ path: `${at}.httpGet.scheme`, message: `must be HTTP: ${why}` }];
   return [];
+}
+
+/**
+ * Without the queue-proxy the kubelet runs every container's readiness probe as written (in `full`
+ * the queue-proxy runs the serving container's, and Knative drops the others' HTTP and TCP probes).
+ * The serving container's port is filled in with the user port (../builders/user-container.ts);
+ * another container has no port to default to, and Kubernetes refuses a probe without one.
+ */
+function kubeletProbeProblems(rev: RevisionSpec, template: RevisionTemplateProps, prefix: string, named: string): PathProblem[] {
+  const out: PathProblem[] = [];
+  (template.containers ?? []).forEach((c, i) => {
+    if (rev.containers[i]?.name === rev.servingContainerName) return;
+    const probe = c.readinessProbe;
+    const handler = probe?.httpGet ? 'httpGet' : probe?.tcpSocket ? 'tcpSocket' : probe?.grpc ? 'grpc' : undefined;
+    const port = handler && (probe![handler] as { port?: number | string }).port;
+    if (handler && (port === undefined || port === 0)) {
+      out.push({ path: joinPath(prefix, `containers[${i}].readinessProbe.${handler}.port`), message: `is required: in ${named} the kubelet runs this container's probe itself, and only the serving container's port is filled in` });
+    }
+  });
+  return out;
 }
 
 function burstCapacityProblems(mode: DataPlaneMode, template: RevisionTemplateProps, prefix: string): PathProblem[] {
