@@ -34,10 +34,14 @@ export function parseConfig(file: string, text: string): LoadedConfig {
   }
   const doc = documents[0];
   const schemaProblems = validateDocument(doc, configSchema);
-  if (schemaProblems.length > 0) return { ...DEFAULTS, diagnostics: schemaProblems };
+  if (typeof doc.value !== 'object' || doc.value === null || Array.isArray(doc.value)) return { ...DEFAULTS, diagnostics: schemaProblems };
   const { apiVersion: _apiVersion, kind: _kind, ...props } = doc.value as ServingConfigProps & { apiVersion?: string; kind?: string };
   const config = resolveServingConfig(props);
-  const problems = checkConfig(doc, props);
+  // The value rules skip values of the wrong type, so they run next to the schema's problems
+  // (every problem at once); nothing under a field the schema already flagged is reported again.
+  const flagged = schemaProblems.map((d) => d.path);
+  const within = (path: string, field: string) => path === field || path.startsWith(`${field}.`) || path.startsWith(`${field}[`);
+  const problems = [...schemaProblems, ...checkConfig(doc, props).filter((d) => !flagged.some((f) => within(d.path, f)))];
   // A config with problems is not used further, so later checks cannot trip over it.
   return problems.length > 0 ? { ...DEFAULTS, diagnostics: problems } : { props, config, diagnostics: [] };
 }

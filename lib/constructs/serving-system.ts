@@ -21,7 +21,7 @@ import {
   type ServingSystemSpec,
 } from '../builders/serving-system';
 import { buildExternalGatewayApiGateway, buildLocalGatewayApiGateway } from '../builders/gateway';
-import { checkIngress, DEFAULT_GATEWAY_API_CONFIG, Ingress, resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../contract/config';
+import { checkServingConfig, DEFAULT_GATEWAY_API_CONFIG, Ingress, resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../contract/config';
 import { Gateways } from '../contract/constants';
 import { isDns1123Label } from '../contract/naming';
 import { ProblemList } from '../problems';
@@ -156,7 +156,7 @@ function validateSystemProps(props: ServingSystemProps): void {
     if (n !== undefined && !(Number.isInteger(n) && n >= 1)) problems.add(key, `must be a whole number of at least 1, got ${n}`);
   }
   if (props.runtimeImage !== undefined && props.runtimeImage.trim() === '') problems.add('runtimeImage', 'must not be empty');
-  checkIngress(props.config, problems);
+  checkServingConfig(props.config, problems);
   (props.extraNamespaces ?? []).forEach((ns, i) => {
     if (!isDns1123Label(ns)) problems.add(`extraNamespaces[${i}]`, `"${ns}" must be a DNS-1123 label`);
   });

@@ -111,8 +111,7 @@ export function checkIngress(config: ServingConfigProps | undefined, problems: P
   const gatewayApi = config?.gatewayApi ?? {};
   for (const field of ['externalGateway', 'localGateway'] as const) {
     const ref = gatewayApi[field];
-    const [namespace, name, ...rest] = String(ref).split('/');
-    if (ref !== undefined && !(rest.length === 0 && isDns1123Label(namespace) && name !== undefined && isDns1123Label(name))) {
+    if (ref !== undefined && !isGatewayRef(String(ref))) {
       problems.add(`config.gatewayApi.${field}`, `must be NAMESPACE/NAME of a Gateway API Gateway, got "${ref}"`);
     }
   }
@@ -341,11 +340,13 @@ export function checkServingConfig(props: ServingConfigProps | undefined, proble
     const problem = typeof template === 'string' ? hostTemplateProblem(field, template) : undefined;
     if (problem) problems.add(`config.${field}`, problem);
   }
-  for (const [field, value] of Object.entries(props?.queueSidecarResources ?? {})) {
-    if (value !== undefined && value !== '' && !isQuantity(value)) {
+  const sidecar: unknown = props?.queueSidecarResources;
+  for (const [field, value] of Object.entries(typeof sidecar === 'object' && sidecar !== null ? sidecar : {})) {
+    if (typeof value === 'string' && value !== '' && !isQuantity(value)) {
       problems.add(`config.queueSidecarResources.${field}`, `must be a Kubernetes quantity such as 25m or 800Mi, or '' for none, got "${value}"`);
     }
   }
+  checkConfigValues(props ?? {}, problems);
   const config = resolveServingConfig(props);
   if (config.revisionTimeoutSeconds > config.maxRevisionTimeoutSeconds) {
     problems.add('config.revisionTimeoutSeconds', `must be at most maxRevisionTimeoutSeconds (${config.maxRevisionTimeoutSeconds})`);
@@ -355,4 +356,75 @@ export function checkServingConfig(props: ServingConfigProps | undefined, proble
     problems.add('config.autoscaler.maxScale', `must be at most maxScaleLimit (${a.maxScaleLimit})`);
   }
   if (a.maxScale > 0 && a.minScale > a.maxScale) problems.add('config.autoscaler.minScale', `must be at most maxScale (${a.maxScale})`);
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_NAME_HINT = 'must be a DNS name such as knative-local-gateway.istio-system.svc.cluster.local';
+
+/** [path under config, lowest, highest, whole numbers only, lowest excluded]. */
+type NumberRule = readonly [string, number, number, boolean, boolean?];
+
+/** The number ranges of config-defaults and config-autoscaler (knative/serving pkg/apis/config/defaults.go, pkg/autoscaler/config/config.go validate). */
+const NUMBER_RULES: readonly NumberRule[] = [
+  ['revisionTimeoutSeconds', 1, Infinity, true],
+  ['maxRevisionTimeoutSeconds', 1, Infinity, true],
+  ['revisionResponseStartTimeoutSeconds', 0, Infinity, true],
+  ['revisionIdleTimeoutSeconds', 0, Infinity, true],
+  ['containerConcurrency', 0, RevisionDefaults.CONTAINER_CONCURRENCY_MAX, true],
+  ['autoscaler.containerConcurrencyTargetPercentage', 0, 100, false, true],
+  ['autoscaler.containerConcurrencyTargetDefault', 0.01, Infinity, false],
+  ['autoscaler.requestsPerSecondTargetDefault', 0.01, Infinity, false],
+  ['autoscaler.targetBurstCapacity', -1, Infinity, false],
+  ['autoscaler.stableWindowSeconds', 6, 3600, true],
+  ['autoscaler.panicWindowPercentage', 1, 100, false],
+  ['autoscaler.panicThresholdPercentage', 110, 1000, false],
+  ['autoscaler.maxScaleUpRate', 1, Infinity, false, true],
+  ['autoscaler.maxScaleDownRate', 1, Infinity, false, true],
+  ['autoscaler.scaleToZeroGracePeriodSeconds', 6, 3600, true],
+  ['autoscaler.scaleToZeroPodRetentionPeriodSeconds', 0, 3600, true],
+  ['autoscaler.scaleDownDelaySeconds', 0, 3600, true],
+  ['autoscaler.activatorCapacity', 1, Infinity, false],
+  ['autoscaler.initialScale', 0, Infinity, true],
+  ['autoscaler.minScale', 0, Infinity, true],
+  ['autoscaler.maxScale', 0, Infinity, true],
+  ['autoscaler.maxScaleLimit', 0, Infinity, true],
+];
+
+/** What a number rule asks for, in words. */
+function numberRuleText([, min, max, whole, excludeMin]: NumberRule): string {
+  const kind = whole ? 'a whole number' : 'a number';
+  if (excludeMin) return max === Infinity ? `${kind} above ${min}` : `${kind} above ${min} and at most ${max}`;
+  return max === Infinity ? `${kind} of at least ${min}` : `${kind} from ${min} to ${max}`;
+}
+
+/**
+ * Values of single config fields: names and references, and number ranges. The CLI's --config
+ * schema states only their types, so a value is judged here once, for the file and the prop.
+ */
+function checkConfigValues(props: ServingConfigProps, problems: ProblemList): void {
+  const names: [string, unknown, RegExp | 'gateway', string][] = [
+    ['domain', props.domain, DNS_SUBDOMAIN, 'must be a DNS domain such as example.com'],
+    ['externalGateway', props.externalGateway, 'gateway', 'must be NAMESPACE/NAME of an Istio Gateway'],
+    ['localGateway', props.localGateway, 'gateway', 'must be NAMESPACE/NAME of an Istio Gateway'],
+    ['localGatewayService', props.localGatewayService, DNS_SUBDOMAIN, DNS_NAME_HINT],
+    ['gatewayApi.localGatewayService', props.gatewayApi?.localGatewayService, DNS_SUBDOMAIN, DNS_NAME_HINT],
+    ['gatewayApi.gatewayClassName', props.gatewayApi?.gatewayClassName, DNS_SUBDOMAIN, 'must be a GatewayClass name such as istio'],
+  ];
+  for (const [path, value, rule, hint] of names) {
+    if (typeof value !== 'string') continue;
+    const ok = rule === 'gateway' ? isGatewayRef(value) : rule.test(value);
+    if (!ok) problems.add(`config.${path}`, hint);
+  }
+  for (const rule of NUMBER_RULES) {
+    const [path, min, max, whole, excludeMin] = rule;
+    const value = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], props);
+    if (typeof value !== 'number') continue;
+    const ok = (!whole || Number.isInteger(value)) && (excludeMin ? value > min : value >= min) && value <= max;
+    if (!ok) problems.add(`config.${path}`, `must be ${numberRuleText(rule)}, got ${value}`);
+  }
+}
+
+function isGatewayRef(ref: string): boolean {
+  const [namespace, name, ...rest] = ref.split('/');
+  return rest.length === 0 && isDns1123Label(namespace) && name !== undefined && isDns1123Label(name);
 }
