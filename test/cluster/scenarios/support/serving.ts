@@ -31,7 +31,8 @@ export const RUNTIME_TEST_ENV = { QUEUE_DRAIN_SECONDS: '2', ACTIVATOR_DRAIN_SECO
  */
 export const FAST_AUTOSCALER: AutoscalerConfigProps = {
   stableWindowSeconds: 6,
-  scaleToZeroGracePeriodSeconds: 3,
+  // Knative's minimum (config-autoscaler validation; the constructs refuse less since ccdcb20).
+  scaleToZeroGracePeriodSeconds: 6,
   scaleToZeroPodRetentionPeriodSeconds: 0,
   allowZeroInitialScale: true,
 };
