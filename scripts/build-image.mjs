@@ -255,7 +255,13 @@ function compileCacheTree(tree, appDir, node) {
     }
     mkdirSync(dirname(stored), { recursive: true });
     cpSync(env.NODE_COMPILE_CACHE, `${stored}.${process.pid}.tmp`, { recursive: true });
-    renameSync(`${stored}.${process.pid}.tmp`, stored);
+    try {
+      renameSync(`${stored}.${process.pid}.tmp`, stored);
+    } catch (err) {
+      // Another build stored the same key meanwhile: use that one, so both builds agree.
+      rmSync(`${stored}.${process.pid}.tmp`, { recursive: true, force: true });
+      if (!existsSync(stored)) throw err;
+    }
     rmSync(scratch, { recursive: true, force: true });
   }
   let entries = 0;
