@@ -47,7 +47,8 @@ export const Names = {
   meshVirtualService: (route: string) => childName(route, '-mesh'),
 } as const;
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Also the pattern of the schemas' DNS labels (model/schema/builders.ts dnsLabel). */
+export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 export function isDns1123Label(s: string): boolean {

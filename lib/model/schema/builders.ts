@@ -7,6 +7,9 @@
  * with a hint fails, the hint replaces ajv's generic message, so users read
  * "must be an integer >= 0" instead of "must match pattern ^[0-9]+$".
  */
+import { DNS1123_LABEL as DNS1123_LABEL_REGEX, MAX_NAME_LENGTH } from '../../contract/naming';
+import { QUANTITY } from '../../contract/quantity';
+
 export type Schema = Record<string, unknown>;
 
 export function object(properties: Record<string, Schema>, required: string[] = []): Schema {
@@ -51,21 +54,18 @@ export function ref(name: string): Schema {
 /** A Kubernetes IntOrString (ports named or numbered). */
 export const intOrString: Schema = { type: ['integer', 'string'] };
 
-/** DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters. */
-export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters (contract/naming.ts). */
+export const DNS1123_LABEL = DNS1123_LABEL_REGEX.source;
 export const DNS1123_LABEL_HINT = "must be a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)";
-export const DNS1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
-export const DNS1035_LABEL_HINT = "must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter, ending with a letter or digit)";
 
 export function dnsLabel(): Schema {
-  return { type: 'string', pattern: DNS1123_LABEL, maxLength: 63, hint: DNS1123_LABEL_HINT };
+  return { type: 'string', pattern: DNS1123_LABEL, maxLength: MAX_NAME_LENGTH, hint: DNS1123_LABEL_HINT };
 }
 
-/** Kubernetes resource quantity, e.g. `100m`, `1Gi`, `0.5`, `2e3`. */
-export const QUANTITY = '^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?$';
+/** Kubernetes resource quantity, e.g. `100m`, `1Gi`, `0.5`, `2e3` (contract/quantity.ts). */
 export const quantity: Schema = {
   type: ['string', 'number'],
-  pattern: QUANTITY,
+  pattern: QUANTITY.source,
   hint: 'must be a Kubernetes quantity such as 100m, 0.5 or 256Mi',
 };
 
