@@ -36,6 +36,8 @@ interface Case {
   readonly config?: Json;
   /** [document field path, message]; empty: both accept it. */
   readonly problems: readonly (readonly [string, string])[];
+  /** What the CLI adds after the model's message (where it looks for revisions). */
+  readonly cliSuffix?: string;
 }
 
 const IMAGE = 'ghcr.io/example/hello:1';
@@ -152,6 +154,9 @@ const cases: Case[] = [
   { name: 'tag template making an invalid host name', service: traffic({ latestRevision: true, percent: 100, tag: 'old' }),
     config: { tagTemplate: '{{.Tag}}.{{.Name}}' },
     problems: [['metadata.name', 'config.tagTemplate (--config): host name "old.hello" is not a DNS-1123 label']] },
+  { name: 'traffic to an unknown revision', service: traffic({ latestRevision: true, percent: 50 }, { revisionName: 'hello-00007', percent: 50 }),
+    problems: [['spec.traffic[1].revisionName', 'revision "hello-00007" is not known; known revisions: hello-00001']],
+    cliSuffix: ' (add it as a Revision document or keep it in --history)' },
   { name: 'revisionName and latestRevision: true', service: traffic({ revisionName: 'hello-00001', latestRevision: true, percent: 100 }),
     problems: [['spec.traffic[0]', 'set either revisionName or latestRevision: true, not both']] },
   { name: 'latestRevision: false without revisionName', service: traffic({ latestRevision: false, percent: 100 }),
@@ -254,7 +259,7 @@ describe('both front ends give one message per rule', () => {
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const expected = sorted(c.problems);
-    expect(sorted(await viaCli(c)), 'CLI').toEqual(expected);
+    expect(sorted(await viaCli(c)), 'CLI').toEqual(sorted(c.problems.map(([p, m]) => [p, m + (c.cliSuffix ?? '')] as const)));
     expect(sorted(viaConstructs(c)), 'constructs').toEqual(expected);
   });
 });
