@@ -124,6 +124,20 @@ export function addedCapabilitiesProblem(add: readonly string[] | undefined): st
 
 type AnnotationProblem = { key: string; message: string };
 
+const PROBE_HANDLERS = ['httpGet', 'tcpSocket', 'exec', 'grpc'] as const;
+
+/**
+ * A probe has exactly one handler (knative/serving pkg/apis/serving/k8s_validation.go
+ * validateProbe). None is allowed only where Knative's defaulting adds one: the serving
+ * container's readiness probe gets a tcpSocket (pkg/apis/serving/v1/revision_defaults.go).
+ */
+export function probeHandlerProblem(probe: object | undefined, defaultsHandler: boolean): string | undefined {
+  if (probe === undefined) return undefined;
+  const handlers = PROBE_HANDLERS.filter((h) => (probe as Record<string, unknown>)[h] !== undefined);
+  if (handlers.length === 1 || (handlers.length === 0 && defaultsHandler)) return undefined;
+  return `must set exactly one of ${PROBE_HANDLERS.join(', ')}, got ${handlers.length === 0 ? 'none' : handlers.join(' and ')}`;
+}
+
 const GO_DURATION_PATTERN = new RegExp(GO_DURATION);
 const DURATION_HINT = 'must be a duration such as 30s, 5m or 1h';
 

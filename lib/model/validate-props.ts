@@ -12,6 +12,7 @@ import {
   addedCapabilitiesProblem,
   imageReferenceProblem,
   isGeneratedRevisionName,
+  probeHandlerProblem,
   queueSidecarAnnotationProblems,
   revisionNamePrefixProblem,
   serviceAnnotationProblems,
@@ -155,6 +156,11 @@ function validateContainers(t: RevisionTemplateProps, prefix: string, problems: 
     }
     const capabilities = addedCapabilitiesProblem(c.securityContext?.capabilities?.add);
     if (capabilities) problems.add(`${path}.securityContext.capabilities.add`, capabilities);
+    const serving = containers.length === 1 || c.port !== undefined || c.portName !== undefined;
+    for (const kind of ['readinessProbe', 'livenessProbe', 'startupProbe'] as const) {
+      const probe = probeHandlerProblem(c[kind], kind === 'readinessProbe' && serving);
+      if (probe) problems.add(`${path}.${kind}`, probe);
+    }
     if (c.name !== undefined) {
       if (!isDns1123Label(c.name)) problems.add(`${path}.name`, `"${c.name}" must be a DNS-1123 label`);
       if (c.name === QUEUE_CONTAINER_NAME) problems.add(`${path}.name`, `"${QUEUE_CONTAINER_NAME}" is reserved for the sidecar`);

@@ -119,6 +119,11 @@ const cases: Case[] = [
     problems: [[`${C0}.readinessProbe.periodSecond`, 'unknown field']] },
   { name: 'probe with a negative period', service: container({ livenessProbe: { tcpSocket: {}, periodSeconds: -1 } }),
     problems: [[`${C0}.livenessProbe.periodSeconds`, 'must be >= 0']] },
+  { name: 'probe with two handlers', service: container({ livenessProbe: { httpGet: { path: '/' }, tcpSocket: {} } }),
+    problems: [[`${C0}.livenessProbe`, 'must set exactly one of httpGet, tcpSocket, exec, grpc, got httpGet and tcpSocket']] },
+  { name: 'liveness probe without a handler', service: container({ livenessProbe: { periodSeconds: 3 } }),
+    problems: [[`${C0}.livenessProbe`, 'must set exactly one of httpGet, tcpSocket, exec, grpc, got none']] },
+  { name: 'readiness probe without a handler (Knative adds tcpSocket)', service: container({ readinessProbe: { periodSeconds: 3 } }), problems: [] },
   { name: 'probes Knative accepts', service: container({ readinessProbe: { httpGet: { path: '/ready' }, periodSeconds: 1 }, startupProbe: { tcpSocket: {} } }), problems: [] },
 
   // --- names
