@@ -26,8 +26,6 @@ const SELECTOR = `${Labels.REVISION}=${REV}`;
 const ENDPOINTS_CONTROLLER = 'kube-controller-manager';
 
 const cluster = useServingCluster({
-  // Knative's lower bound (nothing scales to zero here; FAST_AUTOSCALER's 3 s is for the scaling scenarios).
-  autoscaler: { scaleToZeroGracePeriodSeconds: 6 },
   services: (chart, config) => {
     new KService(chart, 'edge', {
       namespace: NS,
