@@ -268,8 +268,12 @@ function compileCacheTree(tree, appDir, node) {
   const copy = (from, to) => {
     makeDir(to);
     for (const entry of readdirSync(from, { withFileTypes: true })) {
-      if (entry.isDirectory()) copy(join(from, entry.name), join(to, entry.name));
-      else (writeFile(join(to, entry.name), readFileSync(join(from, entry.name))), (entries += 1));
+      if (entry.isDirectory()) {
+        copy(join(from, entry.name), join(to, entry.name));
+      } else {
+        writeFile(join(to, entry.name), readFileSync(join(from, entry.name)));
+        entries += 1;
+      }
     }
   };
   makeDir(join(tree, dirname(COMPILE_CACHE_DIR).slice(1)));
