@@ -4,12 +4,11 @@
  * it from the PodAutoscaler (whose labels and annotations it copies).
  */
 import { AutoscalingAnnotations, Metric } from '../contract/autoscaling';
+import { MAX_INT32 } from '../contract/constants';
 import { Names } from '../contract/naming';
 import { compact, type Json } from '../model/json';
 import { podAutoscalerAnnotations, revisionWorkloadLabels } from './meta';
 import type { RevisionSpec } from '../model/spec';
-
-const MAX_INT32 = 2147483647;
 
 export function buildHpa(rev: RevisionSpec): Json {
   const a = rev.autoscaling;

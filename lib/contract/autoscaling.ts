@@ -1,4 +1,5 @@
 import { AutoscalerConfigProps, ServingConfig } from './config';
+import { MAX_INT32 } from './constants';
 import { Problem } from '../problems';
 
 /**
@@ -211,11 +212,11 @@ export function parseAutoscaling(
     reader.problem(A.METRIC, `must be ${Metric.CONCURRENCY} or ${Metric.RPS} for the KPA class`);
   }
 
-  const target = reader.number(A.TARGET, { min: 0.01 });
+  const target = reader.number(A.TARGET, { min: 0.01, max: MAX_INT32 });
   const utilizationPct = reader.number(A.TARGET_UTILIZATION_PERCENTAGE, { min: 1, max: 100 });
-  const minScale = reader.integer(A.MIN_SCALE, { min: 0 }) ?? a.minScale;
-  const maxScale = reader.integer(A.MAX_SCALE, { min: 0 }) ?? a.maxScale;
-  const initialScale = reader.integer(A.INITIAL_SCALE, { min: 0 }) ?? a.initialScale;
+  const minScale = reader.integer(A.MIN_SCALE, { min: 0, max: MAX_INT32 }) ?? a.minScale;
+  const maxScale = reader.integer(A.MAX_SCALE, { min: 0, max: MAX_INT32 }) ?? a.maxScale;
+  const initialScale = reader.integer(A.INITIAL_SCALE, { min: 0, max: MAX_INT32 }) ?? a.initialScale;
   const activationScale = reader.integer(A.ACTIVATION_SCALE, { min: 2 });
   const scaleDownDelay = reader.duration(A.SCALE_DOWN_DELAY, { min: 0, max: ONE_HOUR });
   const retention = reader.duration(A.SCALE_TO_ZERO_POD_RETENTION_PERIOD, { min: 0, max: ONE_HOUR });

@@ -216,6 +216,12 @@ export const USER_CONTAINER_NAME = 'user-container';
 export const QUEUE_CONTAINER_NAME = 'queue-proxy';
 
 /** Revision-level defaults from config-defaults (knative/serving pkg/apis/config/defaults.go). */
+/**
+ * Kubernetes' int32 fields (replicas, HPA min/maxReplicas, averageUtilization): the largest value
+ * a scale or target annotation may carry and still become a valid object.
+ */
+export const MAX_INT32 = 2147483647;
+
 export const RevisionDefaults = {
   TIMEOUT_SECONDS: 300,
   MAX_TIMEOUT_SECONDS: 600,

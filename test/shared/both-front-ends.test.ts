@@ -184,6 +184,9 @@ const cases: Case[] = [
 
   // --- autoscaling annotations (knative/serving pkg/apis/autoscaling/annotation_validation.go)
   { name: 'negative min-scale', service: annotations({ [`${A}min-scale`]: '-1' }), problems: [[at(`${A}min-scale`), 'must be at least 0, got -1']] },
+  { name: 'max-scale beyond int32 (Kubernetes replicas)', service: annotations({ [`${A}max-scale`]: '2147483648' }), problems: [[at(`${A}max-scale`), 'must be at most 2147483647, got 2147483648']] },
+  { name: 'HPA target beyond int32 (averageUtilization)', service: annotations({ [`${A}class`]: 'hpa.autoscaling.knative.dev', [`${A}metric`]: 'cpu', [`${A}target`]: '2147483647.5' }),
+    problems: [[at(`${A}target`), 'must be at most 2147483647, got 2147483647.5']] },
   { name: 'negative min-scale under its alias', service: annotations({ [`${A}minScale`]: '-1' }), problems: [[at(`${A}minScale`), 'must be at least 0, got -1']] },
   { name: 'max-scale below min-scale', service: annotations({ [`${A}min-scale`]: '3', [`${A}max-scale`]: '2' }),
     problems: [[at(`${A}max-scale`), 'must be at least min-scale (3)']] },
