@@ -149,7 +149,50 @@ describe('data-plane mode activator', () => {
     for (const ip of revisionPodIPs) expect(endpoints.changes.some((ch) => ch.value.includes(ip)), timelines()).toBe(false);
   });
 
+  it('a pod deleted while it serves a request: that request completes, the next ones go to the other pods', async () => {
+    const stats = async (ip: string) => JSON.parse((await httpGet(`http://${ip}:8080/stats`, { timeoutMs: 2000 })).body) as { total: number; inFlight: number };
+    const long = router.request(REV, '/sleep?ms=3000', { timeoutMs: 60_000 });
+    const serving = await waitFor('the long request on a pod', async () => {
+      for (const p of (await revisionPods()).filter(isReady)) {
+        const ip = p.status?.podIP;
+        if (ip && (await stats(ip).catch(() => undefined))?.inFlight === 1) return p;
+      }
+      return undefined;
+    }, { timeoutMs: 30_000 });
+    const goneIP = serving.status!.podIP!;
+    const goneBefore = (await stats(goneIP)).total;
+    // Graceful deletion: the Endpoints drop the pod at once; its preStop sleep (5 s) keeps the app up.
+    await cluster().core.deleteNamespacedPod({ name: serving.metadata!.name!, namespace: NS });
+    await waitFor('the pod gone from the private Endpoints', async () => {
+      const ep = await cluster().core.readNamespacedEndpoints({ name: Names.privateService(REV), namespace: NS });
+      return !(ep.subsets ?? []).some((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])].some((a) => a.ip === goneIP));
+    }, { timeoutMs: 10_000 });
+    const next = await runLoad({ concurrency: 1, maxRequests: 5, maxDurationMs: 30_000, send: () => router.request(REV, '/sleep?ms=10', { timeoutMs: 30_000 }) });
+    expect(next.byStatus, describeLoad(next)).toEqual({ 200: 5 });
+    // Still inside the preStop sleep: the app is up, and none of the five reached it.
+    expect((await stats(goneIP)).total).toBe(goneBefore);
+    const answer = await long;
+    expect(answer.status, answer.body).toBe(200);
+    expect(answer.body).toBe('slept 3000\n');
+  });
+
   it('less load: pods terminate (preStop sleep) while requests run, and none is lost', async () => {
+    let upTo3 = false;
+    // The pod deleted above has left first: only a termination that starts under this load counts.
+    await waitFor('no revision pod terminating', async () => !(await revisionPods()).some((p) => p.metadata?.deletionTimestamp), { timeoutMs: 60_000 });
+    // Back up to three pods first, so less load has something to scale down.
+    const up = await runLoad({
+      concurrency: 4,
+      maxRequests: 2000,
+      maxDurationMs: 60_000,
+      until: () => upTo3,
+      send: async () => {
+        const r = await router.request(REV, '/sleep?ms=200', { timeoutMs: 60_000 });
+        if ((await revisionPods()).filter(isReady).length >= 3) upTo3 = true;
+        return r;
+      },
+    });
+    expect(up.byStatus, describeLoad(up)).toEqual({ 200: up.total });
     const before = (await revisionPods()).filter(isReady).length;
     let terminatedSome = false;
     const report = await runLoad({
