@@ -7,6 +7,7 @@
  * private Endpoints while it serves). Every load loop is bounded in count and by the timeouts.
  */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -129,6 +130,26 @@ describe('activator in front of apps without a queue-proxy', () => {
     // Built from the X-Forwarded-* headers as they arrived, as Knative's ForwardedShimHandler does.
     expect(seen.headers.forwarded).toBe('proto=https');
     expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
+  it('a websocket reaches the app itself (no queue-proxy) and, once closed, frees its slot', async () => {
+    const socket = net.connect(activator.httpPort, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (c: Buffer) => received.push(c));
+    socket.write(
+      `GET /ws HTTP/1.1\r\nHost: ws.example.com\r\nKnative-Serving-Namespace: ${NS}\r\nKnative-Serving-Revision: cc1\r\n` +
+        'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await eventually(async () => Buffer.concat(received).includes('\r\n\r\n'), '101 answer');
+    expect(Buffer.concat(received).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    received.length = 0;
+    // A masked text frame "hi" (mask 0: the payload as is); test-app echoes it unmasked.
+    socket.write(Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]));
+    await eventually(async () => Buffer.concat(received).length >= 4, 'echo frame');
+    expect([...Buffer.concat(received)]).toEqual([0x81, 0x02, 0x68, 0x69]);
+    await new Promise<void>((resolve) => (socket.once('close', () => resolve()), socket.destroy()));
+    await eventually(async () => (await activatorMetric(activator.metricsPort, 'activator_in_flight', 'cc1')) === 0, 'slot freed');
+    expect(await fetchOutcome(activator.httpPort, '/', route('cc1'))).toEqual({ status: 200, body: 'Hello World!\n', complete: true });
   });
 
   it('containerConcurrency 1: 40 concurrent requests all served, the app never sees 2 at once', async () => {
