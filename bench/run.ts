@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startColdStart } from './coldstart/run';
+import { coldStartModes, startColdStart } from './coldstart/run';
 import { runDataplane } from './dataplane/run';
 import { installCleanupHandlers, setMeasuredNiceness, stopAllChildren } from './lib/children';
 import { BenchOptions, parseOptions, RESULTS_FILES, runOutputs, SectionName, SECTIONS, USAGE, UsageError } from './options';
@@ -65,7 +65,10 @@ async function main(): Promise<void> {
   }
   if (coldStart) {
     sections.coldstart = await timed('coldstart (after memory)', () => coldStart.result);
-    for (const h of sections.coldstart.hops ?? []) console.log(`coldstart: ${h.from} → ${h.to} (${h.owner}): median ${h.medianMs ?? '–'} ms, ${h.medianSharePercent ?? '–'} % (${h.samples} samples)`);
+    for (const m of coldStartModes(sections.coldstart)) {
+      console.log(`coldstart: mode ${m.mode}: overhead p50 ${m.overheadP50Ms ?? '–'} ms, p95 ${m.overheadP95Ms ?? '–'} ms (${m.samples.length} samples)`);
+      for (const h of m.hops ?? []) console.log(`coldstart: mode ${m.mode}: ${h.from} → ${h.to} (${h.owner}): median ${h.medianMs ?? '–'} ms, ${h.medianSharePercent ?? '–'} % (${h.samples} samples)`);
+    }
   }
 
   const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), uncommittedChanges: changes, machine: { ...machine, loadAverageAtEnd: loadAverage() }, durationsSeconds: durations, sections, notRun };

@@ -1,11 +1,15 @@
 // The cold-start measurement of the benchmark, on the real control plane (issue 5): the fixture of
 // test/cluster/scenarios (etcd, kube-apiserver, kube-controller-manager, the node agent as kubelet,
-// the compiled ServingSystem) with one KService that starts at zero, and the harness's exported
-// `measureColdStart`. Each sample starts from a fresh scale to zero: we wait until the autoscaler
-// has taken the revision to zero pods, then send one request to an activator pod.
+// the compiled ServingSystem) with one KService per scale-from-zero data-plane mode (issue 13:
+// `full` and `activator`, COLD_START_MODES), each starting at zero; the services differ only in
+// name, `dataPlane` and the target-burst-capacity mode activator requires (TARGET_BURST_CAPACITY). The modes take turns, the same number of samples each (the order flips
+// every round, so neither always goes first). Each sample starts from a fresh scale to zero: we
+// wait until the autoscaler has taken every measured revision to zero pods (so no pod of the other
+// mode is still terminating), then send one request to an activator pod.
 // Each sample also records a timeline (timeline.ts): the client's send and first-byte times, a
-// pod watch's ADDED time, the node agent's process start, the app's ready line, and the runtime's
-// own log lines (activator: poke, usable pods; autoscaler: decision, scale written).
+// pod watch's ADDED time, the node agent's process start, the app's ready line, the queue-proxy's
+// listening line (mode full only: mode activator has no queue-proxy, so that event is absent), and
+// the runtime's own log lines (activator: poke, usable pods; autoscaler: decision, scale written).
 // Started by bench/coldstart/run.ts, which passes BENCH_COLDSTART_SAMPLES and BENCH_COLDSTART_OUT
 // and reads the JSON written there. Not part of `npm test` (vitest.config.ts includes test/ only).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,19 +18,30 @@ import { makeInformer, type V1Pod } from '@kubernetes/client-node';
 import { expect, it } from 'vitest';
 import { Labels, Ports, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE, USER_CONTAINER_NAME } from '../../lib/contract/constants';
 import { KService } from '../../lib/constructs/kservice';
+import { DataPlane } from '../../lib/model/kservice-props';
 import { waitFor } from '../../test/cluster/harness/wait';
 import { readyLineEpochMs } from '../../test/cluster/scenarios/support/cold-start';
 import { revisionHeaders } from '../../test/cluster/scenarios/support/router';
 import { activatorPods, listPods, TEST_IMAGE, useServingCluster } from '../../test/cluster/scenarios/support/serving';
-import type { ColdStartSample } from './samples';
+import { COLD_START_MODES, type ColdStartMode, type ColdStartSample } from './samples';
 import { eventsFromLogs, queueProxyListeningAt, type Timeline, timelineProblems } from './timeline';
 
 const NS = 'bench';
-const SERVICE = 'cold';
-const REVISION = `${SERVICE}-00001`;
+/** `cold-full`, `cold-activator`: one service per mode. */
+const service = (mode: ColdStartMode) => `cold-${mode}`;
+const revision = (mode: ColdStartMode) => `${service(mode)}-00001`;
+/** The construct's DataPlane value of each mode (the same strings as the contract's DataPlaneModes). */
+const DATA_PLANE: Readonly<Record<ColdStartMode, DataPlane>> = { full: DataPlane.FULL, activator: DataPlane.ACTIVATOR };
 /** The autoscaler decides within seconds (stable window 6 s, grace 1 s); the wait is bounded anyway. */
 const SCALE_TO_ZERO_TIMEOUT_MS = 120_000;
 
+/**
+ * The one other difference between the services: mode full keeps its earlier runs' target-burst-
+ * capacity 0 (the activator leaves the path once a pod is up); mode activator refuses any value but
+ * -1 (lib/model/data-plane.ts: it is always in the path), so it sets none.
+ */
+const TARGET_BURST_CAPACITY: Readonly<Record<ColdStartMode, { targetBurstCapacity?: number }>> = { full: { targetBurstCapacity: 0 }, activator: {} };
+/** Per mode. */
 const samples = Number(process.env.BENCH_COLDSTART_SAMPLES ?? 3);
 const outFile = process.env.BENCH_COLDSTART_OUT;
 /** The bench creates this file when the machine is quiet again (it runs the memory window meanwhile). */
@@ -38,23 +53,29 @@ const cluster = useServingCluster({
   // 6 s stable window (Knative's minimum) stays, the grace period after it is cut to 1 s.
   autoscaler: { scaleToZeroGracePeriodSeconds: 1 },
   services: (chart, config) => {
-    new KService(chart, SERVICE, {
-      namespace: NS,
-      config,
-      containers: [{ image: TEST_IMAGE }],
-      autoscaling: { initialScale: 0, maxScale: 1, targetBurstCapacity: 0 },
-    });
+    for (const mode of COLD_START_MODES) {
+      new KService(chart, service(mode), {
+        namespace: NS,
+        config,
+        containers: [{ image: TEST_IMAGE }],
+        dataPlane: DATA_PLANE[mode],
+        autoscaling: { initialScale: 0, maxScale: 1, ...TARGET_BURST_CAPACITY[mode] },
+      });
+    }
   },
 });
 
 async function waitForZeroPods(): Promise<void> {
   const core = cluster().core;
-  await waitFor(`${REVISION} at zero pods`, async () => (await listPods(core, NS, `${Labels.REVISION}=${REVISION}`)).length === 0, { timeoutMs: SCALE_TO_ZERO_TIMEOUT_MS });
+  for (const mode of COLD_START_MODES) {
+    const rev = revision(mode);
+    await waitFor(`${rev} at zero pods`, async () => (await listPods(core, NS, `${Labels.REVISION}=${rev}`)).length === 0, { timeoutMs: SCALE_TO_ZERO_TIMEOUT_MS });
+  }
 }
 
 /** When a watch first saw each pod of the revision (epoch ms), by pod name. */
-async function watchPodAdds(): Promise<{ addedAt: Map<string, number>; stop: () => Promise<void> }> {
-  const selector = `${Labels.REVISION}=${REVISION}`;
+async function watchPodAdds(rev: string): Promise<{ addedAt: Map<string, number>; stop: () => Promise<void> }> {
+  const selector = `${Labels.REVISION}=${rev}`;
   const informer = makeInformer<V1Pod>(cluster().controlPlane.kubeConfig, `/api/v1/namespaces/${NS}/pods`, () => cluster().core.listNamespacedPod({ namespace: NS, labelSelector: selector }), selector);
   const addedAt = new Map<string, number>();
   informer.on('add', (pod) => {
@@ -73,10 +94,10 @@ interface TimedResponse {
 }
 
 /** One GET with epoch-ms timestamps for send, first byte (status line) and end of body. */
-function timedGet(host: string, timeoutMs = 60_000): Promise<TimedResponse> {
+function timedGet(host: string, rev: string, timeoutMs = 60_000): Promise<TimedResponse> {
   return new Promise((resolve, reject) => {
     const sentAt = Date.now();
-    const req = request({ host, port: Ports.QUEUE_HTTP, path: '/', headers: revisionHeaders(NS, REVISION), agent: false, timeout: timeoutMs }, (res) => {
+    const req = request({ host, port: Ports.QUEUE_HTTP, path: '/', headers: revisionHeaders(NS, rev), agent: false, timeout: timeoutMs }, (res) => {
       const firstByteAt = Date.now();
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, sentAt, firstByteAt, endAt: Date.now() }));
@@ -101,27 +122,29 @@ async function systemLogs(): Promise<string> {
   return texts.join('\n');
 }
 
-async function sample(activatorIP: string): Promise<ColdStartSample> {
-  const before = new Set((await listPods(cluster().core, NS, `${Labels.REVISION}=${REVISION}`)).map((p) => p.metadata?.name));
-  const watch = await watchPodAdds();
+async function sample(mode: ColdStartMode, activatorIP: string): Promise<ColdStartSample> {
+  const rev = revision(mode);
+  const before = new Set((await listPods(cluster().core, NS, `${Labels.REVISION}=${rev}`)).map((p) => p.metadata?.name));
+  const watch = await watchPodAdds(rev);
   let response: TimedResponse;
   try {
-    response = await timedGet(activatorIP);
+    response = await timedGet(activatorIP, rev);
   } finally {
     await watch.stop();
   }
   expect(response.status).toBe(200);
-  const pod = await waitFor(`the pod that served the cold start of ${REVISION}`, async () => (await listPods(cluster().core, NS, `${Labels.REVISION}=${REVISION}`)).find((p) => !before.has(p.metadata?.name) && !p.metadata?.deletionTimestamp), { timeoutMs: 10_000 });
+  const pod = await waitFor(`the pod that served the cold start of ${rev}`, async () => (await listPods(cluster().core, NS, `${Labels.REVISION}=${rev}`)).find((p) => !before.has(p.metadata?.name) && !p.metadata?.deletionTimestamp), { timeoutMs: 10_000 });
   const name = pod.metadata?.name ?? '';
   const worker = cluster().agent.worker(NS, name);
   const started = worker?.containerStartedAt(USER_CONTAINER_NAME)?.getTime();
   const logFile = worker?.logFiles()[USER_CONTAINER_NAME];
   if (started === undefined || !logFile) throw new Error(`the node agent has no user container for pod ${name}`);
   const ready = await waitFor(`ready line of ${name}`, () => readyLineEpochMs(logFile), { timeoutMs: 10_000 });
+  // Mode activator's pod has no queue-proxy: no log, so no podReady (absent, not zero).
   const queueLog = worker.logFiles()[QUEUE_CONTAINER_NAME];
   const queueListening = queueLog && existsSync(queueLog) ? queueProxyListeningAt(readFileSync(queueLog, 'utf8')) : undefined;
   const timeline: Timeline = {
-    ...eventsFromLogs(await systemLogs(), NS, REVISION, response.sentAt),
+    ...eventsFromLogs(await systemLogs(), NS, rev, response.sentAt),
     requestSent: response.sentAt,
     podCreated: watch.addedAt.get(name),
     processStarted: started,
@@ -131,22 +154,25 @@ async function sample(activatorIP: string): Promise<ColdStartSample> {
   };
   const requestToResponseMs = response.endAt - response.sentAt;
   const appStartToReadyMs = ready - started;
-  return { requestToResponseMs, appStartToReadyMs, overheadMs: requestToResponseMs - appStartToReadyMs, pod: name, timeline, timelineProblems: timelineProblems(timeline) };
+  return { mode, requestToResponseMs, appStartToReadyMs, overheadMs: requestToResponseMs - appStartToReadyMs, pod: name, timeline, timelineProblems: timelineProblems(timeline, mode) };
 }
 
-it(`measures ${samples} cold starts, each from a fresh scale to zero`, async () => {
+it(`measures ${samples} cold starts per mode (${COLD_START_MODES.join(', ')}), each from a fresh scale to zero`, async () => {
   process.stderr.write('coldstart: cluster ready\n');
   if (goFile) await waitFor(`the bench's go signal (${goFile})`, () => existsSync(goFile), { timeoutMs: GO_TIMEOUT_MS, intervalMs: 100 });
   const results: ColdStartSample[] = [];
   for (let i = 1; i <= samples; i++) {
-    await waitForZeroPods();
-    const activatorIP = (await activatorPods(cluster()))[0]?.status?.podIP;
-    expect(activatorIP, 'a ready activator pod').toBeTruthy();
-    const m = await sample(activatorIP!);
-    results.push(m);
-    const hops = m.timelineProblems?.length ? ` (timeline: ${m.timelineProblems.join(', ')})` : '';
-    process.stderr.write(`coldstart: sample ${i}/${samples}: request-to-response ${m.requestToResponseMs.toFixed(0)} ms, app start-to-ready ${m.appStartToReadyMs} ms, overhead ${m.overheadMs.toFixed(0)} ms${hops}\n`);
-    if (outFile) writeFileSync(outFile, JSON.stringify(results));
+    const order = i % 2 === 1 ? COLD_START_MODES : [...COLD_START_MODES].reverse();
+    for (const mode of order) {
+      await waitForZeroPods();
+      const activatorIP = (await activatorPods(cluster()))[0]?.status?.podIP;
+      expect(activatorIP, 'a ready activator pod').toBeTruthy();
+      const m = await sample(mode, activatorIP!);
+      results.push(m);
+      const hops = m.timelineProblems?.length ? ` (timeline: ${m.timelineProblems.join(', ')})` : '';
+      process.stderr.write(`coldstart: ${mode} sample ${i}/${samples}: request-to-response ${m.requestToResponseMs.toFixed(0)} ms, app start-to-ready ${m.appStartToReadyMs} ms, overhead ${m.overheadMs.toFixed(0)} ms${hops}\n`);
+      if (outFile) writeFileSync(outFile, JSON.stringify(results));
+    }
   }
-  expect(results).toHaveLength(samples);
+  for (const mode of COLD_START_MODES) expect(results.filter((r) => r.mode === mode)).toHaveLength(samples);
 });

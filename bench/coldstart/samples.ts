@@ -1,7 +1,17 @@
+import { AutoscalerClass, type DataPlaneMode, DataPlaneModes, scaleOwner } from '../../lib/contract/autoscaling';
 import type { Timeline } from './timeline';
+
+/**
+ * The data-plane modes that scale from zero, so have a cold start: those whose KPA revisions the
+ * autoscaler scales (`full`, `activator`; `direct` and `static` are pinned to initial-scale).
+ */
+export type ColdStartMode = Extract<DataPlaneMode, 'full' | 'activator'>;
+export const COLD_START_MODES: readonly ColdStartMode[] = Object.values(DataPlaneModes).filter((mode): mode is ColdStartMode => scaleOwner(AutoscalerClass.KPA, mode) === 'autoscaler');
 
 /** One cold-start sample, as cold-start.measure.ts writes it. */
 export interface ColdStartSample {
+  /** The revision's data-plane mode (absent in results written before the modes were measured: `full`). */
+  readonly mode?: ColdStartMode;
   /** From sending the request to the end of the response (a 13-byte body: first byte ≈ last byte). */
   readonly requestToResponseMs: number;
   /** From the user container's process start to its `ready` log line. */

@@ -1,12 +1,15 @@
 /**
  * The cold-start timeline: when each step of one cold start happened (epoch ms, one machine clock),
  * from the client, a pod watch, the node agent and the runtime's own JSON log lines (pino `time`).
- * Each hop is the time between two consecutive events; the report gives each hop's share of the
- * request-to-first-byte time, median over the samples.
+ * Each hop is the time between two consecutive events of the revision's data-plane mode (a mode
+ * without a step, like `activator` without a queue-proxy, has no such event: the hop before it
+ * runs to the next event); the report gives each hop's share of the request-to-first-byte time,
+ * median over the samples.
  */
 import { median, round } from '../lib/stats';
+import type { ColdStartMode } from './samples';
 
-/** The events in the order a cold start passes them. */
+/** The events in the order a cold start passes them (every mode's; see MODE_LACKS). */
 export const TIMELINE_EVENTS = [
   'requestSent', // the client sends the request to an activator pod
   'poked', // the activator pokes the autoscaler ('autoscaler poked')
@@ -22,8 +25,19 @@ export const TIMELINE_EVENTS = [
 export type TimelineEvent = (typeof TIMELINE_EVENTS)[number];
 export type Timeline = Partial<Record<TimelineEvent, number>>;
 
+/** Events a mode does not have: mode `activator` runs no queue-proxy, so it has no queue-proxy start. */
+const MODE_LACKS: Readonly<Record<ColdStartMode, readonly TimelineEvent[]>> = {
+  full: [],
+  activator: ['podReady'],
+};
+
+/** The events of one mode's cold start, in order. */
+export function modeEvents(mode: ColdStartMode): TimelineEvent[] {
+  return TIMELINE_EVENTS.filter((e) => !MODE_LACKS[mode].includes(e));
+}
+
 /** Which part of the system each hop (named by the event that ends it) belongs to. */
-export const HOP_OWNER: Readonly<Record<Exclude<TimelineEvent, 'requestSent'>, string>> = {
+const HOP_OWNER: Readonly<Record<Exclude<TimelineEvent, 'requestSent'>, string>> = {
   poked: 'activator',
   decided: 'autoscaler (poke handling)',
   scaleWritten: 'autoscaler → API server',
@@ -34,6 +48,11 @@ export const HOP_OWNER: Readonly<Record<Exclude<TimelineEvent, 'requestSent'>, s
   activatorLearned: 'activator (probing)',
   firstByte: 'activator → queue-proxy → app',
 };
+
+/** The owner of the hop ending at `to` in `mode` (mode activator proxies to the app itself). */
+export function hopOwner(to: Exclude<TimelineEvent, 'requestSent'>, mode: ColdStartMode): string {
+  return mode === 'activator' && to === 'firstByte' ? 'activator → app' : HOP_OWNER[to];
+}
 
 export interface HopSummary {
   readonly from: TimelineEvent;
@@ -98,12 +117,13 @@ export function queueProxyListeningAt(text: string): number | undefined {
   return undefined;
 }
 
-/** Each hop between consecutive events, median ms and median share of request → first byte. */
-export function summarizeHops(timelines: readonly Timeline[]): HopSummary[] {
+/** Each hop between consecutive events of `mode`, median ms and median share of request → first byte. */
+export function summarizeHops(timelines: readonly Timeline[], mode: ColdStartMode): HopSummary[] {
+  const events = modeEvents(mode);
   const hops: HopSummary[] = [];
-  for (let i = 1; i < TIMELINE_EVENTS.length; i++) {
-    const from = TIMELINE_EVENTS[i - 1];
-    const to = TIMELINE_EVENTS[i];
+  for (let i = 1; i < events.length; i++) {
+    const from = events[i - 1];
+    const to = events[i] as Exclude<TimelineEvent, 'requestSent'>;
     const ms: number[] = [];
     const shares: number[] = [];
     for (const t of timelines) {
@@ -117,7 +137,7 @@ export function summarizeHops(timelines: readonly Timeline[]): HopSummary[] {
     hops.push({
       from,
       to,
-      owner: HOP_OWNER[to as Exclude<TimelineEvent, 'requestSent'>],
+      owner: hopOwner(to, mode),
       medianMs: ms.length ? round(median(ms), 1) : undefined,
       medianSharePercent: shares.length ? round(median(shares), 1) : undefined,
       samples: ms.length,
@@ -126,11 +146,14 @@ export function summarizeHops(timelines: readonly Timeline[]): HopSummary[] {
   return hops;
 }
 
-/** Events missing from a timeline, or out of order (a clock or parsing problem worth reporting). */
-export function timelineProblems(t: Timeline): string[] {
-  const problems: string[] = [];
+/**
+ * Events of `mode` missing from a timeline or out of order (a clock or parsing problem worth
+ * reporting), and events the mode cannot have but that were recorded.
+ */
+export function timelineProblems(t: Timeline, mode: ColdStartMode): string[] {
+  const problems: string[] = MODE_LACKS[mode].filter((e) => t[e] !== undefined).map((e) => `${e} recorded, but mode ${mode} has none`);
   let last: { event: TimelineEvent; at: number } | undefined;
-  for (const event of TIMELINE_EVENTS) {
+  for (const event of modeEvents(mode)) {
     const at = t[event];
     if (at === undefined) {
       problems.push(`${event} missing`);

@@ -1,7 +1,9 @@
 // The cold-start timeline of the bench (bench/coldstart/timeline.ts): which runtime log lines make
-// which event, and how hops and their shares are summarized.
+// which event, and how hops and their shares are summarized per data-plane mode (mode activator
+// has no queue-proxy, so no podReady event: its hops skip it, and it is never counted as 0).
 import { describe, expect, it } from 'vitest';
-import { eventsFromLogs, queueProxyListeningAt, summarizeHops, TIMELINE_EVENTS, timelineProblems, type Timeline } from '../../bench/coldstart/timeline';
+import { COLD_START_MODES } from '../../bench/coldstart/samples';
+import { eventsFromLogs, modeEvents, queueProxyListeningAt, summarizeHops, TIMELINE_EVENTS, timelineProblems, type Timeline } from '../../bench/coldstart/timeline';
 
 const at = (ms: number) => new Date(ms).toISOString();
 const line = (ms: number, msg: string, extra: Record<string, unknown> = {}) => JSON.stringify({ level: 'info', time: at(ms), namespace: 'bench', revision: 'cold-00001', msg, ...extra });
@@ -40,7 +42,7 @@ describe('summarizeHops', () => {
     const a = timeline([0, 5, 10, 40, 140, 440, 840, 840, 940, 1000]); // total 1000
     const b = timeline([0, 5, 20, 60, 160, 460, 1800, 1860, 1900, 2000]); // total 2000
     const c = timeline([0, 3, 9, 30, 130, 330, 700, 730, 830, 900]); // total 900
-    const hops = summarizeHops([a, b, c]);
+    const hops = summarizeHops([a, b, c], 'full');
     expect(hops.map((h) => `${h.from}→${h.to}`)).toEqual(TIMELINE_EVENTS.slice(1).map((to, i) => `${TIMELINE_EVENTS[i]}→${to}`));
     const learn = hops.find((h) => h.to === 'activatorLearned')!;
     expect(learn.medianMs).toBe(100); // 100, 40, 100
@@ -53,10 +55,49 @@ describe('summarizeHops', () => {
   it('leaves a hop out of a sample missing one of its events', () => {
     const partial = { ...timeline([0, 5, 10, 40, 140, 440, 840, 840, 940, 1000]) };
     delete partial.decided;
-    const hops = summarizeHops([partial]);
+    const hops = summarizeHops([partial], 'full');
     expect(hops.find((h) => h.to === 'decided')).toMatchObject({ samples: 0, medianMs: undefined });
     expect(hops.find((h) => h.to === 'scaleWritten')).toMatchObject({ samples: 0 });
     expect(hops.find((h) => h.to === 'podCreated')).toMatchObject({ samples: 1, medianMs: 100 });
+  });
+});
+
+describe('the modes that scale from zero', () => {
+  it('are full and activator, from the contract (direct and static do not scale from zero)', () => {
+    expect(COLD_START_MODES).toEqual(['full', 'activator']);
+  });
+
+  it('mode activator has every event but the queue-proxy\'s', () => {
+    expect(modeEvents('full')).toEqual([...TIMELINE_EVENTS]);
+    expect(modeEvents('activator')).toEqual(TIMELINE_EVENTS.filter((e) => e !== 'podReady'));
+  });
+});
+
+describe('summarizeHops in mode activator', () => {
+  // requestSent, poked, decided, scaleWritten, podCreated, processStarted, appReady, activatorLearned, firstByte
+  const timeline = (offsets: readonly number[], start = 2_000_000): Timeline =>
+    Object.fromEntries(modeEvents('activator').map((e, i) => [e, start + offsets[i]])) as Timeline;
+  const hops = summarizeHops([timeline([0, 5, 10, 40, 140, 440, 500, 530, 600]), timeline([0, 5, 10, 40, 140, 440, 520, 540, 800])], 'activator');
+
+  it('goes from the app\'s ready line straight to the activator learning: no queue-proxy hop, not even a zero one', () => {
+    expect(hops.map((h) => `${h.from}→${h.to}`)).toContain('appReady→activatorLearned');
+    expect(hops.some((h) => h.from === 'podReady' || h.to === 'podReady')).toBe(false);
+    const learn = hops.find((h) => h.to === 'activatorLearned')!;
+    expect(learn.medianMs).toBe(25); // 30, 20
+    expect(learn.owner).toMatch(/activator \(probing\)/);
+    expect(learn.samples).toBe(2);
+  });
+
+  it('names the last hop activator → app (no queue-proxy in between)', () => {
+    const last = hops.at(-1)!;
+    expect(last).toMatchObject({ from: 'activatorLearned', to: 'firstByte', owner: 'activator → app', medianMs: 165 });
+    expect(summarizeHops([timeline([0, 5, 10, 40, 140, 440, 500, 530, 600])], 'full').at(-1)!.owner).toBe('activator → queue-proxy → app');
+  });
+
+  it('the hops of a complete sample add up to request → first byte', () => {
+    const one = summarizeHops([timeline([0, 5, 10, 40, 140, 440, 500, 530, 600])], 'activator');
+    expect(one.reduce((sum, h) => sum + h.medianMs!, 0)).toBe(600);
+    expect(one.reduce((sum, h) => sum + h.medianSharePercent!, 0)).toBeCloseTo(100, 6);
   });
 });
 
@@ -70,9 +111,16 @@ describe('queueProxyListeningAt', () => {
 
 describe('timelineProblems', () => {
   it('names missing events and events out of order', () => {
-    expect(timelineProblems({ requestSent: 10, poked: 12, decided: 11 })).toEqual([
+    expect(timelineProblems({ requestSent: 10, poked: 12, decided: 11 }, 'full')).toEqual([
       'decided 1 ms before poked',
       ...TIMELINE_EVENTS.slice(3).map((e) => `${e} missing`),
     ]);
+  });
+
+  it('does not miss the queue-proxy in mode activator, and names a queue-proxy event recorded there', () => {
+    const complete = Object.fromEntries(modeEvents('activator').map((e, i) => [e, 100 + i])) as Timeline;
+    expect(timelineProblems(complete, 'activator')).toEqual([]);
+    expect(timelineProblems(complete, 'full')).toEqual(['podReady missing']);
+    expect(timelineProblems({ ...complete, podReady: 106 }, 'activator')).toEqual(['podReady recorded, but mode activator has none']);
   });
 });
