@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import type { CompileOptions } from './args';
 import { loadConfigFile } from './config-file';
 import { Diagnostic, DiagnosticError } from './diagnostics';
-import { buildGraph, modelDiagnostics, type GraphService } from './graph';
+import { buildGraph, type GraphService } from './graph';
 import { EMPTY_HISTORY, HistoryService, loadHistory, serializeHistory, withServices } from './history';
 import { checkRevisionDocument, checkService } from './knative-checks';
 import { serviceToProps } from './knative-to-props';
@@ -48,16 +48,14 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
     const lineup = resolveLineup(doc, loaded.history, revisionsByService.get(key) ?? [], diagnostics);
     if (!lineup) continue;
     historyEntries.push(lineup.historyEntry);
-    const graphService = { doc, origins: lineup.origins, props: serviceToProps(service, lineup.revisions, config.props) };
-    // The constructs' own rules, now, so every service's problems are reported in this one run;
-    // not with a broken --config, whose problems would only be repeated for each service.
-    if (config.diagnostics.length === 0) diagnostics.push(...modelDiagnostics(graphService));
-    graphServices.push(graphService);
+    graphServices.push({ doc, origins: lineup.origins, props: serviceToProps(service, lineup.revisions, config.props) });
   }
-  if (diagnostics.length > 0) throw new DiagnosticError(inInputOrder(diagnostics, input.documents));
-
-  const graph = buildGraph(graphServices, config.props);
-  if (graph.diagnostics.length > 0) throw new DiagnosticError(graph.diagnostics);
+  // The constructs apply the model's rules as the graph is built (new KService), once per service;
+  // building even when other documents have problems reports every problem in this one run. Not
+  // with a broken --config, whose problems would only be repeated for each service.
+  const graph = config.diagnostics.length === 0 ? buildGraph(graphServices, config.props) : undefined;
+  diagnostics.push(...(graph?.diagnostics ?? []));
+  if (diagnostics.length > 0 || !graph) throw new DiagnosticError(inInputOrder(diagnostics, input.documents));
 
   const files: OutputFile[] = [];
   if (sorted.passthrough.length > 0) {

@@ -12,7 +12,6 @@ import { ValidationError } from '../problems';
 import { parsePath } from '../problems';
 import { Diagnostic } from './diagnostics';
 import { propsPathToDocument, type DocumentPlace } from './knative-to-props';
-import { compileServiceSpec } from '../model/validate-props';
 import type { RevisionOrigin } from './revisions';
 import { SourceDocument, diagnosticAt } from './source';
 
@@ -83,19 +82,6 @@ function chartObjects(chart: Chart): ApiObject[] {
   return new DependencyGraph(chart.node)
     .topology()
     .filter((c): c is ApiObject => ApiObject.isApiObject(c) && Chart.of(c) === chart);
-}
-
-/**
- * The model's rules for a service (lib/model/validate-props.ts: the very rules `new KService`
- * applies), run on its props before anything is built, with each problem at its document position.
- */
-export function modelDiagnostics(service: GraphService): Diagnostic[] {
-  try {
-    compileServiceSpec(service.props, service.props.name!);
-    return [];
-  } catch (error) {
-    return validationDiagnostics(service, error);
-  }
 }
 
 function validationDiagnostics(service: GraphService, error: unknown): Diagnostic[] {

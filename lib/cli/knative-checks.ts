@@ -2,7 +2,7 @@
  * The Knative document rules the construct props cannot carry, and the bridge to the model's rules
  * for Revision documents. Every rule the constructs also apply lives once in lib/model
  * (validate-props.ts, knative-rules.ts) or lib/contract (autoscaling.ts) and is called from here
- * or, for Services, from compile.ts through the props (graph.ts modelDiagnostics); this file keeps
+ * or, for Services, by `new KService` on the props as graph.ts builds the graph; this file keeps
  * only what a Service document can say and the props cannot: `configurationName` in traffic.
  */
 import { AUTOSCALING_ANNOTATION_PREFIX, parseAutoscaling, writtenAnnotationKey } from '../contract/autoscaling';
