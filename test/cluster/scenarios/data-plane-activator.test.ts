@@ -4,7 +4,7 @@
 // runtime-owned) and the runtime (activator, autoscaler) from the image. Requests enter the way
 // Istio would send them: to an address of the revision's public Endpoints (PublicEndpointsRouter),
 // which must only ever be an activator.
-import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Endpoints, type V1Pod } from '@kubernetes/client-node';
+import { type V1Deployment, type V1Endpoints, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATA_PLANE_ANNOTATION } from '../../../lib/contract/autoscaling';
 import { Labels, QUEUE_CONTAINER_NAME } from '../../../lib/contract/constants';
@@ -15,8 +15,9 @@ import { waitFor } from '../harness';
 import { httpGet } from './support/http';
 import { describeLoad, runLoad } from './support/load';
 import { PublicEndpointsRouter } from './support/router';
-import { activatorPods, endpointIPs, isReady, listPods, TEST_IMAGE, useServingCluster } from './support/serving';
-import { Timeline } from './support/watch';
+import { activatorPods, isReady, listPods, TEST_IMAGE, useServingCluster } from './support/serving';
+import { watchRevision } from './support/revision-watch';
+import type { Timeline } from './support/watch';
 
 const NS = 'demo';
 const REV = 'hello-00001';
@@ -46,13 +47,7 @@ const maxInFlightByPod = new Map<string, number>();
 const revisionPodIPs = new Set<string>();
 
 beforeAll(async () => {
-  const kc = cluster().controlPlane.kubeConfig;
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  endpoints = new Timeline(kc, `/api/v1/namespaces/${NS}/endpoints`, () => core.listNamespacedEndpoints({ namespace: NS }), REV, endpointIPs);
-  replicas = new Timeline(kc, `/apis/apps/v1/namespaces/${NS}/deployments`, () => apps.listNamespacedDeployment({ namespace: NS }), Names.deployment(REV), (d) => d?.spec?.replicas);
-  router = new PublicEndpointsRouter(kc, NS);
-  await Promise.all([endpoints.start(), replicas.start(), router.start()]);
+  ({ endpoints, replicas, router } = await watchRevision(cluster().controlPlane.kubeConfig, NS, REV));
   activators = (await activatorPods(cluster())).map((p) => p.status?.podIP ?? '').sort();
 });
 

@@ -2,7 +2,7 @@
 // (activator, autoscaler, queue-proxy) on a real control plane with the node agent as kubelet.
 // Requests enter the way Istio would send them: to an address of the revision's public
 // Endpoints (PublicEndpointsRouter), or for the cold start straight to an activator pod.
-import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Endpoints } from '@kubernetes/client-node';
+import { type V1Deployment, type V1Endpoints } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Labels } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
@@ -11,8 +11,9 @@ import { waitFor } from '../harness';
 import { measureColdStart } from './support/cold-start';
 import { describeLoad, runLoad } from './support/load';
 import { PublicEndpointsRouter } from './support/router';
-import { activatorPods, endpointIPs, isReady, listPods, TEST_IMAGE, useServingCluster } from './support/serving';
-import { Timeline } from './support/watch';
+import { activatorPods, isReady, listPods, TEST_IMAGE, useServingCluster } from './support/serving';
+import { watchRevision } from './support/revision-watch';
+import type { Timeline } from './support/watch';
 
 const NS = 'demo';
 const REV = 'hello-00001';
@@ -36,13 +37,7 @@ let replicas: Timeline<V1Deployment, number | undefined>;
 let router: PublicEndpointsRouter;
 
 beforeAll(async () => {
-  const kc = cluster().controlPlane.kubeConfig;
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  endpoints = new Timeline(kc, `/api/v1/namespaces/${NS}/endpoints`, () => core.listNamespacedEndpoints({ namespace: NS }), REV, endpointIPs);
-  replicas = new Timeline(kc, `/apis/apps/v1/namespaces/${NS}/deployments`, () => apps.listNamespacedDeployment({ namespace: NS }), Names.deployment(REV), (d) => d?.spec?.replicas);
-  router = new PublicEndpointsRouter(kc, NS);
-  await Promise.all([endpoints.start(), replicas.start(), router.start()]);
+  ({ endpoints, replicas, router } = await watchRevision(cluster().controlPlane.kubeConfig, NS, REV));
 });
 
 afterAll(async () => {
