@@ -4,7 +4,7 @@
  * compiled graph and Knative's own components agree on the wire.
  */
 
-/** queue-proxy and activator ports [3.3, 4, 9]. */
+/** queue-proxy and activator ports (knative/serving pkg/networking/constants.go, pkg/reconciler/revision/resources/queue.go). */
 export const Ports = {
   /** The port the app listens on when the user declares none. */
   DEFAULT_USER_PORT: 8080,
@@ -68,7 +68,7 @@ export const Annotations = {
 export const VISIBILITY_CLUSTER_LOCAL = 'cluster-local';
 export const ISTIO_INGRESS_CLASS = 'istio.ingress.networking.knative.dev';
 
-/** Request headers the data plane reads or writes [5.3, 9, 10]. */
+/** Request headers the data plane reads or writes (knative.dev/networking pkg/http/header/header.go). */
 export const Headers = {
   REVISION: 'Knative-Serving-Revision',
   NAMESPACE: 'Knative-Serving-Namespace',

@@ -100,6 +100,10 @@ function proxyRequest(req: http.IncomingMessage, res: http.ServerResponse, backe
   new ActivatorRequest(req, res, backend, deps).start();
 }
 
+/** The ActivatorRequest a response belongs to (its 'close' listener is shared, see below). */
+const REQUEST = Symbol('kservice.activatorRequest');
+type Tagged = { [REQUEST]?: ActivatorRequest };
+
 /**
  * One request through the activator: wait for a revision slot and a pod slot (at once when there
  * is room), then forward. Plain callbacks and one object per request — no AbortController or
@@ -109,10 +113,6 @@ function proxyRequest(req: http.IncomingMessage, res: http.ServerResponse, backe
  * Its timer and 'close' listener are static functions given this object (no closure per request:
  * the bundle's keepNames names each closure with Object.defineProperty; docs/runtime-performance.md).
  */
-/** The ActivatorRequest a response belongs to (its 'close' listener is shared, see below). */
-const REQUEST = Symbol('kservice.activatorRequest');
-type Tagged = { [REQUEST]?: ActivatorRequest };
-
 class ActivatorRequest implements ReservationClient {
   private timer: NodeJS.Timeout | undefined;
   private waiting = false;
