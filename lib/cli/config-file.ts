@@ -5,7 +5,7 @@
 import { ServingConfigProps, checkServingConfig, resolveServingConfig, type ServingConfig } from '../contract/config';
 import { ProblemList, parsePath } from '../problems';
 import { Diagnostic } from './diagnostics';
-import { configSchema } from './schema/config';
+import { FUNCTION_CONFIG_KIND, configSchema, functionConfigSchema } from './schema/config';
 import { SourceDocument, diagnosticAt, parseYamlText, readText } from './source';
 import { validateDocument } from './validate';
 
@@ -32,10 +32,19 @@ export function parseConfig(file: string, text: string): LoadedConfig {
     const message = `must hold exactly one config document, found ${documents.length}`;
     return { ...DEFAULTS, diagnostics: [{ file, line: 1, col: 1, path: '', message }] };
   }
-  const doc = documents[0];
-  const schemaProblems = validateDocument(doc, configSchema);
+  return configFromDocument(documents[0]);
+}
+
+/**
+ * The config in one parsed document: a `ServingConfig` (or a bare mapping), or the KRM function's
+ * `KServiceConfig`, whose `metadata` and `history` are not serving config.
+ */
+export function configFromDocument(doc: SourceDocument): LoadedConfig {
+  const isFunctionConfig = (doc.value as { kind?: unknown } | null)?.kind === FUNCTION_CONFIG_KIND;
+  const schemaProblems = validateDocument(doc, isFunctionConfig ? functionConfigSchema : configSchema);
   if (typeof doc.value !== 'object' || doc.value === null || Array.isArray(doc.value)) return { ...DEFAULTS, diagnostics: schemaProblems };
-  const { apiVersion: _apiVersion, kind: _kind, ...props } = doc.value as ServingConfigProps & { apiVersion?: string; kind?: string };
+  const { apiVersion: _apiVersion, kind: _kind, metadata: _metadata, history: _history, ...props } =
+    doc.value as ServingConfigProps & { apiVersion?: string; kind?: string; metadata?: unknown; history?: unknown };
   const config = resolveServingConfig(props);
   // The value rules skip values of the wrong type, so they run next to the schema's problems
   // (every problem at once); nothing under a field the schema already flagged is reported again.

@@ -6,6 +6,13 @@ import { Schema, boolean, integer, object, string } from '../../model/schema/bui
 
 export const CONFIG_API_VERSION = 'kservice.cdk8s.io/v1alpha1';
 export const CONFIG_KIND = 'ServingConfig';
+/**
+ * The KRM function's `functionConfig` (`kservice krm`, lib/cli/krm/): the same fields, as a KRM
+ * object (orchestrators add `metadata`, e.g. kustomize's config.kubernetes.io/function annotation),
+ * plus where the function reads the revision history. `kservice compile --config` reads it too, so
+ * one file serves both front ends; compile takes its history from --history only.
+ */
+export const FUNCTION_CONFIG_KIND = 'KServiceConfig';
 
 // Types only: the values (names, references, ranges) are judged by the constructs' config rules
 // (contract/config.ts checkServingConfig), which cli/config-file.ts runs on the file.
@@ -74,3 +81,15 @@ export const configSchema: Schema = object({
   autoscaler,
   queueSidecarResources,
 });
+
+/** `kind: KServiceConfig`: configSchema's fields, plus `metadata` and `history` (a path, see FUNCTION_CONFIG_KIND). */
+export const functionConfigSchema: Schema = {
+  ...configSchema,
+  properties: {
+    ...(configSchema.properties as Record<string, Schema>),
+    kind: { const: FUNCTION_CONFIG_KIND },
+    metadata: { type: 'object' },
+    history: string({ minLength: 1 }),
+  },
+  required: ['apiVersion', 'kind'],
+};
