@@ -98,3 +98,36 @@ export function describeApiError(err: unknown): string {
   }
   return status !== undefined ? `HTTP ${status}: ${message}` : message;
 }
+
+/** Whether a failed API call is worth retrying, and not before when. */
+export type RetryAdvice = { readonly retry: false } | { readonly retry: true; readonly notBeforeMs?: number };
+
+/**
+ * What to do after a failed write, as client-go does: retry a conflict (409, written again from
+ * the informer cache once it caught up), a timeout (408), throttling (429) and server errors
+ * (5xx), and a failure with no HTTP status (connection refused or reset); give up on the other
+ * 4xx (bad request, forbidden, not found, invalid), which a retry cannot fix. A 429 or 503 with
+ * Retry-After is not retried before it (client-go rest/request.go, checkWait; the API server's
+ * priority and fairness sends 429 with Retry-After).
+ */
+export function apiRetryAdvice(err: unknown, nowMs: number): RetryAdvice {
+  const status = apiStatus(err);
+  if (status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status)) return { retry: false };
+  const afterMs = status === 429 || status === 503 ? retryAfterMs(err, nowMs) : undefined;
+  return afterMs === undefined ? { retry: true } : { retry: true, notBeforeMs: nowMs + afterMs };
+}
+
+/**
+ * The Retry-After of a failed API call in milliseconds: delay-seconds or an HTTP date (RFC 9110
+ * §10.2.3); undefined when absent or unreadable.
+ */
+export function retryAfterMs(err: unknown, nowMs: number): number | undefined {
+  const headers = (err as { headers?: unknown } | null)?.headers;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const entry = Object.entries(headers).find(([name]) => name.toLowerCase() === 'retry-after');
+  const value = typeof entry?.[1] === 'string' ? entry[1].trim() : undefined;
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
