@@ -10,7 +10,7 @@ Compiles Knative Serving services (serving.knative.dev/v1 YAML) into the plain K
 Istio or Gateway API objects Knative would create for them, plus the runtime that makes them live.
 
 Commands:
-  compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE]
+  compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE [--frozen-history]]
                  Compile Services and Revisions; pass every other document through.
   help [COMMAND] Show help for a command.
 
@@ -21,7 +21,7 @@ Options:
 Run 'kservice compile --help' for the details of compile.
 `;
 
-export const COMPILE_HELP = `Usage: kservice compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE]
+export const COMPILE_HELP = `Usage: kservice compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE [--frozen-history]]
 
 Reads YAML files, directories (recursively, regular *.yaml and *.yml files, in sorted order) or
 '-' for stdin. Input is UTF-8 (UTF-16 with a byte-order mark is decoded). Documents of kind
@@ -44,6 +44,14 @@ Options:
       --history FILE    Revision history (a lockfile to commit). Read if it exists; when a
                         service's template changed, its next revision (NAME-00002, ...) is
                         recorded and the file is rewritten, only if the whole run succeeds.
+                        The --config and --history files are never read as input, even
+                        inside a FILE_OR_DIR directory.
+      --frozen-history  Read --history but never write it (for CI, Argo CD and KRM functions,
+                        whose checkout is read-only): when the file would change (a new
+                        service, a changed template), fail naming each service and the
+                        revisions it would record, and print the command that updates it
+                        (this one without --frozen-history). Needs --history; a history
+                        file that does not exist fails too once a service would be recorded.
   -h, --help            Show this help.
 
 Revisions that traffic names but the current template does not define come from Revision
@@ -58,6 +66,8 @@ export interface CompileOptions {
   readonly outDir?: string;
   readonly configFile?: string;
   readonly historyFile?: string;
+  /** Fail instead of rewriting `historyFile` (history.ts frozenHistoryProblems). */
+  readonly frozenHistory?: boolean;
 }
 
 export type Command =
@@ -104,6 +114,7 @@ function parseCompile(args: string[]): Command {
         output: { type: 'string', short: 'o' },
         config: { type: 'string' },
         history: { type: 'string' },
+        'frozen-history': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -117,9 +128,11 @@ function parseCompile(args: string[]): Command {
   for (const [name, value] of [['--output', values.output], ['--config', values.config], ['--history', values.history]] as const) {
     if (value === '') throw new UsageError(`${name} needs a non-empty value`, COMPILE_HELP);
   }
+  const frozenHistory = values['frozen-history'] === true;
+  if (frozenHistory && values.history === undefined) throw new UsageError('--frozen-history needs --history FILE (the lockfile to check)', COMPILE_HELP);
   return {
     kind: 'compile',
-    options: { inputs: positionals, outDir: values.output, configFile: values.config, historyFile: values.history },
+    options: { inputs: positionals, outDir: values.output, configFile: values.config, historyFile: values.history, frozenHistory },
   };
 }
 

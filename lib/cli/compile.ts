@@ -3,12 +3,13 @@
  * (config, history, YAML syntax, schema, Knative's cross-field rules, construct validation) and
  * fails with all of them at once; only a clean run produces output and a new history.
  */
+import * as path from 'node:path';
 import { stringify } from 'yaml';
 import type { CompileOptions } from './args';
 import { loadConfigFile } from './config-file';
 import { Diagnostic, DiagnosticError } from './diagnostics';
 import { buildGraph, type GraphService } from './graph';
-import { EMPTY_HISTORY, HistoryService, loadHistory, serializeHistory, withServices } from './history';
+import { EMPTY_HISTORY, PlannedEntry, frozenHistoryProblems, loadHistory, serializeHistory, withServices } from './history';
 import { checkRevisionDocument, checkService } from './knative-checks';
 import { serviceToProps } from './knative-to-props';
 import type { KnativeRevision, KnativeService } from './knative-types';
@@ -16,13 +17,13 @@ import { knativeKindOf, namespaceOf } from './knative-types';
 import { OutputFile, PASSTHROUGH_FILE, SYSTEM_FILE } from './output';
 import { ownerOf, resolveLineup } from './revisions';
 import { revisionSchema, serviceSchema } from './schema/knative';
-import { SourceDocument, diagnosticAt, readInputs } from './source';
+import { ReadResult, SourceDocument, diagnosticAt, readInputs } from './source';
 import { validateDocument } from './validate';
 
 export interface CompileResult {
   /** In stream order: pass-through documents, the system, then one file per service. */
   readonly files: readonly OutputFile[];
-  /** The rewritten history, when `--history` was given. */
+  /** The rewritten history, when `--history` was given without `--frozen-history`. */
   readonly history?: { readonly file: string; readonly content: string };
 }
 
@@ -33,7 +34,7 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   diagnostics.push(...config.diagnostics);
   const loaded = options.historyFile ? await loadHistory(options.historyFile) : { history: EMPTY_HISTORY, diagnostics: [] };
   diagnostics.push(...loaded.diagnostics);
-  const input = await readInputs(options.inputs, readStdin);
+  const input = withoutOwnFiles(await readInputs(options.inputs, readStdin), [options.configFile, options.historyFile]);
   diagnostics.push(...input.diagnostics);
 
   const sorted = sortDocuments(input.documents);
@@ -41,13 +42,13 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   const revisionsByService = validRevisions(sorted.revisions, sorted.services, config.config, diagnostics);
 
   const graphServices: GraphService[] = [];
-  const historyEntries: HistoryService[] = [];
+  const historyEntries: PlannedEntry[] = [];
   for (const doc of services) {
     const service = doc.value as KnativeService;
     const key = serviceKey(namespaceOf(service.metadata), service.metadata.name);
     const lineup = resolveLineup(doc, loaded.history, revisionsByService.get(key) ?? [], diagnostics);
     if (!lineup) continue;
-    historyEntries.push(lineup.historyEntry);
+    historyEntries.push({ entry: lineup.historyEntry, current: lineup.revisions.current, doc });
     graphServices.push({ doc, origins: lineup.origins, props: serviceToProps(service, lineup.revisions, config.props) });
   }
   // The constructs apply the model's rules as the graph is built (new KService), once per service;
@@ -55,7 +56,14 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   // with a broken --config, whose problems would only be repeated for each service.
   const graph = config.diagnostics.length === 0 ? buildGraph(graphServices, config.props) : undefined;
   diagnostics.push(...(graph?.diagnostics ?? []));
-  if (diagnostics.length > 0 || !graph) throw new DiagnosticError(inInputOrder(diagnostics, input.documents));
+  // A history that could not be read would make every service look new: its own problems say enough.
+  const frozen = options.frozenHistory && options.historyFile && loaded.diagnostics.length === 0
+    ? frozenHistoryProblems(loaded.history, options.historyFile, historyEntries)
+    : [];
+  diagnostics.push(...frozen);
+  if (diagnostics.length > 0 || !graph) {
+    throw new DiagnosticError(inInputOrder(diagnostics, input.documents), frozen.length > 0 ? frozenHistoryHint(options) : undefined);
+  }
 
   const files: OutputFile[] = [];
   if (sorted.passthrough.length > 0) {
@@ -64,10 +72,44 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   files.push({ name: SYSTEM_FILE, documents: graph.system.map(toYaml) });
   for (const service of graph.services) files.push({ name: `${service.namespace}-${service.name}.yaml`, documents: service.objects.map(toYaml) });
   if (options.outDir !== undefined) assertUniqueFileNames(files, graphServices);
-  const history = options.historyFile
-    ? { file: options.historyFile, content: serializeHistory(withServices(loaded.history, historyEntries)) }
+  // Frozen and unchanged: there is nothing to write, and the checkout may well be read-only.
+  const history = options.historyFile && !options.frozenHistory
+    ? { file: options.historyFile, content: serializeHistory(withServices(loaded.history, historyEntries.map((p) => p.entry))) }
     : undefined;
   return { files, history };
+}
+
+/**
+ * The --config and --history files are never input: `kservice compile . --history
+ * kservice-history.yaml` (the Argo CD plugin's default) must not pass them through as manifests,
+ * nor report their problems twice.
+ */
+function withoutOwnFiles(input: ReadResult, own: readonly (string | undefined)[]): ReadResult {
+  const skipped = new Set(own.filter((f): f is string => f !== undefined).map((f) => path.resolve(f)));
+  const kept = (file: string) => !skipped.has(path.resolve(file));
+  return { documents: input.documents.filter((d) => kept(d.file)), diagnostics: input.diagnostics.filter((d) => kept(d.file)) };
+}
+
+/** What a frozen-history failure tells the user to run: the same compile, without --frozen-history. */
+export function frozenHistoryHint(options: CompileOptions): string {
+  return [
+    `The history is frozen (--frozen-history). To record the new revisions, run the same compile without it and commit ${options.historyFile}:`,
+    `  ${updateCommand(options)}`,
+  ].join('\n');
+}
+
+/** The compile command line that rewrites the history: these options, without --frozen-history. */
+export function updateCommand(options: CompileOptions): string {
+  const args = ['kservice', 'compile', ...options.inputs];
+  if (options.outDir !== undefined) args.push('-o', options.outDir);
+  if (options.configFile !== undefined) args.push('--config', options.configFile);
+  if (options.historyFile !== undefined) args.push('--history', options.historyFile);
+  return args.map(shellQuote).join(' ');
+}
+
+/** POSIX shell quoting: plain words as they are, anything else in single quotes. */
+function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** A document re-emitted as parsed (comments kept), without its own `---`/`...` markers. */

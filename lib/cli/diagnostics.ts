@@ -14,7 +14,8 @@ export interface Diagnostic {
 }
 
 export class DiagnosticError extends Error {
-  constructor(readonly diagnostics: readonly Diagnostic[]) {
+  /** `hint`: what to do about them, printed after the problems (e.g. the command that updates a frozen history). */
+  constructor(readonly diagnostics: readonly Diagnostic[], readonly hint?: string) {
     super(formatDiagnostics(diagnostics));
     this.name = 'DiagnosticError';
   }

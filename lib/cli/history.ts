@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs';
 import { stringify } from 'yaml';
 import { Names } from '../contract/naming';
+import { formatPath, type PathSegments } from '../problems';
 import { Diagnostic } from './diagnostics';
 import type { KnativeRevisionTemplate } from './knative-types';
 import { HISTORY_API_VERSION, HISTORY_KIND, historySchema } from './schema/history';
@@ -133,6 +134,77 @@ export function withServices(history: RevisionHistory, entries: readonly History
   for (const entry of entries) byKey.set(`${entry.namespace}/${entry.name}`, entry);
   const services = [...byKey.values()].sort((a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name));
   return { services };
+}
+
+/** A service's entry as this run would record it, its current revision, and the Service document it comes from. */
+export interface PlannedEntry {
+  readonly entry: HistoryService;
+  readonly current: string;
+  readonly doc: SourceDocument;
+}
+
+/**
+ * `--frozen-history` (used by `kservice compile`, the KRM function and the Argo CD plugin, where
+ * the checkout is read-only): the history as read must already hold every entry this run would
+ * record. One problem per service whose entry would change (a new service, a changed template),
+ * naming the revisions that would be recorded; none when the lockfile would stay as it is.
+ * Compared by content, not by bytes: a file that only differs in formatting is not rewritten.
+ */
+export function frozenHistoryProblems(history: RevisionHistory, file: string, planned: readonly PlannedEntry[]): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const exists = history.source !== undefined;
+  for (const { entry, current, doc } of planned) {
+    const previous = findService(history, entry.namespace, entry.name)?.entry;
+    if (previous === undefined) {
+      const recorded = entry.revisions.map(describeRevision).join(', ');
+      problems.push(diagnosticAt(doc, ['metadata', 'name'], `Service ${entry.namespace}/${entry.name} is not in the history ${file}: ${recorded} would be recorded`));
+    } else if (!sameTemplate(previous, entry)) {
+      problems.push(diagnosticAt(doc, ['spec', 'template'], describeChange(previous, entry, current, file)));
+    }
+  }
+  if (!exists && problems.length > 0) {
+    const count = problems.length;
+    const message = `does not exist; --frozen-history needs the committed history file, and ${count} service${count === 1 ? '' : 's'} would be recorded in it`;
+    problems.unshift({ file, line: 0, col: 0, path: '', message });
+  }
+  return problems;
+}
+
+function describeRevision(revision: HistoryRevision): string {
+  return `revision ${revision.name} (generation ${revision.generation})`;
+}
+
+/** What changed in a known service: the template fields, and the revision that would be recorded. */
+function describeChange(previous: HistoryService, next: HistoryService, currentName: string, file: string): string {
+  const latest = previous.revisions[previous.revisions.length - 1];
+  const current = next.revisions.find((r) => r.name === currentName) ?? next.revisions[next.revisions.length - 1];
+  const fields = changedPaths(latest.template, current.template).map((p) => formatPath(p) || '(the whole template)');
+  const shown = fields.length > MAX_FIELDS_SHOWN ? [...fields.slice(0, MAX_FIELDS_SHOWN), `and ${fields.length - MAX_FIELDS_SHOWN} more`] : fields;
+  const added = next.revisions.filter((r) => !previous.revisions.some((p) => p.name === r.name));
+  const outcome = added.length > 0
+    ? `${added.map(describeRevision).join(', ')} would be recorded`
+    // A BYO name whose template comes back: Knative reuses that revision, and the generation still goes up.
+    : `revision ${current.name} would become current again, the generation going from ${previous.generation} to ${next.generation}`;
+  return `the template changed since ${file} was written (${shown.join(', ')}, against revision ${latest.name}): ${outcome}`;
+}
+
+const MAX_FIELDS_SHOWN = 5;
+
+/** The paths (inside a revision template) where two templates differ: leaves, or a whole list whose length changed. */
+export function changedPaths(before: unknown, after: unknown, at: PathSegments = []): PathSegments[] {
+  if (sameTemplate(before, after)) return [];
+  if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
+    return before.flatMap((item, i) => changedPaths(item, after[i], [...at, i]));
+  }
+  if (isPlainObject(before) && isPlainObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort(compareStrings);
+    return keys.flatMap((key) => changedPaths(before[key], after[key], [...at, key]));
+  }
+  return [at];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 const HEADER = [

@@ -55,7 +55,8 @@ function report(error: unknown, io: CliIo): number {
   }
   if (error instanceof DiagnosticError) {
     const count = error.diagnostics.length;
-    io.stderr(`${formatDiagnostics(error.diagnostics)}\n${PROGRAM}: ${count} problem${count === 1 ? '' : 's'} found; nothing was written\n`);
+    const hint = error.hint ? `${error.hint}\n` : '';
+    io.stderr(`${formatDiagnostics(error.diagnostics)}\n${hint}${PROGRAM}: ${count} problem${count === 1 ? '' : 's'} found; nothing was written\n`);
     return ExitCode.INVALID_INPUT;
   }
   if (error instanceof OutputDirError) {
