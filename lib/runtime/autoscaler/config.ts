@@ -1,5 +1,6 @@
 import { AUTOSCALER_LEASE, Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../contract/constants';
-import { ConfigError, Env, envInt, envList, envOptionalString, envPort, envString } from '../shared/env';
+import { WriteQueueDefaults } from '../kube/work-queue';
+import { ConfigError, Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
 
 /** The autoscaler's environment; ports and periods are overridable for tests. */
 export interface AutoscalerRuntimeConfig {
@@ -19,6 +20,32 @@ export interface AutoscalerRuntimeConfig {
   /** Where queue-proxies and activators serve /metrics. */
   readonly queueMetricsPort: number;
   readonly activatorMetricsPort: number;
+  /** The write queue (../kube/work-queue.ts): every scale and Endpoints write goes through it. */
+  readonly writes: WriteQueueConfig;
+}
+
+export interface WriteQueueConfig {
+  /** Writes in flight at most (so API requests in flight at most). */
+  readonly workers: number;
+  /** Client-side rate limit of the writes: a token bucket. */
+  readonly qps: number;
+  readonly burst: number;
+  /** Per-object retry delay after a failure: doubles from base up to max. */
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+}
+
+/** KUBE_API_QPS and KUBE_API_BURST are the names Knative reads (knative.dev/pkg environment/client_config.go). */
+export function readWriteQueueConfig(env: Env): WriteQueueConfig {
+  const d = WriteQueueDefaults;
+  const backoffBaseMs = envInt(env, 'AUTOSCALER_WRITE_BACKOFF_BASE_MS', d.backoffBaseMs, { min: 1 });
+  return {
+    workers: envInt(env, 'AUTOSCALER_WRITE_WORKERS', d.workers, { min: 1 }),
+    qps: envNumber(env, 'KUBE_API_QPS', d.qps, { min: 0.001 }),
+    burst: envInt(env, 'KUBE_API_BURST', d.burst, { min: 1 }),
+    backoffBaseMs,
+    backoffMaxMs: envInt(env, 'AUTOSCALER_WRITE_BACKOFF_MAX_MS', Math.max(d.backoffMaxMs, backoffBaseMs), { min: backoffBaseMs }),
+  };
 }
 
 export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
@@ -40,5 +67,6 @@ export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
     leaseRenewDeadlineMs: envInt(env, 'AUTOSCALER_LEASE_RENEW_DEADLINE_MS', Math.round(leaseDurationSeconds * 1000 * (2 / 3)), { min: 50 }),
     queueMetricsPort: envPort(env, 'AUTOSCALER_QUEUE_METRICS_PORT', Ports.QUEUE_METRICS),
     activatorMetricsPort: envPort(env, 'AUTOSCALER_ACTIVATOR_METRICS_PORT', Ports.QUEUE_METRICS),
+    writes: readWriteQueueConfig(env),
   };
 }

@@ -25,6 +25,23 @@ import { apiRetryAdvice, RetryAdvice } from './client';
  * API server's Retry-After holds it back. Time and randomness come in (`clock`, `random`), so
  * the tests step through it deterministically.
  */
+/**
+ * Knative's autoscaler's settings, declared once (../autoscaler/config.ts reads the overrides):
+ * - qps 10, burst 20: knative/serving cmd/autoscaler/main.go sets its REST client to
+ *   controllerNum (2) × client-go's rest.DefaultQPS (5) and rest.DefaultBurst (10);
+ * - workers 4: those 2 controllers × knative.dev/pkg controller.DefaultThreadsPerController (2);
+ * - backoff 5 ms doubling to 1000 s: client-go workqueue.DefaultControllerRateLimiter's per-item
+ *   limiter (k8s.io/client-go util/workqueue/default_rate_limiters.go), which Knative's
+ *   controllers use (knative.dev/pkg controller.NewContext).
+ */
+export const WriteQueueDefaults = {
+  workers: 4,
+  qps: 10,
+  burst: 20,
+  backoffBaseMs: 5,
+  backoffMaxMs: 1_000_000,
+} as const;
+
 export interface WorkContext {
   /** When the work started: the instant its effects (e.g. "Endpoints flipped at") are dated. */
   readonly nowMs: number;
