@@ -3,7 +3,7 @@
  * pkg/reconciler/revision/resources/meta.go, autoscaling/resources and route/resources compute them.
  * Keys are sorted so the output is deterministic.
  */
-import { AutoscalingAnnotations } from '../contract/autoscaling';
+import { serverlessServiceMetadata, type ObjectLabelsAndAnnotations } from '../contract/autoscaling';
 import { Annotations, ISTIO_INGRESS_CLASS, Labels } from '../contract/constants';
 import { sortedRecord } from '../model/json';
 import type { RevisionSpec, RouteSpec } from '../model/spec';
@@ -69,22 +69,16 @@ export function podAutoscalerAnnotations(rev: RevisionSpec): Record<string, stri
   return deploymentAnnotations(rev);
 }
 
-/** ServerlessService annotations (copied onto the public and private Services): the PA's minus metric. */
-export function serverlessServiceAnnotations(rev: RevisionSpec): Record<string, string> {
-  const annotations = podAutoscalerAnnotations(rev);
-  delete annotations[AutoscalingAnnotations.METRIC];
-  return annotations;
-}
-
 export type ServiceType = 'Public' | 'Private';
 
-/** Labels of the public/private Service and the public Endpoints. */
-export function serverlessServiceLabels(rev: RevisionSpec, type: ServiceType): Record<string, string> {
-  return sortedRecord({
-    ...revisionWorkloadLabels(rev),
-    [Labels.SERVERLESS_SERVICE]: rev.name,
-    [Labels.SERVICE_TYPE]: type,
-  });
+/**
+ * Labels and annotations of the public/private Service and the public Endpoints: the contract's
+ * rule (serverlessServiceMetadata) applied to the pod template this revision's Deployment gets,
+ * the same rule the runtime applies to the live Deployment when it creates a missing public
+ * Endpoints object.
+ */
+export function serverlessServiceMeta(rev: RevisionSpec, type: ServiceType): ObjectLabelsAndAnnotations {
+  return serverlessServiceMetadata(rev.name, type, { labels: revisionWorkloadLabels(rev), annotations: podAnnotations(rev) });
 }
 
 /** Labels of the route's k8s Services: route labels minus visibility, plus the route name. */

@@ -7,7 +7,7 @@ import { Ports } from '../contract/constants';
 import { hasQueueProxy } from '../model/data-plane';
 import { Names } from '../contract/naming';
 import type { Json } from '../model/json';
-import { revisionSelector, serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
+import { revisionSelector, serverlessServiceMeta } from './meta';
 import { H2C_APP_PROTOCOL, queueServingPort, servicePortName, type RevisionSpec } from '../model/spec';
 
 export function buildPrivateService(rev: RevisionSpec): Json {
@@ -17,8 +17,7 @@ export function buildPrivateService(rev: RevisionSpec): Json {
     metadata: {
       name: Names.privateService(rev.name),
       namespace: rev.namespace,
-      labels: serverlessServiceLabels(rev, 'Private'),
-      annotations: serverlessServiceAnnotations(rev),
+      ...serverlessServiceMeta(rev, 'Private'),
     },
     spec: {
       type: 'ClusterIP',

@@ -5,9 +5,14 @@
  * revision off from its pods. Emitted only where the runtime owns them (data-plane modes `full` and
  * `activator`, ../model/data-plane.ts runtimeOwnsEndpoints); with `direct` and `static` the
  * public Service selects the pods and Kubernetes fills them.
+ *
+ * The runtime does not depend on this object: a GitOps engine that leaves Endpoints out (Argo CD
+ * 3.x excludes them by default) gets the same object from the autoscaler, which creates it by
+ * server-side apply with the same labels and annotations (../contract/autoscaling.ts
+ * serverlessServiceMetadata). It stays in the graph for `kubectl apply` users.
  */
 import type { Json } from '../model/json';
-import { serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
+import { serverlessServiceMeta } from './meta';
 import type { RevisionSpec } from '../model/spec';
 
 export function buildPublicEndpoints(rev: RevisionSpec): Json {
@@ -17,8 +22,7 @@ export function buildPublicEndpoints(rev: RevisionSpec): Json {
     metadata: {
       name: rev.name,
       namespace: rev.namespace,
-      labels: serverlessServiceLabels(rev, 'Public'),
-      annotations: serverlessServiceAnnotations(rev),
+      ...serverlessServiceMeta(rev, 'Public'),
     },
   };
 }

@@ -12,7 +12,7 @@ import { DataPlaneModes } from '../contract/autoscaling';
 import { Ports } from '../contract/constants';
 import { selectsPods } from '../model/data-plane';
 import type { Json } from '../model/json';
-import { revisionSelector, serverlessServiceAnnotations, serverlessServiceLabels } from './meta';
+import { revisionSelector, serverlessServiceMeta } from './meta';
 import { H2C_APP_PROTOCOL, publicServicePort, queueServingPort, servicePortName, type RevisionSpec } from '../model/spec';
 
 export function buildPublicService(rev: RevisionSpec): Json {
@@ -22,8 +22,7 @@ export function buildPublicService(rev: RevisionSpec): Json {
     metadata: {
       name: rev.name,
       namespace: rev.namespace,
-      labels: serverlessServiceLabels(rev, 'Public'),
-      annotations: serverlessServiceAnnotations(rev),
+      ...serverlessServiceMeta(rev, 'Public'),
     },
     spec: {
       type: 'ClusterIP',

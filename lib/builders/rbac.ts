@@ -5,7 +5,8 @@
  *
  * `list` and `watch` are not limited by resourceNames: the runtime's informers list and watch the
  * whole namespace (a name-limited list only works with a matching field selector per object), so a
- * name restriction there would only break them. Writes (`update`/`patch`) are name-limited.
+ * name restriction there would only break them. Writes (`update`/`patch`) are name-limited, and so
+ * is the one `create` in a revision namespace (public Endpoints, below).
  */
 import { scaleOwner, type DataPlaneMode } from '../contract/autoscaling';
 import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../contract/constants';
@@ -46,8 +47,17 @@ function rule(apiGroup: string, resource: string, verbs: string[], resourceNames
 
 /**
  * The autoscaler in one namespace: read Deployments and Endpoints, scale exactly the Deployments
- * it owns the scale of (KPA class on the runtime data plane; not HPA, not third-party classes), write exactly the runtime-managed public Endpoints. A name-limited rule
+ * it owns the scale of (KPA class on the runtime data plane; not HPA, not third-party classes),
+ * write exactly the runtime-managed public Endpoints, and create those same Endpoints when a
+ * GitOps engine left them out (Argo CD 3.x excludes Endpoints by default). A name-limited rule
  * with no names would grant everything, so such rules are left out.
+ *
+ * `create` is name-limited too, which a POST create could not satisfy (it has no name when it is
+ * authorized), but the runtime creates by server-side apply: a PATCH to the object's own path,
+ * which kube-apiserver authorizes as `patch` and, when it creates, as `create`, both with the
+ * object's name (k8s.io/apiserver pkg/endpoints/handlers/patch.go createAuthorizerAttributes).
+ * So the autoscaler can create no other Endpoints, in no other namespace, and nothing by POST
+ * (test/cluster/autoscaler-api.test.ts checks both on a real API server).
  */
 export function autoscalerNamespaceRules(revisions: readonly RbacRevision[]): PolicyRule[] {
   const deployments = sortedUnique(revisions.filter(scaledByAutoscaler).map((r) => Names.deployment(r.name)));
@@ -56,7 +66,7 @@ export function autoscalerNamespaceRules(revisions: readonly RbacRevision[]): Po
     rule('apps', 'deployments', READ),
     rule('', 'endpoints', READ),
     ...(deployments.length ? [rule('apps', 'deployments/scale', ['get', 'patch', 'update'], deployments)] : []),
-    ...(endpoints.length ? [rule('', 'endpoints', ['get', 'update', 'patch'], endpoints)] : []),
+    ...(endpoints.length ? [rule('', 'endpoints', ['create', 'get', 'update', 'patch'], endpoints)] : []),
   ];
 }
 
@@ -77,7 +87,10 @@ function systemReadRules(): PolicyRule[] {
   ];
 }
 
-/** `create` cannot be limited by name (the object has no name yet to check); renewals can. */
+/**
+ * A POST `create` cannot be limited by name (the object has no name yet to check), and the leader
+ * election creates its Lease by POST; renewals can.
+ */
 export function autoscalerSystemRules(): PolicyRule[] {
   return [
     rule('coordination.k8s.io', 'leases', ['create']),

@@ -1,5 +1,5 @@
 import { AutoscalerConfigProps, ServingConfig } from './config';
-import { MAX_INT32 } from './constants';
+import { Labels, MAX_INT32 } from './constants';
 import { Problem } from '../problems';
 
 /**
@@ -100,6 +100,45 @@ export type DataPlaneMode = (typeof DataPlaneModes)[keyof typeof DataPlaneModes]
  * the revision template annotation that chooses the mode in Knative YAML.
  */
 export const DATA_PLANE_ANNOTATION = 'kservice.cdk8s.io/data-plane';
+
+/** A Kubernetes object's labels and annotations, keys sorted. */
+export interface ObjectLabelsAndAnnotations {
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+}
+
+/** kubectl's own bookkeeping (default-container, restartedAt, last-applied-configuration): never the revision's. */
+const KUBECTL_ANNOTATION_PREFIX = 'kubectl.kubernetes.io/';
+
+/**
+ * Labels and annotations of a revision's ServerlessService children: its public and private
+ * Services and its public Endpoints. Knative copies them from the PodAutoscaler, annotations minus
+ * the metric (knative/serving pkg/reconciler/autoscaling/resources/sks.go MakeSKS, then
+ * pkg/reconciler/serverlessservice/resources/services.go), and the PodAutoscaler carries the
+ * revision's workload labels and annotations, which are also those of its pod template. Computed
+ * here from the pod template so that the compiler (lib/builders) and the runtime (which creates
+ * a public Endpoints object a GitOps engine left out, from the live Deployment) agree. The pod
+ * template rather than the Deployment's own metadata: engines and controllers mark the latter
+ * (Argo CD's tracking-id annotation, Flux's owner labels, kubectl's last-applied-configuration,
+ * deployment.kubernetes.io/revision), never the template.
+ */
+export function serverlessServiceMetadata(
+  revision: string,
+  type: 'Public' | 'Private',
+  podTemplate: { readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> },
+): ObjectLabelsAndAnnotations {
+  const annotations = Object.entries(podTemplate.annotations ?? {}).filter(
+    ([key]) => key !== AutoscalingAnnotations.METRIC && !key.startsWith(KUBECTL_ANNOTATION_PREFIX),
+  );
+  return {
+    labels: sortedKeys({ ...podTemplate.labels, [Labels.SERVERLESS_SERVICE]: revision, [Labels.SERVICE_TYPE]: type }),
+    annotations: sortedKeys(Object.fromEntries(annotations)),
+  };
+}
+
+function sortedKeys(record: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
 
 export const Metric = {
   CONCURRENCY: 'concurrency',

@@ -33,7 +33,7 @@ describe('RBAC computed from the graph', () => {
       { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
       { apiGroups: [''], resources: ['endpoints'], verbs: READ },
       { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch', 'update'], resourceNames: ['shop-00001-deployment', 'shop-00002-deployment'] },
-      { apiGroups: [''], resources: ['endpoints'], verbs: ['get', 'update', 'patch'], resourceNames: ['shop-00001', 'shop-00002'] },
+      { apiGroups: [''], resources: ['endpoints'], verbs: ['create', 'get', 'update', 'patch'], resourceNames: ['shop-00001', 'shop-00002'] },
     ]);
     expect(find(system, 'Role', 'kservice-activator').rules).toEqual([
       { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
@@ -66,7 +66,7 @@ describe('RBAC computed from the graph', () => {
       { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
       { apiGroups: [''], resources: ['endpoints'], verbs: READ },
       { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch', 'update'], resourceNames: ['p-00001-deployment'] },
-      { apiGroups: [''], resources: ['endpoints'], verbs: ['get', 'update', 'patch'], resourceNames: ['h-00001', 'k-00001', 'p-00001'] },
+      { apiGroups: [''], resources: ['endpoints'], verbs: ['create', 'get', 'update', 'patch'], resourceNames: ['h-00001', 'k-00001', 'p-00001'] },
     ]);
   });
 

@@ -56,7 +56,6 @@ interface RevisionState {
   lastWrite: { subsets: V1EndpointSubset[]; atMs: number } | undefined;
   /** When replicas went from 0 up, until the first pod is ready. */
   coldStartAtMs: number | undefined;
-  missingPublicWarned: boolean;
   /** Reconciles of one revision run one after the other. */
   queue: Promise<void>;
 }
@@ -131,7 +130,6 @@ export class AutoscalerController {
       proxySinceMs: existing?.proxySinceMs,
       lastWrite: undefined,
       coldStartAtMs: undefined,
-      missingPublicWarned: false,
       queue: Promise.resolve(),
     });
   }
@@ -244,18 +242,15 @@ export class AutoscalerController {
       h2c: s.deployment.queuePort === Ports.QUEUE_H2C,
     });
     const name = Names.publicService(revision);
+    // Undefined: the object does not exist (a GitOps engine left it out, as Argo CD 3.x does by
+    // default); the writer creates it.
     const current = view.publicSubsets(namespace, name);
-    if (current === undefined) {
-      if (!s.missingPublicWarned) logger.error({ namespace, endpoints: name }, 'public Endpoints missing: apply the compiled graph');
-      s.missingPublicWarned = true;
-      s.proxySinceMs = undefined;
-      return;
-    }
     const justWritten = s.lastWrite && sameSubsets(s.lastWrite.subsets, subsets) && nowMs - s.lastWrite.atMs < CACHE_LAG_MS;
-    if (!sameSubsets(current, subsets) && !justWritten) {
+    if ((current === undefined || !sameSubsets(current, subsets)) && !justWritten) {
       await writer.writePublicSubsets(namespace, name, subsets);
       s.lastWrite = { subsets, atMs: nowMs };
-      logger.info({ namespace, revision, mode, addresses: subsets[0]?.addresses?.length ?? 0 }, 'public Endpoints written');
+      const what = current === undefined ? 'public Endpoints created' : 'public Endpoints written';
+      logger.info({ namespace, revision, mode, addresses: subsets[0]?.addresses?.length ?? 0 }, what);
     }
     // Only reached once the Endpoints are (acknowledged) as wanted.
     s.proxySinceMs = mode === 'Proxy' ? (s.proxySinceMs ?? nowMs) : undefined;

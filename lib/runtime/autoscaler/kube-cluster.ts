@@ -1,4 +1,5 @@
 import type { V1ConfigMap, V1Deployment, V1EndpointSubset, V1Endpoints } from '@kubernetes/client-node';
+import { serverlessServiceMetadata, type ObjectLabelsAndAnnotations } from '../../contract/autoscaling';
 import { ACTIVATOR_SERVICE, CONFIG_AUTOSCALER, Labels } from '../../contract/constants';
 import { Names } from '../../contract/naming';
 import { writeEndpointsSubsets } from '../kube/endpoints-writer';
@@ -21,7 +22,8 @@ export interface ClusterEvents {
 /**
  * The cluster as the autoscaler sees it (informers: revision Deployments and Endpoints per served
  * namespace; Endpoints and ConfigMaps in the system namespace) and writes it (scale subresource,
- * public Endpoints). Followers run the same informers, so a takeover starts warm.
+ * public Endpoints, which it creates when missing). Followers run the same informers, so a
+ * takeover starts warm.
  */
 export class KubeCluster implements ClusterView, ClusterWriter {
   private readonly deployments = new Map<string, ResilientInformer<V1Deployment>>();
@@ -111,8 +113,28 @@ export class KubeCluster implements ClusterView, ClusterWriter {
     await patchReplicas(this.kube.apps, namespace, deployment, replicas, FieldManagers.AUTOSCALER);
   }
 
+  /**
+   * Writes the subsets; creates the object when it is missing (a GitOps engine left it out: Argo
+   * CD 3.x excludes Endpoints by default), with the labels and annotations the compiled object
+   * has, computed by the compiler's own rule from the revision's live pod template.
+   */
   async writePublicSubsets(namespace: string, name: string, subsets: V1EndpointSubset[]): Promise<void> {
-    await writeEndpointsSubsets(this.kube.core, namespace, name, subsets, FieldManagers.AUTOSCALER);
+    const createWith = this.publicEndpointsMetadata(namespace, name);
+    await writeEndpointsSubsets(this.kube.core, namespace, name, subsets, FieldManagers.AUTOSCALER, { createWith });
+  }
+
+  /** The compiled public Endpoints' labels and annotations, from the Deployment of the revision it belongs to. */
+  private publicEndpointsMetadata(namespace: string, name: string): ObjectLabelsAndAnnotations | undefined {
+    const deployment = this.deployments
+      .get(namespace)
+      ?.list(namespace)
+      .find((d) => {
+        const revision = d.metadata?.labels?.[Labels.REVISION];
+        return revision !== undefined && Names.publicService(revision) === name;
+      });
+    const revision = deployment?.metadata?.labels?.[Labels.REVISION];
+    if (revision === undefined) return undefined;
+    return serverlessServiceMetadata(revision, 'Public', deployment?.spec?.template?.metadata ?? {});
   }
 
   private endpointsInformer(namespace: string, logger: Logger, fieldSelector?: string): ResilientInformer<V1Endpoints> {

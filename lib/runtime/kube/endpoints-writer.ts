@@ -1,11 +1,26 @@
-import type { CoreV1Api, V1EndpointSubset, V1Endpoints } from '@kubernetes/client-node';
-import { isConflict } from './client';
+import { type CoreV1Api, PatchStrategy, setHeaderOptions, type V1EndpointSubset, type V1Endpoints } from '@kubernetes/client-node';
+import type { ObjectLabelsAndAnnotations } from '../../contract/autoscaling';
+import { isConflict, isNotFound } from './client';
+
+export interface WriteEndpointsOptions {
+  /**
+   * Labels and annotations to create the object with when it does not exist (a GitOps engine
+   * left it out of the graph: Argo CD 3.x excludes Endpoints by default). Without them a missing
+   * object is an error (404), as before.
+   */
+  readonly createWith?: ObjectLabelsAndAnnotations;
+  /** Tries on a 409 (a concurrent writer) before giving up. */
+  readonly attempts?: number;
+}
 
 /**
- * Writes the subsets of an existing Endpoints object (the revision's public Endpoints, created by
- * the compiled graph): read, then replace with the read resourceVersion, so a concurrent writer
- * is detected (409) rather than overwritten; on a conflict, read again and retry. Never creates
- * or deletes: RBAC grants get/update/patch on the named objects only.
+ * Writes the subsets of a revision's public Endpoints. An existing object (the compiled graph's,
+ * or one created earlier) is read, then replaced with the read resourceVersion, so a concurrent
+ * writer is detected (409) rather than overwritten; on a conflict, read again and retry. Only
+ * `subsets` changes: labels, annotations and everything else are sent back as read.
+ *
+ * A missing object is created by server-side apply (createMissingEndpoints) when `createWith`
+ * says how. Never deletes.
  *
  * Resolves once the API server has accepted the write, which is the acknowledgement the autoscaler
  * waits for before scaling a revision to zero.
@@ -16,11 +31,13 @@ export async function writeEndpointsSubsets(
   name: string,
   subsets: V1EndpointSubset[],
   fieldManager: string,
-  attempts = 3,
+  opts: WriteEndpointsOptions = {},
 ): Promise<V1Endpoints> {
+  const attempts = opts.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
-    const current = await core.readNamespacedEndpoints({ name, namespace });
     try {
+      const current = await readIfExists(core, namespace, name, opts.createWith !== undefined);
+      if (current === undefined) return await createMissingEndpoints(core, namespace, name, opts.createWith!, subsets, fieldManager);
       return await core.replaceNamespacedEndpoints({
         name,
         namespace,
@@ -31,4 +48,47 @@ export async function writeEndpointsSubsets(
       if (!isConflict(err) || attempt >= attempts) throw err;
     }
   }
+}
+
+async function readIfExists(core: CoreV1Api, namespace: string, name: string, mayBeMissing: boolean): Promise<V1Endpoints | undefined> {
+  try {
+    return await core.readNamespacedEndpoints({ name, namespace });
+  } catch (err) {
+    if (mayBeMissing && isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Server-side apply, without force, of the whole object: name, the given labels and annotations,
+ * and the subsets. Server-side apply because it is the one create RBAC can limit by name (the API
+ * server authorizes an apply that creates as verb `create` on the named object,
+ * k8s.io/apiserver pkg/endpoints/handlers/patch.go; a POST create has no name to check).
+ *
+ * Races: another autoscaler replica applying the same object under the same field manager just
+ * merges; an engine that created it meanwhile with other label or annotation values makes this a
+ * 409 Conflict (their fields, not ours to force), and the caller retries, finding it and
+ * replacing only the subsets. The field manager then co-owns the labels and annotations it
+ * created with (an engine applying the same values shares them) and, from its first subsets
+ * write on, owns `subsets` through that write (replace) as it does for Endpoints the graph
+ * created.
+ */
+export async function createMissingEndpoints(
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+  meta: ObjectLabelsAndAnnotations,
+  subsets: V1EndpointSubset[],
+  fieldManager: string,
+): Promise<V1Endpoints> {
+  const body: V1Endpoints = {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name, namespace, labels: meta.labels, annotations: meta.annotations },
+    ...(subsets.length > 0 ? { subsets } : {}),
+  };
+  return core.patchNamespacedEndpoints(
+    { name, namespace, body, fieldManager, force: false },
+    setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+  );
 }

@@ -136,13 +136,18 @@ describe('AutoscalerController', () => {
     expect(cluster.log.filter((l) => l.startsWith('scale'))).toEqual([]);
   });
 
-  it('does not scale to zero when the public Endpoints object is missing', async () => {
+  it('writes (so creates) a missing public Endpoints object, activators first, before scaling to zero', async () => {
     const { cluster, controller } = setup();
+    // A GitOps engine left the object out (Argo CD 3.x excludes Endpoints by default).
     cluster.publics.clear();
     cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
     controller.upsertRevision(revision({ annotations: { 'autoscaling.knative.dev/target-burst-capacity': '0' } }), 0);
-    await idle(controller, 0, 300);
-    expect(cluster.log).toEqual([]);
+    await controller.tick(0);
+    expect(cluster.log).toEqual(['endpoints ns/hello-00001 [10.2.0.7]']);
+    await idle(controller, 1, 200);
+    const toZero = cluster.log.indexOf('scale ns/hello-00001-deployment 0');
+    expect(toZero, cluster.log.join('\n')).toBeGreaterThan(0);
+    expect(cluster.log.slice(0, toZero).at(-1)).toBe('endpoints ns/hello-00001 [10.1.0.1,10.1.0.2]');
   });
 
   it('with default TBC 211 keeps one pod behind the activators (Proxy)', async () => {
