@@ -18,7 +18,10 @@ import { apiRetryAdvice, RetryAdvice } from './client';
  * - a failed work is retried with per-key exponential backoff with jitter (5 ms doubling to
  *   1000 s by default, as client-go's DefaultControllerRateLimiter), and never before the
  *   Retry-After the API server sent with a 429 or 503; a success forgets the failures;
- * - a work reads the time when it runs (`WorkContext.nowMs`), not when it was queued.
+ * - a work reads the time when it runs (`WorkContext.nowMs`), not when it was queued;
+ * - two lanes, as Knative's two-lane queue (knative.dev/pkg controller/two_lane_queue.go): a
+ *   worker takes the slow lane's work only when no fast-lane work is due, so a mass rewrite
+ *   (every revision's Endpoints after an activator is replaced) does not hold back a scale write.
  *
  * As in client-go, an `add` is new desired state and runs as soon as a worker and a token are
  * free, without waiting out the key's backoff (client-go: Add versus AddRateLimited); only the
@@ -51,6 +54,9 @@ export interface WorkContext {
 
 export type Work = (ctx: WorkContext) => Promise<void>;
 
+/** `slow`: work that may wait behind the rest (e.g. one change rewriting every object). */
+export type Lane = 'fast' | 'slow';
+
 export interface WorkQueueOptions {
   readonly workers: number;
   readonly qps: number;
@@ -79,6 +85,7 @@ interface Waiter {
 
 interface Entry {
   work: Work;
+  lane: Lane;
   waiters: Waiter[];
   /** Not before this instant (a backoff or a Retry-After). */
   dueMs: number;
@@ -92,8 +99,8 @@ export class WorkQueue {
   private readonly retryAdvice: (err: unknown, nowMs: number) => RetryAdvice;
   /** Keys waiting to run, at most one entry each. */
   private readonly waiting = new Map<string, Entry>();
-  /** Keys whose entry is due, in the order they became due. */
-  private readonly ready = new Set<string>();
+  /** Keys whose entry is due, per lane, in the order they became due. */
+  private readonly ready: Record<Lane, Set<string>> = { fast: new Set(), slow: new Set() };
   private readonly running = new Set<string>();
   private readonly failures = new Map<string, number>();
   /** Per key: the API server asked not to be called for it before this instant. */
@@ -122,11 +129,11 @@ export class WorkQueue {
   }
 
   /**
-   * Queues `work` as the latest for `key`. Settles with the first run that carries it (or a later
+   * Queues `work` as the latest for `key` (in the fast lane if any of its adds asked for it). Settles with the first run that carries it (or a later
    * work added over it): resolves when it succeeded, rejects with its error when it failed (the
    * queue keeps retrying on its own) or with WorkDroppedError when cleared first.
    */
-  add(key: string, work: Work): Promise<void> {
+  add(key: string, work: Work, lane: Lane = 'fast'): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const nowMs = this.clock.now();
       const dueMs = Math.max(nowMs, this.retryAfterUntil.get(key) ?? 0);
@@ -134,9 +141,10 @@ export class WorkQueue {
       if (entry) {
         entry.work = work;
         entry.waiters.push({ resolve, reject });
+        if (lane === 'fast' && entry.lane === 'slow') this.promote(key, entry);
         if (dueMs < entry.dueMs) this.schedule(key, entry, dueMs);
       } else {
-        const fresh: Entry = { work, waiters: [{ resolve, reject }], dueMs, cancelTimer: undefined };
+        const fresh: Entry = { work, lane, waiters: [{ resolve, reject }], dueMs, cancelTimer: undefined };
         this.waiting.set(key, fresh);
         this.schedule(key, fresh, dueMs);
       }
@@ -160,7 +168,8 @@ export class WorkQueue {
       for (const w of entry.waiters) w.reject(new WorkDroppedError(key));
     }
     this.waiting.clear();
-    this.ready.clear();
+    this.ready.fast.clear();
+    this.ready.slow.clear();
     this.failures.clear();
     this.retryAfterUntil.clear();
     this.cancelPumpTimer?.();
@@ -175,16 +184,21 @@ export class WorkQueue {
     entry.dueMs = dueMs;
     const waitMs = dueMs - this.clock.now();
     if (waitMs <= 0) {
-      this.ready.add(key);
+      this.ready[entry.lane].add(key);
       return;
     }
-    this.ready.delete(key);
+    this.ready[entry.lane].delete(key);
     entry.cancelTimer = this.clock.setTimer(() => {
       entry.cancelTimer = undefined;
       if (this.waiting.get(key) !== entry) return;
-      this.ready.add(key);
+      this.ready[entry.lane].add(key);
       this.pump();
     }, waitMs);
+  }
+
+  private promote(key: string, entry: Entry): void {
+    entry.lane = 'fast';
+    if (this.ready.slow.delete(key)) this.ready.fast.add(key);
   }
 
   /** Starts due works while a worker and a token are free; else waits for the next token. */
@@ -201,9 +215,9 @@ export class WorkQueue {
     }
   }
 
-  /** The first due key whose work is not running (a running key's next work waits for it). */
+  /** The first due key whose work is not running (a running key's next work waits for it), fast lane first. */
   private nextReadyKey(): string | undefined {
-    for (const key of this.ready) if (!this.running.has(key)) return key;
+    for (const lane of [this.ready.fast, this.ready.slow]) for (const key of lane) if (!this.running.has(key)) return key;
     return undefined;
   }
 
@@ -219,7 +233,7 @@ export class WorkQueue {
     const entry = this.waiting.get(key);
     if (!entry) throw new Error(`work queue: ${key} was ready without an entry`);
     this.waiting.delete(key);
-    this.ready.delete(key);
+    this.ready[entry.lane].delete(key);
     this.running.add(key);
     const ctx: WorkContext = { nowMs, failures: this.failures.get(key) ?? 0 };
     let run: Promise<void>;
@@ -253,7 +267,7 @@ export class WorkQueue {
       if (advice.notBeforeMs !== undefined) this.retryAfterUntil.set(key, advice.notBeforeMs);
       const dueMs = Math.max(nowMs + backoffDelayMs(failures, this.options.backoff, this.random), advice.notBeforeMs ?? 0);
       retryInMs = dueMs - nowMs;
-      this.requeue(key, entry.work, dueMs, Math.max(nowMs, advice.notBeforeMs ?? 0));
+      this.requeue(key, entry, dueMs, Math.max(nowMs, advice.notBeforeMs ?? 0));
     } else {
       this.failures.delete(key);
       this.retryAfterUntil.delete(key);
@@ -267,13 +281,13 @@ export class WorkQueue {
    * The failed work goes back for a retry at `retryDueMs`, unless a newer work for the key came
    * in while it ran: that one is new desired state and runs from `newDueMs` (Retry-After only).
    */
-  private requeue(key: string, work: Work, retryDueMs: number, newDueMs: number): void {
+  private requeue(key: string, failed: Entry, retryDueMs: number, newDueMs: number): void {
     const newer = this.waiting.get(key);
     if (newer) {
       if (newer.dueMs < newDueMs) this.schedule(key, newer, newDueMs);
       return;
     }
-    const entry: Entry = { work, waiters: [], dueMs: retryDueMs, cancelTimer: undefined };
+    const entry: Entry = { work: failed.work, lane: failed.lane, waiters: [], dueMs: retryDueMs, cancelTimer: undefined };
     this.waiting.set(key, entry);
     this.schedule(key, entry, retryDueMs);
   }

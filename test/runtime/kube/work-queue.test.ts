@@ -257,6 +257,26 @@ describe('WorkQueue', () => {
     await q.whenIdle();
   });
 
+  it('takes slow-lane work only when no fast-lane work is due; a fast add moves a slow key up', async () => {
+    const clock = new ManualClock();
+    const q = queue(clock, { workers: 1, qps: 1000, burst: 1000 });
+    const blocker = gate();
+    void q.add('blocker', blocker.work);
+    const order: string[] = [];
+    const work = (name: string) => async () => void order.push(name);
+    const all = [
+      q.add('ep/1', work('ep/1'), 'slow'),
+      q.add('ep/2', work('ep/2'), 'slow'),
+      q.add('ep/3', work('ep/3'), 'slow'),
+      q.add('scale/a', work('scale/a')),
+      q.add('ep/3', work('ep/3 again')),
+      q.add('scale/b', work('scale/b')),
+    ];
+    blocker.release();
+    await Promise.all(all);
+    expect(order).toEqual(['scale/a', 'ep/3 again', 'scale/b', 'ep/1', 'ep/2']);
+  });
+
   it('refuses a worker count below 1', () => {
     expect(() => new WorkQueue({ workers: 0, qps: 1, burst: 1, backoff: BACKOFF })).toThrow(/workers must be a whole number >= 1/);
   });
