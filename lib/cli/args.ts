@@ -12,6 +12,7 @@ Istio or Gateway API objects Knative would create for them, plus the runtime tha
 Commands:
   compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE [--frozen-history]]
                  Compile Services and Revisions; pass every other document through.
+  krm            Run as a KRM function (kustomize, kpt): a ResourceList on stdin and stdout.
   help [COMMAND] Show help for a command.
 
 Options:
@@ -19,6 +20,33 @@ Options:
   -v, --version  Print the version.
 
 Run 'kservice compile --help' for the details of compile.
+`;
+
+export const KRM_HELP = `Usage: kservice krm
+
+A KRM function (kustomize's functions-spec.md): reads a config.kubernetes.io/v1 ResourceList on
+stdin and writes one on stdout. Each serving.knative.dev/v1 Service and Revision item is replaced
+by exactly what 'kservice compile' emits for it (the serving-system objects included); every other
+item passes through as received, its config.kubernetes.io annotations and comments included.
+Generated objects are annotated with the file 'compile -o' would write them to
+(internal.config.kubernetes.io/path: serving-system.yaml or NAMESPACE-NAME.yaml, and an index).
+
+functionConfig (optional; defaults as compile without --config):
+  apiVersion: kservice.cdk8s.io/v1alpha1
+  kind: KServiceConfig
+  metadata: {name: kservice}   # orchestrators add annotations here
+  history: kservice-history.yaml   # optional: the lockfile of 'compile --history', read-only
+  domain: example.com              # ... every field of 'compile --config'
+
+The history is never written: when it would change, the function fails and names the
+'kservice compile ... --history FILE' command that updates it (as compile --frozen-history).
+
+Problems are results in the output list (severity error, resourceRef, field.path, file.path and
+file.index when the orchestrator gave them), the same lines on stderr; the items are then passed on
+uncompiled. Output is deterministic.
+
+Exit status: 0 on success; 1 when the input has problems (or is not a ResourceList: then stdout
+stays empty); 2 on a usage error.
 `;
 
 export const COMPILE_HELP = `Usage: kservice compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE [--frozen-history]]
@@ -73,7 +101,8 @@ export interface CompileOptions {
 export type Command =
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'version' }
-  | { readonly kind: 'compile'; readonly options: CompileOptions };
+  | { readonly kind: 'compile'; readonly options: CompileOptions }
+  | { readonly kind: 'krm' };
 
 /** A mistake in how the tool was called; answered with exit code 2 and the help text. */
 export class UsageError extends Error {
@@ -83,7 +112,7 @@ export class UsageError extends Error {
   }
 }
 
-const HELP_BY_COMMAND: Record<string, string> = { compile: COMPILE_HELP };
+const HELP_BY_COMMAND: Record<string, string> = { compile: COMPILE_HELP, krm: KRM_HELP };
 
 export function parseCommand(argv: readonly string[]): Command {
   const [first, ...rest] = argv;
@@ -92,6 +121,7 @@ export function parseCommand(argv: readonly string[]): Command {
   if (first === '-v' || first === '--version') return { kind: 'version' };
   if (first === 'help') return helpFor(rest[0]);
   if (first === 'compile') return parseCompile(rest);
+  if (first === 'krm') return parseKrm(rest);
   const what = first.startsWith('-') ? `unknown option '${first}'` : `unknown command '${first}'`;
   throw new UsageError(what, MAIN_HELP);
 }
@@ -134,6 +164,17 @@ function parseCompile(args: string[]): Command {
     kind: 'compile',
     options: { inputs: positionals, outDir: values.output, configFile: values.config, historyFile: values.history, frozenHistory },
   };
+}
+
+/** `krm` takes its input on stdin and its settings from the functionConfig: no arguments but --help. */
+function parseKrm(args: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: false, strict: true, options: { help: { type: 'boolean', short: 'h' } } });
+  } catch (error) {
+    throw new UsageError(`${plainParseError(error as Error)} (krm reads a ResourceList on stdin; settings go in its functionConfig)`, KRM_HELP);
+  }
+  return parsed.values.help ? { kind: 'help', text: KRM_HELP } : { kind: 'krm' };
 }
 
 /** node's messages carry hints meant for programmers ("To specify a positional ..."); keep the first sentence. */

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import type { CompileOptions } from './args';
-import { loadConfigFile } from './config-file';
+import { LoadedConfig, loadConfigFile } from './config-file';
 import { Diagnostic, DiagnosticError } from './diagnostics';
 import { buildGraph, type GraphService } from './graph';
 import { EMPTY_HISTORY, PlannedEntry, frozenHistoryProblems, loadHistory, serializeHistory, withServices } from './history';
@@ -27,14 +27,23 @@ export interface CompileResult {
   readonly history?: { readonly file: string; readonly content: string };
 }
 
+/**
+ * What another front end (the KRM function, lib/cli/krm/) has read itself instead of
+ * `options.inputs` and `options.configFile`: the documents, and the serving config.
+ */
+export interface GivenSources {
+  readonly input?: ReadResult;
+  readonly config?: LoadedConfig;
+}
+
 /** Runs the whole compile; throws `DiagnosticError` with every problem when the input is bad. */
-export async function compile(options: CompileOptions, readStdin: () => Promise<string | Uint8Array>): Promise<CompileResult> {
+export async function compile(options: CompileOptions, readStdin: () => Promise<string | Uint8Array>, given: GivenSources = {}): Promise<CompileResult> {
   const diagnostics: Diagnostic[] = [];
-  const config = await loadConfigFile(options.configFile);
+  const config = given.config ?? (await loadConfigFile(options.configFile));
   diagnostics.push(...config.diagnostics);
   const loaded = options.historyFile ? await loadHistory(options.historyFile) : { history: EMPTY_HISTORY, diagnostics: [] };
   diagnostics.push(...loaded.diagnostics);
-  const input = withoutOwnFiles(await readInputs(options.inputs, readStdin), [options.configFile, options.historyFile]);
+  const input = given.input ?? withoutOwnFiles(await readInputs(options.inputs, readStdin), [options.configFile, options.historyFile]);
   diagnostics.push(...input.diagnostics);
 
   const sorted = sortDocuments(input.documents);

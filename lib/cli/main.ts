@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { CompileOptions, UsageError, parseCommand } from './args';
 import { compile } from './compile';
 import { DiagnosticError, formatDiagnostics } from './diagnostics';
+import { runKrm } from './krm/function';
 import { OutputDirError, toYamlStream, writeAll } from './output';
 
 export interface CliIo {
@@ -34,6 +35,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case 'compile':
         await runCompile(command.options, io);
         return ExitCode.OK;
+      case 'krm':
+        return await runKrm(io);
     }
   } catch (error) {
     return report(error, io);
