@@ -4,6 +4,7 @@ import type { ServingConfig } from '../../contract/config';
 import { Ports } from '../../contract/constants';
 import { Names } from '../../contract/naming';
 import type { RevisionDeployment } from '../kube/revision-deployment';
+import type { Lane, WorkQueue } from '../kube/work-queue';
 import type { Logger } from '../shared/logger';
 import { Decision, KpaDecider, MetricSample, numActivators } from './kpa';
 import type { AutoscalerMetrics } from './metrics';
@@ -42,6 +43,13 @@ export interface ControllerDeps {
   readonly logger: Logger;
   readonly isLeader: () => boolean;
   readonly config: ServingConfig;
+  /**
+   * The one queue of API writes (../kube/work-queue.ts), keyed per object: a reconcile hands its
+   * writes over and does not wait for them, so reconciles never pile up behind a slow API server,
+   * and each write's effects (the Proxy acknowledgement, the cold start's start) are dated when it
+   * ran. Without it (unit tests) every write runs at once and the reconcile waits for it.
+   */
+  readonly writes?: WorkQueue;
 }
 
 interface RevisionState {
@@ -54,6 +62,8 @@ interface RevisionState {
   /** Since when the public Endpoints are acknowledged on the activators. */
   proxySinceMs: number | undefined;
   lastWrite: { subsets: V1EndpointSubset[]; atMs: number } | undefined;
+  /** Subsets handed to the write queue and not written yet: no scale to zero meanwhile. */
+  pendingSubsets: V1EndpointSubset[] | undefined;
   /** When replicas went from 0 up, until the first pod is ready. */
   coldStartAtMs: number | undefined;
   /** Reconciles of one revision run one after the other. */
@@ -129,6 +139,7 @@ export class AutoscalerController {
       lastDecision: undefined,
       proxySinceMs: existing?.proxySinceMs,
       lastWrite: undefined,
+      pendingSubsets: undefined,
       coldStartAtMs: undefined,
       queue: Promise.resolve(),
     });
@@ -245,16 +256,46 @@ export class AutoscalerController {
     // Undefined: the object does not exist (a GitOps engine left it out, as Argo CD 3.x does by
     // default); the writer creates it.
     const current = view.publicSubsets(namespace, name);
-    const justWritten = s.lastWrite && sameSubsets(s.lastWrite.subsets, subsets) && nowMs - s.lastWrite.atMs < CACHE_LAG_MS;
-    if ((current === undefined || !sameSubsets(current, subsets)) && !justWritten) {
-      await writer.writePublicSubsets(namespace, name, subsets);
-      s.lastWrite = { subsets, atMs: nowMs };
-      const what = current === undefined ? 'public Endpoints created' : 'public Endpoints written';
-      logger.info({ namespace, revision, mode, addresses: subsets[0]?.addresses?.length ?? 0 }, what);
+    const stale = (current === undefined || !sameSubsets(current, subsets)) && !justWritten(s, subsets, nowMs);
+    // While an earlier write waits in the queue, the latest subsets replace it even when the cache
+    // already shows them: the queued one must not be the last written.
+    if (stale || s.pendingSubsets !== undefined) {
+      s.pendingSubsets = subsets;
+      // Proxy to Proxy (only the activators changed, e.g. every revision after an activator was
+      // replaced) may wait behind scale writes and mode flips.
+      const lane: Lane = mode === 'Proxy' && s.proxySinceMs !== undefined ? 'slow' : 'fast';
+      await this.write(`endpoints/${namespace}/${name}`, lane, nowMs, async (atMs) => {
+        if (!justWritten(s, subsets, atMs)) {
+          await writer.writePublicSubsets(namespace, name, subsets);
+          s.lastWrite = { subsets, atMs };
+          const what = current === undefined ? 'public Endpoints created' : 'public Endpoints written';
+          logger.info({ namespace, revision, mode, addresses: subsets[0]?.addresses?.length ?? 0 }, what);
+        }
+        if (s.pendingSubsets === subsets) s.pendingSubsets = undefined;
+        this.endpointsAcknowledged(s, mode, atMs);
+      });
+      return;
     }
-    // Only reached once the Endpoints are (acknowledged) as wanted.
-    s.proxySinceMs = mode === 'Proxy' ? (s.proxySinceMs ?? nowMs) : undefined;
-    this.deps.metrics.proxyMode.set({ namespace, revision }, mode === 'Proxy' ? 1 : 0);
+    this.endpointsAcknowledged(s, mode, nowMs);
+  }
+
+  /** The Endpoints are (acknowledged) as wanted since `atMs`. */
+  private endpointsAcknowledged(s: RevisionState, mode: EndpointsMode, atMs: number): void {
+    s.proxySinceMs = mode === 'Proxy' ? (s.proxySinceMs ?? atMs) : undefined;
+    this.deps.metrics.proxyMode.set({ namespace: s.deployment.namespace, revision: s.deployment.revision }, mode === 'Proxy' ? 1 : 0);
+  }
+
+  /**
+   * Runs a write of one object (`objectKey`): through the write queue, which merges it with a
+   * queued write of the same object (the latest wins) and runs it dated `atMs` when a worker and a
+   * token are free; or, without a queue, at once dated `nowMs`. Only a leader writes.
+   */
+  private async write(objectKey: string, lane: Lane, nowMs: number, work: (atMs: number) => Promise<void>): Promise<void> {
+    const run = (atMs: number): Promise<void> => (this.deps.isLeader() ? work(atMs) : Promise.resolve());
+    if (!this.deps.writes) return run(nowMs);
+    // A failure is logged and retried by the queue (its onFailure); the next reconcile hands over
+    // newer state anyway.
+    this.deps.writes.add(objectKey, (ctx) => run(ctx.nowMs), lane).catch(() => undefined);
   }
 
   private async applyReplicas(s: RevisionState, replicas: number, nowMs: number): Promise<void> {
@@ -263,11 +304,17 @@ export class AutoscalerController {
       this.deps.logger.info({ namespace, revision }, 'not scaling to zero: activators not in the path yet');
       return;
     }
-    await this.deps.writer.setReplicas(namespace, deploymentName, replicas);
-    this.deps.logger.info({ namespace, revision, from: s.deployment.replicas, to: replicas }, 'scaled');
-    if (s.deployment.replicas === 0 && replicas > 0) s.coldStartAtMs = nowMs;
-    if (replicas === 0) s.coldStartAtMs = undefined;
-    s.deployment = { ...s.deployment, replicas };
+    await this.write(`scale/${namespace}/${deploymentName}`, 'fast', nowMs, async (atMs) => {
+      const from = s.deployment.replicas;
+      // Checked again when the write runs: the activators may have left the path meanwhile.
+      if (replicas === 0 && (s.proxySinceMs === undefined || s.pendingSubsets !== undefined)) return;
+      if (from === replicas) return; // already there (the informer, or our own earlier write)
+      await this.deps.writer.setReplicas(namespace, deploymentName, replicas);
+      this.deps.logger.info({ namespace, revision, from, to: replicas }, 'scaled');
+      if (from === 0 && replicas > 0) s.coldStartAtMs = atMs;
+      if (replicas === 0) s.coldStartAtMs = undefined;
+      s.deployment = { ...s.deployment, replicas };
+    });
   }
 
   private observeColdStart(s: RevisionState, ready: number, nowMs: number): void {
@@ -318,6 +365,11 @@ function isFresh(d: RevisionDeployment): boolean {
  */
 function alwaysProxied(d: RevisionDeployment): boolean {
   return d.dataPlane === DataPlaneModes.ACTIVATOR;
+}
+
+/** Our own write of these subsets is recent enough that the informer cache may not show it yet. */
+function justWritten(s: RevisionState, subsets: readonly V1EndpointSubset[], nowMs: number): boolean {
+  return s.lastWrite !== undefined && sameSubsets(s.lastWrite.subsets, subsets) && nowMs - s.lastWrite.atMs < CACHE_LAG_MS;
 }
 
 function key(namespace: string, revision: string): string {

@@ -3,9 +3,10 @@ import { autoscalerConfigFromData } from '../../contract/autoscaling';
 import { resolveServingConfig } from '../../contract/config';
 import { Labels } from '../../contract/constants';
 import { Names } from '../../contract/naming';
-import { FieldManagers, loadKubeClients } from '../kube/client';
+import { describeApiError, FieldManagers, loadKubeClients } from '../kube/client';
 import { LeaderElector } from '../kube/leader-election';
 import { readRevisionDeployment } from '../kube/revision-deployment';
+import { WorkQueue } from '../kube/work-queue';
 import { createLogger } from '../shared/logger';
 import { MetricCollector } from './collector';
 import { AutoscalerRuntimeConfig, readAutoscalerConfig } from './config';
@@ -25,6 +26,15 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
   const metrics = new AutoscalerMetrics();
   const cluster = new KubeCluster(kube, config.namespaces, config.systemNamespace, logger);
   let leading = false;
+  // Every scale and Endpoints write of this replica: bounded in flight and in rate (see work-queue.ts).
+  const writes = new WorkQueue({
+    workers: config.writes.workers,
+    qps: config.writes.qps,
+    burst: config.writes.burst,
+    backoff: { baseMs: config.writes.backoffBaseMs, maxMs: config.writes.backoffMaxMs },
+    onFailure: (key, err, retryInMs) =>
+      logger.warn({ key, err: describeApiError(err), retryInMs }, retryInMs === undefined ? 'write failed; not retried' : 'write failed; retrying'),
+  });
   const controller = new AutoscalerController({
     view: cluster,
     writer: cluster,
@@ -32,6 +42,7 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
     logger,
     isLeader: () => leading,
     config: resolveServingConfig(),
+    writes,
   });
 
   const privateToRevision = new Map<string, string>(); // `ns/REV-private` → REV
@@ -84,6 +95,8 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
     onStoppedLeading: () => {
       leading = false;
       metrics.leader.set(0);
+      // A follower writes nothing: what waits is dropped (a running write finishes).
+      writes.clear();
     },
   });
   elector.start();
