@@ -41,7 +41,7 @@ export async function startActivator(config: ActivatorConfig, logger: Logger): P
     probeIntervalMs: config.probeIntervalMs,
     probeTimeoutMs: config.probeTimeoutMs,
     onPodsChanged: (b) => logger.info({ namespace: b.info.namespace, revision: b.info.revision, pods: b.readyPods }, 'usable pods changed'),
-    onRefused: (b) => metrics?.podRefusals.inc({ namespace: b.info.namespace, revision: b.info.revision }),
+    onRefused: (b) => metrics?.countRefusal(b),
   });
   metrics = new ActivatorMetrics(registry);
   const stopSource = await startRevisionSource(config, registry, poker, logger);

@@ -10,7 +10,14 @@ export class RevisionRegistry {
   private readonly backends = new Map<string, RevisionBackend>();
   private readonly pendingPods = new Map<string, PodSet>();
 
+  private readonly removedListeners: Array<(namespace: string, revision: string) => void> = [];
+
   constructor(private readonly options: BackendOptions) {}
+
+  /** Told after a revision left the registry (e.g. to remove its metric series). */
+  onRemoved(listener: (namespace: string, revision: string) => void): void {
+    this.removedListeners.push(listener);
+  }
 
   get(namespace: string, revision: string): RevisionBackend | undefined {
     return this.backends.get(revisionKey(namespace, revision));
@@ -37,9 +44,11 @@ export class RevisionRegistry {
 
   remove(namespace: string, revision: string): void {
     const key = revisionKey(namespace, revision);
-    this.backends.get(key)?.stop();
+    const backend = this.backends.get(key);
+    backend?.stop();
     this.backends.delete(key);
     this.pendingPods.delete(key);
+    if (backend) for (const listener of this.removedListeners) listener(namespace, revision);
   }
 
   setPods(namespace: string, revision: string, pods: PodSet): void {

@@ -9,6 +9,11 @@ export interface PeriodStats {
   readonly requestCount: number;
 }
 
+/** Nothing was in the activator at any moment of the period: every number of it is 0. */
+export function isIdlePeriod(stats: PeriodStats): boolean {
+  return stats.averageConcurrency === 0 && stats.requestCount === 0;
+}
+
 export class RequestStats {
   private current = 0;
   private weightedSum = 0;

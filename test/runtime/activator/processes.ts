@@ -85,7 +85,28 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A labelled sample of the activator's /metrics, or undefined when absent. */
+/**
+ * Per-revision gauges of the requests in the activator. The page lists only revisions with
+ * requests in the activator (lib/runtime/activator/metrics.ts), so a page that answered without
+ * the revision's series says 0 for these.
+ */
+const LOAD_GAUGES = new Set(['activator_queue_depth', 'activator_in_flight', 'activator_average_concurrent_requests', 'activator_requests_per_second']);
+
+/**
+ * The activator's usable pods for a revision, from its last `usable pods changed` log line (the
+ * /metrics page lists `activator_ready_pods` only for revisions with requests in the activator).
+ */
+export function usablePods(activator: ActivatorProcess, revision: string): number | undefined {
+  let pods: number | undefined;
+  for (const line of activator.lines) {
+    if (!line.includes('"msg":"usable pods changed"')) continue;
+    const entry = JSON.parse(line) as { revision?: string; pods?: number };
+    if (entry.revision === revision) pods = entry.pods;
+  }
+  return pods;
+}
+
+/** A labelled sample of the activator's /metrics; undefined when absent (0 for LOAD_GAUGES). */
 export async function activatorMetric(metricsPort: number, name: string, revision: string): Promise<number | undefined> {
   const body = await new Promise<string>((resolve, reject) => {
     http
@@ -97,5 +118,6 @@ export async function activatorMetric(metricsPort: number, name: string, revisio
       .on('error', reject);
   });
   const line = body.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`revision="${revision}"`));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  if (line === undefined) return LOAD_GAUGES.has(name) ? 0 : undefined;
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HostileApp, memoryOf, startHostileApp } from '../hostile-app';
 import { type Exchange, exchanges, perform, PROPERTY_PARAMS } from '../request-sequences';
 import { eventually, request } from '../queue-proxy/processes';
-import { activatorMetric, type ActivatorProcess, startActivator, stopActivators } from './processes';
+import { activatorMetric, type ActivatorProcess, startActivator, stopActivators, usablePods } from './processes';
 
 const CONTAINER_CONCURRENCY = 2;
 /** A leak bound, not a performance figure: the activator idles near 80 MiB. */
@@ -40,7 +40,7 @@ beforeAll(async () => {
     [{ namespace: 'default', revision: REVISION, containerConcurrency: CONTAINER_CONCURRENCY, timeoutSeconds: 5, pods: [`127.0.0.1:${app.port}`] }],
     { ACTIVATOR_HEADERS_TIMEOUT_SECONDS: '2' },
   );
-  await eventually(async () => (await counter('activator_ready_pods')) === 1, 'pod probed');
+  await eventually(async () => usablePods(activator, REVISION) === 1, 'pod probed');
 });
 afterAll(async () => {
   // A crash is the finding: show how the process ended.

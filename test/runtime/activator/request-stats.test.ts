@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestStats } from '../../../lib/runtime/activator/request-stats';
+import { isIdlePeriod, RequestStats } from '../../../lib/runtime/activator/request-stats';
 
 describe('RequestStats', () => {
   it('averages concurrency over the period, weighted by time', () => {
@@ -16,5 +16,19 @@ describe('RequestStats', () => {
     s.requestOut(1250);
     expect(s.report(2000)).toEqual({ averageConcurrency: 0.25, requestCount: 0 });
     expect(s.concurrency).toBe(0);
+  });
+
+  it('a period is idle only when nothing was in the activator at any moment of it', () => {
+    const s = new RequestStats(0);
+    expect(isIdlePeriod(s.report(1000))).toBe(true);
+    s.requestIn(1500);
+    s.requestOut(1500); // in and out within the same millisecond: no time in flight, one arrival
+    expect(isIdlePeriod(s.report(2000))).toBe(false);
+    s.requestIn(2999);
+    expect(isIdlePeriod(s.report(3000))).toBe(false);
+    // Still in flight through the whole next period, with no new arrival.
+    expect(isIdlePeriod(s.report(4000))).toBe(false);
+    s.requestOut(4000);
+    expect(isIdlePeriod(s.report(5000))).toBe(true);
   });
 });

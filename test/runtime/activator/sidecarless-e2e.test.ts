@@ -18,7 +18,7 @@ import { type RunningActivator, startActivator as startInProcess } from '../../.
 import { createLogger } from '../../../lib/runtime/shared/logger';
 import { type HostileApp, startHostileApp } from '../hostile-app';
 import { type TestApp, eventually, request, startTestApp, stopAll } from '../queue-proxy/processes';
-import { type ActivatorProcess, activatorMetric, freePort, startActivator, stopActivators } from './processes';
+import { type ActivatorProcess, activatorMetric, freePort, startActivator, stopActivators, usablePods } from './processes';
 
 const NS = 'default';
 const route = (revision: string, extra: Record<string, string> = {}) => ({ 'Knative-Serving-Namespace': NS, 'Knative-Serving-Revision': revision, ...extra });
@@ -115,7 +115,7 @@ describe('activator in front of apps without a queue-proxy', () => {
       },
     ]);
     for (const revision of ['cc1', 'total', 'hostile']) {
-      await eventually(async () => (await activatorMetric(activator.metricsPort, 'activator_ready_pods', revision)) === 1, `${revision} probed ready`);
+      await eventually(async () => usablePods(activator, revision) === 1, `${revision} probed ready`);
     }
   });
 
