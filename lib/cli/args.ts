@@ -3,6 +3,7 @@
  * `--opt=value`, `--`), so this module only knows the commands and their help texts.
  */
 import { parseArgs } from 'node:util';
+import { isDns1123Label } from '../contract/naming';
 
 export const MAIN_HELP = `Usage: kservice <command> [options]
 
@@ -10,7 +11,7 @@ Compiles Knative Serving services (serving.knative.dev/v1 YAML) into the plain K
 Istio or Gateway API objects Knative would create for them, plus the runtime that makes them live.
 
 Commands:
-  compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE [--frozen-history]]
+  compile FILE_OR_DIR... [-o OUT_DIR] [-n NAMESPACE] [--config FILE] [--history FILE [--frozen-history]]
                  Compile Services and Revisions; pass every other document through.
   krm            Run as a KRM function (kustomize, kpt): a ResourceList on stdin and stdout.
   help [COMMAND] Show help for a command.
@@ -49,7 +50,7 @@ Exit status: 0 on success; 1 when the input has problems (or is not a ResourceLi
 stays empty); 2 on a usage error.
 `;
 
-export const COMPILE_HELP = `Usage: kservice compile FILE_OR_DIR... [-o OUT_DIR] [--config FILE] [--history FILE [--frozen-history]]
+export const COMPILE_HELP = `Usage: kservice compile FILE_OR_DIR... [-o OUT_DIR] [-n NAMESPACE] [--config FILE] [--history FILE [--frozen-history]]
 
 Reads YAML files, directories (recursively, regular *.yaml and *.yml files, in sorted order) or
 '-' for stdin. Input is UTF-8 (UTF-16 with a byte-order mark is decoded). Documents of kind
@@ -64,6 +65,10 @@ Options:
                         not on the list is an error. The files and the --history file are
                         written together once everything is checked: a failed run changes
                         neither. Default: one multi-document YAML stream on stdout.
+  -n, --namespace NAMESPACE
+                        The namespace of Services and Revisions that set none, as
+                        'kubectl apply -n' would place them (the Argo CD plugin passes the
+                        Application's destination namespace). Default: default.
       --config FILE     Serving config: domain, domainTemplate, tagTemplate, externalGateway,
                         localGateway, localGatewayService, ingress (istio | gateway-api),
                         gatewayApi.*, runtimeImage, revisionTimeoutSeconds,
@@ -93,6 +98,8 @@ export interface CompileOptions {
   readonly inputs: string[];
   readonly outDir?: string;
   readonly configFile?: string;
+  /** Namespace of Knative documents that set none (`kubectl apply -n`); absent: `default`. */
+  readonly namespace?: string;
   readonly historyFile?: string;
   /** Fail instead of rewriting `historyFile` (history.ts frozenHistoryProblems). */
   readonly frozenHistory?: boolean;
@@ -143,6 +150,7 @@ function parseCompile(args: string[]): Command {
       options: {
         output: { type: 'string', short: 'o' },
         config: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
         history: { type: 'string' },
         'frozen-history': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -158,11 +166,14 @@ function parseCompile(args: string[]): Command {
   for (const [name, value] of [['--output', values.output], ['--config', values.config], ['--history', values.history]] as const) {
     if (value === '') throw new UsageError(`${name} needs a non-empty value`, COMPILE_HELP);
   }
+  if (values.namespace !== undefined && !isDns1123Label(values.namespace)) {
+    throw new UsageError(`--namespace '${values.namespace}' must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)`, COMPILE_HELP);
+  }
   const frozenHistory = values['frozen-history'] === true;
   if (frozenHistory && values.history === undefined) throw new UsageError('--frozen-history needs --history FILE (the lockfile to check)', COMPILE_HELP);
   return {
     kind: 'compile',
-    options: { inputs: positionals, outDir: values.output, configFile: values.config, historyFile: values.history, frozenHistory },
+    options: { inputs: positionals, outDir: values.output, configFile: values.config, historyFile: values.history, frozenHistory, namespace: values.namespace },
   };
 }
 

@@ -46,7 +46,7 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   const input = given.input ?? withoutOwnFiles(await readInputs(options.inputs, readStdin), [options.configFile, options.historyFile]);
   diagnostics.push(...input.diagnostics);
 
-  const sorted = sortDocuments(input.documents);
+  const sorted = sortDocuments(inNamespace(input.documents, options.namespace));
   const services = validServices(sorted.services, diagnostics);
   const revisionsByService = validRevisions(sorted.revisions, sorted.services, config.config, diagnostics);
 
@@ -111,6 +111,7 @@ export function frozenHistoryHint(options: CompileOptions): string {
 export function updateCommand(options: CompileOptions): string {
   const args = ['kservice', 'compile', ...options.inputs];
   if (options.outDir !== undefined) args.push('-o', options.outDir);
+  if (options.namespace !== undefined) args.push('--namespace', options.namespace);
   if (options.configFile !== undefined) args.push('--config', options.configFile);
   if (options.historyFile !== undefined) args.push('--history', options.historyFile);
   return args.map(shellQuote).join(' ');
@@ -119,6 +120,24 @@ export function updateCommand(options: CompileOptions): string {
 /** POSIX shell quoting: plain words as they are, anything else in single quotes. */
 function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Knative documents without a namespace get `--namespace`, as `kubectl apply -n` would place them
+ * (a GitOps engine applies them to its destination namespace). Only the plain value changes: the
+ * document's YAML, and so every position reported in it, stays as written.
+ */
+function inNamespace(documents: readonly SourceDocument[], namespace: string | undefined): readonly SourceDocument[] {
+  if (namespace === undefined) return documents;
+  return documents.map((doc) => {
+    const metadata = (doc.value as { metadata?: unknown }).metadata;
+    if (knativeKindOf(doc.value) === undefined || !isRecord(metadata) || metadata.namespace !== undefined) return doc;
+    return { ...doc, value: { ...(doc.value as object), metadata: { ...metadata, namespace } } };
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A document re-emitted as parsed (comments kept), without its own `---`/`...` markers. */

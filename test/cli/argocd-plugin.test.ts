@@ -245,7 +245,7 @@ describe('generate, as argocd-cmp-server runs it', () => {
     expect(explicit.code).toBe(0);
     const defaults = await generate(dir);
     expect(explicit.stdout).toBe(defaults.stdout);
-    const direct = await runLikeCmpServer(dir, ['kservice', 'compile', '.', '--config', 'kservice-config.yaml', '--history', 'kservice-history.yaml'], null);
+    const direct = await runLikeCmpServer(dir, ['kservice', 'compile', '.', '-n', 'apps', '--config', 'kservice-config.yaml', '--history', 'kservice-history.yaml'], null);
     expect(direct.stdout).toBe(defaults.stdout);
   }, 3 * ARGOCD_EXEC_TIMEOUT_MS);
 
@@ -269,6 +269,18 @@ describe('generate, as argocd-cmp-server runs it', () => {
     expect(treeState(dir)).toEqual(before);
   }, ARGOCD_EXEC_TIMEOUT_MS + 10_000);
 
+  it("puts Services that set no namespace in the Application's destination namespace (ARGOCD_APP_NAMESPACE)", async () => {
+    const dir = await checkout({ service: HELLO, history: false });
+    const result = await generate(dir);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const objects = manifests(result.stdout);
+    const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'hello-00001-deployment');
+    expect(deployment?.metadata?.namespace).toBe(BUILD_ENV.ARGOCD_APP_NAMESPACE);
+    expect(result.stdout).toContain('hello.apps.apps.example.org');
+    expect(result.stdout).not.toMatch(/namespace: default$/m);
+  }, ARGOCD_EXEC_TIMEOUT_MS + 10_000);
+
   it('with a changed template and a committed history: fails with the frozen-history problem on stderr, nothing on stdout', async () => {
     const dir = await checkout({ lockedService: HELLO_IN_APPS, service: HELLO_IN_APPS.replace('hello:1', 'hello:2') });
     const before = treeState(dir);
@@ -280,7 +292,7 @@ describe('generate, as argocd-cmp-server runs it', () => {
       'services/hello.yaml:8:5 spec.template: the template changed since kservice-history.yaml was written ' +
         '(spec.containers[0].image, against revision hello-00001): revision hello-00002 (generation 2) would be recorded\n' +
         'The history is frozen (--frozen-history). To record the new revisions, run the same compile without it and commit kservice-history.yaml:\n' +
-        '  kservice compile . --config kservice-config.yaml --history kservice-history.yaml\n' +
+        '  kservice compile . --namespace apps --config kservice-config.yaml --history kservice-history.yaml\n' +
         'kservice: 1 problem found; nothing was written\n',
     );
     expect(treeState(dir)).toEqual(before);
