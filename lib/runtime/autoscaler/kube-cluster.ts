@@ -120,7 +120,10 @@ export class KubeCluster implements ClusterView, ClusterWriter {
    */
   async writePublicSubsets(namespace: string, name: string, subsets: V1EndpointSubset[]): Promise<void> {
     const createWith = this.publicEndpointsMetadata(namespace, name);
-    await writeEndpointsSubsets(this.kube.core, namespace, name, subsets, FieldManagers.AUTOSCALER, { createWith });
+    // From the informer cache: one request per write, no GET before it (a 409 is retried by the
+    // write queue once the cache caught up).
+    const fromCache = { object: this.endpoints.get(namespace)?.get(name, namespace) };
+    await writeEndpointsSubsets(this.kube.core, namespace, name, subsets, FieldManagers.AUTOSCALER, { createWith, fromCache });
   }
 
   /** The compiled public Endpoints' labels and annotations, from the Deployment of the revision it belongs to. */

@@ -11,6 +11,14 @@ export interface WriteEndpointsOptions {
   readonly createWith?: ObjectLabelsAndAnnotations;
   /** Tries on a 409 (a concurrent writer) before giving up. */
   readonly attempts?: number;
+  /**
+   * The object as the informer cache has it (`object` undefined: not there). Given, the write is
+   * one request, with no GET first: a replace of the cached object with its resourceVersion, or
+   * the create when the cache has none. A 409 (the cache was behind the API server) is thrown for
+   * the caller to retry from the cache once it caught up, as the write queue does with backoff
+   * (../kube/work-queue.ts); `attempts` is then ignored.
+   */
+  readonly fromCache?: { readonly object: V1Endpoints | undefined };
 }
 
 /**
@@ -36,7 +44,8 @@ export async function writeEndpointsSubsets(
   const attempts = opts.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
     try {
-      const current = await readIfExists(core, namespace, name, opts.createWith !== undefined);
+      const current = opts.fromCache ? opts.fromCache.object : await readIfExists(core, namespace, name, opts.createWith !== undefined);
+      if (current === undefined && opts.createWith === undefined) throw new Error(`Endpoints ${namespace}/${name} not found in the informer cache`);
       if (current === undefined) return await createMissingEndpoints(core, namespace, name, opts.createWith!, subsets, fieldManager);
       return await core.replaceNamespacedEndpoints({
         name,
@@ -45,7 +54,7 @@ export async function writeEndpointsSubsets(
         body: { ...current, subsets: subsets.length > 0 ? subsets : undefined },
       });
     } catch (err) {
-      if (!isConflict(err) || attempt >= attempts) throw err;
+      if (!isConflict(err) || attempt >= attempts || opts.fromCache) throw err;
     }
   }
 }
