@@ -90,11 +90,15 @@ function readProcessStdin(): Promise<Uint8Array> {
   });
 }
 
-export async function main(): Promise<void> {
-  const code = await runCli(process.argv.slice(2), {
+/** The real process's streams. */
+export function processIo(): CliIo {
+  return {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     readStdin: readProcessStdin,
-  });
-  process.exitCode = code;
+  };
+}
+
+export async function main(): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2), processIo());
 }

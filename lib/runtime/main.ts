@@ -35,6 +35,9 @@ CONTAINER_CONCURRENCY, ...); README "Run the runtime" lists them.
 ${Object.entries(ROLE_HELP).map(([role, text]) => `  ${role.padEnd(12)} ${text}`).join('\n')}
 
   kservice-runtime <role> --help   what one role does
+  kservice-runtime krm             the compiler as a KRM function (\`kservice krm\`), the command when
+                                   no argument is given and stdin is not a terminal (kustomize and kpt
+                                   container functions); kservice-runtime krm --help
 `;
 
 const isHelp = (arg: string | undefined): boolean => arg === '--help' || arg === '-h' || arg === 'help';
