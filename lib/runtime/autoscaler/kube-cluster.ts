@@ -1,8 +1,8 @@
 import type { V1ConfigMap, V1Deployment, V1EndpointSubset, V1Endpoints } from '@kubernetes/client-node';
-import { serverlessServiceMetadata, type ObjectLabelsAndAnnotations } from '../../contract/autoscaling';
+import { serverlessServiceMetadata } from '../../contract/autoscaling';
 import { ACTIVATOR_SERVICE, CONFIG_AUTOSCALER, Labels } from '../../contract/constants';
 import { Names } from '../../contract/naming';
-import { writeEndpointsSubsets } from '../kube/endpoints-writer';
+import { type NewEndpointsMetadata, writeEndpointsSubsets } from '../kube/endpoints-writer';
 import { FieldManagers, KubeClients } from '../kube/client';
 import { ResilientInformer } from '../kube/informer';
 import { endpointsIps } from '../kube/revision-deployment';
@@ -126,8 +126,11 @@ export class KubeCluster implements ClusterView, ClusterWriter {
     await writeEndpointsSubsets(this.kube.core, namespace, name, subsets, FieldManagers.AUTOSCALER, { createWith, fromCache });
   }
 
-  /** The compiled public Endpoints' labels and annotations, from the Deployment of the revision it belongs to. */
-  private publicEndpointsMetadata(namespace: string, name: string): ObjectLabelsAndAnnotations | undefined {
+  /**
+   * The compiled public Endpoints' labels and annotations, from the Deployment of the revision it
+   * belongs to, which also becomes its owner.
+   */
+  private publicEndpointsMetadata(namespace: string, name: string): NewEndpointsMetadata | undefined {
     const deployment = this.deployments
       .get(namespace)
       ?.list(namespace)
@@ -137,7 +140,11 @@ export class KubeCluster implements ClusterView, ClusterWriter {
       });
     const revision = deployment?.metadata?.labels?.[Labels.REVISION];
     if (revision === undefined) return undefined;
-    return serverlessServiceMetadata(revision, 'Public', deployment?.spec?.template?.metadata ?? {});
+    const { name: owner, uid } = deployment?.metadata ?? {};
+    return {
+      ...serverlessServiceMetadata(revision, 'Public', deployment?.spec?.template?.metadata ?? {}),
+      ...(owner && uid ? { owner: { name: owner, uid } } : {}),
+    };
   }
 
   private endpointsInformer(namespace: string, logger: Logger, fieldSelector?: string): ResilientInformer<V1Endpoints> {

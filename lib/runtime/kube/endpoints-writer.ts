@@ -2,13 +2,24 @@ import { type CoreV1Api, PatchStrategy, setHeaderOptions, type V1EndpointSubset,
 import type { ObjectLabelsAndAnnotations } from '../../contract/autoscaling';
 import { isConflict, isNotFound } from './client';
 
+/** What a public Endpoints object the runtime creates carries besides its name and subsets. */
+export interface NewEndpointsMetadata extends ObjectLabelsAndAnnotations {
+  /**
+   * The revision's Deployment, as the object's owner: the garbage collector deletes the object
+   * with it. An engine that prunes the revision deletes only what it applied (Argo CD by its
+   * tracking annotation, Flux by its inventory and owner labels), so without an owner the object
+   * would outlive its revision.
+   */
+  readonly owner?: { readonly name: string; readonly uid: string };
+}
+
 export interface WriteEndpointsOptions {
   /**
    * Labels and annotations to create the object with when it does not exist (a GitOps engine
    * left it out of the graph: Argo CD 3.x excludes Endpoints by default). Without them a missing
    * object is an error (404), as before.
    */
-  readonly createWith?: ObjectLabelsAndAnnotations;
+  readonly createWith?: NewEndpointsMetadata;
   /** Tries on a 409 (a concurrent writer) before giving up. */
   readonly attempts?: number;
   /**
@@ -70,7 +81,7 @@ async function readIfExists(core: CoreV1Api, namespace: string, name: string, ma
 
 /**
  * Server-side apply, without force, of the whole object: name, the given labels and annotations,
- * and the subsets. Server-side apply because it is the one create RBAC can limit by name (the API
+ * its owner (the revision's Deployment) and the subsets. Server-side apply because it is the one create RBAC can limit by name (the API
  * server authorizes an apply that creates as verb `create` on the named object,
  * k8s.io/apiserver pkg/endpoints/handlers/patch.go; a POST create has no name to check).
  *
@@ -86,14 +97,17 @@ export async function createMissingEndpoints(
   core: CoreV1Api,
   namespace: string,
   name: string,
-  meta: ObjectLabelsAndAnnotations,
+  meta: NewEndpointsMetadata,
   subsets: V1EndpointSubset[],
   fieldManager: string,
 ): Promise<V1Endpoints> {
+  // No blockOwnerDeletion: it would need update on the Deployment's finalizers, and nothing
+  // needs the Deployment's deletion to wait for this object.
+  const ownerReferences = meta.owner ? [{ apiVersion: 'apps/v1', kind: 'Deployment', name: meta.owner.name, uid: meta.owner.uid }] : undefined;
   const body: V1Endpoints = {
     apiVersion: 'v1',
     kind: 'Endpoints',
-    metadata: { name, namespace, labels: meta.labels, annotations: meta.annotations },
+    metadata: { name, namespace, labels: meta.labels, annotations: meta.annotations, ...(ownerReferences ? { ownerReferences } : {}) },
     ...(subsets.length > 0 ? { subsets } : {}),
   };
   return core.patchNamespacedEndpoints(

@@ -6,15 +6,14 @@
 // (--force-conflicts), and client-side apply's three-way merge with the
 // kubectl.kubernetes.io/last-applied-configuration annotation. None may fail with a conflict,
 // none may change replicas or Endpoints, and the runtime keeps owning what it wrote.
-import {
-  KubernetesObjectApi, PatchStrategy, type KubernetesObject, type V1Deployment, type V1EndpointSubset, type V1Endpoints,
-} from '@kubernetes/client-node';
+import { type KubernetesObject, type V1Deployment, type V1EndpointSubset, type V1Endpoints } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Labels } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
 import { Names } from '../../../lib/contract/naming';
 import { FieldManagers } from '../../../lib/runtime/kube/client';
 import { waitFor } from '../harness';
+import { clientSideApply } from './support/client-side-apply';
 import { activatorPods, applyOrder, endpointIPs, isReady, listPods, TEST_IMAGE, useServingCluster, type ServingCluster } from './support/serving';
 import { Timeline } from './support/watch';
 
@@ -24,7 +23,6 @@ const ZERO = 'idle-00001';
 /** min-scale 3: the autoscaler scales it 1 → 3 and keeps it there; Serve mode (TBC 0). */
 const THREE = 'busy-00001';
 const REVISIONS = [ZERO, THREE];
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 const cluster = useServingCluster({
   services: (chart, config) => {
@@ -95,77 +93,6 @@ function graph(c: ServingCluster): KubernetesObject[] {
   return applyOrder(c.objects).filter((o) => o.kind !== 'Namespace');
 }
 
-// --- client-side apply, as kubectl computes it -----------------------------------------------
-//
-// kubectl apply (client-side) sends a three-way merge patch: fields in the previous
-// last-applied-configuration that the new manifest dropped are deleted (null), fields of the
-// manifest that differ from the live object are set, and every other live field, such as the
-// ones the runtime wrote, is left alone. kubectl computes a strategic merge patch for built-in
-// kinds (lists merged by key); this computes the JSON merge patch it uses for the other kinds,
-// which sends a changed list whole. For the fields under test (spec.replicas, Endpoints subsets)
-// both are the same: neither is in the manifest or in last-applied, so neither is in the patch.
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Keys of `original` that `modified` no longer has, as nulls (recursively). */
-function deletions(original: Json | undefined, modified: Json): Record<string, Json> {
-  const out: Record<string, Json> = {};
-  if (!isObject(original) || !isObject(modified)) return out;
-  for (const [k, v] of Object.entries(original)) {
-    if (!(k in modified)) out[k] = null;
-    else if (isObject(v) && isObject(modified[k])) {
-      const inner = deletions(v, modified[k]);
-      if (Object.keys(inner).length > 0) out[k] = inner;
-    }
-  }
-  return out;
-}
-
-/** The fields of `modified` that `current` lacks or has with another value (recursively). */
-function changes(current: Json | undefined, modified: Record<string, Json>): Record<string, Json> {
-  const out: Record<string, Json> = {};
-  for (const [k, v] of Object.entries(modified)) {
-    const live = isObject(current) ? current[k] : undefined;
-    if (isObject(v) && isObject(live)) {
-      const inner = changes(live, v);
-      if (Object.keys(inner).length > 0) out[k] = inner;
-    } else if (JSON.stringify(v) !== JSON.stringify(live)) out[k] = v;
-  }
-  return out;
-}
-
-function mergeInto(target: Record<string, Json>, patch: Record<string, Json>): Record<string, Json> {
-  for (const [k, v] of Object.entries(patch)) target[k] = isObject(v) && isObject(target[k]) ? mergeInto({ ...(target[k] as Record<string, Json>) }, v) : v;
-  return target;
-}
-
-function threeWayMergePatch(original: Json | undefined, modified: Record<string, Json>, current: Json): Record<string, Json> {
-  return mergeInto(deletions(original, modified), changes(current, modified));
-}
-
-/** `kubectl apply` (client-side) of every object: returns the patches it sent. */
-async function clientSideApply(c: ServingCluster, objects: readonly KubernetesObject[]): Promise<Array<{ name: string; patch: Record<string, Json> }>> {
-  const api = KubernetesObjectApi.makeApiClient(c.controlPlane.kubeConfig);
-  const sent: Array<{ name: string; patch: Record<string, Json> }> = [];
-  for (const obj of objects) {
-    const live = (await api.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata!.name!, namespace: obj.metadata?.namespace } })) as unknown as Json;
-    const lastApplied = (live as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[LAST_APPLIED];
-    const original = lastApplied === undefined ? undefined : (JSON.parse(lastApplied) as Json);
-    // The annotation holds the manifest itself, without the annotation.
-    const manifest = JSON.parse(JSON.stringify(obj)) as Record<string, Json>;
-    const modified = mergeInto(JSON.parse(JSON.stringify(manifest)) as Record<string, Json>, {
-      metadata: { annotations: { [LAST_APPLIED]: JSON.stringify(manifest) } },
-    });
-    const patch = threeWayMergePatch(original, modified, live);
-    sent.push({ name: `${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`, patch });
-    if (Object.keys(patch).length === 0) continue;
-    const target = { ...patch, apiVersion: obj.apiVersion, kind: obj.kind, metadata: { ...(patch.metadata as object), name: obj.metadata!.name!, namespace: obj.metadata?.namespace } };
-    await api.patch(target as KubernetesObject, undefined, undefined, 'kubectl-client-side-apply', undefined, PatchStrategy.MergePatch);
-  }
-  return sent;
-}
-
 describe('re-applying the graph keeps what the runtime wrote', () => {
   let before: RuntimeState;
 
@@ -211,8 +138,8 @@ describe('re-applying the graph keeps what the runtime wrote', () => {
     { way: 'server-side apply by the original applier, no force', apply: (c) => c.controlPlane.applyObjects(graph(c), 'kservice') },
     { way: 'server-side apply by another tool (argocd-controller), no force', apply: (c) => c.controlPlane.applyObjects(graph(c), 'argocd-controller') },
     { way: 'server-side apply with force (kubectl --server-side --force-conflicts)', apply: (c) => c.controlPlane.applyObjects(graph(c), 'kubectl', { force: true }) },
-    { way: 'client-side kubectl apply, first time (no last-applied annotation yet)', apply: (c) => clientSideApply(c, graph(c)) },
-    { way: 'client-side kubectl apply again (three-way merge against last-applied)', apply: (c) => clientSideApply(c, graph(c)) },
+    { way: 'client-side kubectl apply, first time (no last-applied annotation yet)', apply: (c) => clientSideApply(c.controlPlane.kubeConfig, graph(c)) },
+    { way: 'client-side kubectl apply again (three-way merge against last-applied)', apply: (c) => clientSideApply(c.controlPlane.kubeConfig, graph(c)) },
   ];
 
   for (const { way, apply } of ways) {
@@ -223,7 +150,7 @@ describe('re-applying the graph keeps what the runtime wrote', () => {
       const sent = await apply(c);
       if (way.includes('again')) {
         // The second client-side apply has last-applied to diff against: nothing of ours in it.
-        for (const { name, patch } of sent as Array<{ name: string; patch: Record<string, Json> }>) {
+        for (const { name, patch } of sent as Awaited<ReturnType<typeof clientSideApply>>) {
           const text = JSON.stringify(patch);
           expect(text, name).not.toContain('"replicas"');
           expect(text, name).not.toContain('"subsets"');

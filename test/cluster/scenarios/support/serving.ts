@@ -45,6 +45,11 @@ export interface ServingScenarioOptions {
   readonly system?: Omit<ServingSystemProps, 'config'>;
   /** More images the node agent can run, besides the runtime and TEST_IMAGE (e.g. a crashing app). */
   readonly images?: readonly ImageRule[];
+  /**
+   * Applies the synthesized objects (Namespaces first) in place of the default server-side apply
+   * as `kservice`, e.g. the way a GitOps engine would (gitops-engines.test.ts).
+   */
+  readonly apply?: (controlPlane: NodeCluster['controlPlane'], objects: KubernetesObject[]) => Promise<void>;
 }
 
 export interface ServingCluster extends NodeCluster {
@@ -124,7 +129,8 @@ async function startServing(opts: ServingScenarioOptions): Promise<ServingCluste
   try {
     await node.controlPlane.installIstioCrds();
     await node.controlPlane.applyObjects(missingNamespaces(objects), 'scenario-setup');
-    await node.controlPlane.applyObjects(applyOrder(objects), 'kservice');
+    if (opts.apply) await opts.apply(node.controlPlane, applyOrder(objects));
+    else await node.controlPlane.applyObjects(applyOrder(objects), 'kservice');
     const replicas = (name: string): number => {
       const d = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === name && o.metadata.namespace === SYSTEM_NAMESPACE) as V1Deployment | undefined;
       return d?.spec?.replicas ?? 1;
