@@ -4,6 +4,7 @@ import type { ServingConfig } from '../../contract/config';
 import { Ports } from '../../contract/constants';
 import { Names } from '../../contract/naming';
 import type { RevisionDeployment } from '../kube/revision-deployment';
+import type { ScrapedRevision } from './collector';
 import type { Lane, WorkQueue } from '../kube/work-queue';
 import type { Logger } from '../shared/logger';
 import { Decision, KpaDecider, MetricSample, numActivators } from './kpa';
@@ -88,12 +89,17 @@ export class AutoscalerController {
   /**
    * Revisions the KPA scales (the scraper's work list). `scrapePods` is false for sidecar-less
    * revisions (mode `activator`): their pods have no queue-proxy metrics port, and every request
-   * passes an activator, so the activators' numbers are the whole revision's.
+   * passes an activator, so the activators' numbers are the whole revision's. Pods ready for less
+   * than the stable window are scraped last (knative/serving stats_scraper.go, young pods).
    */
-  kpaRevisions(): Array<{ namespace: string; revision: string; scrapePods: boolean }> {
-    return [...this.revisions.values()]
-      .filter((s) => s.decider !== undefined)
-      .map((s) => ({ namespace: s.deployment.namespace, revision: s.deployment.revision, scrapePods: !alwaysProxied(s.deployment) }));
+  kpaRevisions(): ScrapedRevision[] {
+    const out: ScrapedRevision[] = [];
+    for (const s of this.revisions.values()) {
+      if (!s.decider) continue;
+      const { namespace, revision } = s.deployment;
+      out.push({ namespace, revision, scrapePods: !alwaysProxied(s.deployment), youngPodCutoffMs: s.decider.currentSpec.stableWindowMs });
+    }
+    return out;
   }
 
   /** config-autoscaler changed: every revision's settings are resolved again. */

@@ -99,7 +99,10 @@ export class KpaDecider {
     const spec = this.spec;
     if (!this.hasData(nowMs)) return this.invalid();
     const stableAverage = this.stable.average(nowMs);
-    const panicAverage = this.panic.average(nowMs);
+    // No sample in the panic window is missing data, not zero load: the stable window's average
+    // is then the best estimate of the recent load (Knative reads 0 here, which overstates the
+    // spare burst capacity after a scrape outage, the moment traffic may leave the activators).
+    const panicAverage = this.panic.isEmpty(nowMs) ? stableAverage : this.panic.average(nowMs);
 
     // A count that is not a finite number (a bug upstream) counts as none ready, not as NaN pods.
     if (!(Number.isFinite(readyPods) && readyPods >= 0)) readyPods = 0;

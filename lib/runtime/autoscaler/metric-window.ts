@@ -1,16 +1,20 @@
 /**
  * A windowed average over fixed-size time buckets, as the autoscaler keeps one per metric and
  * window (knative/serving pkg/autoscaler/aggregation/bucketing.go: the bucket total divided by the
- * number of buckets since the first write, capped at the window; 0 if no data for a whole window). Time is injected (epoch milliseconds),
- * so the decider built on it is deterministic.
+ * number of buckets since the first write, capped at the window; 0 if no data for a whole window).
+ * Time is injected (epoch milliseconds), so the decider built on it is deterministic.
  *
  * Samples that fall into the same bucket are summed: the queue-proxies' and the activators' values
  * for one second add up to the revision's concurrency in that second.
+ *
+ * A second without a sample is missing data, wherever it falls: it is left out of the divisor.
+ * (Knative's buckets count a gap between two writes as zeros, so after a 10 s activator outage in
+ * a 60 s window the average would read a sixth below the load, and the revision could scale down
+ * under load. The collector records no sample when it cannot trust one, collector.ts.)
  */
 export class WindowedAverage {
   private readonly buckets = new Map<number, number>();
   private readonly windowBuckets: number;
-  private firstBucket = NaN;
   private lastBucket = NaN;
 
   constructor(readonly windowMs: number, readonly granularityMs = 1000) {
@@ -35,10 +39,15 @@ export class WindowedAverage {
   average(nowMs: number): number {
     const now = this.bucketOf(nowMs);
     if (this.isEmptyAt(now)) return 0;
-    const gap = Math.max(0, now - this.lastBucket);
-    // Buckets after the last write are missing data, not zeros: they leave the denominator.
-    const counted = Math.min(this.lastBucket - this.firstBucket + 1, this.windowBuckets - gap);
-    return this.totalSince(Math.max(now, this.lastBucket) - this.windowBuckets) / counted;
+    const since = Math.max(now, this.lastBucket) - this.windowBuckets;
+    let total = 0;
+    let counted = 0;
+    for (const [b, v] of this.buckets) {
+      if (b <= since) continue;
+      total += v;
+      counted++;
+    }
+    return counted > 0 ? total / counted : 0;
   }
 
   private isEmptyAt(bucket: number): boolean {
@@ -47,15 +56,7 @@ export class WindowedAverage {
 
   private reset(bucket: number): void {
     this.buckets.clear();
-    this.firstBucket = bucket;
     this.lastBucket = bucket;
-  }
-
-  /** Sum of the buckets strictly after `bucket`. */
-  private totalSince(bucket: number): number {
-    let total = 0;
-    for (const [b, v] of this.buckets) if (b > bucket) total += v;
-    return total;
   }
 
   private prune(newest: number): void {

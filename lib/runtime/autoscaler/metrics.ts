@@ -41,7 +41,9 @@ export class AutoscalerMetrics {
     this.leader = new Gauge({ name: 'kservice_autoscaler_leader', help: '1 while this replica holds the lease', registers });
   }
 
+  /** Removes every series of a revision that is gone (the cold-start histogram's too). */
   forget(labels: { namespace: string; revision: string }): void {
+    this.coldStart.remove(labels);
     for (const metric of [
       this.desiredPods,
       this.readyPods,

@@ -52,8 +52,8 @@ export function activatorStats(samples: readonly Sample[]): Map<string, MetricSa
 }
 
 /**
- * A revision's sample from the pods scraped (a sample of `total` ready pods, scaled up by
- * total/scraped, as Knative does) plus what the activators hold for it.
+ * A revision's sample from the pods scraped (a full sample of `totalPods` ready pods, scaled up by
+ * total/scraped, as Knative's computeAverages does) plus what the activators hold for it.
  */
 export function revisionSample(podStats: readonly QueueProxyStat[], totalPods: number, fromActivators: MetricSample | undefined): MetricSample {
   let concurrency = 0;
@@ -69,14 +69,54 @@ export function revisionSample(podStats: readonly QueueProxyStat[], totalPods: n
   };
 }
 
-/** Picks `n` of the items at random (partial Fisher-Yates). */
-export function pickRandom<T>(items: readonly T[], n: number, random: () => number = Math.random): T[] {
+/** Shuffles a copy of the items (Fisher-Yates). */
+export function shuffled<T>(items: readonly T[], random: () => number = Math.random): T[] {
   const copy = [...items];
-  for (let i = 0; i < Math.min(n, copy.length); i++) {
-    const j = i + Math.floor(random() * (copy.length - i));
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
     [copy[i], copy[j]] = [copy[j], copy[i]];
   }
-  return copy.slice(0, n);
+  return copy;
+}
+
+/**
+ * The order in which a revision's pods are tried (knative/serving pkg/autoscaler/metrics/
+ * stats_scraper.go, scrapePods): pods older than the cut-off first, since a young pod's averages
+ * still cover time before it served and skew low. With enough old pods for the sample, the old
+ * ones are shuffled and the young ones follow as spares; otherwise every old pod is used and the
+ * young ones, shuffled, make up the rest.
+ */
+export function scrapeOrder(old: readonly string[], young: readonly string[], size: number, random: () => number = Math.random): string[] {
+  return old.length >= size ? [...shuffled(old, random), ...young] : [...old, ...shuffled(young, random)];
+}
+
+/**
+ * Scrapes `size` of the candidates, in order, `size` at a time; a failed scrape is replaced by
+ * the next candidate not tried yet (stats_scraper.go: each of the sampleSize workers moves down
+ * the list until one of its scrapes succeeds). Undefined when the candidates run out first: a
+ * smaller sample would be extrapolated to all pods from too few, so the round has no data.
+ */
+export async function scrapeSample<T>(
+  candidates: readonly string[],
+  size: number,
+  scrape: (ip: string) => Promise<T>,
+  onFailure: (ip: string, err: Error) => void = () => undefined,
+): Promise<T[] | undefined> {
+  let next = 0;
+  const scraped: T[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < candidates.length) {
+      const ip = candidates[next++];
+      try {
+        scraped.push(await scrape(ip));
+        return;
+      } catch (err) {
+        onFailure(ip, err as Error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, candidates.length) }, worker));
+  return scraped.length === size ? scraped : undefined;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 256 });

@@ -296,8 +296,9 @@ describe('AutoscalerController', () => {
       controller.upsertRevision(sidecarless(), 0);
       controller.upsertRevision(revision({ revision: 'full-00001', deploymentName: 'full-00001-deployment' }), 0);
       expect(controller.kpaRevisions()).toEqual([
-        { namespace: 'ns', revision: 'hello-00001', scrapePods: false },
-        { namespace: 'ns', revision: 'full-00001', scrapePods: true },
+        // Pods younger than the stable window (60 s by default) are scraped last.
+        { namespace: 'ns', revision: 'hello-00001', scrapePods: false, youngPodCutoffMs: 60_000 },
+        { namespace: 'ns', revision: 'full-00001', scrapePods: true, youngPodCutoffMs: 60_000 },
       ]);
     });
 

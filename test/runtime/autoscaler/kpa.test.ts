@@ -153,6 +153,25 @@ const rows: Row[] = [
     want: { desired: 1, panicking: false, ebc: 39 },
   },
   {
+    // A scrape outage (issue 18): 10 s without samples is missing data, not zero load.
+    name: 'a 10 s gap in the samples keeps the load: no scale-down after the outage',
+    load: [
+      { from: 0, to: 39, value: 150 },
+      { from: 50, to: 59, value: 150 },
+    ],
+    ready: 15,
+    at: 59,
+    want: { desired: 15, panicking: false },
+  },
+  {
+    name: 'no sample in the panic window (still some in the stable one): EBC from the stable average, not from 0',
+    spec: { targetBurstCapacity: 211, totalValue: 100, targetValue: 70 },
+    load: [{ from: 0, to: 50, value: 50 }],
+    ready: 3,
+    at: 59,
+    want: { desired: 1, panicking: false, ebc: 39 },
+  },
+  {
     name: 'no sample within the stable window: no decision',
     load: [{ from: 0, to: 0, value: 5 }],
     ready: 1,

@@ -30,6 +30,13 @@ describe('WindowedAverage (1 s buckets)', () => {
       at: 5,
       want: 4,
     },
+    {
+      name: 'a gap between writes is missing data, not zeros (a scrape outage)',
+      window: 6,
+      writes: [[0, 6], [1, 6], [4, 6], [5, 6]],
+      at: 5,
+      want: 6,
+    },
     { name: 'nothing for a whole window reads 0', window: 6, writes: [[0, 6]], at: 6, want: 0 },
     {
       name: 'a write after a whole-window gap starts a new series',
