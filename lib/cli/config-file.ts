@@ -37,10 +37,11 @@ export function parseConfig(file: string, text: string): LoadedConfig {
 
 /**
  * The config in one parsed document: a `ServingConfig` (or a bare mapping), or the KRM function's
- * `KServiceConfig`, whose `metadata` and `history` are not serving config.
+ * `KServiceConfig`, whose `metadata` and `history` are not serving config. The KRM function takes
+ * only the latter (`as: 'functionConfig'`), so a wrong kind is named as such.
  */
-export function configFromDocument(doc: SourceDocument): LoadedConfig {
-  const isFunctionConfig = (doc.value as { kind?: unknown } | null)?.kind === FUNCTION_CONFIG_KIND;
+export function configFromDocument(doc: SourceDocument, as: 'either' | 'functionConfig' = 'either'): LoadedConfig {
+  const isFunctionConfig = as === 'functionConfig' || (doc.value as { kind?: unknown } | null)?.kind === FUNCTION_CONFIG_KIND;
   const schemaProblems = validateDocument(doc, isFunctionConfig ? functionConfigSchema : configSchema);
   if (typeof doc.value !== 'object' || doc.value === null || Array.isArray(doc.value)) return { ...DEFAULTS, diagnostics: schemaProblems };
   const { apiVersion: _apiVersion, kind: _kind, metadata: _metadata, history: _history, ...props } =

@@ -195,6 +195,18 @@ describe('kservice krm', () => {
     expect(out.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('names a functionConfig of another kind (a kpt configMap) as such, at its kind', async () => {
+    const configMap = 'functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: kservice\n  data:\n    domain: example.org\n';
+    const out = await run(['krm'], resourceList(helloItem(), configMap));
+    expect(out.code).toBe(1);
+    const results = (parse(out.stdout) as ListOut).results!;
+    const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'kservice' };
+    expect(results).toEqual(expect.arrayContaining([
+      { message: 'must be "KServiceConfig"', severity: 'error', resourceRef: ref, field: { path: 'kind' } },
+    ]));
+    expect(results.every((r) => r.resourceRef?.kind === 'ConfigMap')).toBe(true);
+  });
+
   it('takes the file of a kustomize item from its origin annotation (buildMetadata: [originAnnotations])', async () => {
     const item = helloItem('\n        containerConcurrency: "ten"').replace(
       /      internal.config.kubernetes.io\/path: .*\n      internal.config.kubernetes.io\/index: .*\n/,

@@ -56,11 +56,13 @@ export async function runKrm(io: KrmIo): Promise<number> {
   }
   const list = parsed.list;
   const knative = list.items.filter((item) => knativeKindOf(item.doc.value) !== undefined);
-  const config = list.functionConfig ? configFromDocument(list.functionConfig.doc) : undefined;
+  const config = list.functionConfig ? configFromDocument(list.functionConfig.doc, 'functionConfig') : undefined;
   const historyFile = historyOf(list.functionConfig);
   const options = { inputs: [], historyFile, frozenHistory: historyFile !== undefined };
   try {
-    const result = await compile(options, io.readStdin, { input: { documents: knative.map((i) => i.doc), diagnostics: [] }, config });
+    // stdin is read already; compile reads only the documents given here.
+    const given = { input: { documents: knative.map((i) => i.doc), diagnostics: [] }, config };
+    const result = await compile(options, () => Promise.resolve(''), given);
     const items = [...list.items.filter((item) => !knative.includes(item)).map((i) => i.node), ...generated(result.files)];
     io.stdout(writeList(list, items, []));
     return 0;
