@@ -11,7 +11,7 @@ import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequire
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { Probe } from '../model/kservice-props';
 import { Annotations, DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, QueueEnv, SYSTEM_NAMESPACE } from '../contract/constants';
-import { formatMilliBinarySI, parseMilli } from '../contract/quantity';
+import { canonicalQuantity, formatMilliBinarySI, parseMilli } from '../contract/quantity';
 import { drainToken } from './drain-token';
 import { compact } from '../model/json';
 import { queueServingPort, type RevisionSpec } from '../model/spec';
@@ -79,7 +79,7 @@ const PERCENTAGE_BOUNDS = {
  * configured values (config.ts DEFAULT_QUEUE_SIDECAR_RESOURCES unless configured), then
  * resource-percentage of the serving container's cpu/memory requests and limits (bounded), then
  * each explicit annotation. Malformed annotation values are skipped, as Knative does (validation
- * reports them before this runs).
+ * reports them before this runs). Every value is written in canonical form.
  */
 export function queueProxyResources(rev: RevisionSpec): IResourceRequirements {
   const c = rev.queueSidecarResources;
@@ -88,8 +88,8 @@ export function queueProxyResources(rev: RevisionSpec): IResourceRequirements {
   applyResourcePercentage(rev, requests, limits);
   const a = rev.templateAnnotations;
   const explicit = (target: Partial<Record<ResourceName, string>>, name: ResourceName, key: string) => {
-    const v = a[key];
-    if (v !== undefined && parseMilli(v) !== undefined) target[name] = v.trim();
+    const v = a[key] === undefined ? undefined : canonicalQuantity(a[key]);
+    if (v !== undefined) target[name] = v;
   };
   explicit(requests, 'cpu', QueueSidecarAnnotations.CPU_REQUEST);
   explicit(limits, 'cpu', QueueSidecarAnnotations.CPU_LIMIT);
@@ -97,7 +97,10 @@ export function queueProxyResources(rev: RevisionSpec): IResourceRequirements {
   explicit(limits, 'memory', QueueSidecarAnnotations.MEMORY_LIMIT);
   explicit(requests, 'ephemeral-storage', QueueSidecarAnnotations.EPHEMERAL_STORAGE_REQUEST);
   explicit(limits, 'ephemeral-storage', QueueSidecarAnnotations.EPHEMERAL_STORAGE_LIMIT);
-  const set = (r: Partial<Record<ResourceName, string>>) => Object.fromEntries(Object.entries(r).filter(([, v]) => v));
+  // Knative parses config-deployment's values and the annotations as quantities and writes them
+  // back in canonical form (resource.Quantity), as the API server would store them.
+  const set = (r: Partial<Record<ResourceName, string>>) =>
+    Object.fromEntries(Object.entries(r).filter(([, v]) => v).map(([k, v]) => [k, canonicalQuantity(v as string) ?? v]));
   const out: IResourceRequirements = { requests: set(requests) };
   return Object.keys(set(limits)).length > 0 ? { ...out, limits: set(limits) } : out;
 }

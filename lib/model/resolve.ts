@@ -28,6 +28,7 @@ import type {
 import { Names } from '../contract/naming';
 import { joinPath, type ProblemList } from '../problems';
 import { clone, compact, sortedRecord, type Json } from './json';
+import { canonicalContainerQuantities, canonicalPodQuantities } from './quantities';
 import { publicServicePort, type RevisionSpec, type RouteSpec, type ServiceSpec } from './spec';
 import { chooseDataPlane, serviceDataPlane, type ChosenDataPlane } from './data-plane';
 import { resolveTargets, trafficNames } from './traffic';
@@ -245,7 +246,7 @@ function toContainer(c: ContainerProps, name: string, serving: boolean): IContai
   const port = serving && (c.port !== undefined || c.portName !== undefined)
     ? [compact({ containerPort: c.port ?? 8080, name: c.portName })]
     : undefined;
-  return clone(
+  const container = clone(
     compact({
       name,
       image: c.image,
@@ -266,6 +267,7 @@ function toContainer(c: ContainerProps, name: string, serving: boolean): IContai
       securityContext: c.securityContext,
     }) as IContainer,
   );
+  return canonicalContainerQuantities(container);
 }
 
 function envList(env: ContainerProps['env']): IEnvVar[] | undefined {
@@ -285,9 +287,9 @@ export function defaultReadinessProbe(probe: Probe | undefined): Probe {
   return p;
 }
 
-/** Pod-level fields Knative allows, passed through as written. */
+/** Pod-level fields Knative allows, passed through as written (quantities in canonical form). */
 function podFields(t: RevisionTemplateProps): Json {
-  return clone(
+  const pod = clone(
     compact({
       serviceAccountName: t.serviceAccountName,
       imagePullSecrets: t.imagePullSecrets,
@@ -308,6 +310,7 @@ function podFields(t: RevisionTemplateProps): Json {
       schedulerName: t.schedulerName,
     }) as Json,
   );
+  return canonicalPodQuantities(pod);
 }
 
 export function isClusterLocal(props: Pick<KServiceProps, 'visibility' | 'labels'>, config: ServingConfig): boolean {
