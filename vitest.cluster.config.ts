@@ -7,8 +7,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // test/oracle: the differential suite against Knative's own code (needs Go, like the
-    // control-plane build).
-    include: ['test/cluster/**/*.test.ts', 'test/oracle/**/*.test.ts'],
+    // control-plane build). test/gitops: Flux's own substitution code over compiled graphs (Go).
+    include: ['test/cluster/**/*.test.ts', 'test/oracle/**/*.test.ts', 'test/gitops/**/*.test.ts'],
     globalSetup: ['test/cluster/harness/global-setup.ts'],
     fileParallelism: false,
     // The first build of the binaries can take 30 min; it runs in globalSetup,
