@@ -31,6 +31,14 @@ export interface ActivatorConfig {
   readonly retryAfterSeconds: number;
   /** Bounds on client connections (ACTIVATOR_IDLE_CONNECTION_SECONDS, _HEADERS_TIMEOUT_SECONDS, _MAX_CONNECTIONS). */
   readonly connectionLimits: ConnectionLimits;
+  /** This pod's IP (POD_IP, from the downward API): its index among a revision's activators picks its slice of the pods. */
+  readonly podIp: string | undefined;
+  /**
+   * After a change of a revision's pods or activators, how long this activator keeps off the pod
+   * slots another activator may still be using (./subsetting.ts): the time the change takes to
+   * reach every activator plus the requests already running to finish.
+   */
+  readonly handoverMs: number;
 }
 
 export function readActivatorConfig(env: Env): ActivatorConfig {
@@ -50,5 +58,7 @@ export function readActivatorConfig(env: Env): ActivatorConfig {
     drainSeconds: envNumber(env, 'ACTIVATOR_DRAIN_SECONDS', 45, { min: 0 }),
     retryAfterSeconds: envInt(env, 'ACTIVATOR_RETRY_AFTER_SECONDS', 1, { min: 0 }),
     connectionLimits: readConnectionLimits(env, 'ACTIVATOR'),
+    podIp: envOptionalString(env, SystemEnv.POD_IP),
+    handoverMs: envInt(env, 'ACTIVATOR_HANDOVER_MS', 2000, { min: 0 }),
   };
 }

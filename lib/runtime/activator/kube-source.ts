@@ -15,7 +15,9 @@ import { revisionKey } from './revision';
 /**
  * Feeds the registry from the cluster: revisions from their Deployments (label
  * `serving.knative.dev/revision`, one informer per namespace in KSERVICE_NAMESPACES), pods from
- * each revision's private Endpoints, and the autoscaler's pod addresses (for `/poke`) from the
+ * each revision's private Endpoints, the activators each revision is spread over from its public
+ * Endpoints (knative/serving pkg/activator/net/throttler.go `publicEndpointsUpdated`), and the
+ * autoscaler's pod addresses (for `/poke`) from the
  * `autoscaler` Endpoints in SYSTEM_NAMESPACE. Returns a function that stops the informers.
  */
 export async function startKubeRevisionSource(
@@ -40,6 +42,7 @@ export async function startKubeRevisionSource(
       logger,
     });
     const privateNames = new Map<string, string>(); // private Endpoints name → revision
+    const publicNames = new Map<string, string>(); // public Endpoints name → revision
     // A pod the private Endpoints stop listing (terminating: Kubernetes drops it) leaves the
     // throttler here, so no new request goes to it; those in flight finish.
     const applyEndpoints = (ep: V1Endpoints | undefined, revision: string, podPort: number) => {
@@ -62,6 +65,10 @@ export async function startKubeRevisionSource(
         const privateName = Names.privateService(r.revision);
         privateNames.set(privateName, r.revision);
         applyEndpoints(endpoints.get(privateName, namespace), r.revision, r.podPort);
+        const publicName = Names.publicService(r.revision);
+        publicNames.set(publicName, r.revision);
+        const pub = endpoints.get(publicName, namespace);
+        if (pub) registry.setActivators(namespace, r.revision, endpointsIps(pub).ready);
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'ignoring Deployment');
       }
@@ -71,13 +78,17 @@ export async function startKubeRevisionSource(
     const forget = (revision: string) => {
       registry.remove(namespace, revision);
       privateNames.delete(Names.privateService(revision));
+      publicNames.delete(Names.publicService(revision));
     };
     deployments.on('delete', (d) => {
       const revision = d.metadata?.labels?.[Labels.REVISION];
       if (revision) forget(revision);
     });
     const onEndpoints = (ep: V1Endpoints) => {
-      const revision = privateNames.get(ep.metadata?.name ?? '');
+      const name = ep.metadata?.name ?? '';
+      const publicOf = publicNames.get(name);
+      if (publicOf) return registry.setActivators(namespace, publicOf, endpointsIps(ep).ready);
+      const revision = privateNames.get(name);
       const backend = revision && registry.get(namespace, revision);
       if (backend) applyEndpoints(ep, revision, backend.info.podPort);
     };

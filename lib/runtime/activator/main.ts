@@ -40,6 +40,8 @@ export async function startActivator(config: ActivatorConfig, logger: Logger): P
     queueDepth: config.queueDepth,
     probeIntervalMs: config.probeIntervalMs,
     probeTimeoutMs: config.probeTimeoutMs,
+    selfIp: config.podIp,
+    handoverMs: config.handoverMs,
     onPodsChanged: (b) => logger.info({ namespace: b.info.namespace, revision: b.info.revision, pods: b.readyPods }, 'usable pods changed'),
     onRefused: (b) => metrics?.countRefusal(b),
   });
@@ -109,8 +111,9 @@ async function startRevisionSource(
   logger: Logger,
 ): Promise<() => Promise<void>> {
   if (config.staticConfigPath) {
-    for (const { info, pods } of readStaticConfig(config.staticConfigPath)) {
+    for (const { info, pods, activators } of readStaticConfig(config.staticConfigPath)) {
       registry.upsert(info);
+      if (activators) registry.setActivators(info.namespace, info.revision, activators);
       registry.setPods(info.namespace, info.revision, { ready: [], notReady: pods });
     }
     return async () => undefined;

@@ -9,6 +9,7 @@ import { RevisionInfo, revisionKey } from './revision';
 export class RevisionRegistry {
   private readonly backends = new Map<string, RevisionBackend>();
   private readonly pendingPods = new Map<string, PodSet>();
+  private readonly pendingActivators = new Map<string, readonly string[]>();
 
   private readonly removedListeners: Array<(namespace: string, revision: string) => void> = [];
 
@@ -36,9 +37,12 @@ export class RevisionRegistry {
     }
     const backend = new RevisionBackend(info, this.options);
     this.backends.set(key, backend);
+    const activators = this.pendingActivators.get(key);
+    if (activators) backend.setActivators(activators);
     const pods = this.pendingPods.get(key);
     if (pods) backend.setPods(pods);
     this.pendingPods.delete(key);
+    this.pendingActivators.delete(key);
     return backend;
   }
 
@@ -48,6 +52,7 @@ export class RevisionRegistry {
     backend?.stop();
     this.backends.delete(key);
     this.pendingPods.delete(key);
+    this.pendingActivators.delete(key);
     if (backend) for (const listener of this.removedListeners) listener(namespace, revision);
   }
 
@@ -56,6 +61,14 @@ export class RevisionRegistry {
     const backend = this.backends.get(key);
     if (backend) backend.setPods(pods);
     else this.pendingPods.set(key, pods);
+  }
+
+  /** The addresses of the revision's public Endpoints (activators in Proxy mode). */
+  setActivators(namespace: string, revision: string, ips: readonly string[]): void {
+    const key = revisionKey(namespace, revision);
+    const backend = this.backends.get(key);
+    if (backend) backend.setActivators(ips);
+    else this.pendingActivators.set(key, ips);
   }
 
   stop(): void {

@@ -7,6 +7,10 @@ export interface BackendOptions {
   readonly queueDepth: number;
   readonly probeIntervalMs: number;
   readonly probeTimeoutMs: number;
+  /** This activator's pod IP (POD_IP), to find its index among a revision's activators; undefined = unknown. */
+  readonly selfIp?: string;
+  /** See ThrottlerProps.handoverMs. */
+  readonly handoverMs?: number;
   /** Told when the revision's usable pods change (e.g. to log, or to stop poking). */
   readonly onPodsChanged?: (backend: RevisionBackend) => void;
   /** Told when a pod refused a connection (for the refusal counter). */
@@ -29,6 +33,8 @@ export class RevisionBackend {
   private throttlerNow: RevisionThrottler;
   private readonly prober: PodProber;
   private pods: PodSet = { ready: [], notReady: [] };
+  /** The activators in the revision's public Endpoints; undefined until a source tells, or in Serve mode. */
+  private activators: readonly string[] | undefined;
   private readonly suspect = new Set<string>();
 
   constructor(
@@ -79,6 +85,17 @@ export class RevisionBackend {
     this.refresh();
   }
 
+  /**
+   * The addresses the revision's public Endpoints list: activators in Proxy mode. In Serve mode
+   * they are its pods, and are ignored (knative/serving throttler.go `handlePubEpsUpdate`: this
+   * activator is not in the path; it keeps its slice).
+   */
+  setActivators(ips: readonly string[]): void {
+    const podHosts = new Set([...this.pods.ready, ...this.pods.notReady].map((a) => a.host));
+    this.activators = ips.some((ip) => podHosts.has(ip)) ? undefined : ips;
+    this.throttlerNow.updateActivators(this.activators, this.options.selfIp);
+  }
+
   stop(): void {
     this.prober.stop();
   }
@@ -114,10 +131,13 @@ export class RevisionBackend {
   }
 
   private newThrottler(): RevisionThrottler {
-    return new RevisionThrottler({
+    const throttler = new RevisionThrottler({
       containerConcurrency: this.infoNow.containerConcurrency,
       queueDepth: this.options.queueDepth,
+      handoverMs: this.options.handoverMs,
       onRefused: (pod) => this.onRefused(pod),
     });
+    if (this.activators !== undefined) throttler.updateActivators(this.activators, this.options.selfIp);
+    return throttler;
   }
 }

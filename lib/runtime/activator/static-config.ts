@@ -19,10 +19,14 @@ import { PodAddress, RevisionInfo, parseAddress } from './revision';
  * httpHeaders, or `tcpSocket`; without a port, each pod's own port; without a probe, TCP on each
  * pod's port, Knative's default). The activator then enforces those timeouts, runs that probe
  * against each pod and passes the original Host on, as the queue-proxy would.
+ *
+ * `activators` (IPs) stands for the revision's public Endpoints: with it, each activator whose
+ * POD_IP is listed takes only its slice of the pods (./subsetting.ts), as in a cluster.
  */
 export interface StaticRevision {
   readonly info: RevisionInfo;
   readonly pods: readonly PodAddress[];
+  readonly activators?: readonly string[];
 }
 
 export class StaticConfigError extends Error {
@@ -47,6 +51,7 @@ const REVISION_SCHEMA = {
     idleTimeoutSeconds: { type: 'number', minimum: 0 },
     readinessProbe: { type: 'object' },
     pods: { type: 'array', items: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\[\\]]+):\\d{1,5}$' } },
+    activators: { type: 'array', items: { type: 'string', minLength: 1 } },
   },
 } as const;
 
@@ -72,6 +77,7 @@ interface RawRevision {
   idleTimeoutSeconds?: number;
   readinessProbe?: Record<string, unknown>;
   pods: string[];
+  activators?: string[];
 }
 
 const SIDECARLESS_FIELDS = ['responseStartTimeoutSeconds', 'idleTimeoutSeconds', 'readinessProbe'] as const;
@@ -125,6 +131,7 @@ function toStaticRevision(raw: RawRevision, at: (field: string) => string): Stat
       if (!a) throw new StaticConfigError(`pod address "${p}" has a port outside 1..65535`);
       return a;
     }),
+    activators: raw.activators,
   };
 }
 

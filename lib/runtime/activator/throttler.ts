@@ -1,13 +1,16 @@
 import { Breaker, QueueFullError, type Release } from '../shared/breaker';
 import { LbPolicy, PodSlot, policyFor } from './lb-policy';
 import { PodAddress, formatAddress } from './revision';
+import { ALL_PODS, PodSlicer } from './subsetting';
 
 /**
  * Per-revision throttling (knative/serving pkg/activator/net/throttler.go): a revision breaker whose capacity is
- * containerConcurrency × usable pods (an open/closed breaker on 0/≥1 pods when CC = 0) holds
+ * this activator's slots on the usable pods (an open/closed breaker on 0/≥1 pods when CC = 0) holds
  * requests in a bounded FIFO queue while there is no room; each admitted request then reserves a
- * slot on one pod, picked by the LB policy. A pod that refuses the connection is skipped and the
- * request tries the next one (nothing was sent, so a retry is safe).
+ * slot on one of this activator's pods, picked by the LB policy. With several activators in the
+ * revision's public Endpoints, each takes its slice of the pods' containerConcurrency
+ * (./subsetting.ts). A pod that refuses the connection is skipped and the request tries the next
+ * one (nothing was sent, so a retry is safe).
  */
 
 /** Every usable pod refused the connection. */
@@ -27,7 +30,8 @@ export class PodTracker implements PodSlot {
 
   constructor(
     readonly address: PodAddress,
-    private readonly capacity: number,
+    /** This activator's slots on the pod; set by the throttler as the slicing changes. */
+    public capacity: number,
   ) {
     this.id = formatAddress(address);
   }
@@ -96,6 +100,10 @@ export interface ThrottlerProps {
   readonly onRefused?: (pod: PodAddress) => void;
   /** @default Math.random (injected by tests of the LB policy) */
   readonly random?: () => number;
+  /** How long after a change of the slicing this activator keeps off the slots others may still use (./subsetting.ts). @default 0 */
+  readonly handoverMs?: number;
+  /** @default Date.now (injected by tests) */
+  readonly now?: () => number;
 }
 
 export class RevisionThrottler {
@@ -103,6 +111,12 @@ export class RevisionThrottler {
   private readonly policy: LbPolicy;
   private readonly podCapacity: number;
   private pods: PodTracker[] = [];
+  /** The pods this activator sends to: those it has slots on. */
+  private assigned: PodTracker[] = [];
+  private readonly slicer: PodSlicer;
+  private activators: readonly string[] | undefined;
+  private self: string | undefined;
+  private handoverTimer: NodeJS.Timeout | undefined;
   /** Requests admitted by the breaker that wait for a pod slot to free up or a pod to appear. */
   private readonly slotWaiters = new Set<SlotWaiter>();
 
@@ -110,6 +124,7 @@ export class RevisionThrottler {
     this.podCapacity = props.containerConcurrency > 0 ? props.containerConcurrency : Infinity;
     this.breaker = new Breaker({ capacity: 0, queueDepth: props.queueDepth });
     this.policy = policyFor(props.containerConcurrency, props.random);
+    this.slicer = new PodSlicer(props.containerConcurrency, props.handoverMs ?? 0);
   }
 
   get podCount(): number {
@@ -130,14 +145,53 @@ export class RevisionThrottler {
     return this.breaker.capacity;
   }
 
+  /** This activator's slots per pod id (0 for pods of other activators). */
+  get podCapacities(): ReadonlyMap<string, number> {
+    return new Map(this.pods.map((p) => [p.id, p.capacity]));
+  }
+
   /** Replaces the usable pods; trackers (and their in-flight counts) of pods that stay are kept. */
   updatePods(addresses: readonly PodAddress[]): void {
     const existing = new Map(this.pods.map((p) => [p.id, p]));
-    this.pods = addresses.map((a) => existing.get(formatAddress(a)) ?? new PodTracker(a, this.podCapacity));
+    this.pods = addresses.map((a) => existing.get(formatAddress(a)) ?? new PodTracker(a, 0));
+    this.reslice();
+  }
+
+  /**
+   * The activators in the revision's public Endpoints (IPs; undefined = not known) and this
+   * activator's own IP (undefined = not known): together they decide this activator's slice.
+   */
+  updateActivators(activators: readonly string[] | undefined, self: string | undefined): void {
+    this.activators = activators;
+    this.self = self;
+    this.reslice();
+  }
+
+  /** Sets every tracker's capacity from the slicing, and the breaker's to their sum. */
+  private reslice(): void {
     const cc = this.props.containerConcurrency;
+    const nowMs = (this.props.now ?? Date.now)();
+    this.slicer.update(this.pods.map((p) => p.id), this.activators, this.self, nowMs);
+    const shares = this.slicer.ownShares(nowMs);
+    let total = 0;
+    for (const p of this.pods) {
+      p.capacity = shares === ALL_PODS ? this.podCapacity : (shares.get(p.id) ?? 0);
+      total += p.capacity;
+    }
+    this.assigned = this.pods.filter((p) => p.capacity > 0);
     const n = this.pods.length;
-    this.breaker.setCapacity(cc === 0 ? (n > 0 ? Infinity : 0) : cc * n);
+    this.breaker.setCapacity(cc === 0 ? (n > 0 ? Infinity : 0) : total);
+    this.scheduleHandoverEnd(nowMs);
     this.wakeSlotWaiters();
+  }
+
+  /** The slots held back during a handover come back when it ends. */
+  private scheduleHandoverEnd(nowMs: number): void {
+    clearTimeout(this.handoverTimer);
+    const endsAt = this.slicer.handoverEndsAt(nowMs);
+    if (endsAt === undefined) return;
+    this.handoverTimer = setTimeout(() => this.reslice(), endsAt - nowMs);
+    this.handoverTimer.unref();
   }
 
   /**
@@ -159,8 +213,8 @@ export class RevisionThrottler {
    * PendingReservation, below.)
    */
   takePodSlot(tried: ReadonlySet<string>, client: ReservationClient, releaseRevision: Release): boolean {
-    const untried = tried.size === 0 ? this.pods : this.pods.filter((p) => !tried.has(p.id));
-    if (this.pods.length > 0 && untried.length === 0) {
+    const untried = tried.size === 0 ? this.assigned : this.assigned.filter((p) => !tried.has(p.id));
+    if (this.assigned.length > 0 && untried.length === 0) {
       releaseRevision();
       client.failed(new NoPodAcceptedError(tried.size));
       return true;
@@ -245,8 +299,8 @@ export class RevisionThrottler {
   /** Picks a pod and takes its slot in the same synchronous step, so no other request can slip in. */
   private async reservePod(tried: ReadonlySet<string>, signal: AbortSignal): Promise<{ pod: PodTracker; releasePod: () => void }> {
     for (;;) {
-      const untried = tried.size === 0 ? this.pods : this.pods.filter((p) => !tried.has(p.id));
-      if (this.pods.length > 0 && untried.length === 0) throw new NoPodAcceptedError(tried.size);
+      const untried = tried.size === 0 ? this.assigned : this.assigned.filter((p) => !tried.has(p.id));
+      if (this.assigned.length > 0 && untried.length === 0) throw new NoPodAcceptedError(tried.size);
       const pick = this.policy(untried);
       if (pick) return { pod: pick, releasePod: pick.reserve() };
       await this.waitForSlot(signal);

@@ -7,6 +7,7 @@ import type { RevisionDeployment } from '../kube/revision-deployment';
 import type { ScrapedRevision } from './collector';
 import type { Lane, WorkQueue } from '../kube/work-queue';
 import type { Logger } from '../shared/logger';
+import { activatorsWithASlot } from '../activator/subsetting';
 import { Decision, KpaDecider, MetricSample, numActivators } from './kpa';
 import type { AutoscalerMetrics } from './metrics';
 import { effectiveMode, publicEndpointsSubsets, sameSubsets } from './public-endpoints';
@@ -249,12 +250,11 @@ export class AutoscalerController {
       return;
     }
     const mode = sidecarless ? 'Proxy' : effectiveMode(wanted, ready, activators.length);
-    const spec = s.decider?.currentSpec;
     const subsets = publicEndpointsSubsets({
       mode,
       podIps: view.readyPodIps(namespace, revision),
       activatorIps: activators,
-      numActivators: sidecarless && s.deployment.containerConcurrency > 0 ? 1 : (s.lastDecision?.numActivators ?? (spec ? numActivators(spec, ready) : activators.length)),
+      numActivators: this.activatorsFor(s, ready, activators.length),
       subsetKey: key(namespace, revision),
       h2c: s.deployment.queuePort === Ports.QUEUE_H2C,
     });
@@ -302,6 +302,18 @@ export class AutoscalerController {
     // A failure is logged and retried by the queue (its onFailure); the next reconcile hands over
     // newer state anyway.
     this.deps.writes.add(objectKey, (ctx) => run(ctx.nowMs), lane).catch(() => undefined);
+  }
+
+  /**
+   * How many activators a revision in Proxy mode is spread over (Knative's numActivators). A
+   * sidecar-less one lists no more than can each own a slot of its pods: its activators split the
+   * pods' containerConcurrency between them (../activator/subsetting.ts), and with no queue-proxy
+   * nothing would hold the excess of an activator left without one.
+   */
+  private activatorsFor(s: RevisionState, ready: number, available: number): number {
+    const spec = s.decider?.currentSpec;
+    const wanted = s.lastDecision?.numActivators ?? (spec ? numActivators(spec, ready) : available);
+    return alwaysProxied(s.deployment) ? Math.min(wanted, activatorsWithASlot(ready, s.deployment.containerConcurrency)) : wanted;
   }
 
   private async applyReplicas(s: RevisionState, replicas: number, nowMs: number): Promise<void> {
@@ -363,11 +375,9 @@ function isFresh(d: RevisionDeployment): boolean {
 
 /**
  * A sidecar-less revision (data-plane mode `activator`): its public Endpoints hold the activators
- * at every scale, never its pods (which have no queue-proxy port to serve on). With
- * containerConcurrency > 0 only one activator is listed, since each activator bounds the requests
- * it sends per pod by itself: one activator's slots are then all there are. (Knative splits each
- * pod's capacity between the activators instead, knative/serving pkg/activator/net/throttler.go,
- * which needs the activators to know each other; ours do not.)
+ * at every scale, never its pods (which have no queue-proxy port to serve on). The activators
+ * listed split each pod's containerConcurrency by their index in that list, as Knative's do
+ * (knative/serving pkg/activator/net/throttler.go; ../activator/subsetting.ts).
  */
 function alwaysProxied(d: RevisionDeployment): boolean {
   return d.dataPlane === DataPlaneModes.ACTIVATOR;
