@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // test/oracle/differential.test.ts and test/gitops build Go programs: cluster config only.
-    exclude: ['test/cluster/**', 'test/oracle/differential.test.ts', 'test/gitops/**', 'node_modules/**'],
+    // test/oracle/differential.test.ts, test/oracle/quantity-apimachinery.test.ts and test/gitops
+    // build Go programs: cluster config only.
+    exclude: ['test/cluster/**', 'test/oracle/differential.test.ts', 'test/oracle/quantity-apimachinery.test.ts', 'test/gitops/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Added by the queue-proxy engineer: builds dist-runtime/ for tests of real runtime processes.
