@@ -271,14 +271,19 @@ describe('AutoscalerController', () => {
       expect(endpointWrites(cluster.log)).toHaveLength(1);
     });
 
-    it('activator with containerConcurrency > 0: one activator, so one activator bounds every pod', async () => {
-      const { cluster, controller } = setup();
-      cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
-      controller.upsertRevision(sidecarless({ containerConcurrency: 1 }), 0);
-      await controller.tick(0);
-      const written = endpointWrites(cluster.log);
-      expect(written).toHaveLength(1);
-      expect(written[0]).toMatch(/^endpoints ns\/hello-00001 \[10\.1\.0\.[12]\]$/);
+    it('activator with containerConcurrency > 0: the usual activators, but no more than can each own a pod slot (pods × CC)', async () => {
+      const one = setup();
+      one.cluster.ready.set('ns/hello-00001', ['10.2.0.7']);
+      one.controller.upsertRevision(sidecarless({ containerConcurrency: 1 }), 0);
+      await one.controller.tick(0);
+      expect(endpointWrites(one.cluster.log)).toHaveLength(1);
+      expect(endpointWrites(one.cluster.log)[0]).toMatch(/^endpoints ns\/hello-00001 \[10\.1\.0\.[12]\]$/);
+      // Two pods of one slot each: both activators (the activators split the pods, ../activator/subsetting.ts).
+      const two = setup();
+      two.cluster.ready.set('ns/hello-00001', ['10.2.0.7', '10.2.0.8']);
+      two.controller.upsertRevision(sidecarless({ containerConcurrency: 1 }), 0);
+      await two.controller.tick(0);
+      expect(endpointWrites(two.cluster.log)).toEqual(['endpoints ns/hello-00001 [10.1.0.1,10.1.0.2]']);
     });
 
     it('activator with no activator running: Endpoints left as they are, no scale to zero', async () => {
