@@ -8,9 +8,9 @@ import { type Deadlines, type TimeoutKind, startDeadlines } from '../shared/time
  * The queue-proxy's work on the request path, done by the activator for a revision without one
  * (data-plane mode `activator`): the request reaches the app as the queue-proxy would have passed
  * it on, and the response-start and idle timeouts are enforced here. containerConcurrency per pod
- * needs nothing extra: the throttler's pod slots already bound it (the autoscaler lists one
- * activator per such revision when containerConcurrency > 0, so one activator's slots are all
- * there are), and the total timeout is the activator's own. The readiness probe is
+ * needs nothing extra: the throttler's pod slots already bound it (the activators listed for
+ * the revision split each pod's slots between them, ./subsetting.ts), and the total timeout is
+ * the activator's own. The readiness probe is
  * pod-prober.ts `appProbe`.
  */
 

@@ -186,8 +186,14 @@ export class PodSlicer {
     return own;
   }
 
-  /** The slots the other activators may be using on `pod`: theirs in `view`, or more they still hold from before. */
+  /**
+   * The slots the other activators may be using on `pod` during a handover: theirs in `view`, or
+   * more they still hold from before. 0 outside a handover: the view's shares already add up to at
+   * most containerConcurrency (with pods × CC < activators they do not, and every sharer keeps
+   * its slot).
+   */
   private othersMost(pod: string, self: string, nowMs: number, heldNow: ReadonlyMap<string, Held>, view: Shares): number {
+    if (![...heldNow.values()].some((h) => h.untilMs > nowMs)) return 0;
     let sum = 0;
     for (const ip of new Set([...heldNow.keys(), ...view.keys()])) {
       if (ip === self) continue;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QueueFullError } from '../../../lib/runtime/shared/breaker';
 import { PodAddress } from '../../../lib/runtime/activator/revision';
 import { NoPodAcceptedError, REFUSED, type Reservation, RevisionThrottler } from '../../../lib/runtime/activator/throttler';
@@ -185,5 +185,91 @@ describe('RevisionThrottler.reserve', () => {
     t.reserve(new Set(['127.0.0.1:5000']), { reserved: () => undefined, failed: (e) => failures.push(e) });
     expect(failures[0]).toBeInstanceOf(NoPodAcceptedError);
     expect(t.inFlight).toBe(0);
+  });
+});
+
+// Issue 18: each activator takes its slice of the pods by its index in the revision's public
+// Endpoints (lib/runtime/activator/subsetting.ts, knative/serving pkg/activator/net/throttler.go).
+describe('RevisionThrottler across several activators', () => {
+  const ACTIVATORS = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];
+  const pods = (n: number) => Array.from({ length: n }, (_, i) => pod(5000 + i));
+  const throttlers = (cc: number, n: number, handoverMs = 0) =>
+    ACTIVATORS.map((self) => {
+      const t = new RevisionThrottler({ containerConcurrency: cc, queueDepth: 100, handoverMs });
+      t.updateActivators(ACTIVATORS, self);
+      t.updatePods(pods(n));
+      return t;
+    });
+  const sumPerPod = (ts: RevisionThrottler[]) => {
+    const sum = new Map<string, number>();
+    for (const t of ts) for (const [id, n] of t.podCapacities) sum.set(id, (sum.get(id) ?? 0) + n);
+    return sum;
+  };
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('3 activators, CC 1, 2 pods: the pods are split, no pod gets more than 1 from all of them together', () => {
+    const ts = throttlers(1, 2);
+    expect(ts.map((t) => t.capacity)).toEqual([1, 1, 1]);
+    for (const [id, n] of sumPerPod(throttlers(1, 3))) expect(n, id).toBe(1);
+    // Two pods, three activators: activator 2 shares pod 0 with activator 0 (one slot each: pods × CC < activators).
+    expect([...sumPerPod(ts).values()]).toEqual([2, 1]);
+  });
+
+  it('6 pods at CC 2: each activator takes 2 pods (capacity 4), every pod exactly once', () => {
+    const ts = throttlers(2, 6);
+    expect(ts.map((t) => t.capacity)).toEqual([4, 4, 4]);
+    expect([...sumPerPod(ts).values()]).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
+  it('1 pod at CC 3: each activator one slot of it', () => {
+    const ts = throttlers(3, 1);
+    expect(ts.map((t) => t.capacity)).toEqual([1, 1, 1]);
+  });
+
+  it('requests go only to this activator\'s pods, and never above its share of them', () => {
+    const [t] = throttlers(1, 3);
+    const held: Reservation[] = [];
+    const failures: Error[] = [];
+    for (let i = 0; i < 3; i++) t.reserve(new Set(), { reserved: (r) => held.push(r), failed: (e) => failures.push(e) });
+    expect(held.map((r) => r.podId)).toEqual(['127.0.0.1:5000']);
+    expect(t.waiting).toBe(2);
+    expect(failures).toEqual([]);
+  });
+
+  it('CC 0 keeps every pod, unbounded, whatever the activators', () => {
+    const ts = throttlers(0, 2);
+    expect(ts.map((t) => t.capacity)).toEqual([Infinity, Infinity, Infinity]);
+  });
+
+  it('no activator list or own IP: every pod at full CC (Knative index -1); a list without this activator: nothing yet', () => {
+    const alone = new RevisionThrottler({ containerConcurrency: 2, queueDepth: 1 });
+    alone.updatePods(pods(3));
+    expect(alone.capacity).toBe(6);
+    alone.updateActivators(ACTIVATORS, undefined);
+    expect(alone.capacity).toBe(6);
+    alone.updateActivators(ACTIVATORS, '10.0.0.9');
+    expect(alone.capacity).toBe(0);
+  });
+
+  it('after a pod moves to it, an activator waits handoverMs before using it, then serves the waiting request', () => {
+    vi.useFakeTimers();
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 5, handoverMs: 2000 });
+    t.updateActivators(ACTIVATORS.slice(0, 2), ACTIVATORS[1]);
+    t.updatePods([pod(5001), pod(5002)]);
+    expect([...t.podCapacities]).toEqual([['127.0.0.1:5001', 0], ['127.0.0.1:5002', 1]]);
+    vi.advanceTimersByTime(2000);
+    // A pod sorted first arrives: activator 0 takes it and the remnant 5002; this one takes 5001, which activator 0 had.
+    t.updatePods([pod(5000), pod(5001), pod(5002)]);
+    expect(t.capacity).toBe(0);
+    const held: Reservation[] = [];
+    t.reserve(new Set(), { reserved: (r) => held.push(r), failed: (e) => expect.fail(e.message) });
+    expect(held).toEqual([]);
+    vi.advanceTimersByTime(1999);
+    expect(held).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(held.map((r) => r.podId)).toEqual(['127.0.0.1:5001']);
   });
 });
