@@ -3,12 +3,12 @@ import type { Duplex } from 'node:stream';
 import { Headers, PROXY_REQUEST_ACTIVATOR, ProbeUserAgents, ProbeValues } from '../../contract/constants';
 import { QueueFullError } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
-import { ForwardResult, forward, forwardUpgrade, holdUpgradeClient, startForward } from '../shared/proxy';
+import { answerRaw, ForwardResult, forward, forwardUpgrade, holdUpgradeClient, startForward } from '../shared/proxy';
 import type { RevisionRegistry } from './registry';
 import { formatAddress } from './revision';
 import type { RevisionBackend } from './revision-backend';
-import { SIDECARLESS_DROPPED_HEADERS, sidecarlessHeaders, startAppDeadlines } from './sidecarless';
-import type { Deadlines } from '../shared/timeouts';
+import { SIDECARLESS_DROPPED_HEADERS, sidecarlessHeaders, sidecarlessTimeouts, startAppDeadlines } from './sidecarless';
+import { type Deadlines, firstAnswerDeadline, TIMEOUT_MESSAGE } from '../shared/timeouts';
 import { NoPodAcceptedError, REFUSED, type Reservation, type ReservationClient } from './throttler';
 
 /**
@@ -285,6 +285,12 @@ async function holdAndProxy(
   }
 }
 
+/**
+ * The revision's timeout bounds an Upgrade from arrival until the pod's first answer, as it bounds
+ * any request (Knative's activator puts its timeout handler in front of websockets too); in mode
+ * `activator` the app's response-start and idle timeouts also run from when it is sent to the
+ * pod. Not answered in time: 504, its slots given back. A switched tunnel is not bound by them.
+ */
 async function proxyUpgrade(
   req: http.IncomingMessage,
   socket: Duplex,
@@ -301,7 +307,8 @@ async function proxyUpgrade(
   try {
     if (backend.readyPods === 0) deps.onColdRequest(info.namespace, info.revision);
     await backend.throttler.run(controller.signal, async (pod) => {
-      clearTimeout(timer); // the timeout bounds the wait, not the life of a websocket
+      const appDeadline = info.sidecarless && firstAnswerDeadline(sidecarlessTimeouts(info.sidecarless));
+      const signal = appDeadline ? AbortSignal.any([controller.signal, appDeadline.signal]) : controller.signal;
       const outcome = await forwardUpgrade(req, socket, held.take(), {
         host: pod.host,
         port: pod.port,
@@ -314,7 +321,11 @@ async function proxyUpgrade(
           activatorHeaders(h, req, formatAddress(pod));
         },
         onConnectError: () => undefined,
-      });
+        signal,
+      }).finally(() => appDeadline && appDeadline.dispose());
+      if (outcome.outcome === 'aborted' && signal.aborted) {
+        rawReply(socket, 504, signal.reason instanceof RequestTimeout ? 'activator request timeout' : TIMEOUT_MESSAGE);
+      }
       return outcome.outcome === 'connect-error' ? REFUSED : outcome;
     });
   } catch (err) {
@@ -403,13 +414,7 @@ function reply(res: http.ServerResponse, status: number, body: string, retryAfte
 }
 
 function rawReply(socket: Duplex, status: number, body: string, retryAfterSeconds?: number): void {
-  if (!socket.writable) return;
-  const retry = retryAfterSeconds !== undefined ? `Retry-After: ${retryAfterSeconds}\r\n` : '';
-  const text = `${body}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${retry}Content-Type: text/plain\r\n` +
-      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-  );
+  answerRaw(socket, status, `${body}\n`, retryAfterSeconds !== undefined ? `Retry-After: ${retryAfterSeconds}\r\n` : '');
 }
 
 /** `lowerCaseName`: as node:http keys its headers (no toLowerCase per request). */

@@ -1,7 +1,8 @@
 import { closeServer, listenOn } from '../shared/listen';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import { capConnections, closeIdleSessions, http1ServerOptions, http2ServerOptions } from '../shared/connection-limits';
+import { closeIdleSessions, connectionCap, http1ServerOptions, http2ServerOptions } from '../shared/connection-limits';
+import { oneAtATime, upgradeInOrder } from '../shared/pipelining';
 import { ConfigError } from '../shared/env';
 import { createLogger, type Logger } from '../shared/logger';
 import { ActivatorConfig, readActivatorConfig } from './config';
@@ -58,28 +59,28 @@ export async function startActivator(config: ActivatorConfig, logger: Logger): P
   };
   const handler = createRequestHandler(deps);
   const limits = config.connectionLimits;
-  const server = http.createServer(http1ServerOptions(limits), handler);
-  server.on('upgrade', createUpgradeHandler(deps));
+  const server = http.createServer(http1ServerOptions(limits), oneAtATime(handler));
+  server.on('upgrade', upgradeInOrder(createUpgradeHandler(deps)));
   server.keepAliveTimeout = 65_000;
   // h2c with prior knowledge (what Istio sends to an h2c port). node:http2's compatibility
   // request/response mirror node:http's closely enough for the handler and the shared forwarder;
   // the pod is then reached over HTTP/1.1 on its h2c port, which accepts both.
   const h2cServer = http2.createServer(http2ServerOptions());
   closeIdleSessions(h2cServer, limits);
-  capConnections(h2cServer, limits);
   const h2cSessions = new Set<http2.ServerHttp2Session>();
   h2cServer.on('session', (session) => {
     h2cSessions.add(session);
     session.once('close', () => h2cSessions.delete(session));
   });
   h2cServer.on('request', (req, res) => handler(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse));
-  const metricsServer = http.createServer((req, res) => void serveMetrics(metrics!, req, res));
+  const metricsServer = http.createServer(http1ServerOptions(limits), (req, res) => void serveMetrics(metrics!, req, res));
 
   const periodMs = config.reportIntervalMs;
   const reporter = setInterval(() => metrics!.report(registry, Date.now(), periodMs), periodMs);
-  const httpPort = await listenOn(server, config.httpPort, config.bindAddress);
-  const h2cPort = await listenOn(h2cServer, config.h2cPort, config.bindAddress);
-  const metricsPort = await listenOn(metricsServer, config.metricsPort, config.bindAddress);
+  const http1Cap = connectionCap(limits, 'http1');
+  const httpPort = await listenOn(server, config.httpPort, config.bindAddress, http1Cap);
+  const h2cPort = await listenOn(h2cServer, config.h2cPort, config.bindAddress, connectionCap(limits, 'http2'));
+  const metricsPort = await listenOn(metricsServer, config.metricsPort, config.bindAddress, http1Cap);
   logger.info({ httpPort, h2cPort, metricsPort, mode: config.staticConfigPath ? 'standalone' : 'kubernetes' }, 'activator listening');
 
   const running: RunningActivator = {

@@ -2,7 +2,7 @@ import type * as http from 'node:http';
 import { Headers, PROXY_REQUEST_ACTIVATOR } from '../../contract/constants';
 import type { SidecarlessSettings } from '../kube/revision-deployment';
 import { UPSTREAM_DROPPED_HEADERS, completeUpstreamHeaders } from '../shared/headers';
-import { type Deadlines, type TimeoutKind, startDeadlines } from '../shared/timeouts';
+import { type Deadlines, type TimeoutKind, type TimeoutSettings, startDeadlines } from '../shared/timeouts';
 
 /**
  * The queue-proxy's work on the request path, done by the activator for a revision without one
@@ -42,9 +42,10 @@ export function startAppDeadlines(
   settings: SidecarlessSettings,
   onExpire: (kind: TimeoutKind) => void,
 ): Deadlines | undefined {
-  return startDeadlines(
-    res,
-    { totalMs: 0, responseStartMs: settings.responseStartTimeoutSeconds * 1000, idleMs: settings.idleTimeoutSeconds * 1000 },
-    onExpire,
-  );
+  return startDeadlines(res, sidecarlessTimeouts(settings), onExpire);
+}
+
+/** The deadlines the activator runs for the app (the total one is its own, from arrival). */
+export function sidecarlessTimeouts(settings: SidecarlessSettings): TimeoutSettings {
+  return { totalMs: 0, responseStartMs: settings.responseStartTimeoutSeconds * 1000, idleMs: settings.idleTimeoutSeconds * 1000 };
 }

@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
-import { capConnections, type ConnectionLimits } from '../shared/connection-limits';
+import type { ConnectionLimits } from '../shared/connection-limits';
 import { withoutHopByHop, type ForwardResult } from '../shared/proxy';
 import type { AnyRequest } from './probe-handler';
 import { abortResponse, type AnyResponse } from '../shared/timeouts';
@@ -39,7 +39,6 @@ export function createSniffingServer(h1: http.Server, h2: http2.Http2Server, lim
     });
     socket.on('error', () => socket.destroy());
   });
-  capConnections(listener, limits);
   return listener;
 }
 

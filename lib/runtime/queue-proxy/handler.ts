@@ -7,12 +7,12 @@ import type { Duplex } from 'node:stream';
 import { Headers, PROXY_REQUEST_ACTIVATOR } from '../../contract/constants';
 import { type Breaker, QueueFullError, type Release } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
-import { forwardUpgrade, type ForwardResult, holdUpgradeClient } from '../shared/proxy';
+import { answerRaw, forwardUpgrade, type ForwardResult, holdUpgradeClient } from '../shared/proxy';
 import type { Drainer } from './drain';
 import { completeUpstreamHeaders, toUpstreamHeaders } from '../shared/headers';
 import { answerProbe, type AnyRequest, probeKind } from './probe-handler';
 import type { RequestStats } from './stats';
-import { type AnyResponse, type Deadlines, startDeadlines, type TimeoutSettings } from '../shared/timeouts';
+import { type AnyResponse, type Deadlines, firstAnswerDeadline, startDeadlines, TIMEOUT_MESSAGE, type TimeoutSettings } from '../shared/timeouts';
 
 /**
  * Sends one request on to the app and calls `onDone` once when the exchange is over; the
@@ -113,48 +113,70 @@ export class RequestHandler {
     void this.serveUpgrade(req, socket, head);
   };
 
+  /**
+   * Until the app's first answer an Upgrade is bound by the revision's deadlines as any request
+   * (knative.dev/serving pkg/queue/sharedmain/handlers.go puts the timeout handler in front of
+   * websockets too), the wait for a slot included: 504 `request timeout`, its slot given back.
+   * Once the app answered, the tunnel or the streamed answer is not bound by them.
+   */
   private async serveUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const proxied = isProxied(req);
-    const slot = await this.upgradeSlot(socket, head);
-    if (slot === undefined) return;
-    this.deps.stats.requestStarted(proxied);
-    this.upgraded.add(socket);
+    const deadline = firstAnswerDeadline(this.deps.timeouts);
     try {
-      await forwardUpgrade(req, socket, slot.head, {
-        host: '127.0.0.1',
-        port: this.deps.userPort,
-        transformHeaders: (headers) => toUpstreamHeaders(headers, req.headers),
-      });
+      const slot = await this.upgradeSlot(socket, head, deadline.signal);
+      if (slot === undefined) return answerTimeout(socket, deadline.signal);
+      this.deps.stats.requestStarted(proxied);
+      this.upgraded.add(socket);
+      try {
+        const result = await forwardUpgrade(req, socket, slot.head, {
+          host: '127.0.0.1',
+          port: this.deps.userPort,
+          transformHeaders: (headers) => toUpstreamHeaders(headers, req.headers),
+          signal: deadline.signal,
+        });
+        if (result.outcome === 'aborted') answerTimeout(socket, deadline.signal);
+      } finally {
+        this.upgraded.delete(socket);
+        this.deps.stats.requestFinished(proxied);
+        slot.release();
+      }
     } finally {
-      this.upgraded.delete(socket);
-      this.deps.stats.requestFinished(proxied);
-      slot.release();
+      deadline.dispose();
     }
   }
 
   /**
    * A breaker slot for an Upgrade request, with the bytes the client sent so far; undefined when
-   * the queue is full (503 written) or the client went away while waiting (it leaves the queue
-   * then, instead of taking a slot nobody will use).
+   * the queue is full (503 written), the deadline passed while waiting, or the client went away
+   * (it leaves the queue then, instead of taking a slot nobody will use).
    */
-  private upgradeSlot(socket: Duplex, head: Buffer): Promise<{ release: Release; head: Buffer } | undefined> {
+  private upgradeSlot(socket: Duplex, head: Buffer, deadline: AbortSignal): Promise<{ release: Release; head: Buffer } | undefined> {
     const breaker = this.deps.breaker;
     if (breaker === undefined) return Promise.resolve({ release: noRelease, head });
     if (socket.destroyed) return Promise.resolve(undefined);
     const now = breaker.tryAcquire();
     if (now !== undefined) return Promise.resolve({ release: now, head });
     return new Promise((resolve) => {
-      const cancel = breaker.wait((release) => resolve({ release, head: held.take() }));
+      const cancel = breaker.wait((release) => {
+        deadline.removeEventListener('abort', onDeadline);
+        resolve({ release, head: held.take() });
+      });
       if (cancel === undefined) {
-        const message = new QueueFullError().message;
-        socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Length: ${message.length}\r\nConnection: close\r\n\r\n${message}`);
+        answerRaw(socket, 503, new QueueFullError().message);
         return resolve(undefined);
       }
       const held = holdUpgradeClient(socket, head, () => {
+        deadline.removeEventListener('abort', onDeadline);
         cancel();
         socket.destroy();
         resolve(undefined);
       });
+      const onDeadline = () => {
+        held.take();
+        cancel();
+        resolve(undefined);
+      };
+      deadline.addEventListener('abort', onDeadline, { once: true });
     });
   }
 
@@ -259,4 +281,9 @@ class Exchange {
     res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(error.message);
   }
+}
+
+/** The 504 of an Upgrade whose deadline passed before the app answered (nothing written yet). */
+function answerTimeout(socket: Duplex, deadline: AbortSignal): void {
+  if (deadline.aborted && socket.writable) answerRaw(socket, 504, TIMEOUT_MESSAGE);
 }

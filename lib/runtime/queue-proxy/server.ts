@@ -7,7 +7,8 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { Breaker } from '../shared/breaker';
-import { closeIdleSessions, http1ServerOptions, http2ServerOptions } from '../shared/connection-limits';
+import { closeIdleSessions, connectionCap, http1ServerOptions, http2ServerOptions } from '../shared/connection-limits';
+import { oneAtATime, upgradeInOrder } from '../shared/pipelining';
 import type { Logger } from '../shared/logger';
 import { createKeepAliveAgent, startForward } from '../shared/proxy';
 import { createAdminHandler } from './admin';
@@ -77,8 +78,8 @@ export class QueueProxy {
     });
 
     const limits = config.connectionLimits;
-    this.http1Server = http.createServer(http1ServerOptions(limits), this.handler.handle);
-    this.http1Server.on('upgrade', this.handler.handleUpgrade);
+    this.http1Server = http.createServer(http1ServerOptions(limits), oneAtATime(this.handler.handle));
+    this.http1Server.on('upgrade', upgradeInOrder(this.handler.handleUpgrade));
     if (config.protocol === 'h2c') {
       this.h2Server = http2.createServer(http2ServerOptions(), this.handler.handle);
       this.h2Server.on('session', (session) => {
@@ -95,6 +96,7 @@ export class QueueProxy {
       socket.once('close', () => this.servingSockets.delete(socket));
     });
     this.adminServer = http.createServer(
+      http1ServerOptions(limits),
       createAdminHandler({ drainer: this.drainer, terminating: () => this.terminating, drainToken: config.drainToken, logger }),
     );
     const metrics = createQueueMetrics(
@@ -106,7 +108,7 @@ export class QueueProxy {
         startedAt: performance.now(),
       },
     );
-    this.metricsServer = http.createServer((req, res) => {
+    this.metricsServer = http.createServer(http1ServerOptions(limits), (req, res) => {
       if (new URL(req.url ?? '/', 'http://metrics').pathname !== '/metrics') {
         res.writeHead(404).end('not found');
         return;
@@ -136,11 +138,12 @@ export class QueueProxy {
   }
 
   async listen(): Promise<BoundPorts> {
-    const host = this.config.bindAddress;
+    const { bindAddress: host, connectionLimits: limits } = this.config;
+    const http1Cap = connectionCap(limits, 'http1');
     const ports = {
-      serving: await listenOn(this.servingListener, this.config.servingPort, host),
-      admin: await listenOn(this.adminServer, this.config.adminPort, host),
-      metrics: await listenOn(this.metricsServer, this.config.metricsPort, host),
+      serving: await listenOn(this.servingListener, this.config.servingPort, host, connectionCap(limits, this.h2Server ? 'http2' : 'http1')),
+      admin: await listenOn(this.adminServer, this.config.adminPort, host, http1Cap),
+      metrics: await listenOn(this.metricsServer, this.config.metricsPort, host, http1Cap),
     };
     this.reporter.start();
     return ports;

@@ -7,7 +7,6 @@
  */
 import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
-import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Env, envInt, envNumber } from './env';
 
@@ -18,6 +17,8 @@ export interface ConnectionLimits {
   readonly headersMs: number;
   /** Connections at once on a listener with HTTP/2 on it; beyond, new ones are refused. */
   readonly maxConnections: number;
+  /** Connections at once on a listener that speaks only HTTP/1; beyond, new ones are refused. */
+  readonly maxHttp1Connections: number;
 }
 
 /**
@@ -25,8 +26,12 @@ export interface ConnectionLimits {
  * close first); 60 s for a request head is node:http's own default. 1,024 connections: an idle
  * HTTP/2 session costs the activator ~26 KB of RSS (5,000 of them: +107 MB, measured), so the
  * cap holds that to ~27 MB, while HTTP/2 peers (gateways, the activator) multiplex on a few each.
+ * 16,384 HTTP/1 connections: one carries one request at a time, so the cap is a bound on requests
+ * held at once, and must stay above the activator's queue of 10,000 requests for one revision; a
+ * request held by the activator costs ~7 KB of RSS with its connection (3,000: +20 MB, measured),
+ * so the cap holds that to ~110 MB.
  */
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { idleMs: 65_000, headersMs: 60_000, maxConnections: 1024 };
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { idleMs: 65_000, headersMs: 60_000, maxConnections: 1024, maxHttp1Connections: 16_384 };
 
 /** Go's http2 default, which Knative's servers use. */
 export const MAX_CONCURRENT_STREAMS = 250;
@@ -99,17 +104,27 @@ class IdleWatch {
   };
 }
 
-/** Caps the connections a listener holds at once (beyond, the kernel accepts and Node closes). */
-export function capConnections(listener: net.Server, limits: ConnectionLimits): void {
-  listener.maxConnections = limits.maxConnections;
+/** What a listener speaks, which decides its connection cap. */
+export type ListenerProtocols = 'http1' | 'http2';
+
+/**
+ * The most connections a listener may hold at once: every listener has a cap (listen.ts
+ * `listenOn` applies it; beyond, the kernel accepts and Node closes the connection at once).
+ */
+export function connectionCap(limits: ConnectionLimits, protocols: ListenerProtocols): number {
+  return protocols === 'http2' ? limits.maxConnections : limits.maxHttp1Connections;
 }
 
-/** `<PREFIX>_IDLE_CONNECTION_SECONDS`, `<PREFIX>_HEADERS_TIMEOUT_SECONDS`, `<PREFIX>_MAX_CONNECTIONS`. */
+/**
+ * `<PREFIX>_IDLE_CONNECTION_SECONDS`, `<PREFIX>_HEADERS_TIMEOUT_SECONDS`, `<PREFIX>_MAX_CONNECTIONS`
+ * (listeners with HTTP/2 on them), `<PREFIX>_MAX_HTTP1_CONNECTIONS` (every other listener).
+ */
 export function readConnectionLimits(env: Env, prefix: 'QUEUE' | 'ACTIVATOR'): ConnectionLimits {
   const defaults = DEFAULT_CONNECTION_LIMITS;
   return {
     idleMs: envNumber(env, `${prefix}_IDLE_CONNECTION_SECONDS`, defaults.idleMs / 1000, { min: 0 }) * 1000,
     headersMs: envNumber(env, `${prefix}_HEADERS_TIMEOUT_SECONDS`, defaults.headersMs / 1000, { min: 0.1 }) * 1000,
     maxConnections: envInt(env, `${prefix}_MAX_CONNECTIONS`, defaults.maxConnections, { min: 1 }),
+    maxHttp1Connections: envInt(env, `${prefix}_MAX_HTTP1_CONNECTIONS`, defaults.maxHttp1Connections, { min: 1 }),
   };
 }

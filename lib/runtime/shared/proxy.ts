@@ -424,6 +424,9 @@ export function holdUpgradeClient(socket: Duplex, head: Buffer, onGone: () => vo
  * Forwards an Upgrade request (websockets) and, once the upstream switches protocols, splices the
  * two sockets together. Resolves when both sides are closed, or at once when the client goes
  * away before the upstream answered (its slot must not wait on an app that may never answer).
+ * `options.signal` bounds the wait for the upstream's first answer only (the request's deadlines;
+ * a switched connection is not bound by them): aborted before it, the exchange ends as `aborted`
+ * with the client's socket untouched, for the caller to answer.
  */
 export function forwardUpgrade(
   req: http.IncomingMessage,
@@ -442,22 +445,36 @@ export function forwardUpgrade(
     let connected = false;
     let answered = false;
     let settled = false;
+    const { signal } = options;
+    const onDeadline = () => {
+      if (answered) return;
+      held.take();
+      upstream.destroy();
+      settle({ outcome: 'aborted' });
+    };
     const settle = (result: ForwardResult) => {
       if (settled) return;
       settled = true;
+      signal?.removeEventListener('abort', onDeadline);
       resolve(result);
+    };
+    const answer = () => {
+      answered = true;
+      signal?.removeEventListener('abort', onDeadline);
+      return held.take();
     };
     const held = holdUpgradeClient(clientSocket, head, () => {
       if (answered) return;
       upstream.destroy();
       settle({ outcome: 'aborted' });
     });
+    signal?.addEventListener('abort', onDeadline, { once: true });
+    if (signal?.aborted) onDeadline();
     upstream.on('socket', (socket) => socket.once('connect', () => (connected = true)));
     clientSocket.on('error', () => upstream.destroy());
 
     upstream.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
-      answered = true;
-      const early = held.take();
+      const early = answer();
       clientSocket.write(statusLine(upstreamRes) + rawHeaderLines(upstreamRes.rawHeaders) + '\r\n');
       if (upstreamHead.length > 0) clientSocket.write(upstreamHead);
       if (early.length > 0) upstreamSocket.write(early);
@@ -481,11 +498,10 @@ export function forwardUpgrade(
     });
 
     upstream.on('response', (upstreamRes) => {
-      answered = true;
       // The upstream refused to switch: its answer is streamed on (with back-pressure, never
       // held whole: anyone can add an Upgrade header to an ordinary request) and the connection
       // closed; without a Content-Length the close ends the body.
-      held.take();
+      answer();
       const kept = filterRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers.connection);
       if (!relayable(upstreamRes.statusMessage, kept)) {
         // As on the ordinary path (writeUpstreamHead): what cannot be relayed is a 502.
@@ -518,6 +534,20 @@ export function forwardUpgrade(
     });
     upstream.end();
   });
+}
+
+/**
+ * Answers on a raw socket (an Upgrade request not forwarded, or not answered in time) and closes
+ * it: `Connection: close`, then flushed and closed as `endThenDestroy`. `extraHeaders` are whole
+ * header lines, each ending in CRLF.
+ */
+export function answerRaw(socket: Duplex, status: number, body: string, extraHeaders = ''): void {
+  if (!socket.writable) return;
+  socket.write(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${extraHeaders}Content-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  endThenDestroy(socket);
 }
 
 /** Flushes what is buffered, then closes; a peer that stops reading gets 1 s. */

@@ -49,6 +49,27 @@ export function guardTimeouts(res: AnyResponse, settings: TimeoutSettings): Time
   return { signal: controller.signal, dispose: () => deadlines?.dispose() };
 }
 
+/**
+ * The deadlines of a request answered on its raw socket (an Upgrade), until its first answer:
+ * they all run from arrival and none has seen a write yet, so the earliest one set decides. The
+ * signal aborts with a RequestTimeoutError (never, when every deadline is off); the caller stops
+ * listening once the answer came (a switched connection is not bound by them) and writes the 504.
+ */
+export function firstAnswerDeadline(settings: TimeoutSettings): TimeoutGuard {
+  const controller = new AbortController();
+  const set = (
+    [
+      ['total', settings.totalMs],
+      ['response-start', settings.responseStartMs],
+      ['idle', settings.idleMs],
+    ] as const
+  ).filter(([, ms]) => ms > 0);
+  if (set.length === 0) return { signal: controller.signal, dispose: () => undefined };
+  const [kind, ms] = set.reduce((a, b) => (b[1] < a[1] ? b : a));
+  const timer = setTimeout(() => controller.abort(new RequestTimeoutError(kind)), ms);
+  return { signal: controller.signal, dispose: () => clearTimeout(timer) };
+}
+
 export interface Deadlines {
   /** Stops the timers (the response is over). */
   dispose(): void;
