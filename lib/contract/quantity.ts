@@ -57,16 +57,20 @@ export function canonicalQuantity(value: string | number): string | undefined {
 }
 
 /**
- * The quantity in milli-units, rounded up as Quantity.MilliValue does; undefined when malformed
- * or beyond an int64 of milli-units.
+ * The quantity in milli-units, rounded up as Quantity.MilliValue does, saturating at the int64
+ * range (knative/serving pkg/reconciler/revision/resources/queue.go computeResourceRequirements
+ * takes MaxInt64-1 for such values; both end at the queue-proxy's upper bound); undefined when
+ * malformed.
  */
 export function parseMilli(text: string): bigint | undefined {
   const q = parseQuantity(text);
   if (q === undefined) return undefined;
   const shift = q.exponent + 3;
-  if (q.mantissa !== 0n && shift > MAX_INT64_DIGITS + 1) return undefined;
+  const saturated = q.mantissa < 0n ? -INT64_MAX : INT64_MAX;
+  // Checked before multiplying: the exponent may be in the millions.
+  if (q.mantissa !== 0n && shift > MAX_INT64_DIGITS + 1) return saturated;
   const milli = shift >= 0 ? q.mantissa * 10n ** BigInt(shift) : divideAwayFromZero(q.mantissa, 10n ** BigInt(-shift));
-  return milli > INT64_MAX || milli < -INT64_MAX ? undefined : milli;
+  return milli > INT64_MAX || milli < -INT64_MAX ? saturated : milli;
 }
 
 /** resource.NewMilliQuantity(milli, BinarySI).String(), the form Knative writes computed resources in. */

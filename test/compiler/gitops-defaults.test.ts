@@ -9,7 +9,6 @@ import { buildDeployment } from '../../lib/builders/deployment';
 import { queueProxyResources } from '../../lib/builders/queue-proxy-container';
 import { imageReferenceProblem, revisionNamePrefixProblem } from '../../lib/model/knative-rules';
 import { Names } from '../../lib/contract/naming';
-import { formatMilliBinarySI, parseMilli } from '../../lib/contract/quantity';
 import { revisionSpec } from './support/spec';
 import { removeDir, tempDir } from '../cli/helpers';
 
@@ -79,16 +78,6 @@ describe('queue-proxy resources (queue.go createQueueResources)', () => {
       limits: { cpu: '2', memory: '200Mi' },
     });
   });
-});
-
-describe('quantities', () => {
-  it.each([
-    ['25m', 25n], ['1', 1000n], ['0.5', 500n], ['1Ki', 1024000n], ['1e3', 1000000n], ['1.5Gi', 1610612736000n], ['1n', 1n], ['.5', 500n],
-  ])('%s is %d milli', (text, milli) => expect(parseMilli(text)).toBe(milli));
-  it.each(['', 'lots', '1.2.3', '5 Mi', '1KiB'])('"%s" is not a quantity', (text) => expect(parseMilli(text)).toBeUndefined());
-  it.each([
-    [25n, '25m'], [1000n, '1'], [500000n, '500'], [1024000n, '1Ki'], [1000000n, '1k'], [209715200000n, '200Mi'], [107374182400n, '107374182400m'],
-  ])('%d milli prints as %s', (milli, text) => expect(formatMilliBinarySI(milli)).toBe(text));
 });
 
 describe('Knative rules shared by the constructs and the CLI', () => {
