@@ -34,6 +34,8 @@ export interface StaticRevision {
   idleTimeoutSeconds?: number;
   readinessProbe?: Record<string, unknown>;
   pods: string[];
+  /** The revision's public Endpoints (activator IPs): each activator whose POD_IP is listed takes its slice of the pods. */
+  activators?: string[];
 }
 
 export async function startActivator(revisions: StaticRevision[], env: Record<string, string> = {}): Promise<ActivatorProcess> {
