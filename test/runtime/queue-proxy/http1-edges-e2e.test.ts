@@ -7,7 +7,8 @@
 import type * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type HostileApp, rawExchange, startHostileApp } from '../hostile-app';
-import { connectAndAsk, connected, fillToCap, pipeline, requestText } from '../raw-http1';
+import { MAX_WAITING_PIPELINED } from '../../../lib/runtime/shared/pipelining';
+import { AnswerReader, connectAndAsk, connected, fillToCap, pipeline, requestText } from '../raw-http1';
 import { eventually, metric, openWebsocket, type QueueProxyProcess, request, sleep, startQueueProxy, startTestApp, stopAll, type TestApp } from './processes';
 
 let hostile: HostileApp;
@@ -102,6 +103,41 @@ describe('pipelined requests at containerConcurrency 1', () => {
     socket.destroy();
     await noSlotHeld(qp);
     expect(await request(qp.servingPort, '/sleep?ms=1')).toMatchObject({ status: 200, body: 'slept 1\n' });
+  });
+});
+
+describe('pipelining limits', () => {
+  let app: TestApp;
+  let qp: QueueProxyProcess;
+  beforeAll(async () => {
+    app = await startTestApp();
+    qp = await startQueueProxy(app.port, { CONTAINER_CONCURRENCY: '1' });
+  });
+
+  it(`a client with more than ${MAX_WAITING_PIPELINED} requests waiting (1,000 in one write) is cut off; nothing leaks, the next client is served`, async () => {
+    const { answers, closedEarly } = await pipeline(qp.servingPort, [Array.from({ length: 1000 }, () => get('/')).join('')], 1000);
+    expect(closedEarly).toBe(true);
+    expect(answers.length).toBeLessThan(1000);
+    await noSlotHeld(qp);
+    expect(await request(qp.servingPort, '/sleep?ms=1')).toMatchObject({ status: 200, body: 'slept 1\n' });
+    expect((await appStats(app)).maxConcurrent).toBe(1);
+  });
+
+  it('an Upgrade pipelined behind a request switches once that answer is complete (containerConcurrency 0)', async () => {
+    const unlimited = await startQueueProxy(app.port);
+    const socket = await connected(unlimited.servingPort);
+    const reader = new AnswerReader();
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    socket.write(get('/sleep?ms=200') + upgradeRequest('/ws'));
+    await eventually(async () => reader.answers.length === 2, 'both answers');
+    expect(reader.answers.map((a) => [a.status, a.body])).toEqual([
+      [200, 'slept 200\n'],
+      [101, ''],
+    ]);
+    socket.removeAllListeners('data');
+    expect(await echo(socket, 'switched')).toBe('switched');
+    socket.destroy();
+    await noSlotHeld(unlimited);
   });
 });
 
