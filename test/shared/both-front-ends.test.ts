@@ -336,3 +336,78 @@ describe('both front ends give one message per serving config rule', () => {
     expect(sorted(constructs), 'constructs').toEqual(expected);
   });
 });
+
+/**
+ * Quantities (issue 17): both front ends write every user quantity as Knative writes it and the
+ * API server stores it (resource.Quantity's canonical form), so a GitOps engine comparing Git
+ * with the live objects sees no difference. The document is YAML text: `cpu: 1` reaches the CLI
+ * as a YAML number and the constructs (through knative-to-props) as a JavaScript number.
+ */
+describe('both front ends write quantities in canonical form', () => {
+  const document = [
+    'apiVersion: serving.knative.dev/v1',
+    'kind: Service',
+    'metadata:',
+    '  name: hello',
+    'spec:',
+    '  template:',
+    '    metadata:',
+    '      annotations:',
+    '        queue.sidecar.serving.knative.dev/cpu-resource-request: "0.05"',
+    '        queue.sidecar.serving.knative.dev/memory-resource-limit: 1024Mi',
+    '    spec:',
+    '      containers:',
+    `        - image: ${IMAGE}`,
+    '          resources:',
+    '            requests: { cpu: 1, memory: 1024Mi, ephemeral-storage: 1.5Gi }',
+    '            limits: { cpu: 1000m, memory: 0.5Gi, hugepages-2Mi: 2048Mi }',
+    '          env:',
+    '            - name: MEMORY_MB',
+    '              valueFrom: { resourceFieldRef: { resource: limits.memory, divisor: 1024Ki } }',
+    '          volumeMounts: [{ name: scratch, mountPath: /scratch }]',
+    '      volumes:',
+    '        - name: scratch',
+    '          emptyDir: { sizeLimit: 0.5Gi }',
+    '',
+  ].join('\n');
+  const config = { queueSidecarResources: { cpuLimit: '1000m' } };
+
+  /** The quantities of the revision's Deployment, wherever they are. */
+  const quantities = (deployment: any) => {
+    const spec = deployment.spec.template.spec;
+    const of = (name: string) => spec.containers.find((c: any) => c.name === name);
+    return {
+      user: of('user-container').resources,
+      divisor: of('user-container').env.find((e: any) => e.name === 'MEMORY_MB').valueFrom.resourceFieldRef.divisor,
+      sizeLimit: spec.volumes[0].emptyDir.sizeLimit,
+      queueProxy: of('queue-proxy').resources,
+    };
+  };
+  const expected = {
+    user: { requests: { cpu: '1', memory: '1Gi', 'ephemeral-storage': '1536Mi' }, limits: { cpu: '1', memory: '512Mi', 'hugepages-2Mi': '2Gi' } },
+    divisor: '1Mi',
+    sizeLimit: '512Mi',
+    queueProxy: { requests: { cpu: '50m', memory: '400Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+  };
+  const isDeployment = (o: any) => o?.kind === 'Deployment' && o.metadata.name === Names.deployment('hello-00001');
+
+  it('the CLI', async () => {
+    const dir = newDir({});
+    const file = path.join(dir, 'service.yaml');
+    const configFile = path.join(dir, 'config.yaml');
+    writeFileSync(file, document);
+    writeFileSync(configFile, stringify(config));
+    const { files } = await compile({ inputs: [file], configFile }, async () => '');
+    const deployment = files.flatMap((f) => f.documents.map((d) => parse(d))).find(isDeployment);
+    expect(quantities(deployment)).toEqual(expected);
+  });
+
+  it('the constructs', () => {
+    const service = parse(document) as KnativeService;
+    const props = serviceToProps(service, { current: 'hello-00001', generation: 1, earlier: [] }, config);
+    expect((props.containers?.[0].resources?.requests as Json).cpu).toBe(1);
+    const chart = new Chart(new App(), 'c');
+    new KService(chart, 'hello', props);
+    expect(quantities(chart.toJson().find(isDeployment))).toEqual(expected);
+  });
+});
