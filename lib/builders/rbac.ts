@@ -57,7 +57,7 @@ function rule(apiGroup: string, resource: string, verbs: string[], resourceNames
  * which kube-apiserver authorizes as `patch` and, when it creates, as `create`, both with the
  * object's name (k8s.io/apiserver pkg/endpoints/handlers/patch.go createAuthorizerAttributes).
  * So the autoscaler can create no other Endpoints, in no other namespace, and nothing by POST
- * (test/cluster/autoscaler-api.test.ts checks both on a real API server).
+ * (test/cluster/endpoints-writer.test.ts checks both on a real API server).
  */
 export function autoscalerNamespaceRules(revisions: readonly RbacRevision[]): PolicyRule[] {
   const deployments = sortedUnique(revisions.filter(scaledByAutoscaler).map((r) => Names.deployment(r.name)));
