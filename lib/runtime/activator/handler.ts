@@ -8,7 +8,7 @@ import type { RevisionRegistry } from './registry';
 import { formatAddress } from './revision';
 import type { RevisionBackend } from './revision-backend';
 import { SIDECARLESS_DROPPED_HEADERS, sidecarlessHeaders, sidecarlessTimeouts, startAppDeadlines } from './sidecarless';
-import { type Deadlines, firstAnswerDeadline, TIMEOUT_MESSAGE } from '../shared/timeouts';
+import { type Deadlines, firstAnswerDeadline, type RequestTimeoutError, TIMEOUT_MESSAGE } from '../shared/timeouts';
 import { NoPodAcceptedError, REFUSED, type Reservation, type ReservationClient } from './throttler';
 
 /**
@@ -300,6 +300,7 @@ async function proxyUpgrade(
 ): Promise<void> {
   const { info, stats } = backend;
   stats.requestIn(Date.now());
+  const deadlineAt = Date.now() + info.timeoutSeconds * 1000;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new RequestTimeout(info.timeoutSeconds)), info.timeoutSeconds * 1000);
   // Read while waiting: a client that gives up only half-closes (see holdUpgradeClient).
@@ -307,8 +308,11 @@ async function proxyUpgrade(
   try {
     if (backend.readyPods === 0) deps.onColdRequest(info.namespace, info.revision);
     await backend.throttler.run(controller.signal, async (pod) => {
-      const appDeadline = info.sidecarless && firstAnswerDeadline(sidecarlessTimeouts(info.sidecarless));
-      const signal = appDeadline ? AbortSignal.any([controller.signal, appDeadline.signal]) : controller.signal;
+      // From here the forward's own deadline bounds it, which stops at the pod's first answer:
+      // the waiting signal is never aborted under a tunnel.
+      clearTimeout(timer);
+      const appTimeouts = info.sidecarless ? sidecarlessTimeouts(info.sidecarless) : { responseStartMs: 0, idleMs: 0 };
+      const deadline = firstAnswerDeadline({ ...appTimeouts, totalMs: Math.max(1, deadlineAt - Date.now()) });
       const outcome = await forwardUpgrade(req, socket, held.take(), {
         host: pod.host,
         port: pod.port,
@@ -321,10 +325,11 @@ async function proxyUpgrade(
           activatorHeaders(h, req, formatAddress(pod));
         },
         onConnectError: () => undefined,
-        signal,
-      }).finally(() => appDeadline && appDeadline.dispose());
-      if (outcome.outcome === 'aborted' && signal.aborted) {
-        rawReply(socket, 504, signal.reason instanceof RequestTimeout ? 'activator request timeout' : TIMEOUT_MESSAGE);
+        signal: deadline.signal,
+      }).finally(deadline.dispose);
+      if (outcome.outcome === 'aborted' && deadline.signal.aborted) {
+        const reason = deadline.signal.reason as RequestTimeoutError;
+        rawReply(socket, 504, reason.kind === 'total' ? 'activator request timeout' : TIMEOUT_MESSAGE);
       }
       return outcome.outcome === 'connect-error' ? REFUSED : outcome;
     });
