@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardTimeouts, RequestTimeoutError, type TimeoutSettings } from '../../../lib/runtime/shared/timeouts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { firstAnswerDeadline, guardTimeouts, RequestTimeoutError, type TimeoutSettings } from '../../../lib/runtime/shared/timeouts';
 
 /**
  * A real server whose handler behaves as the query says, guarded by the deadlines under test:
@@ -101,5 +101,41 @@ describe('guardTimeouts', () => {
 
   it('0 turns every deadline off', async () => {
     expect(await get(off, 'headersAfter=300&chunks=2&gap=300')).toEqual({ status: 200, body: 'chunk 0\nchunk 1\n' });
+  });
+});
+
+describe('firstAnswerDeadline (Upgrade requests, answered on the raw socket)', () => {
+  it('aborts at the earliest deadline set, naming it; never when all are off', () => {
+    vi.useFakeTimers();
+    try {
+      const cases: Array<[TimeoutSettings, string | undefined, number]> = [
+        [{ totalMs: 3000, responseStartMs: 1000, idleMs: 2000 }, 'response-start', 1000],
+        [{ totalMs: 3000, responseStartMs: 0, idleMs: 2000 }, 'idle', 2000],
+        [{ totalMs: 3000, responseStartMs: 0, idleMs: 0 }, 'total', 3000],
+        [{ totalMs: 0, responseStartMs: 0, idleMs: 0 }, undefined, 10_000],
+      ];
+      for (const [settings, kind, at] of cases) {
+        const deadline = firstAnswerDeadline(settings);
+        vi.advanceTimersByTime(at - 1);
+        expect(deadline.signal.aborted).toBe(false);
+        vi.advanceTimersByTime(1);
+        expect((deadline.signal.reason as RequestTimeoutError | undefined)?.kind).toBe(kind);
+        deadline.dispose();
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('does not abort once disposed', () => {
+    vi.useFakeTimers();
+    try {
+      const deadline = firstAnswerDeadline({ totalMs: 1000, responseStartMs: 0, idleMs: 0 });
+      deadline.dispose();
+      vi.advanceTimersByTime(5000);
+      expect(deadline.signal.aborted).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
