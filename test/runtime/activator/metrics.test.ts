@@ -128,8 +128,12 @@ describe('the bundled activator with 20,000 revisions, 50 of them with a request
       let body = '';
       await eventually(async () => {
         body = await getText(activator.metricsPort);
-        return parsePromText(body).filter((s) => s.name === 'activator_queue_depth' && s.value === 1).length === active;
-      }, `${active} requests held`);
+        const samples = parsePromText(body);
+        const held = samples.filter((s) => s.name === 'activator_queue_depth' && s.value === 1).length;
+        // Once a period has closed with them held, each of the 50 has all 5 of its series.
+        const averaged = samples.filter((s) => s.name === 'activator_average_concurrent_requests' && s.value > 0).length;
+        return held === active && averaged === active;
+      }, `${active} requests held through a whole period`);
       const listed = new Set(parsePromText(body).map((s) => s.labels.revision).filter(Boolean));
       expect([...listed].sort()).toEqual([...busy].sort());
       const bytes = Buffer.byteLength(body);
