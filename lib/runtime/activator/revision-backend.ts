@@ -9,7 +9,7 @@ export interface BackendOptions {
   readonly probeTimeoutMs: number;
   /** This activator's pod IP (POD_IP), to find its index among a revision's activators; undefined = unknown. */
   readonly selfIp?: string;
-  /** See ThrottlerProps.handoverMs. */
+  /** See ThrottlerProps.handoverMs; used for revisions without a queue-proxy (mode `activator`) only. */
   readonly handoverMs?: number;
   /** Told when the revision's usable pods change (e.g. to log, or to stop poking). */
   readonly onPodsChanged?: (backend: RevisionBackend) => void;
@@ -67,11 +67,11 @@ export class RevisionBackend {
     return this.throttlerNow.podCount;
   }
 
-  /** A revision's containerConcurrency never changes in Knative; if it does here, start afresh. */
+  /** A revision's containerConcurrency (or data-plane mode) never changes in Knative; if it does here, start afresh. */
   updateInfo(info: RevisionInfo): void {
-    const ccChanged = info.containerConcurrency !== this.infoNow.containerConcurrency;
+    const changed = info.containerConcurrency !== this.infoNow.containerConcurrency || !info.sidecarless !== !this.infoNow.sidecarless;
     this.infoNow = info;
-    if (ccChanged) {
+    if (changed) {
       this.throttlerNow = this.newThrottler();
       this.refresh();
     }
@@ -134,7 +134,9 @@ export class RevisionBackend {
     const throttler = new RevisionThrottler({
       containerConcurrency: this.infoNow.containerConcurrency,
       queueDepth: this.options.queueDepth,
-      handoverMs: this.options.handoverMs,
+      // With a queue-proxy in each pod, an overlap while the activators learn of a change is held
+      // there, as in Knative; without one, the handover keeps it from reaching the app.
+      handoverMs: this.infoNow.sidecarless ? this.options.handoverMs : undefined,
       onRefused: (pod) => this.onRefused(pod),
     });
     if (this.activators !== undefined) throttler.updateActivators(this.activators, this.options.selfIp);

@@ -16,26 +16,27 @@
  *   autoscaler keeps true for mode `activator` (`activatorsWithASlot`).
  *
  * An activator dropped from the list keeps its slots of the last view that listed it, on the
- * pods still there, for `handoverMs` after it learns of the drop (Knative keeps its last index:
- * it may still be sent requests while the change propagates, and a draining activator serves
- * what it holds); after that, requests still waiting there wait until it is listed again or
- * their timeout. One that was never listed uses every pod at full containerConcurrency while it
- * knows no list (Knative's index -1), but nothing once it knows a list without itself: requests
- * reach it then only because it was just added, and they wait the moment it takes to learn that
- * rather than take slots the listed activators hold.
+ * pods still there (Knative keeps its last index: it may still be sent requests while the change
+ * propagates, and a draining activator serves what it holds). One that was never listed uses
+ * every pod at full containerConcurrency while it knows no list (Knative's index -1), but
+ * nothing once it knows a list without itself: requests reach it then only because it was just
+ * added, and they wait the moment it takes to learn that rather than take slots the listed
+ * activators hold.
  *
  * Changes (a pod or an activator added or removed) move pods between activators, and the
  * activators learn of them at different moments while requests sent under the old assignment
- * still run. Knative does nothing about that (the queue-proxy holds the excess). Here, for
+ * still run. Knative does nothing about that: the queue-proxy holds the excess, and so it is in
+ * mode `full` here. Without a queue-proxy (mode `activator`) there is a handover: for
  * `handoverMs` after each change (twice that for the slots of an activator the change drops),
  * an activator takes of a pod only what the other activators cannot be using under the
- * assignments before the change or after it. Guarantee (property-tested by simulation in
- * test/runtime/activator/subsetting.test.ts): the requests in flight to a pod never exceed its
- * containerConcurrency as long as (1) pods × containerConcurrency >= listed activators, (2)
- * every activator sees the same sequence of (pods, activators) views, in order, and (3) with
- * L the longest an activator, or the routers, take to learn of a change after the first
- * activator does, and D the longest request, L + D <= handoverMs. Without (1), a pod's sharers
- * hold one slot each (Knative's behaviour; the queue-proxy holds the excess in mode `full`).
+ * assignments before the change or after it, and a dropped activator keeps its last slots for
+ * `handoverMs` only (requests still waiting there then wait until it is listed again, or their
+ * timeout). Guarantee (property-tested by simulation in test/runtime/activator/subsetting.test.ts):
+ * the requests in flight to a pod never exceed its containerConcurrency as long as (1) pods ×
+ * containerConcurrency >= listed activators, (2) every activator sees the same sequence of
+ * (pods, activators) views, in order, and (3) with L the longest an activator, or the routers,
+ * take to learn of a change after the first activator does, and D the longest request,
+ * L + D <= handoverMs. Without (1), a pod's sharers hold one slot each (Knative's behaviour).
  */
 
 /** Slots per pod (by `host:port`) for each activator (by IP). */
@@ -128,11 +129,13 @@ export class PodSlicer {
 
   constructor(
     private readonly containerConcurrency: number,
-    private readonly handoverMs: number,
+    /** Undefined: Knative's behaviour, no handover (the queue-proxy holds any excess). */
+    private readonly handoverMs: number | undefined,
   ) {}
 
   /** When the slots next change with time alone (a handover ending; the caller recomputes then). */
   handoverEndsAt(nowMs: number): number | undefined {
+    if (this.handoverMs === undefined) return undefined;
     const ends = [...this.held.values()].map((h) => h.untilMs);
     if (this.droppedAtMs !== undefined) ends.push(this.droppedAtMs + this.handoverMs);
     const future = ends.filter((t) => t > nowMs);
@@ -151,7 +154,7 @@ export class PodSlicer {
       // The view before, as every activator had it (this one included, or not yet).
       const previous = assignShares([...this.pods], this.seen ?? activators.filter((ip) => ip !== self), this.containerConcurrency);
       const next = assignShares(pods, activators, this.containerConcurrency);
-      if (!sameShares(previous, next)) this.hold(previous, next, nowMs);
+      if (this.handoverMs !== undefined && !sameShares(previous, next)) this.hold(previous, next, this.handoverMs, nowMs);
       this.latest = next;
       this.seen = activators;
       if (self !== undefined && activators.includes(self)) {
@@ -170,13 +173,13 @@ export class PodSlicer {
    * list and own IP known yet: Knative's index -1); none while a known list leaves it out and it
    * was never in one (it is not in the path yet: requests reaching it wait until it learns that
    * it was added, rather than take slots the listed activators hold). Dropped from the list, it
-   * keeps its slots of the last view that listed it, on the pods still there, for handoverMs.
+   * keeps its slots of the last view that listed it, on the pods still there (for handoverMs, if set).
    */
   ownShares(nowMs: number): ReadonlyMap<string, number> | typeof ALL_PODS {
     const self = this.self;
     if (this.containerConcurrency === 0 || self === undefined) return ALL_PODS;
     if (this.current === undefined) return this.seen === undefined ? ALL_PODS : NONE;
-    if (this.droppedAtMs !== undefined && nowMs >= this.droppedAtMs + this.handoverMs) return NONE;
+    if (this.handoverMs !== undefined && this.droppedAtMs !== undefined && nowMs >= this.droppedAtMs + this.handoverMs) return NONE;
     const own = new Map<string, number>();
     for (const [pod, share] of this.current.get(self) ?? NONE) {
       if (!this.pods.has(pod)) continue;
@@ -209,9 +212,9 @@ export class PodSlicer {
    * still held). Those of an activator the change drops are held for twice as long: it may use
    * them for handoverMs after it learns of the drop, which may be up to a handover later.
    */
-  private hold(previous: Shares, next: Shares, nowMs: number): void {
+  private hold(previous: Shares, next: Shares, handoverMs: number, nowMs: number): void {
     for (const [ip, pods] of previous) {
-      const untilMs = nowMs + (next.has(ip) ? 1 : 2) * this.handoverMs;
+      const untilMs = nowMs + (next.has(ip) ? 1 : 2) * handoverMs;
       const still = this.held.get(ip);
       const active = still && still.untilMs > nowMs ? still : undefined;
       this.held.set(ip, {

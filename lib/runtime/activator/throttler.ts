@@ -100,7 +100,10 @@ export interface ThrottlerProps {
   readonly onRefused?: (pod: PodAddress) => void;
   /** @default Math.random (injected by tests of the LB policy) */
   readonly random?: () => number;
-  /** How long after a change of the slicing this activator keeps off the slots others may still use (./subsetting.ts). @default 0 */
+  /**
+   * How long after a change of the slicing this activator keeps off the slots others may still
+   * use (./subsetting.ts). Undefined: no handover, as Knative (a queue-proxy holds any excess).
+   */
   readonly handoverMs?: number;
   /** @default Date.now (injected by tests) */
   readonly now?: () => number;
@@ -124,7 +127,7 @@ export class RevisionThrottler {
     this.podCapacity = props.containerConcurrency > 0 ? props.containerConcurrency : Infinity;
     this.breaker = new Breaker({ capacity: 0, queueDepth: props.queueDepth });
     this.policy = policyFor(props.containerConcurrency, props.random);
-    this.slicer = new PodSlicer(props.containerConcurrency, props.handoverMs ?? 0);
+    this.slicer = new PodSlicer(props.containerConcurrency, props.handoverMs);
   }
 
   get podCount(): number {

@@ -127,6 +127,16 @@ describe('PodSlicer: one activator', () => {
     expect(s.handoverEndsAt(1010)).toBeUndefined();
   });
 
+  it('without a handover (mode full, where the queue-proxy holds any excess): a moved pod is used at once, a dropped activator keeps its slots (Knative)', () => {
+    const s = new PodSlicer(1, undefined);
+    s.update(pods.slice(0, 2), [x, y], y, 0);
+    s.update(['10.0.0.0:8012', ...pods.slice(0, 2)], [x, y], y, 10);
+    expect(s.ownShares(10)).toEqual(new Map([[pods[0], 1]]));
+    expect(s.handoverEndsAt(10)).toBeUndefined();
+    s.update(['10.0.0.0:8012', ...pods.slice(0, 2)], [x], y, 20);
+    expect(s.ownShares(1_000_000)).toEqual(new Map([[pods[0], 1]]));
+  });
+
   it('a pod nobody had before is used at once', () => {
     const s = new PodSlicer(1, 1000);
     s.update(pods.slice(0, 2), [x, y], x, 0);
