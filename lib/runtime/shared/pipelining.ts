@@ -49,9 +49,10 @@ function lineOf(socket: Duplex): ConnectionLine {
 }
 
 /**
- * The requests of one connection: the one being served and those waiting (flat pairs of start
- * functions' arguments, no object per request). While any wait, the socket is paused so no more
- * are read; node:http's own pause (answers not drained) is kept, as its 'resume' handler re-pauses.
+ * The requests of one connection: the one being served and those waiting (a start function each;
+ * only pipelined requests wait, the common path allocates nothing per request). While any wait,
+ * the socket is paused so no more are read; node:http's own pause (answers not drained) is kept,
+ * as its 'resume' handler re-pauses a socket it paused.
  */
 class ConnectionLine {
   private busy = false;
