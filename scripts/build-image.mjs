@@ -49,6 +49,7 @@ const cacheDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), '
 /** What `ldd` lists for node 26 (libc6 also provides libm, libdl, libpthread and the loader). */
 const DEBIAN_PACKAGES = ['ca-certificates', 'libatomic1', 'libc6', 'libgcc-s1', 'libstdc++6'];
 const NONROOT = 65532;
+const NOBODY = 65534;
 /** V8 flag measured in docs/runtime-performance.md; the Dockerfile's ENTRYPOINT is the same. */
 const ENTRYPOINT = ['/nodejs/bin/node', '--max-semi-space-size=2', '/app/kservice-runtime.js'];
 const EXPOSED_PORTS = [8012, 8013, 8022, 9090];
@@ -206,8 +207,11 @@ function caBundle(tree) {
 function baseTree(tree, debs) {
   for (const deb of debs) run('dpkg-deb', ['-x', deb.path, tree]);
   const certificates = caBundle(tree);
-  writeFile(join(tree, 'etc', 'passwd'), `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n`);
-  writeFile(join(tree, 'etc', 'group'), `root:x:0:\nnonroot:x:${NONROOT}:\n`);
+  // nobody as in distroless: kustomize runs a container function `docker run --user nobody` (kyaml
+  // runfn/runfn.go getUIDGID), which fails unless the image's /etc/passwd names it (functions-spec.md:
+  // a function MUST be capable of running as `nobody`); the image is also the KRM function.
+  writeFile(join(tree, 'etc', 'passwd'), `root:x:0:0:root:/root:/sbin/nologin\nnobody:x:${NOBODY}:${NOBODY}:nobody:/nonexistent:/sbin/nologin\nnonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n`);
+  writeFile(join(tree, 'etc', 'group'), `root:x:0:\nnogroup:x:${NOBODY}:\nnonroot:x:${NONROOT}:\n`);
   writeFile(
     join(tree, 'usr', 'share', 'kservice', 'packages.txt'),
     `# Debian packages unpacked into this image (name version architecture sha256 of the .deb)\n${debs.map((d) => `${d.name} ${d.version} ${d.arch} ${d.sha256}`).join('\n')}\n`,

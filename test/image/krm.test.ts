@@ -5,7 +5,7 @@
  * test/image/run.test.ts runs the roles), must answer exactly as `kservice krm` does.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,12 +24,24 @@ afterAll(() => stateDirs.forEach((dir) => rmSync(dir, { recursive: true, force: 
 
 interface Exit { code: number | null; stdout: string; stderr: string }
 
-/** The image's entrypoint with `args`, `stdin` piped in, as a container engine would run it. */
-function runImage(args: readonly string[], stdin: string): Promise<Exit> {
+/**
+ * The user kustomize runs a container function as: `docker run --user nobody` (kyaml
+ * runfn/runfn.go getUIDGID), which the engine resolves in the image's own /etc/passwd.
+ */
+function nobody(): string {
+  const entry = readFileSync(join(image.rootfs, 'etc', 'passwd'), 'utf8').split('\n').find((line) => line.startsWith('nobody:'));
+  expect(entry, "the image's /etc/passwd has no nobody").toBeDefined();
+  const [, , uid, gid] = entry!.split(':');
+  return `${uid}:${gid}`;
+}
+
+/** The image's entrypoint with `args`, `stdin` piped in, as a container engine would run it (as `user`, default the image's). */
+function runImage(args: readonly string[], stdin: string, user = image.config.config.User): Promise<Exit> {
   assertRoot('running the image');
   const stateDir = mkdtempSync(join(tmpdir(), 'kservice-krm-container-'));
   stateDirs.push(stateDir);
-  const cmd = rootfsCommand(image, args, { stateDir });
+  const asUser = { ...image, config: { ...image.config, config: { ...image.config.config, User: user } } };
+  const cmd = rootfsCommand(asUser, args, { stateDir });
   const child = spawn(cmd.command, cmd.args, { env: imageEnv(image.config), stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -58,12 +70,13 @@ functionConfig:
 `;
 
 describe('the runtime image as a KRM function', () => {
-  it('with no arguments (as kustomize and kpt run a container function) and with `krm`, gives the bytes kservice krm gives', async () => {
+  it('with no arguments as nobody (as kustomize runs a container function), and with `krm`, gives the bytes kservice krm gives', async () => {
     const input = list(HELLO);
     const expected = await run(['krm'], input);
     expect(expected.code).toBe(0);
-    for (const args of [[], ['krm']]) {
-      const out = await runImage(args, input);
+    expect(nobody()).toBe('65534:65534');
+    for (const [args, user] of [[[], nobody()], [['krm'], image.config.config.User]] as const) {
+      const out = await runImage(args, input, user);
       expect(out.stderr, args.join(' ')).toBe('');
       expect(out.code).toBe(0);
       expect(out.stdout).toBe(expected.stdout);
