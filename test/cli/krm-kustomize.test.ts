@@ -118,6 +118,20 @@ describe('kservice krm under kustomize build (exec function)', () => {
     expect(snapshotTree(dir)).toEqual(before);
   });
 
+  it("compiles the Services in the kustomization's namespace, which kustomize sets before running transformers", async () => {
+    const dir = kustomization({ 'hello.yaml': HELLO, 'kservice.yaml': functionConfig('') }, ['hello.yaml'], 'namespace: demo\n');
+    const built = await build(dir);
+    expect(built.stderr).toBe('');
+    expect(built.code).toBe(0);
+    const compiled = await run(['compile', '-'], HELLO.replace('  name: hello\n', '  name: hello\n  namespace: demo\n'));
+    expect(compiled.code).toBe(0);
+    const fromKustomize = byIdentity(built.stdout);
+    const fromCompile = byIdentity(compiled.stdout);
+    expect([...fromKustomize.keys()].sort()).toEqual([...fromCompile.keys()].sort());
+    for (const [key, object] of fromCompile) expect(fromKustomize.get(key), key).toEqual(object);
+    expect(fromKustomize.has('apps/v1 Deployment demo/hello-00001-deployment')).toBe(true);
+  });
+
   it('fails on bad input with the problems compile finds, placed by file and field, and prints no manifests', async () => {
     const bad = HELLO.replace('    spec:\n', '    spec:\n      containerConcurrency: "ten"\n');
     const other = HELLO.replace('name: hello', 'name: other').replace('    spec:\n', '    spec:\n      timeoutSeconds: -5\n');
