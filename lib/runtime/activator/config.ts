@@ -29,7 +29,7 @@ export interface ActivatorConfig {
   readonly drainSeconds: number;
   /** Retry-After on 503 answers. */
   readonly retryAfterSeconds: number;
-  /** Bounds on client connections (ACTIVATOR_IDLE_CONNECTION_SECONDS, _HEADERS_TIMEOUT_SECONDS, _MAX_CONNECTIONS). */
+  /** Bounds on client connections (ACTIVATOR_IDLE_CONNECTION_SECONDS, _HEADERS_TIMEOUT_SECONDS, _MAX_CONNECTIONS, _MAX_HTTP1_CONNECTIONS). */
   readonly connectionLimits: ConnectionLimits;
   /** This pod's IP (POD_IP, from the downward API): its index among a revision's activators picks its slice of the pods. */
   readonly podIp: string | undefined;

@@ -45,7 +45,7 @@ export interface QueueProxyConfig {
   /** Address the servers bind; undefined = every address (as Knative's `:port`). */
   readonly bindAddress: string | undefined;
   readonly logLevel: string;
-  /** Bounds on client connections (QUEUE_IDLE_CONNECTION_SECONDS, QUEUE_HEADERS_TIMEOUT_SECONDS, QUEUE_MAX_CONNECTIONS). */
+  /** Bounds on client connections (QUEUE_IDLE_CONNECTION_SECONDS, QUEUE_HEADERS_TIMEOUT_SECONDS, QUEUE_MAX_CONNECTIONS, QUEUE_MAX_HTTP1_CONNECTIONS). */
   readonly connectionLimits: ConnectionLimits;
   /** The token `/wait-for-drain` must carry (DRAIN_TOKEN_ENV); undefined = none is asked for. */
   readonly drainToken: string | undefined;
