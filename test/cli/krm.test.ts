@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { HELLO, run, snapshotTree, workDirs } from './helpers';
 
 const workDir = workDirs();
@@ -205,6 +205,44 @@ describe('kservice krm', () => {
       { message: 'must be "KServiceConfig"', severity: 'error', resourceRef: ref, field: { path: 'kind' } },
     ]));
     expect(results.every((r) => r.resourceRef?.kind === 'ConfigMap')).toBe(true);
+  });
+
+  /** Bad documents of every layer: the schema, Knative's rules, the model's (new KService), revisions, duplicates. */
+  const BAD_INPUTS: Record<string, string> = {
+    'unknown container field': `${HELLO}          hostPort: 80\n`,
+    'reserved port': `${HELLO}          ports:\n            - containerPort: 8012\n`,
+    'annotation out of range': HELLO.replace('  template:\n', '  template:\n    metadata:\n      annotations:\n        autoscaling.knative.dev/window: "5s"\n'),
+    'traffic to an unknown revision': `${HELLO}  traffic:\n    - revisionName: hello-00007\n      percent: 100\n`,
+    'percents not adding up': `${HELLO}  traffic:\n    - latestRevision: true\n      percent: 40\n`,
+    'the same service twice': `${HELLO}---\n${HELLO}`,
+    'a Revision of no service': 'apiVersion: serving.knative.dev/v1\nkind: Revision\nmetadata:\n  name: gone-00001\n  labels:\n    serving.knative.dev/service: gone\nspec:\n  containers:\n    - image: x\n',
+  };
+
+  it.each(Object.entries(BAD_INPUTS))('finds what compile finds, at the same field: %s', async (_name, yaml) => {
+    const dir = workDir({ 'in.yaml': yaml });
+    const compiled = await run(['compile', path.join(dir, 'in.yaml')]);
+    expect(compiled.code).toBe(1);
+    const fromCompile = compiled.stderr.trim().split('\n').slice(0, -1).map((line) => {
+      const match = /^\S+:(\d+):\d+ (\S+): (.*)$/.exec(line.split(`${dir}/`).join(''));
+      expect(match, line).not.toBeNull();
+      return { line: Number(match![1]), field: match![2], message: match![3] };
+    });
+    const docs = parseAllDocuments(yaml).map((d) => d.toJS() as Obj);
+    const items = docs.map((doc, i) => ({ ...doc, metadata: { ...doc.metadata, annotations: { 'internal.config.kubernetes.io/path': 'in.yaml', 'internal.config.kubernetes.io/index': String(i) } } }));
+    const out = await run(['krm'], stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items }));
+    expect(out.code).toBe(1);
+    const results = (parse(out.stdout) as ListOut).results!;
+    // Each of compile's problems, with the document it is in (by line) named as the item.
+    const starts = parseAllDocuments(yaml).map((d) => yaml.slice(0, d.range[0]).split('\n').length);
+    const expected = fromCompile.map((p) => {
+      const index = starts.filter((start) => start <= p.line).length - 1;
+      const { apiVersion, kind, metadata } = docs[index];
+      return { message: p.message, severity: 'error', resourceRef: { apiVersion, kind, name: metadata.name }, field: { path: p.field }, file: { path: 'in.yaml', index } };
+    });
+    // "already defined at PLACE": compile names FILE:LINE:COL, the function the first item (items[N] and its place in stdin).
+    const placeless = (r: ResultOut) => ({ ...r, message: r.message.replace(/ is already defined at \S+$/, ' is already defined at PLACE') });
+    expect(results.map(placeless)).toEqual(expected.map(placeless));
+    expect(results.map((r) => r.message).join('\n')).not.toContain(dir);
   });
 
   it('takes the file of a kustomize item from its origin annotation (buildMetadata: [originAnnotations])', async () => {
