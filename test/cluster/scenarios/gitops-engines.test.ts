@@ -27,6 +27,7 @@ import { watchRevision, type RevisionWatch } from './support/revision-watch';
 import { activatorPods, isReady, listPods, TEST_IMAGE, useServingCluster, type ServingCluster } from './support/serving';
 
 const REV = 'hello-00001';
+const MAX_SCALE = 3;
 
 interface Case {
   readonly namespace: string;
@@ -63,10 +64,11 @@ const cluster = useServingCluster({
         namespace,
         config,
         containers: [{ image: TEST_IMAGE, env: { START_DELAY_MS: '200' } }],
-        // One request per pod: 4 concurrent clients need more than one pod.
+        // One request per pod. Knative's target is 70% of it, so a single request in flight already
+        // asks for 2 pods (the cold start may reach 2); 4 concurrent clients ask for maxScale, 3.
         containerConcurrency: 1,
         // TBC 0: the activator leaves the path once a pod serves.
-        autoscaling: { initialScale: 0, maxScale: 3, targetBurstCapacity: 0 },
+        autoscaling: { initialScale: 0, maxScale: MAX_SCALE, targetBurstCapacity: 0 },
       });
     }
   },
@@ -194,11 +196,12 @@ describe('GitOps engines with their default settings', () => {
       const res = await w.router.request(REV, '/', { timeoutMs: 60_000 });
       expect(res.status, `${res.body}\n${timelines(c)}`).toBe(200);
       expect(res.body).toBe('Hello World!\n');
-      expect(w.replicas.firstAfter(t0, (v) => v === 1), timelines(c)).toBeDefined();
+      // Scaled up from zero (to 1, or more when the other engines' cold starts share the activators' poke window).
+      expect(w.replicas.firstAfter(t0, (v) => v !== undefined && v >= 1), timelines(c)).toBeDefined();
     });
   });
 
-  it('scales to more than one pod under bounded load, every request answered 200', async () => {
+  it('scales to maxScale (3 pods) under bounded load, every request answered 200', async () => {
     const sc = cluster();
     await forEachEngine(async (c) => {
       const w = watchOf(c);
@@ -207,7 +210,7 @@ describe('GitOps engines with their default settings', () => {
       const poll = setInterval(() => void listPods(sc.core, c.namespace, `${Labels.REVISION}=${REV}`).then((pods) => {
         const n = pods.filter(isReady).length;
         maxReady = Math.max(maxReady, n);
-        if (n > 1 && !sawMoreAt) sawMoreAt = Date.now();
+        if (n >= MAX_SCALE && !sawMoreAt) sawMoreAt = Date.now();
       }), 500);
       try {
         const report = await runLoad({
@@ -219,7 +222,7 @@ describe('GitOps engines with their default settings', () => {
         });
         console.log(`${c.engine.describe}: ${describeLoad(report)}; max ready pods ${maxReady}`);
         expect(report.byStatus, `${c.engine.describe}: ${describeLoad(report)}`).toEqual({ 200: report.total });
-        expect(maxReady, timelines(c)).toBeGreaterThan(1);
+        expect(maxReady, timelines(c)).toBe(MAX_SCALE);
       } finally {
         clearInterval(poll);
       }
@@ -272,6 +275,14 @@ describe('GitOps engines with their default settings', () => {
     for (const c of CASES) {
       const selected = await pruneSelection(kc, c.engine, c.namespace, byNamespace.get(c.namespace)!);
       expect(selected.map(objectKey), c.engine.describe).toEqual([objectKey(staleConfigMap(c.namespace))]);
+      if (c.engine.inventory) {
+        // Kubernetes' endpoints controller copies a Service's labels onto the Endpoints it fills,
+        // Flux's owner labels included: the private Endpoints look like Flux's, and Flux's prune
+        // still never selects them, as they are not in its inventory.
+        const priv = (await liveObjects(kc, c.namespace)).find((o) => o.kind === 'Endpoints' && o.metadata?.name === Names.privateService(REV));
+        expect(c.engine.tracks(priv!), 'private Endpoints carry the copied owner labels').toBe(true);
+        expect(c.engine.inventory.has(objectKey(priv!))).toBe(false);
+      }
       const subsets = (await readEndpoints(sc, c)).subsets;
       await deleteObjects(kc, selected);
       const ep = await readEndpoints(sc, c);

@@ -67,6 +67,11 @@ export interface Engine {
   sync(cp: ControlPlane, objects: readonly KubernetesObject[], opts?: { force?: boolean }): Promise<void>;
   /** Whether a live object carries this engine's mark for this app (the precondition of its prune). */
   tracks(live: KubernetesObject): boolean;
+  /**
+   * Flux only: the objects its syncs applied (the Kustomization's status.inventory), the only
+   * candidates of its prune. Argo CD has none: it prunes every live object tracked as its own.
+   */
+  readonly inventory?: Set<string>;
 }
 
 type ArgoMode = 'client-side' | 'server-side';
@@ -107,7 +112,9 @@ export function argoCd(name: string, mode: ArgoMode, destinationNamespace: strin
  * object is a no-op on the API server too, so applying all of them is the stricter test.
  */
 export function flux(name: string, namespace: string): Engine {
+  const inventory = new Set<string>();
   return {
+    inventory,
     name,
     describe: `Flux Kustomization ${namespace}/${name} (server-side apply)`,
     rendered: (objects) =>
@@ -117,7 +124,9 @@ export function flux(name: string, namespace: string): Engine {
         return out;
       }),
     async sync(cp, objects, opts = {}) {
-      await cp.applyObjects(this.rendered(objects), FLUX_MANAGER, { force: opts.force ?? true });
+      const rendered = this.rendered(objects);
+      await cp.applyObjects(rendered, FLUX_MANAGER, { force: opts.force ?? true });
+      for (const o of rendered) inventory.add(objectKey(o));
     },
     tracks: (live) => live.metadata?.labels?.[FLUX_NAME_LABEL] === name && live.metadata?.labels?.[FLUX_NAMESPACE_LABEL] === namespace,
   };
@@ -147,15 +156,20 @@ export async function liveObjects(kc: KubeConfig, namespace: string): Promise<Ku
 }
 
 /**
- * What a prune of `namespace` would delete: live objects the engine tracks (Argo CD: its tracking
- * annotation; Flux: its owner labels, which DeleteAll requires of every inventory entry,
- * kustomize-controller deleteObjects) that are not among `desired`. Every live kind is looked at,
+ * What a prune of `namespace` would delete: live objects that are not among `desired` and that
+ * the engine tracks. Argo CD: every live object with its tracking annotation (gitops-engine
+ * compares the live objects it attributes to the app with the target objects). Flux: the entries
+ * of its inventory, and of those only the live objects that still carry its owner labels
+ * (kustomize-controller deleteObjects: DeleteOptions.Inclusions). Every live kind is looked at,
  * even the ones Argo CD excludes and so never sees, so that the selection shows why an object
- * survives: it carries no mark.
+ * survives: it carries no mark, or it was never applied by the engine.
  */
 export async function pruneSelection(kc: KubeConfig, engine: Engine, namespace: string, desired: readonly KubernetesObject[]): Promise<KubernetesObject[]> {
   const wanted = new Set(engine.rendered(desired).map(objectKey));
-  return (await liveObjects(kc, namespace)).filter((o) => engine.tracks(o) && !wanted.has(objectKey(o)));
+  return (await liveObjects(kc, namespace)).filter((o) => {
+    const key = objectKey(o);
+    return engine.tracks(o) && !wanted.has(key) && (engine.inventory === undefined || engine.inventory.has(key));
+  });
 }
 
 export async function deleteObjects(kc: KubeConfig, objects: readonly KubernetesObject[]): Promise<void> {
