@@ -195,6 +195,19 @@ describe('kservice krm', () => {
     expect(out.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('passes on an item whose alias refers to an anchor in a Service it replaces, as its value', async () => {
+    const input = resourceList(`${helloItem().replace('    name: hello\n', '    name: hello\n    labels: &team {team: web}\n')}- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: settings
+    labels: *team
+`);
+    const out = await run(['krm'], input);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect((parse(out.stdout) as ListOut).items[0]).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', labels: { team: 'web' } } });
+  });
+
   it('names a functionConfig of another kind (a kpt configMap) as such, at its kind', async () => {
     const configMap = 'functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: kservice\n  data:\n    domain: example.org\n';
     const out = await run(['krm'], resourceList(helloItem(), configMap));

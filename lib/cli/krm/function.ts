@@ -63,7 +63,7 @@ export async function runKrm(io: KrmIo): Promise<number> {
     // stdin is read already; compile reads only the documents given here.
     const given = { input: { documents: knative.map((i) => i.doc), diagnostics: [] }, config };
     const result = await compile(options, () => Promise.resolve(''), given);
-    const items = [...list.items.filter((item) => !knative.includes(item)).map((i) => i.node), ...generated(result.files)];
+    const items = [...list.items.filter((item) => !knative.includes(item)).map((i) => i.emitted), ...generated(result.files)];
     io.stdout(writeList(list, items, []));
     return 0;
   } catch (error) {
@@ -72,7 +72,7 @@ export async function runKrm(io: KrmIo): Promise<number> {
     if (list.functionConfig) labelled.set(list.functionConfig.doc.file, list.functionConfig);
     // compile hints only at a frozen history (the command that updates it); here that is a result of its own.
     const results = [...toResults(error.diagnostics, labelled), ...(error.hint ? [frozenResult(list, knative, historyFile!)] : [])];
-    io.stdout(writeList(list, list.items.map((i) => i.node), results));
+    io.stdout(writeList(list, list.items.map((i) => i.emitted), results));
     io.stderr(`${results.map(formatResult).join('\n')}\n${PROGRAM}: ${results.length} problem${results.length === 1 ? '' : 's'} found; the items were passed on uncompiled\n`);
     return 1;
   }
@@ -111,7 +111,7 @@ function writeList(list: ResourceList, items: readonly unknown[], results: reado
   const seq = new YAMLSeq();
   for (const item of items) seq.items.push(out.createNode(item));
   root.set('items', seq);
-  if (list.functionConfig) root.set('functionConfig', list.functionConfig.node);
+  if (list.functionConfig) root.set('functionConfig', out.createNode(list.functionConfig.emitted));
   if (results.length > 0) root.set('results', out.createNode(results));
   out.contents = root;
   return out.toString({ lineWidth: 0 });

@@ -4,7 +4,7 @@
  * `SourceDocument` of its own, so the compiler's checks run on it unchanged and its problems can be
  * traced back to the item (and to the file the orchestrator read it from).
  */
-import { Document, isMap, isSeq, type Node } from 'yaml';
+import { Document, isMap, isSeq, visit, type Node } from 'yaml';
 import { Schema, arrayOf } from '../../model/schema/builders';
 import type { Diagnostic } from '../diagnostics';
 import { SourceDocument, parseYamlText } from '../source';
@@ -64,8 +64,12 @@ export interface FileRef {
 export interface KrmObject {
   /** As the compiler sees it: label `items[N]` (or `functionConfig`), orchestrator annotations removed. */
   readonly doc: SourceDocument;
-  /** The node as received, re-emitted unchanged when the object passes through. */
-  readonly node: Node;
+  /**
+   * What is re-emitted when the object passes through: the node as received (comments and layout
+   * kept), or its plain value when it holds an alias, whose anchor may be in an item that is not
+   * emitted (a Service).
+   */
+  readonly emitted: unknown;
   readonly ref?: ResourceRef;
   readonly file?: FileRef;
 }
@@ -109,7 +113,13 @@ function krmObject(list: SourceDocument, node: Node, value: unknown, label: stri
   const yaml = new Document() as Document.Parsed;
   yaml.contents = node as Document.Parsed['contents'];
   const doc: SourceDocument = { file: label, index: 0, yaml, lineCounter: list.lineCounter, value: withoutOrchestratorAnnotations(value) };
-  return { doc, node, ref: resourceRef(value), file: fileRef(value) };
+  return { doc, emitted: holdsAlias(node) ? value : node, ref: resourceRef(value), file: fileRef(value) };
+}
+
+function holdsAlias(node: Node): boolean {
+  let found = false;
+  visit(node, { Alias: () => ((found = true), visit.BREAK) });
+  return found;
 }
 
 function metadataOf(value: unknown): { name?: unknown; namespace?: unknown; annotations?: Record<string, unknown> } {
