@@ -16,7 +16,8 @@ export interface KubeClients {
 /**
  * The names the runtime's writes carry as `fieldManager`, so the API server's managedFields (and
  * a GitOps tool's conflict message) say who wrote what: `kservice-autoscaler` writes Deployment
- * replicas (scale subresource), the public Endpoints' subsets and its Lease. Without it the API
+ * replicas (scale subresource), the public Endpoints' subsets (and creates a missing public
+ * Endpoints object by server-side apply) and its Lease. Without it the API
  * server names the manager after the HTTP client's user agent ("node-fetch"). The activator
  * writes nothing, so it needs no name. (A scale write records an owner only when spec.replicas
  * had one before, measured on kube-apiserver 1.36; test/cluster/scenarios/reapply.test.ts.)
