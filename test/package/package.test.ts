@@ -171,7 +171,8 @@ describe.each(PROJECTS)('installed with cdk8s@$cdk8s and constructs@$constructs 
   it('ships only the built library, the runtime bundles, the bins and the README', () => {
     const installed = join(project, 'node_modules', PACKAGE.name);
     expect(readdirSync(installed).sort()).toEqual(['README.md', 'bin', 'dist-lib', 'dist-runtime', 'package.json']);
-    expect(readdirSync(join(installed, 'dist-runtime')).sort()).toEqual(['activator.js', 'autoscaler.js', 'kservice-runtime.js', 'queue-proxy.js']);
+    // krm.js: `kservice-runtime krm`, the KRM function the image runs (scripts/build-runtime.mjs).
+    expect(readdirSync(join(installed, 'dist-runtime')).sort()).toEqual(['activator.js', 'autoscaler.js', 'krm.js', 'kservice-runtime.js', 'queue-proxy.js']);
     // lib/runtime/ is not compiled into dist-lib/: the library never loads the runtime's modules.
     expect(readdirSync(join(installed, 'dist-lib'))).not.toContain('runtime');
     const typeScriptFiles = readdirSync(join(installed, 'dist-lib'), { recursive: true }).map(String).filter((file) => file.endsWith('.ts'));
@@ -207,6 +208,19 @@ describe.each(PROJECTS)('installed with cdk8s@$cdk8s and constructs@$constructs 
     expect(deployment?.metadata.namespace).toBe('default');
     expect((deployment!.spec.template.spec.containers as { name: string }[]).map((c) => c.name)).toEqual(['user-container', 'queue-proxy']);
     expect(result.stderr).toBe('');
+  }, STEP_TIMEOUT);
+
+  it('the installed kservice krm (dist-lib) and kservice-runtime krm (dist-runtime/krm.js) answer a ResourceList alike', async () => {
+    const list = `apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${readFileSync(join(project, 'hello.yaml'), 'utf8').trimEnd().replace(/^/gm, '  ').replace(/^ {2}/, '- ')}\n`;
+    const answers = await Promise.all(['kservice', 'kservice-runtime'].map((bin) => new Promise<Run>((resolve) => {
+      const child = execFile(join(project, 'node_modules', '.bin', bin), ['krm'], { cwd: project, env: ENV, timeout: STEP_TIMEOUT, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+        resolve({ code: error ? -1 : 0, stdout, stderr });
+      });
+      child.stdin?.end(list);
+    })));
+    for (const answer of answers) expect(answer).toMatchObject({ code: 0, stderr: '' });
+    expect(answers[1].stdout).toBe(answers[0].stdout);
+    expect(answers[0].stdout).toContain('name: hello-00001-deployment');
   }, STEP_TIMEOUT);
 
   it('the installed kservice-runtime queue-proxy serves a request on 127.0.0.1', async () => {
