@@ -76,8 +76,6 @@ export interface KrmObject {
 
 export interface ResourceList {
   readonly apiVersion: string;
-  /** The whole input, kept to write the output with its comments and layout. */
-  readonly yaml: Document.Parsed;
   readonly items: readonly KrmObject[];
   readonly functionConfig?: KrmObject;
 }
@@ -102,12 +100,12 @@ export function parseResourceList(text: string): { list?: ResourceList; diagnost
   const functionConfig = configNode && value.functionConfig !== undefined
     ? krmObject(source, configNode, value.functionConfig, 'functionConfig')
     : undefined;
-  return { list: { apiVersion: value.apiVersion, yaml: source.yaml, items, functionConfig }, diagnostics: [] };
+  return { list: { apiVersion: value.apiVersion, items, functionConfig }, diagnostics: [] };
 }
 
 /**
  * One object of the list as a document of its own. Its nodes keep their ranges in stdin, so the
- * compiler's `locate` still finds fields (a user piping a ResourceList by hand gets true lines).
+ * compiler's `locate` works on it unchanged (results name fields by path; these lines are stdin's).
  */
 function krmObject(list: SourceDocument, node: Node, value: unknown, label: string): KrmObject {
   const yaml = new Document() as Document.Parsed;
@@ -118,7 +116,12 @@ function krmObject(list: SourceDocument, node: Node, value: unknown, label: stri
 
 function holdsAlias(node: Node): boolean {
   let found = false;
-  visit(node, { Alias: () => ((found = true), visit.BREAK) });
+  visit(node, {
+    Alias: () => {
+      found = true;
+      return visit.BREAK;
+    },
+  });
   return found;
 }
 
