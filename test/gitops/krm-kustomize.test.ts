@@ -10,7 +10,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { HELLO, run, snapshotTree, workDirs } from './helpers';
+import { HELLO, run, snapshotTree, workDirs } from '../cli/helpers';
 
 const REPO = path.join(__dirname, '..', '..');
 const BUILD_SCRIPT = path.join(REPO, 'scripts', 'build-kustomize.sh');
