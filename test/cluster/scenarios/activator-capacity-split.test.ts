@@ -9,7 +9,7 @@
 // own /stats count what they saw: never more than one request at once, and how many pods served
 // at once (one activator's slice versus all of them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Labels, Ports } from '../../../lib/contract/constants';
+import { Labels, Ports, SYSTEM_NAMESPACE } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
 import { DataPlane } from '../../../lib/model/kservice-props';
 import { waitFor } from '../harness';
@@ -131,5 +131,41 @@ describe('three activators, containerConcurrency 1, three pods (mode activator)'
     expect(busyAtOnce(threeStats)).toBeGreaterThan(busyAtOnce(oneStats));
     // The activators stayed as they were throughout.
     expect(endpoints.changes.at(-1)?.value, timelines()).toEqual(activators);
+  });
+
+  it('an activator replaced under load (the pods move between activators twice): every request answered 200, no app ever above 1 in flight', async () => {
+    const c = cluster();
+    const before = await activatorPods(c);
+    const victim = before[0];
+    let stop = false;
+    const running = runLoad({
+      concurrency: 9,
+      maxRequests: 5000,
+      maxDurationMs: 120_000,
+      until: () => stop,
+      send: () => router.request(REV, '/sleep?ms=100', { timeoutMs: 60_000 }),
+    });
+    let replacementIP = '';
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      await c.core.deleteNamespacedPod({ name: victim.metadata?.name ?? '', namespace: SYSTEM_NAMESPACE });
+      const replacement = await waitFor('replacement activator ready', async () => {
+        const ready = await activatorPods(c);
+        return ready.length === before.length && ready.find((p) => !before.some((b) => b.metadata?.name === p.metadata?.name));
+      }, { timeoutMs: 60_000 });
+      replacementIP = replacement.status?.podIP ?? '';
+      await waitFor("the new activator in the revision's public Endpoints", () => router.addresses(REV).includes(replacementIP), { timeoutMs: 30_000 });
+      // Past the handover (ACTIVATOR_HANDOVER_MS, 2 s; twice that for the dropped activator's slots).
+      await new Promise((r) => setTimeout(r, 5000));
+    } finally {
+      stop = true;
+    }
+    const report = await running;
+    const stats = await takeStats(ips);
+    console.log(`activator replaced under load: ${describeLoad(report)}; pods ${JSON.stringify(Object.fromEntries(stats))}\n${timelines()}`);
+    expect(report.byStatus, describeLoad(report)).toEqual({ 200: report.total });
+    for (const [ip, s] of stats) expect(s.maxConcurrent, `pod ${ip}\n${timelines()}`).toBeLessThanOrEqual(CONTAINER_CONCURRENCY);
+    expect(router.addresses(REV)).not.toContain(victim.status?.podIP);
+    expect(router.addresses(REV)).toHaveLength(ACTIVATORS);
   });
 });
