@@ -102,7 +102,7 @@ describe('data-plane mode activator', () => {
     expect(d.spec?.template.spec?.containers[0].lifecycle?.preStop?.sleep?.seconds).toBeGreaterThan(0);
   });
 
-  it('at zero: the public Endpoints hold one activator (containerConcurrency 1), initial-scale 0 applied', async () => {
+  it('at zero: the public Endpoints hold one activator (no pod slot yet: pods × containerConcurrency, at least one), initial-scale 0 applied', async () => {
     await waitWithTimelines('public Endpoints written with an activator', () => endpoints.current !== undefined && endpoints.current.length === 1, 60_000);
     await waitWithTimelines('initial-scale 0 applied', () => replicas.current === 0, 30_000);
     await waitFor('the pod Kubernetes started before initial-scale 0 gone', async () => (await revisionPods()).length === 0, { timeoutMs: 30_000 });
