@@ -165,7 +165,11 @@ export const SystemEnv = {
   SYSTEM_NAMESPACE: 'SYSTEM_NAMESPACE',
   POD_NAME: 'POD_NAME',
   POD_IP: 'POD_IP',
-  /** Comma-separated namespaces that hold revisions: the ones the runtime watches. */
+  /**
+   * Optional, comma-separated: restricts the runtime to these namespaces (one watch per namespace
+   * and resource, namespaced Roles suffice). The compiled runtime leaves it unset and watches all
+   * namespaces by label, so a new namespace needs no change to the runtime.
+   */
   KSERVICE_NAMESPACES: 'KSERVICE_NAMESPACES',
 } as const;
 

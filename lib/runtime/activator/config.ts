@@ -23,6 +23,7 @@ export interface ActivatorConfig {
   readonly staticConfigPath: string | undefined;
   /** Standalone mode: where to send `/poke` (`host:port` list); in a cluster, the autoscaler Endpoints. */
   readonly pokeAddresses: readonly string[];
+  /** Empty (the compiled default): revisions in every namespace; else only these (one watch each). */
   readonly namespaces: readonly string[];
   readonly systemNamespace: string;
   /** Seconds between SIGTERM and closing the servers (Knative: 45). */

@@ -1,6 +1,6 @@
 import { AUTOSCALER_LEASE, Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../contract/constants';
 import { WriteQueueDefaults } from '../kube/work-queue';
-import { ConfigError, Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
+import { Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
 
 /** The autoscaler's environment; ports and periods are overridable for tests. */
 export interface AutoscalerRuntimeConfig {
@@ -9,6 +9,7 @@ export interface AutoscalerRuntimeConfig {
   readonly bindAddress: string | undefined;
   readonly tickMs: number;
   readonly scrapeMs: number;
+  /** Empty (the compiled default): revisions in every namespace; else only these (one watch each). */
   readonly namespaces: readonly string[];
   readonly systemNamespace: string;
   /** Lease holder identity: the pod name. */
@@ -50,7 +51,6 @@ export function readWriteQueueConfig(env: Env): WriteQueueConfig {
 
 export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
   const namespaces = envList(env, SystemEnv.KSERVICE_NAMESPACES);
-  if (namespaces.length === 0) throw new ConfigError(SystemEnv.KSERVICE_NAMESPACES, 'is required (comma-separated namespaces to autoscale)');
   const leaseDurationSeconds = envInt(env, 'AUTOSCALER_LEASE_DURATION_SECONDS', 15, { min: 1 });
   return {
     httpPort: envPort(env, 'AUTOSCALER_HTTP_PORT', Ports.AUTOSCALER_HTTP),

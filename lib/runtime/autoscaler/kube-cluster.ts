@@ -4,7 +4,7 @@ import { ACTIVATOR_SERVICE, CONFIG_AUTOSCALER, Labels } from '../../contract/con
 import { Names } from '../../contract/naming';
 import { type NewEndpointsMetadata, writeEndpointsSubsets } from '../kube/endpoints-writer';
 import { FieldManagers, KubeClients } from '../kube/client';
-import { ResilientInformer } from '../kube/informer';
+import { ResilientInformer, revisionInformers, type SelectedInformer } from '../kube/informer';
 import { endpointsIps } from '../kube/revision-deployment';
 import { patchReplicas } from '../kube/scale';
 import type { Logger } from '../shared/logger';
@@ -13,43 +13,34 @@ import type { ClusterView, ClusterWriter } from './controller';
 export interface ClusterEvents {
   onDeployment(d: V1Deployment): void;
   onDeploymentDeleted(d: V1Deployment): void;
-  /** Any Endpoints in a served namespace changed (private ones matter). */
+  /** A revision's public or private Endpoints changed (private ones matter). */
   onEndpoints(ep: V1Endpoints): void;
   onActivators(): void;
   onConfigAutoscaler(data: Record<string, string>): void;
 }
 
 /**
- * The cluster as the autoscaler sees it (informers: revision Deployments and Endpoints per served
- * namespace; Endpoints and ConfigMaps in the system namespace) and writes it (scale subresource,
+ * The cluster as the autoscaler sees it (informers: the revisions' Deployments and Endpoints,
+ * label-selected, in all namespaces or the ones given; Endpoints and ConfigMaps in the system
+ * namespace, by name) and writes it (scale subresource,
  * public Endpoints, which it creates when missing). Followers run the same informers, so a
  * takeover starts warm.
  */
 export class KubeCluster implements ClusterView, ClusterWriter {
-  private readonly deployments = new Map<string, ResilientInformer<V1Deployment>>();
-  private readonly endpoints = new Map<string, ResilientInformer<V1Endpoints>>();
+  private readonly deployments: SelectedInformer<V1Deployment>;
+  private readonly endpoints: SelectedInformer<V1Endpoints>;
   private readonly system: ResilientInformer<V1Endpoints>;
   private readonly configMaps: ResilientInformer<V1ConfigMap>;
 
   constructor(
     private readonly kube: KubeClients,
+    /** Empty: all namespaces (one watch per resource). */
     namespaces: readonly string[],
     private readonly systemNamespace: string,
     logger: Logger,
   ) {
     const common = { kubeConfig: kube.config, logger };
-    for (const namespace of namespaces) {
-      this.deployments.set(
-        namespace,
-        new ResilientInformer<V1Deployment>({
-          ...common,
-          path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
-          list: () => kube.apps.listNamespacedDeployment({ namespace, labelSelector: Labels.REVISION }),
-          labelSelector: Labels.REVISION,
-        }),
-      );
-      this.endpoints.set(namespace, this.endpointsInformer(namespace, logger));
-    }
+    ({ deployments: this.deployments, endpoints: this.endpoints } = revisionInformers(kube, namespaces, logger));
     // System objects are read by name (field selector): RBAC there is limited to those names.
     this.system = this.endpointsInformer(systemNamespace, logger, `metadata.name=${ACTIVATOR_SERVICE}`);
     const configSelector = `metadata.name=${CONFIG_AUTOSCALER}`;
@@ -63,11 +54,9 @@ export class KubeCluster implements ClusterView, ClusterWriter {
 
   /** Wires the handlers and waits for every informer's first list. */
   async start(events: ClusterEvents): Promise<void> {
-    for (const inf of this.endpoints.values()) {
-      inf.on('add', (ep) => events.onEndpoints(ep));
-      inf.on('update', (ep) => events.onEndpoints(ep));
-      inf.on('delete', (ep) => events.onEndpoints({ ...ep, subsets: [] }));
-    }
+    this.endpoints.on('add', (ep) => events.onEndpoints(ep));
+    this.endpoints.on('update', (ep) => events.onEndpoints(ep));
+    this.endpoints.on('delete', (ep) => events.onEndpoints({ ...ep, subsets: [] }));
     const onSystem = (ep: V1Endpoints) => {
       if (ep.metadata?.name === ACTIVATOR_SERVICE) events.onActivators();
     };
@@ -80,24 +69,21 @@ export class KubeCluster implements ClusterView, ClusterWriter {
     this.configMaps.on('add', (cm) => onConfig(cm));
     this.configMaps.on('update', (cm) => onConfig(cm));
     this.configMaps.on('delete', (cm) => onConfig(cm, true));
-    for (const inf of this.deployments.values()) {
-      inf.on('add', (d) => events.onDeployment(d));
-      inf.on('update', (d) => events.onDeployment(d));
-      inf.on('delete', (d) => events.onDeploymentDeleted(d));
-    }
+    this.deployments.on('add', (d) => events.onDeployment(d));
+    this.deployments.on('update', (d) => events.onDeployment(d));
+    this.deployments.on('delete', (d) => events.onDeploymentDeleted(d));
     // Endpoints and config first, so revisions arrive with their pods and settings known.
-    await Promise.all([this.system, this.configMaps, ...this.endpoints.values()].map((i) => i.start()));
-    await Promise.all([...this.deployments.values()].map((i) => i.start()));
+    await Promise.all([this.system.start(), this.configMaps.start(), this.endpoints.start()]);
+    await this.deployments.start();
   }
 
   async stop(): Promise<void> {
-    const all = [this.system, this.configMaps, ...this.endpoints.values(), ...this.deployments.values()];
-    await Promise.all(all.map((i) => i.stop()));
+    await Promise.all([this.system, this.configMaps, this.endpoints, this.deployments].map((i) => i.stop()));
   }
 
   readyPodIps(namespace: string, revision: string): readonly string[] {
     const name = Names.privateService(revision);
-    return endpointsIps(this.endpoints.get(namespace)?.get(name, namespace)).ready;
+    return endpointsIps(this.endpoints.get(name, namespace)).ready;
   }
 
   activatorIps(): readonly string[] {
@@ -105,7 +91,7 @@ export class KubeCluster implements ClusterView, ClusterWriter {
   }
 
   publicSubsets(namespace: string, name: string): readonly V1EndpointSubset[] | undefined {
-    const ep = this.endpoints.get(namespace)?.get(name, namespace);
+    const ep = this.endpoints.get(name, namespace);
     return ep ? (ep.subsets ?? []) : undefined;
   }
 
@@ -122,7 +108,7 @@ export class KubeCluster implements ClusterView, ClusterWriter {
     const createWith = this.publicEndpointsMetadata(namespace, name);
     // From the informer cache: one request per write, no GET before it (a 409 is retried by the
     // write queue once the cache caught up).
-    const fromCache = { object: this.endpoints.get(namespace)?.get(name, namespace) };
+    const fromCache = { object: this.endpoints.get(name, namespace) };
     await writeEndpointsSubsets(this.kube.core, namespace, name, subsets, FieldManagers.AUTOSCALER, { createWith, fromCache });
   }
 
@@ -131,13 +117,10 @@ export class KubeCluster implements ClusterView, ClusterWriter {
    * belongs to, which also becomes its owner.
    */
   private publicEndpointsMetadata(namespace: string, name: string): NewEndpointsMetadata | undefined {
-    const deployment = this.deployments
-      .get(namespace)
-      ?.list(namespace)
-      .find((d) => {
-        const revision = d.metadata?.labels?.[Labels.REVISION];
-        return revision !== undefined && Names.publicService(revision) === name;
-      });
+    const deployment = this.deployments.list(namespace).find((d) => {
+      const revision = d.metadata?.labels?.[Labels.REVISION];
+      return revision !== undefined && Names.publicService(revision) === name;
+    });
     const revision = deployment?.metadata?.labels?.[Labels.REVISION];
     if (revision === undefined) return undefined;
     const { name: owner, uid } = deployment?.metadata ?? {};
@@ -147,7 +130,7 @@ export class KubeCluster implements ClusterView, ClusterWriter {
     };
   }
 
-  private endpointsInformer(namespace: string, logger: Logger, fieldSelector?: string): ResilientInformer<V1Endpoints> {
+  private endpointsInformer(namespace: string, logger: Logger, fieldSelector: string): ResilientInformer<V1Endpoints> {
     return new ResilientInformer<V1Endpoints>({
       kubeConfig: this.kube.config,
       logger,

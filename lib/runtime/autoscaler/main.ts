@@ -75,7 +75,7 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
       controller.setConfig(resolveServingConfig({ autoscaler: parsed.value }), Date.now());
     },
   });
-  logger.info({ namespaces: config.namespaces }, 'informers synced');
+  logger.info({ namespaces: config.namespaces.length > 0 ? config.namespaces : 'all' }, 'informers synced');
 
   const elector = new LeaderElector({
     coordination: kube.coordination,
