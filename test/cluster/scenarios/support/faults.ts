@@ -47,6 +47,23 @@ export async function cutOffFromApi(netns: string, apiServerUrl: string): Promis
   };
 }
 
+/** Rule priority of the silenced port (a pod may also be cut off from the API at CUT_OFF_PREF). */
+const SILENCE_PREF = '101';
+
+/**
+ * Makes one TCP port of a pod stop answering and returns the function that heals it: in the pod's
+ * network namespace, every packet the pod sends from that port goes to a blackhole (policy
+ * routing, as cutOffFromApi). Requests still arrive and the process keeps running and serving its
+ * other ports; no reply gets out, so clients of the port wait until their own deadline. Adding the
+ * rule flushes the routing cache, so connections already open (kept alive) are silenced too.
+ */
+export async function silencePort(netns: string, port: number): Promise<() => Promise<void>> {
+  await ip('-n', netns, 'rule', 'add', 'pref', SILENCE_PREF, 'ipproto', 'tcp', 'sport', String(port), 'blackhole');
+  return async () => {
+    await ip('-n', netns, 'rule', 'del', 'pref', SILENCE_PREF);
+  };
+}
+
 /** One scrape of a runtime component's /metrics (activator and autoscaler serve it on 9090). */
 export async function scrape(podIP: string, port: number = Ports.QUEUE_METRICS): Promise<Sample[]> {
   const r = await httpGet(`http://${podIP}:${port}/metrics`, { timeoutMs: 2000 });
