@@ -26,6 +26,13 @@ export interface LeaderElectionProps {
   readonly retryPeriodMs?: number;
   readonly onStartedLeading: () => void;
   readonly onStoppedLeading: () => void;
+  /**
+   * Asked before taking a Lease that nobody holds: `absent` when it does not exist yet, else it
+   * is released or expired. False waits for the next attempt. Renewals never ask. @default always true
+   */
+  readonly mayAcquire?: (absent: boolean) => boolean;
+  /** Told on each read who holds the Lease and since when (our clock) it has been unchanged. */
+  readonly onObserved?: (holder: string | undefined, unchangedSinceMs: number) => void;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -104,9 +111,11 @@ export class LeaderElector {
     const resourceVersion = lease.metadata?.resourceVersion ?? '';
     const now = this.now();
     if (this.observed?.resourceVersion !== resourceVersion) this.observed = { resourceVersion, atMs: now };
+    this.props.onObserved?.(spec.holderIdentity ?? undefined, this.observed.atMs);
     const heldByOther = spec.holderIdentity && spec.holderIdentity !== identity;
     const durationMs = (spec.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000;
     if (heldByOther && this.observed.atMs + durationMs > now) return false;
+    if (spec.holderIdentity !== identity && !this.mayAcquire(false)) return false;
 
     const takingOver = spec.holderIdentity !== identity;
     const renewed: V1Lease = {
@@ -133,6 +142,7 @@ export class LeaderElector {
   private async create(): Promise<boolean> {
     const { coordination, namespace, name, identity, fieldManager } = this.props;
     const now = this.now();
+    if (!this.mayAcquire(true)) return false;
     try {
       await coordination.createNamespacedLease({
         namespace,
@@ -186,6 +196,10 @@ export class LeaderElector {
 
   private now(): number {
     return (this.props.now ?? Date.now)();
+  }
+
+  private mayAcquire(absent: boolean): boolean {
+    return this.props.mayAcquire?.(absent) ?? true;
   }
 }
 
