@@ -1,12 +1,21 @@
 /**
- * Least-privilege RBAC for the runtime, computed from the graph: namespaced Roles only, nothing
- * cluster-wide. Knative's controllers hold cluster-wide roles because revisions appear at run time;
- * ours are known at synth time, so every write is limited to the exact objects that exist.
+ * RBAC for the runtime, computed from the graph. Writes are least-privilege: namespaced Roles,
+ * limited to the exact objects the app's revisions have (scale of their Deployments, their public
+ * Endpoints). Reads are cluster-wide: one ClusterRole lets both components get/list/watch
+ * Deployments and Endpoints in every namespace.
  *
- * `list` and `watch` are not limited by resourceNames: the runtime's informers list and watch the
- * whole namespace (a name-limited list only works with a matching field selector per object), so a
- * name restriction there would only break them. Writes (`update`/`patch`) are name-limited, and so
- * is the one `create` in a revision namespace (public Endpoints, below).
+ * Why reads are cluster-wide (issue 18): the runtime watches the revisions' objects with one
+ * label-selected watch per resource across all namespaces (runtime/kube/informer.ts), as Knative
+ * does (knative.dev/pkg injection informers; Knative's controllers hold cluster-wide roles, with
+ * writes too). Namespaced reads would need one watch per namespace and resource in every runtime
+ * process (1,000 namespaces x 12 processes: about 24,000 API-server connections) and a runtime
+ * restart for every new namespace. The price: the runtime's ServiceAccounts can read every
+ * Deployment (pod templates, so plain env values, never Secrets) and Endpoints (pod IPs) in the
+ * cluster, not only the app's; what they can change is unchanged. An install that cannot grant
+ * that sets KSERVICE_NAMESPACES on the runtime (one watch per namespace) and grants reads by Roles.
+ *
+ * Writes (`update`/`patch`) are name-limited, and so is the one `create` in a revision namespace
+ * (public Endpoints, below).
  */
 import { scaleOwner, type DataPlaneMode } from '../contract/autoscaling';
 import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../contract/constants';
@@ -40,13 +49,19 @@ export interface PolicyRule {
 }
 
 const READ = ['get', 'list', 'watch'];
+const RBAC_API = 'rbac.authorization.k8s.io/v1';
 
 function rule(apiGroup: string, resource: string, verbs: string[], resourceNames?: string[]): PolicyRule {
   return { apiGroups: [apiGroup], resources: [resource], verbs, ...(resourceNames ? { resourceNames } : {}) };
 }
 
+/** Both components, every namespace: read Deployments and Endpoints (the informers select by label). */
+export function runtimeReadRules(): PolicyRule[] {
+  return [rule('apps', 'deployments', READ), rule('', 'endpoints', READ)];
+}
+
 /**
- * The autoscaler in one namespace: read Deployments and Endpoints, scale exactly the Deployments
+ * The autoscaler in one namespace (reads come from runtimeReadRules): scale exactly the Deployments
  * it owns the scale of (KPA class on the runtime data plane; not HPA, not third-party classes),
  * write exactly the runtime-managed public Endpoints, and create those same Endpoints when a
  * GitOps engine left them out (Argo CD 3.x excludes Endpoints by default). A name-limited rule
@@ -63,16 +78,9 @@ export function autoscalerNamespaceRules(revisions: readonly RbacRevision[]): Po
   const deployments = sortedUnique(revisions.filter(scaledByAutoscaler).map((r) => Names.deployment(r.name)));
   const endpoints = sortedUnique(revisions.filter((r) => runtimeOwnsEndpoints(r.dataPlane)).map((r) => Names.publicService(r.name)));
   return [
-    rule('apps', 'deployments', READ),
-    rule('', 'endpoints', READ),
     ...(deployments.length ? [rule('apps', 'deployments/scale', ['get', 'patch', 'update'], deployments)] : []),
     ...(endpoints.length ? [rule('', 'endpoints', ['create', 'get', 'update', 'patch'], endpoints)] : []),
   ];
-}
-
-/** The activator in one namespace: read-only. */
-export function activatorNamespaceRules(): PolicyRule[] {
-  return [rule('apps', 'deployments', READ), rule('', 'endpoints', READ)];
 }
 
 /**
@@ -104,13 +112,28 @@ export function activatorSystemRules(): PolicyRule[] {
 }
 
 export function buildRole(name: string, namespace: string, rules: PolicyRule[]): Json {
-  return { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace }, rules };
+  return { apiVersion: RBAC_API, kind: 'Role', metadata: { name, namespace }, rules };
+}
+
+export function buildClusterRole(name: string, rules: PolicyRule[]): Json {
+  return { apiVersion: RBAC_API, kind: 'ClusterRole', metadata: { name }, rules };
+}
+
+/** Binds a ClusterRole to the components' ServiceAccounts in knative-serving. */
+export function buildClusterRoleBinding(name: string, serviceAccounts: readonly string[]): Json {
+  return {
+    apiVersion: RBAC_API,
+    kind: 'ClusterRoleBinding',
+    metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects: serviceAccounts.map((sa) => ({ kind: 'ServiceAccount', name: sa, namespace: SYSTEM_NAMESPACE })),
+  };
 }
 
 /** Binds a Role to the component's ServiceAccount in knative-serving. */
 export function buildRoleBinding(name: string, namespace: string, serviceAccount: string): Json {
   return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
+    apiVersion: RBAC_API,
     kind: 'RoleBinding',
     metadata: { name, namespace },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
@@ -119,27 +142,23 @@ export function buildRoleBinding(name: string, namespace: string, serviceAccount
 }
 
 export const RoleNames = {
+  /** The ClusterRole (and its binding) both components read with. */
+  runtimeRead: 'kservice-runtime-read',
   autoscaler: 'kservice-autoscaler',
-  activator: 'kservice-activator',
   autoscalerSystem: 'kservice-autoscaler-system',
   activatorSystem: 'kservice-activator-system',
 } as const;
 
 /**
- * Every Role and RoleBinding: per namespace that holds revisions (or is watched anyway), then
+ * The read ClusterRole and its binding; the autoscaler's write Role in each namespace where it
+ * writes something (none where every revision is HPA, third-party or static); then
  * knative-serving.
  */
-export function buildRbac(revisions: readonly RbacRevision[], extraNamespaces: readonly string[] = []): Json[] {
-  const namespaces = sortedUnique([...revisions.map((r) => r.namespace), ...extraNamespaces]);
-  const objects: Json[] = [];
-  for (const ns of namespaces) {
-    const inNs = revisions.filter((r) => r.namespace === ns);
-    objects.push(
-      buildRole(RoleNames.autoscaler, ns, autoscalerNamespaceRules(inNs)),
-      buildRoleBinding(RoleNames.autoscaler, ns, AUTOSCALER),
-      buildRole(RoleNames.activator, ns, activatorNamespaceRules()),
-      buildRoleBinding(RoleNames.activator, ns, ACTIVATOR),
-    );
+export function buildRbac(revisions: readonly RbacRevision[]): Json[] {
+  const objects: Json[] = [buildClusterRole(RoleNames.runtimeRead, runtimeReadRules()), buildClusterRoleBinding(RoleNames.runtimeRead, [ACTIVATOR, AUTOSCALER])];
+  for (const ns of sortedUnique(revisions.map((r) => r.namespace))) {
+    const rules = autoscalerNamespaceRules(revisions.filter((r) => r.namespace === ns));
+    if (rules.length > 0) objects.push(buildRole(RoleNames.autoscaler, ns, rules), buildRoleBinding(RoleNames.autoscaler, ns, AUTOSCALER));
   }
   objects.push(
     buildRole(RoleNames.autoscalerSystem, SYSTEM_NAMESPACE, autoscalerSystemRules()),

@@ -21,8 +21,6 @@ export const ISTIO_GATEWAY_SELECTOR = { istio: 'ingressgateway' };
 export interface ServingSystemSpec {
   readonly config: ServingConfig;
   readonly runtimeImage: string;
-  /** Sorted namespaces that contain revisions (the runtime watches these). */
-  readonly namespaces: readonly string[];
   readonly activatorReplicas: number;
   readonly autoscalerReplicas: number;
 }
@@ -94,8 +92,12 @@ export function buildServiceAccount(name: string): Json {
   return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: SYSTEM_NAMESPACE } };
 }
 
-/** Env both runtime components read. */
-export function systemEnv(spec: ServingSystemSpec): IEnvVar[] {
+/**
+ * Env both runtime components read. No namespace list: the runtime watches the revisions' objects
+ * in every namespace by label (runtime/kube/informer.ts), so a new namespace changes nothing here
+ * and rolls no runtime pod.
+ */
+export function systemEnv(): IEnvVar[] {
   // Canonical forms (fieldRef apiVersion, "1" not "1000m") as the API server stores them: a
   // value that differs only in spelling conflicts when a second field manager applies it.
   const field = (name: string, fieldPath: string): IEnvVar => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
@@ -103,7 +105,6 @@ export function systemEnv(spec: ServingSystemSpec): IEnvVar[] {
     field(SystemEnv.SYSTEM_NAMESPACE, 'metadata.namespace'),
     field(SystemEnv.POD_NAME, 'metadata.name'),
     field(SystemEnv.POD_IP, 'status.podIP'),
-    { name: SystemEnv.KSERVICE_NAMESPACES, value: spec.namespaces.join(',') },
   ];
 }
 
@@ -125,7 +126,7 @@ export function activatorContainer(spec: ServingSystemSpec): IContainer {
       { name: 'h2c', containerPort: Ports.QUEUE_H2C },
       { name: 'metrics', containerPort: Ports.QUEUE_METRICS },
     ],
-    env: systemEnv(spec),
+    env: systemEnv(),
     resources: { requests: { cpu: '300m', memory: '60Mi' }, limits: { cpu: '1', memory: '600Mi' } },
     readinessProbe: { ...probe, periodSeconds: 5, failureThreshold: 5 },
     livenessProbe: { ...probe, initialDelaySeconds: 15, periodSeconds: 10, failureThreshold: 12 },
@@ -142,7 +143,7 @@ export function autoscalerContainer(spec: ServingSystemSpec): IContainer {
       { name: 'websocket', containerPort: Ports.AUTOSCALER_HTTP },
       { name: 'metrics', containerPort: Ports.QUEUE_METRICS },
     ],
-    env: systemEnv(spec),
+    env: systemEnv(),
     resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '1000Mi' } },
     readinessProbe: { ...probeGet('/healthz', Ports.AUTOSCALER_HTTP), periodSeconds: 5, failureThreshold: 5 },
     securityContext: restrictedSecurityContext(),

@@ -38,7 +38,9 @@ export interface ServingSystemProps {
   /** @default 2 (one leader, elected with the `kservice-autoscaler` Lease) */
   readonly autoscalerReplicas?: number;
   /**
-   * Namespaces the runtime watches (and gets RBAC in) besides those holding revisions in this app.
+   * No effect any more: the runtime reads revisions in every namespace (a ClusterRole), and this
+   * app's revisions decide the namespaced write Roles. Kept so existing apps still compile.
+   * @deprecated
    * @default none
    */
   readonly extraNamespaces?: string[];
@@ -46,13 +48,13 @@ export interface ServingSystemProps {
 
 /**
  * Everything installed once per cluster: the knative-serving namespace, the Istio gateways and
- * local gateway Service, config-autoscaler, and the runtime (activator, autoscaler) with
- * least-privilege RBAC computed from the app's revisions.
+ * local gateway Service, config-autoscaler, and the runtime (activator, autoscaler) with RBAC:
+ * reads of Deployments and Endpoints cluster-wide, writes limited to the app's revisions.
  *
  * The revisions are discovered when the app is synthesized, so KServices added after the
- * ServingSystem count too: the runtime's `KSERVICE_NAMESPACES` env is a cdk8s Lazy, and the
- * per-namespace Roles are added in a validation hook (cdk8s runs every construct's validations
- * right before it renders charts; constructs has no separate "prepare" phase any more).
+ * ServingSystem count too: the per-namespace Roles are added in a validation hook (cdk8s runs
+ * every construct's validations right before it renders charts; constructs has no separate
+ * "prepare" phase any more).
  *
  * Gateways and the local gateway Service are emitted only while the config uses Knative's default
  * names; pointing the config at other gateways means those already exist. With config `ingress:
@@ -102,14 +104,17 @@ export class ServingSystem extends Construct {
     return this.node.root.node.findAll().filter(Revision.isRevision);
   }
 
-  /** Sorted namespaces the runtime watches. */
+  /** Sorted namespaces of this app's revisions (and extraNamespaces). */
   public get namespaces(): string[] {
     return sortedUnique([...this.revisions.map((r) => r.namespace), ...(this.props.extraNamespaces ?? [])]);
   }
 
   /** Adds the Roles and RoleBindings once the app's revisions are all known (idempotent). */
   public addRbac(): ApiObject[] {
-    this.rbacObjects ??= emitAll(this, buildRbac(this.revisions.map(rbacRevision), this.props.extraNamespaces));
+    if (this.rbacObjects) return this.rbacObjects;
+    this.rbacObjects = emitAll(this, buildRbac(this.revisions.map(rbacRevision)));
+    // The ClusterRole and its binding are cluster-scoped: no chart namespace on them.
+    for (const o of this.rbacObjects) if (o.kind.startsWith('Cluster')) withoutChartNamespace(o);
     return this.rbacObjects;
   }
 
@@ -117,7 +122,6 @@ export class ServingSystem extends Construct {
     return {
       config: this.config,
       runtimeImage: this.props.runtimeImage ?? this.config.runtimeImage,
-      namespaces: this.namespaces,
       activatorReplicas: this.props.activatorReplicas ?? 2,
       autoscalerReplicas: this.props.autoscalerReplicas ?? 2,
     };

@@ -228,8 +228,10 @@ describe('objects per data-plane mode', () => {
 describe('RBAC per mode', () => {
   const rules = (props: Partial<KServiceProps>) => {
     const rev = serviceSpec(props).revisions[0];
-    const role = buildRbac([{ name: rev.name, namespace: rev.namespace, autoscalingClass: rev.autoscaling.class, dataPlane: rev.dataPlane }])[0] as any;
-    return role.rules.filter((r: any) => r.resourceNames).map((r: any) => `${r.resources[0]}:${r.resourceNames.join(',')}`);
+    const objects = buildRbac([{ name: rev.name, namespace: rev.namespace, autoscalingClass: rev.autoscaling.class, dataPlane: rev.dataPlane }]) as any[];
+    // No write, no namespaced Role (reads come from the ClusterRole).
+    const role = objects.find((o) => o.kind === 'Role' && o.metadata.namespace === rev.namespace);
+    return (role?.rules ?? []).filter((r: any) => r.resourceNames).map((r: any) => `${r.resources[0]}:${r.resourceNames.join(',')}`);
   };
 
   it.each([

@@ -16,28 +16,33 @@ function systemApp(build: (app: App) => void, props = {}): { app: App; system: M
 const READ = ['get', 'list', 'watch'];
 
 describe('RBAC computed from the graph', () => {
-  it('canary: exact namespaced rules, nothing cluster-wide', () => {
+  it('canary: exact namespaced writes; cluster-wide only reads of Deployments and Endpoints', () => {
     const { system } = systemApp((app) => canary(app));
     const roles = system.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding' || o.kind.startsWith('Cluster'));
     expect(roles.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      'ClusterRole undefined/kservice-runtime-read',
+      'ClusterRoleBinding undefined/kservice-runtime-read',
       'Role shop/kservice-autoscaler',
       'RoleBinding shop/kservice-autoscaler',
-      'Role shop/kservice-activator',
-      'RoleBinding shop/kservice-activator',
       'Role knative-serving/kservice-autoscaler-system',
       'RoleBinding knative-serving/kservice-autoscaler-system',
       'Role knative-serving/kservice-activator-system',
       'RoleBinding knative-serving/kservice-activator-system',
     ]);
-    expect(find(system, 'Role', 'kservice-autoscaler').rules).toEqual([
+    expect(find(system, 'ClusterRole', 'kservice-runtime-read').rules).toEqual([
       { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
       { apiGroups: [''], resources: ['endpoints'], verbs: READ },
+    ]);
+    expect(find(system, 'ClusterRoleBinding', 'kservice-runtime-read')).toMatchObject({
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kservice-runtime-read' },
+      subjects: [
+        { kind: 'ServiceAccount', name: 'activator', namespace: 'knative-serving' },
+        { kind: 'ServiceAccount', name: 'autoscaler', namespace: 'knative-serving' },
+      ],
+    });
+    expect(find(system, 'Role', 'kservice-autoscaler').rules).toEqual([
       { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch', 'update'], resourceNames: ['shop-00001-deployment', 'shop-00002-deployment'] },
       { apiGroups: [''], resources: ['endpoints'], verbs: ['create', 'get', 'update', 'patch'], resourceNames: ['shop-00001', 'shop-00002'] },
-    ]);
-    expect(find(system, 'Role', 'kservice-activator').rules).toEqual([
-      { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
-      { apiGroups: [''], resources: ['endpoints'], verbs: READ },
     ]);
     expect(find(system, 'Role', 'kservice-autoscaler-system').rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
@@ -63,14 +68,12 @@ describe('RBAC computed from the graph', () => {
       new KService(new Chart(app, 'd'), 'p', { containers: [{ image: IMAGE }] });
     });
     expect(find(system, 'Role', 'kservice-autoscaler').rules).toEqual([
-      { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
-      { apiGroups: [''], resources: ['endpoints'], verbs: READ },
       { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get', 'patch', 'update'], resourceNames: ['p-00001-deployment'] },
       { apiGroups: [''], resources: ['endpoints'], verbs: ['create', 'get', 'update', 'patch'], resourceNames: ['h-00001', 'k-00001', 'p-00001'] },
     ]);
   });
 
-  it('watches every namespace with revisions (KSERVICE_NAMESPACES), sorted', () => {
+  it('no namespace list in the runtime env (it watches all namespaces by label); a write Role per namespace with revisions, sorted; extraNamespaces adds nothing', () => {
     const { system } = systemApp((app) => { hello(app); canary(app); }, { extraNamespaces: ['extra'] });
     for (const name of ['activator', 'autoscaler']) {
       const env = (find(system, 'Deployment', name) as any).spec.template.spec.containers[0].env;
@@ -78,11 +81,10 @@ describe('RBAC computed from the graph', () => {
         { name: 'SYSTEM_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
         { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
         { name: 'POD_IP', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.podIP' } } },
-        { name: 'KSERVICE_NAMESPACES', value: 'default,extra,shop' },
       ]);
     }
-    expect(system.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace)).toEqual([
-      'default', 'default', 'extra', 'extra', 'shop', 'shop', 'knative-serving', 'knative-serving',
+    expect(system.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      'default/kservice-autoscaler', 'shop/kservice-autoscaler', 'knative-serving/kservice-autoscaler-system', 'knative-serving/kservice-activator-system',
     ]);
   });
 });

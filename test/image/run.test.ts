@@ -121,9 +121,9 @@ describe('the runtime from the image root filesystem', () => {
   });
 
   it('autoscaler: starts from the image and names the missing setting when it has no configuration', async () => {
-    const autoscaler = startFromImage(image, ['autoscaler'], {}, /KSERVICE_NAMESPACES/);
+    const autoscaler = startFromImage(image, ['autoscaler'], {}, /KUBECONFIG/);
     const line = JSON.parse(await autoscaler.ready) as { level: string; variable: string; component: string };
-    expect(line).toMatchObject({ level: 'fatal', component: 'autoscaler', variable: 'KSERVICE_NAMESPACES' });
+    expect(line).toMatchObject({ level: 'fatal', component: 'autoscaler', variable: 'KUBECONFIG' });
     await expect(autoscaler.exited).resolves.toBe(1);
   });
 });

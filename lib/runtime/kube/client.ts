@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs';
 import * as https from 'node:https';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import {
   AppsV1Api, type Configuration, CoordinationV1Api, CoreV1Api, createConfiguration, KubeConfig, type RequestContext,
   type SecurityAuthentication, ServerConfiguration,
 } from '@kubernetes/client-node';
 import { AUTOSCALER_FIELD_MANAGER } from '../../contract/constants';
+import { ConfigError } from '../shared/env';
 
 /** The API clients the activator and autoscaler use, from one KubeConfig. */
 export interface KubeClients {
@@ -70,7 +74,16 @@ function keepAliveConfiguration(kubeConfig: KubeConfig): Configuration {
   return createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } });
 }
 
+/** Where client-node's loadFromDefault finds the pod's ServiceAccount token. */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
 function defaultKubeConfig(): KubeConfig {
+  // With none of these, loadFromDefault falls back to http://localhost:8080 and the informers
+  // would retry it forever; the runtime names what is missing instead (it no longer needs a
+  // namespace list, which used to be the first thing found missing).
+  if (!process.env.KUBECONFIG && !existsSync(SERVICE_ACCOUNT_TOKEN) && !existsSync(join(homedir(), '.kube', 'config'))) {
+    throw new ConfigError('KUBECONFIG', 'is required outside a pod (no ServiceAccount token, no ~/.kube/config)');
+  }
   const config = new KubeConfig();
   config.loadFromDefault();
   return config;

@@ -26,6 +26,8 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1beta1/Gateway';
@@ -59,6 +61,8 @@ const KINDS: Record<string, KindInfo> = {
     jsii: 'KubeHorizontalPodAutoscalerV2Props',
   },
   'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget as unknown as ModelClass, jsii: 'KubePodDisruptionBudgetProps' },
+  'rbac.authorization.k8s.io/v1/ClusterRole': { model: ClusterRole as unknown as ModelClass, jsii: 'KubeClusterRoleProps' },
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { model: ClusterRoleBinding as unknown as ModelClass, jsii: 'KubeClusterRoleBindingProps' },
   'rbac.authorization.k8s.io/v1/Role': { model: Role as unknown as ModelClass, jsii: 'KubeRoleProps' },
   'rbac.authorization.k8s.io/v1/RoleBinding': { model: RoleBinding as unknown as ModelClass, jsii: 'KubeRoleBindingProps' },
   'networking.istio.io/v1beta1/Gateway': { model: Gateway as unknown as ModelClass, istio: 'Gateway' },
