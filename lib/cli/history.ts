@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs';
 import { stringify } from 'yaml';
 import { Names } from '../contract/naming';
+import { canonicalPodQuantities } from '../model/quantities';
 import { formatPath, type PathSegments } from '../problems';
 import { Diagnostic } from './diagnostics';
 import type { KnativeRevisionTemplate } from './knative-types';
@@ -111,13 +112,13 @@ export function planRevision(
 ): RevisionPlan {
   const normalized = normalize(template) as KnativeRevisionTemplate;
   const latest = previous.revisions[previous.revisions.length - 1];
-  if (sameTemplate(latest.template, normalized)) {
+  if (sameRevisionTemplate(latest.template, normalized)) {
     return { kind: 'ok', name: latest.name, generation: latest.generation, entry: previous };
   }
   const generation = previous.generation + 1;
   const name = template.metadata?.name ?? Names.revision(service, generation);
   const existing = previous.revisions.find((r) => r.name === name);
-  if (existing && !sameTemplate(existing.template, normalized)) return { kind: 'conflict', name };
+  if (existing && !sameRevisionTemplate(existing.template, normalized)) return { kind: 'conflict', name };
   // A BYO name that already has this very template is reused, as Knative finds it by name.
   const revisions = existing ? previous.revisions : [...previous.revisions, { name, generation, template: normalized }];
   return { kind: 'ok', name, generation: existing?.generation ?? generation, entry: { ...previous, generation, revisions } };
@@ -224,6 +225,21 @@ export function serializeHistory(history: RevisionHistory): string {
     })),
   };
   return `${HEADER}\n${stringify(body, { lineWidth: 0 })}`;
+}
+
+/**
+ * Two templates make the same revision when they are equal with every quantity in canonical form.
+ * Knative's webhook decodes the template into resource.Quantity values and stores them re-encoded
+ * (knative.dev/serving pkg/webhook defaulting: the patch from the request to the re-marshalled
+ * object), so editing `cpu: 1000m` to `cpu: "1"` leaves the Configuration's spec, and its
+ * generation, as they were. The history keeps the spelling it first recorded.
+ */
+export function sameRevisionTemplate(a: KnativeRevisionTemplate, b: KnativeRevisionTemplate): boolean {
+  return sameTemplate(withCanonicalQuantities(a), withCanonicalQuantities(b));
+}
+
+function withCanonicalQuantities(template: KnativeRevisionTemplate): KnativeRevisionTemplate {
+  return template.spec ? { ...template, spec: canonicalPodQuantities(template.spec) } : template;
 }
 
 export function sameTemplate(a: unknown, b: unknown): boolean {

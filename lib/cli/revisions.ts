@@ -7,7 +7,7 @@
 import { Labels } from '../contract/constants';
 import type { PathSegments } from '../problems';
 import { Diagnostic } from './diagnostics';
-import { HistoryService, RevisionHistory, findService, firstEntry, normalize, planRevision, sameTemplate } from './history';
+import { HistoryService, RevisionHistory, findService, firstEntry, normalize, planRevision, sameRevisionTemplate } from './history';
 import { Names } from '../contract/naming';
 import { unknownRevisionProblem } from '../model/knative-rules';
 import type { ResolvedRevisions } from './knative-to-props';
@@ -113,7 +113,7 @@ function currentRevision(
   const template = service.spec.template;
   const byoName = template.metadata?.name;
   if (previous === undefined) {
-    const same = fromDocs.find((r) => sameTemplate(r.template.spec, template.spec) && (byoName === undefined || byoName === r.name));
+    const same = fromDocs.find((r) => sameRevisionTemplate({ spec: r.template.spec }, { spec: template.spec }) && (byoName === undefined || byoName === r.name));
     const generation = same
       ? generationOf(same, service.metadata.name)
       : 1 + Math.max(0, ...fromDocs.map((r) => generationOf(r, service.metadata.name)));
