@@ -122,9 +122,10 @@ export async function scrapeSample<T>(
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 256 });
 
 /**
- * The largest /metrics body read. A queue-proxy's is under 2 KiB; an activator's grows by a few
- * hundred bytes per revision, so 8 MiB is tens of thousands of revisions. Beyond, the scrape fails
- * instead of holding whatever an endpoint sends.
+ * The largest /metrics body read. A queue-proxy's is under 2 KiB; an activator's grows by about
+ * 340 bytes per revision with requests in it (idle ones are not listed), so 8 MiB is over 20,000
+ * busy revisions on one activator. Beyond, the scrape fails instead of holding whatever an
+ * endpoint sends.
  */
 export const MAX_SCRAPE_BYTES = 8 * 1024 * 1024;
 
