@@ -18,8 +18,8 @@
  * (public Endpoints, below).
  */
 import { scaleOwner, type DataPlaneMode } from '../contract/autoscaling';
-import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../contract/constants';
-import { Names } from '../contract/naming';
+import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_BUCKETS, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../contract/constants';
+import { autoscalerBucketLeases, Names } from '../contract/naming';
 import { runtimeOwnsEndpoints } from '../model/data-plane';
 import { sortedUnique, type Json } from '../model/json';
 
@@ -97,12 +97,12 @@ function systemReadRules(): PolicyRule[] {
 
 /**
  * A POST `create` cannot be limited by name (the object has no name yet to check), and the leader
- * election creates its Lease by POST; renewals can.
+ * election creates its Leases (one per bucket of revisions) by POST; renewals can.
  */
 export function autoscalerSystemRules(): PolicyRule[] {
   return [
     rule('coordination.k8s.io', 'leases', ['create']),
-    rule('coordination.k8s.io', 'leases', ['get', 'update'], [AUTOSCALER_LEASE]),
+    rule('coordination.k8s.io', 'leases', ['get', 'update'], autoscalerBucketLeases(AUTOSCALER_BUCKETS)),
     ...systemReadRules(),
   ];
 }

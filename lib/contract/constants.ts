@@ -188,6 +188,17 @@ export const CONFIG_AUTOSCALER = 'config-autoscaler';
 /** The Lease the autoscaler replicas elect a leader with (the Role names it in resourceNames). */
 export const AUTOSCALER_LEASE = 'kservice-autoscaler';
 /**
+ * How many buckets the autoscaler's revisions are hashed into, one Lease each; a replica scrapes,
+ * decides and writes only for the revisions of the buckets it holds (naming.ts
+ * autoscalerBucketLeases; lib/runtime/autoscaler/buckets.ts). Knative's default, `buckets: 1` in
+ * config-leader-election: one replica works, the others stand by without scraping. More buckets
+ * let the replicas split the work. The runtime's AUTOSCALER_BUCKETS env overrides it, but the
+ * Role names the Leases of this count only.
+ */
+export const AUTOSCALER_BUCKETS = 1;
+/** Bucket Leases are named `PREFIX-NN-of-MM` (knative/serving pkg/autoscaler/bucket/bucket.go: `autoscaler-bucket-00-of-01`). */
+export const AUTOSCALER_BUCKET_PREFIX = 'kservice-autoscaler-bucket';
+/**
  * The `fieldManager` the autoscaler's writes carry (lib/runtime/kube/client.ts says why). The
  * same text as AUTOSCALER_LEASE, but a different fact: one can change without the other.
  */

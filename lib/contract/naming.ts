@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AUTOSCALER_BUCKET_PREFIX, AUTOSCALER_LEASE } from './constants';
 
 /** Kubernetes object names (DNS-1123 labels) are at most this long. */
 export const MAX_NAME_LENGTH = 63;
@@ -57,4 +58,24 @@ export function isDns1123Label(s: string): boolean {
 
 export function isDns1035Label(s: string): boolean {
   return s.length <= MAX_NAME_LENGTH && DNS1035_LABEL.test(s);
+}
+
+/** Bucket `ordinal` of `total` as Knative names them: `prefix-NN-of-MM`, two digits at least, lower case. */
+export function bucketName(prefix: string, ordinal: number, total: number): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${prefix}-${pad(ordinal)}-of-${pad(total)}`.toLowerCase();
+}
+
+/** Every bucket name of a set of `total`. */
+export function bucketNames(prefix: string, total: number): string[] {
+  if (!Number.isInteger(total) || total < 1) throw new Error(`bucket count must be a whole number ≥ 1, got ${total}`);
+  return Array.from({ length: total }, (_, i) => bucketName(prefix, i, total));
+}
+
+/**
+ * The autoscaler's bucket Leases. One bucket keeps the leader Lease's name, so replicas of an
+ * earlier version (which elect a leader on it) and of this one never both write.
+ */
+export function autoscalerBucketLeases(total: number): string[] {
+  return total === 1 ? [AUTOSCALER_LEASE] : bucketNames(AUTOSCALER_BUCKET_PREFIX, total);
 }

@@ -8,7 +8,8 @@ import { queueProxyEnv } from '../../lib/builders/queue-proxy-container';
 import { buildRbac } from '../../lib/builders/rbac';
 import { buildActivatorDeployment, buildAutoscalerDeployment, buildAutoscalerService } from '../../lib/builders/serving-system';
 import { resolveServingConfig } from '../../lib/contract/config';
-import { ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../../lib/contract/constants';
+import { ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_BUCKETS, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../../lib/contract/constants';
+import { autoscalerBucketLeases } from '../../lib/contract/naming';
 import { readActivatorConfig } from '../../lib/runtime/activator/config';
 import { readAutoscalerConfig } from '../../lib/runtime/autoscaler/config';
 import { IGNORED_KNATIVE_ENV, readQueueProxyConfig } from '../../lib/runtime/queue-proxy/config';
@@ -169,8 +170,10 @@ describe('compiled system objects and the runtime agree on the contract values',
       .flatMap((o) => o.rules as { resources: string[]; resourceNames?: string[]; verbs: string[] }[]);
     const names = (resource: string, verb: string) =>
       systemRules.filter((r) => r.resources.includes(resource) && r.verbs.includes(verb)).flatMap((r) => r.resourceNames ?? []);
-    expect(autoscalerDefaults.leaseName).toBe(AUTOSCALER_LEASE);
-    expect(names('leases', 'update')).toContain(autoscalerDefaults.leaseName);
+    // One bucket (the default) keeps the leader Lease's name.
+    expect(autoscalerDefaults.bucketLeases).toEqual([AUTOSCALER_LEASE]);
+    expect(autoscalerDefaults.bucketLeases).toEqual(autoscalerBucketLeases(AUTOSCALER_BUCKETS));
+    for (const lease of autoscalerDefaults.bucketLeases) expect(names('leases', 'update')).toContain(lease);
     expect(names('endpoints', 'get')).toEqual(expect.arrayContaining([ACTIVATOR_SERVICE, AUTOSCALER]));
     expect(names('configmaps', 'get')).toContain(CONFIG_AUTOSCALER);
   });

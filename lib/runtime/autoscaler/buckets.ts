@@ -28,19 +28,7 @@ export function fnv1a64(text: string): bigint {
   return h;
 }
 
-/**
- * The Lease name of bucket `ordinal` of `total`, as Knative names the autoscaler's buckets
- * (`autoscaler-bucket-00-of-10`): two digits at least, lower case.
- */
-export function bucketName(prefix: string, ordinal: number, total: number): string {
-  return `${prefix}-${pad(ordinal)}-of-${pad(total)}`.toLowerCase();
-}
-
-/** Every bucket name of a set of `total`. */
-export function bucketNames(prefix: string, total: number): string[] {
-  if (!Number.isInteger(total) || total < 1) throw new Error(`bucket count must be a whole number ≥ 1, got ${total}`);
-  return Array.from({ length: total }, (_, i) => bucketName(prefix, i, total));
-}
+export { bucketName, bucketNames } from '../../contract/naming';
 
 /** Revisions are few enough to remember every owner; the cap only bounds a churning set. */
 const OWNER_CACHE_SIZE = 65_536;
@@ -91,8 +79,4 @@ export class BucketSet {
 /** The bucket key of a revision (types.NamespacedName.String() in Knative). */
 export function revisionKey(namespace: string, revision: string): string {
   return `${namespace}/${revision}`;
-}
-
-function pad(n: number): string {
-  return String(n).padStart(2, '0');
 }

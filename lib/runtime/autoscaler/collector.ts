@@ -3,6 +3,7 @@ import type { Logger } from '../shared/logger';
 import type { Sample } from '../shared/prom-text';
 import type { ClusterView } from './controller';
 import type { MetricSample } from './kpa';
+import type { RevisionStagger, ScrapeLimiter } from './scrape-limiter';
 import { activatorStats, queueProxyStat, QueueProxyStat, revisionSample, sampleSize, scrapeMetrics, scrapeOrder, scrapeSample } from './scraper';
 
 export interface ScrapedRevision {
@@ -22,6 +23,10 @@ export interface CollectorProps {
   readonly activatorMetricsPort: number;
   readonly logger: Logger;
   readonly timeoutMs?: number;
+  /** Caps this replica's scrapes in flight (pods and activators); none: no cap. */
+  readonly limiter?: ScrapeLimiter;
+  /** Spreads the revisions' scrapes over the period, one at a time per revision; none: all at the round's start. */
+  readonly stagger?: RevisionStagger;
   /** For tests: the shuffle of the pods' scrape order. */
   readonly random?: () => number;
 }
@@ -74,7 +79,12 @@ export class MetricCollector {
     const activators = this.scrapeActivators(this.props.view.activatorIps());
     const revisions = this.props.revisions();
     this.forgetGoneRevisions(revisions);
-    await Promise.all(revisions.map((r) => this.collectRevision(r, activators, nowMs)));
+    const { stagger } = this.props;
+    await Promise.all(
+      revisions.map((r) =>
+        stagger ? stagger.schedule(`${r.namespace}/${r.revision}`, nowMs, (atMs) => this.collectRevision(r, activators, atMs)) : this.collectRevision(r, activators, nowMs),
+      ),
+    );
   }
 
   private async collectRevision(r: ScrapedRevision, activators: Promise<ActivatorRound>, nowMs: number): Promise<void> {
@@ -146,7 +156,8 @@ export class MetricCollector {
     if (this.inFlight.has(target)) throw new Error(`${target}: previous scrape still under way`);
     this.inFlight.add(target);
     try {
-      return await scrapeMetrics(host, port, this.props.timeoutMs);
+      const { limiter, timeoutMs } = this.props;
+      return await (limiter ? limiter.run(() => scrapeMetrics(host, port, timeoutMs)) : scrapeMetrics(host, port, timeoutMs));
     } finally {
       this.inFlight.delete(target);
     }

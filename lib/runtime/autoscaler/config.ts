@@ -1,4 +1,5 @@
-import { AUTOSCALER_LEASE, Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../contract/constants';
+import { AUTOSCALER_BUCKETS, Ports, SYSTEM_NAMESPACE, SystemEnv } from '../../contract/constants';
+import { autoscalerBucketLeases } from '../../contract/naming';
 import { WriteQueueDefaults } from '../kube/work-queue';
 import { Env, envInt, envList, envNumber, envOptionalString, envPort, envString } from '../shared/env';
 
@@ -14,13 +15,16 @@ export interface AutoscalerRuntimeConfig {
   readonly systemNamespace: string;
   /** Lease holder identity: the pod name. */
   readonly identity: string;
-  readonly leaseName: string;
+  /** One Lease per bucket of revisions (./buckets.ts); the replica works on those it holds. */
+  readonly bucketLeases: readonly string[];
   readonly leaseDurationSeconds: number;
   readonly leaseRetryMs: number;
   readonly leaseRenewDeadlineMs: number;
   /** Where queue-proxies and activators serve /metrics. */
   readonly queueMetricsPort: number;
   readonly activatorMetricsPort: number;
+  /** Scrapes in flight at most in this replica (./scrape-limiter.ts). */
+  readonly maxConcurrentScrapes: number;
   /** The write queue (../kube/work-queue.ts): every scale and Endpoints write goes through it. */
   readonly writes: WriteQueueConfig;
 }
@@ -35,6 +39,13 @@ export interface WriteQueueConfig {
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
 }
+
+/**
+ * Scrapes in flight per replica. A scrape holds a socket and about 0.2 ms of CPU; 64 at once is
+ * 64 slow targets' deadlines running together without delaying the others much, and keeps the
+ * sockets (and the pods' load from one replica) bounded whatever the revision count.
+ */
+export const MAX_CONCURRENT_SCRAPES = 64;
 
 /** KUBE_API_QPS and KUBE_API_BURST are the names Knative reads (knative.dev/pkg environment/client_config.go). */
 export function readWriteQueueConfig(env: Env): WriteQueueConfig {
@@ -61,12 +72,13 @@ export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
     namespaces,
     systemNamespace: envString(env, SystemEnv.SYSTEM_NAMESPACE, SYSTEM_NAMESPACE),
     identity: envString(env, SystemEnv.POD_NAME, envString(env, 'HOSTNAME', `autoscaler-${process.pid}`)),
-    leaseName: envString(env, 'AUTOSCALER_LEASE_NAME', AUTOSCALER_LEASE),
+    bucketLeases: autoscalerBucketLeases(envInt(env, 'AUTOSCALER_BUCKETS', AUTOSCALER_BUCKETS, { min: 1 })),
     leaseDurationSeconds,
     leaseRetryMs: envInt(env, 'AUTOSCALER_LEASE_RETRY_MS', 2000, { min: 50 }),
     leaseRenewDeadlineMs: envInt(env, 'AUTOSCALER_LEASE_RENEW_DEADLINE_MS', Math.round(leaseDurationSeconds * 1000 * (2 / 3)), { min: 50 }),
     queueMetricsPort: envPort(env, 'AUTOSCALER_QUEUE_METRICS_PORT', Ports.QUEUE_METRICS),
     activatorMetricsPort: envPort(env, 'AUTOSCALER_ACTIVATOR_METRICS_PORT', Ports.QUEUE_METRICS),
+    maxConcurrentScrapes: envInt(env, 'AUTOSCALER_MAX_CONCURRENT_SCRAPES', MAX_CONCURRENT_SCRAPES, { min: 1 }),
     writes: readWriteQueueConfig(env),
   };
 }

@@ -43,7 +43,11 @@ export interface ControllerDeps {
   readonly writer: ClusterWriter;
   readonly metrics: AutoscalerMetrics;
   readonly logger: Logger;
-  readonly isLeader: () => boolean;
+  /**
+   * Whether this replica writes for the revision now: it holds the Lease of the revision's bucket
+   * (./buckets.ts). Asked again when a queued write runs, so a lost bucket writes nothing more.
+   */
+  readonly isLeader: (namespace: string, revision: string) => boolean;
   readonly config: ServingConfig;
   /**
    * The one queue of API writes (../kube/work-queue.ts), keyed per object: a reconcile hands its
@@ -225,7 +229,7 @@ export class AutoscalerController {
       replicas = out.applyReplicas;
       this.recordGauges(s, out.want, ready);
     }
-    if (!this.deps.isLeader()) return;
+    if (!this.owns(s)) return;
     // From zero the scale write goes first: the new pod's start is the long pole of a cold start,
     // and an Endpoints write (rare at zero: they are already on the activators) need not delay it.
     // Towards zero the order matters the other way (applyReplicas needs Proxy acknowledged).
@@ -270,7 +274,7 @@ export class AutoscalerController {
       // Proxy to Proxy (only the activators changed, e.g. every revision after an activator was
       // replaced) may wait behind scale writes and mode flips.
       const lane: Lane = mode === 'Proxy' && s.proxySinceMs !== undefined ? 'slow' : 'fast';
-      await this.write(`endpoints/${namespace}/${name}`, lane, nowMs, async (atMs) => {
+      await this.write(s, `endpoints/${namespace}/${name}`, lane, nowMs, async (atMs) => {
         if (!justWritten(s, subsets, atMs)) {
           await writer.writePublicSubsets(namespace, name, subsets);
           s.lastWrite = { subsets, atMs };
@@ -285,6 +289,10 @@ export class AutoscalerController {
     this.endpointsAcknowledged(s, mode, nowMs);
   }
 
+  private owns(s: RevisionState): boolean {
+    return this.deps.isLeader(s.deployment.namespace, s.deployment.revision);
+  }
+
   /** The Endpoints are (acknowledged) as wanted since `atMs`. */
   private endpointsAcknowledged(s: RevisionState, mode: EndpointsMode, atMs: number): void {
     s.proxySinceMs = mode === 'Proxy' ? (s.proxySinceMs ?? atMs) : undefined;
@@ -294,10 +302,10 @@ export class AutoscalerController {
   /**
    * Runs a write of one object (`objectKey`): through the write queue, which merges it with a
    * queued write of the same object (the latest wins) and runs it dated `atMs` when a worker and a
-   * token are free; or, without a queue, at once dated `nowMs`. Only a leader writes.
+   * token are free; or, without a queue, at once dated `nowMs`. Only the revision's owner writes.
    */
-  private async write(objectKey: string, lane: Lane, nowMs: number, work: (atMs: number) => Promise<void>): Promise<void> {
-    const run = (atMs: number): Promise<void> => (this.deps.isLeader() ? work(atMs) : Promise.resolve());
+  private async write(s: RevisionState, objectKey: string, lane: Lane, nowMs: number, work: (atMs: number) => Promise<void>): Promise<void> {
+    const run = (atMs: number): Promise<void> => (this.owns(s) ? work(atMs) : Promise.resolve());
     if (!this.deps.writes) return run(nowMs);
     // A failure is logged and retried by the queue (its onFailure); the next reconcile hands over
     // newer state anyway.
@@ -322,7 +330,7 @@ export class AutoscalerController {
       this.deps.logger.info({ namespace, revision }, 'not scaling to zero: activators not in the path yet');
       return;
     }
-    await this.write(`scale/${namespace}/${deploymentName}`, 'fast', nowMs, async (atMs) => {
+    await this.write(s, `scale/${namespace}/${deploymentName}`, 'fast', nowMs, async (atMs) => {
       const from = s.deployment.replicas;
       // Checked again when the write runs: the activators may have left the path meanwhile.
       if (replicas === 0 && (s.proxySinceMs === undefined || s.pendingSubsets !== undefined)) return;

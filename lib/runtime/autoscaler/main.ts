@@ -4,20 +4,25 @@ import { resolveServingConfig } from '../../contract/config';
 import { Labels } from '../../contract/constants';
 import { Names } from '../../contract/naming';
 import { describeApiError, FieldManagers, loadKubeClients } from '../kube/client';
-import { LeaderElector } from '../kube/leader-election';
+import { BucketLeases } from '../kube/bucket-leases';
 import { readRevisionDeployment } from '../kube/revision-deployment';
 import { WorkQueue } from '../kube/work-queue';
 import { createLogger } from '../shared/logger';
+import { BucketSet, revisionKey } from './buckets';
 import { MetricCollector } from './collector';
 import { AutoscalerRuntimeConfig, readAutoscalerConfig } from './config';
 import { AutoscalerController } from './controller';
 import { KubeCluster } from './kube-cluster';
 import { AutoscalerMetrics } from './metrics';
+import { RevisionStagger, ScrapeLimiter } from './scrape-limiter';
 import { createMetricsServer, createPokeServer } from './server';
 
 /**
- * `kservice-runtime autoscaler`: two replicas, one leader (Lease `kservice-autoscaler`). Both
- * watch the revisions and scrape their load; only the leader scales and writes Endpoints.
+ * `kservice-runtime autoscaler`: the revisions are hashed into buckets, one Lease each
+ * (./buckets.ts, ../kube/bucket-leases.ts; with one bucket, the Lease `kservice-autoscaler`).
+ * Every replica watches every revision; each scrapes, decides for and writes only the revisions
+ * of the buckets it holds. The activators poke every replica (../activator/poker.ts), so a poke
+ * reaches the owner without forwarding; the others ignore it.
  */
 export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
   const config = readAutoscalerConfig(env);
@@ -25,7 +30,6 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
   const kube = loadKubeClients();
   const metrics = new AutoscalerMetrics();
   const cluster = new KubeCluster(kube, config.namespaces, config.systemNamespace, logger);
-  let leading = false;
   // Every scale and Endpoints write of this replica: bounded in flight and in rate (see work-queue.ts).
   const writes = new WorkQueue({
     workers: config.writes.workers,
@@ -35,12 +39,36 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
     onFailure: (key, err, retryInMs) =>
       logger.warn({ key, err: describeApiError(err), retryInMs }, retryInMs === undefined ? 'write failed; not retried' : 'write failed; retrying'),
   });
+  const buckets = new BucketSet(config.bucketLeases);
+  const leases = new BucketLeases({
+    coordination: kube.coordination,
+    namespace: config.systemNamespace,
+    buckets: config.bucketLeases,
+    identity: config.identity,
+    fieldManager: FieldManagers.AUTOSCALER,
+    logger,
+    leaseDurationSeconds: config.leaseDurationSeconds,
+    retryPeriodMs: config.leaseRetryMs,
+    renewDeadlineMs: config.leaseRenewDeadlineMs,
+    onAcquired: () => {
+      metrics.bucketsHeld.set(leases.heldBuckets().length);
+      metrics.leader.set(1);
+      void controller.tick(Date.now());
+    },
+    // The bucket's queued writes are dropped when they come to run (the controller asks `owns`
+    // again), so the other buckets' writes keep their place in the queue.
+    onLost: () => {
+      metrics.bucketsHeld.set(leases.heldBuckets().length);
+      metrics.leader.set(leases.heldBuckets().length > 0 ? 1 : 0);
+    },
+  });
+  const owns = (namespace: string, revision: string) => leases.holds(buckets.owner(revisionKey(namespace, revision)));
   const controller = new AutoscalerController({
     view: cluster,
     writer: cluster,
     metrics,
     logger,
-    isLeader: () => leading,
+    isLeader: (namespace, revision) => owns(namespace, revision),
     config: resolveServingConfig(),
     writes,
   });
@@ -77,33 +105,13 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
   });
   logger.info({ namespaces: config.namespaces.length > 0 ? config.namespaces : 'all' }, 'informers synced');
 
-  const elector = new LeaderElector({
-    coordination: kube.coordination,
-    namespace: config.systemNamespace,
-    name: config.leaseName,
-    identity: config.identity,
-    fieldManager: FieldManagers.AUTOSCALER,
-    logger,
-    leaseDurationSeconds: config.leaseDurationSeconds,
-    retryPeriodMs: config.leaseRetryMs,
-    renewDeadlineMs: config.leaseRenewDeadlineMs,
-    onStartedLeading: () => {
-      leading = true;
-      metrics.leader.set(1);
-      void controller.tick(Date.now());
-    },
-    onStoppedLeading: () => {
-      leading = false;
-      metrics.leader.set(0);
-      // A follower writes nothing: what waits is dropped (a running write finishes).
-      writes.clear();
-    },
-  });
-  elector.start();
+  leases.start();
 
   const collector = new MetricCollector({
     view: cluster,
-    revisions: () => controller.kpaRevisions(),
+    revisions: () => controller.kpaRevisions().filter((r) => owns(r.namespace, r.revision)),
+    limiter: new ScrapeLimiter(config.maxConcurrentScrapes),
+    stagger: new RevisionStagger({ periodMs: config.scrapeMs }),
     record: (ns, rev, sample, now) => controller.record(ns, rev, sample, now),
     queueMetricsPort: config.queueMetricsPort,
     activatorMetricsPort: config.activatorMetricsPort,
@@ -121,7 +129,7 @@ export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
   await waitForSignal();
   clearInterval(scrapeTimer);
   clearInterval(tickTimer);
-  await elector.stop();
+  await leases.stop();
   await Promise.all([closeServer(pokeServer, true), closeServer(metricsServer, true), cluster.stop()]);
   logger.info('autoscaler stopped');
 }

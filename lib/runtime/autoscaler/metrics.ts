@@ -17,6 +17,7 @@ export class AutoscalerMetrics {
   readonly targetValue: Gauge<'namespace' | 'revision'>;
   readonly proxyMode: Gauge<'namespace' | 'revision'>;
   readonly leader: Gauge;
+  readonly bucketsHeld: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -38,7 +39,8 @@ export class AutoscalerMetrics {
     this.panicValue = gauge('kservice_autoscaler_panic_value', 'Metric average over the panic window');
     this.targetValue = gauge('kservice_autoscaler_target_value', 'Per-pod target of the metric');
     this.proxyMode = gauge('kservice_autoscaler_proxy_mode', '1 when the public Endpoints point at the activators');
-    this.leader = new Gauge({ name: 'kservice_autoscaler_leader', help: '1 while this replica holds the lease', registers });
+    this.leader = new Gauge({ name: 'kservice_autoscaler_leader', help: '1 while this replica holds the Lease of at least one bucket of revisions', registers });
+    this.bucketsHeld = new Gauge({ name: 'kservice_autoscaler_buckets_held', help: 'Buckets of revisions whose Lease this replica holds', registers });
   }
 
   /** Removes every series of a revision that is gone (the cold-start histogram's too). */
