@@ -136,7 +136,7 @@ export const MAX_SCRAPE_BYTES = 8 * 1024 * 1024;
  */
 export const MAX_PLAUSIBLE_VALUE = 100_000;
 
-/** The samples the autoscaler reads; only these are checked for plausible values. */
+/** The samples the autoscaler reads: only these are parsed, and checked for plausible values. */
 const READ_METRICS = new Set([
   'queue_average_concurrent_requests',
   'queue_average_proxied_concurrent_requests',
@@ -182,7 +182,7 @@ export function scrapeMetrics(host: string, port: number, timeoutMs = SCRAPE_TIM
         clearTimeout(deadline);
         if (res.statusCode !== 200) return reject(new Error(`${where}: HTTP ${res.statusCode}`));
         try {
-          resolve(checkPlausible(parsePromText(Buffer.concat(chunks).toString('utf8')), where));
+          resolve(checkPlausible(parsePromText(Buffer.concat(chunks).toString('utf8'), READ_METRICS), where));
         } catch (err) {
           reject(err);
         }

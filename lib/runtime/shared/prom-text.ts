@@ -28,14 +28,31 @@ export class PromTextError extends Error {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 
-export function parsePromText(text: string): Sample[] {
+/**
+ * The samples of `text`; with `only`, just the samples of those metric names: every other line is
+ * skipped after its name is read, before its labels and value are parsed (an activator's page has
+ * series of every revision, of which a scrape reads a few metrics).
+ */
+export function parsePromText(text: string, only?: ReadonlySet<string>): Sample[] {
   const samples: Sample[] = [];
-  text.split('\n').forEach((raw, index) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    samples.push(parseSampleLine(line, index + 1));
-  });
+  let lineNo = 0;
+  for (let start = 0; start <= text.length; ) {
+    const newline = text.indexOf('\n', start);
+    const end = newline === -1 ? text.length : newline;
+    const line = text.slice(start, end).trim();
+    start = end + 1;
+    lineNo++;
+    if (line === '' || line.startsWith('#')) continue;
+    if (only && !only.has(metricName(line, lineNo))) continue;
+    samples.push(parseSampleLine(line, lineNo));
+  }
   return samples;
+}
+
+function metricName(line: string, lineNo: number): string {
+  const name = NAME.exec(line)?.[0];
+  if (!name) throw new PromTextError(lineNo, `expected a metric name, got "${line}"`);
+  return name;
 }
 
 /** The value of the first sample called `name` whose labels include `labels`. */
@@ -51,8 +68,7 @@ export function findSample(
 }
 
 function parseSampleLine(line: string, lineNo: number): Sample {
-  const name = NAME.exec(line)?.[0];
-  if (!name) throw new PromTextError(lineNo, `expected a metric name, got "${line}"`);
+  const name = metricName(line, lineNo);
   let rest = line.slice(name.length);
   let labels: Record<string, string> = {};
   if (rest.startsWith('{')) {
