@@ -74,7 +74,11 @@ export class MetricCollector {
 
   constructor(private readonly props: CollectorProps) {}
 
-  /** One round; rounds may overlap while a slow target's scrape runs out its deadline. */
+  /**
+   * One round; rounds may overlap while a slow target's scrape runs out its deadline. With a
+   * stagger each revision starts at its own offset in the period and sits out a round while its
+   * previous one runs, so its own scrapes never overlap.
+   */
   async collectOnce(nowMs: number): Promise<void> {
     const activators = this.scrapeActivators(this.props.view.activatorIps());
     const revisions = this.props.revisions();

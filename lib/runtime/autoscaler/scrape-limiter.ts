@@ -76,8 +76,9 @@ export class RevisionStagger {
     if (this.running.has(key)) return;
     this.running.add(key);
     try {
-      const wait = roundStartMs + this.offsetMs(key) - this.now();
-      if (wait > 0) await this.sleep(wait);
+      const startAt = roundStartMs + this.offsetMs(key);
+      // Node may fire a timer a millisecond before Date.now() reaches its end: wait out the rest.
+      for (let wait = startAt - this.now(); wait > 0; wait = startAt - this.now()) await this.sleep(wait);
       await work(this.now());
     } finally {
       this.running.delete(key);
