@@ -2,6 +2,7 @@
 import { ColdStartResult } from './coldstart/run';
 import { DataplaneResult } from './dataplane/run';
 import { MemoryResult } from './memory';
+import { ScaleResult } from './scale/run';
 import { SynthesisResult } from './synthesis/run';
 
 export interface MachineInfo {
@@ -29,6 +30,7 @@ export interface BenchResults {
     synthesis?: SynthesisResult;
     coldstart?: ColdStartResult;
     memory?: MemoryResult;
+    scale?: ScaleResult;
   };
   /** Sections not run, each with the reason. */
   readonly notRun: Readonly<Record<string, string>>;

@@ -14,6 +14,7 @@ import { runDataplane } from './dataplane/run';
 import { installCleanupHandlers, setMeasuredNiceness, stopAllChildren } from './lib/children';
 import { BenchOptions, parseOptions, RESULTS_FILES, runOutputs, SectionName, SECTIONS, USAGE, UsageError } from './options';
 import { runMemory } from './memory';
+import { runScale } from './scale/run';
 import { preparePeers } from './peers';
 import { writeReports } from './report/write';
 import { BenchResults, MachineInfo } from './results';
@@ -70,6 +71,9 @@ async function main(): Promise<void> {
       for (const h of m.hops ?? []) console.log(`coldstart: mode ${m.mode}: ${h.from} → ${h.to} (${h.owner}): median ${h.medianMs ?? '–'} ms, ${h.medianSharePercent ?? '–'} % (${h.samples} samples)`);
     }
   }
+
+  // Last: it loads both cores for minutes, and nothing else measures meanwhile.
+  if (wanted('scale')) sections.scale = await timed('scale', () => runScale(options, WORK_DIR));
 
   const results: BenchResults = { version: 1, startedAt, finishedAt: new Date().toISOString(), quick: options.quick, commit: gitCommit(), uncommittedChanges: changes, machine: { ...machine, loadAverageAtEnd: loadAverage() }, durationsSeconds: durations, sections, notRun };
   const outputs = runOutputs(options);

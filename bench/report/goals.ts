@@ -6,6 +6,7 @@ import { coldStartModes } from '../coldstart/run';
 import { COLD_START_MODES } from '../coldstart/samples';
 import { PathSummary } from '../dataplane/run';
 import { BenchResults } from '../results';
+import { scaleGoals } from '../scale/report';
 
 export type Verdict = 'met' | 'missed' | 'not measured';
 
@@ -33,6 +34,7 @@ export function evaluateGoals(results: BenchResults): GoalResult[] {
     ...coldStartOverhead(results),
     synthesis1000(results),
     idleRss(results),
+    ...scaleGoals(results),
   ];
 }
 

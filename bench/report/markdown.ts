@@ -7,6 +7,7 @@ import { COLD_START_MODES } from '../coldstart/samples';
 import { TIMELINE_EVENTS, type TimelineEvent } from '../coldstart/timeline';
 import { PathSummary } from '../dataplane/run';
 import { BenchResults } from '../results';
+import { scaleText } from '../scale/report';
 import { CHART_FILES } from './charts';
 import { COLD_START_OVERHEAD_GOAL_MS, evaluateGoals, GoalResult } from './goals';
 
@@ -173,6 +174,11 @@ function failuresText(results: BenchResults): string {
   return notes.length > 0 ? [...new Set(notes)].join('\n') : '- none';
 }
 
+const SCALE_METHOD = [
+  'The real autoscaler processes (the committed runtime bundled as `npm run build:runtime` bundles it) against a fake API server (`bench/scale/fake-api-server.ts`: list and watch, Endpoints replace and apply, the scale subresource, Leases; every request counted) and fake queue-proxies and activators (`bench/scale/fake-pods.ts`: one listener per replica answers every 127.x.y.z pod address, so each replica\'s scrapes are counted apart; each answer closes its connection, since 100,000 pods kept alive would pass the machine\'s 20,000 file descriptors). N revisions of 10 pods in namespaces of 1,000, all in Proxy mode and pinned at 10 pods, with two activators, so the steady state writes nothing and replacing one activator rewrites every public Endpoints object.',
+  'CPU and RSS from /proc per replica; "needed" is N × the sample size of 10 pods (7) per second; samples per revision = the best replica\'s scrapes of its pods ÷ 7. The current autoscaler has no sharding: every replica scrapes every revision, only the leader writes. The replacement is measured with one replica while it scrapes (as in a cluster; full run only) and with its scrapes made rare (`AUTOSCALER_SCRAPE_MS` = 1 h: the write path alone), at `KUBE_API_QPS` 100 / `KUBE_API_BURST` 200 (the defaults 10 / 20 would take 1,000 s for 10,000 objects). The activator page: a real activator in standalone mode with N registered revisions, 50 of them with a pod and a request every 100 ms.',
+].join(' ');
+
 const chartLinks = (prefix: string) => `![latency per path](${prefix}${CHART_FILES.latency}) ![synthesis time against N](${prefix}${CHART_FILES.synthesis})`;
 
 export function benchmarksMarkdown(results: BenchResults): string {
@@ -211,6 +217,12 @@ export function benchmarksMarkdown(results: BenchResults): string {
     '',
     memoryText(results),
     '',
+    '## Scale (fake API server and pods on loopback)',
+    '',
+    scaleText(results),
+    '',
+    SCALE_METHOD,
+    '',
     '## Charts',
     '',
     chartLinks('../'),
@@ -233,6 +245,8 @@ export function readmeSection(results: BenchResults): string {
     modesTable(results),
     '',
     synthesisTable(results),
+    '',
+    scaleText(results),
     '',
     chartLinks(''),
   ].join('\n');
