@@ -99,10 +99,10 @@ function systemReadRules(): PolicyRule[] {
  * A POST `create` cannot be limited by name (the object has no name yet to check), and the leader
  * election creates its Leases (one per bucket of revisions) by POST; renewals can.
  */
-export function autoscalerSystemRules(): PolicyRule[] {
+export function autoscalerSystemRules(autoscalerBuckets = AUTOSCALER_BUCKETS): PolicyRule[] {
   return [
     rule('coordination.k8s.io', 'leases', ['create']),
-    rule('coordination.k8s.io', 'leases', ['get', 'update'], autoscalerBucketLeases(AUTOSCALER_BUCKETS)),
+    rule('coordination.k8s.io', 'leases', ['get', 'update'], autoscalerBucketLeases(autoscalerBuckets)),
     ...systemReadRules(),
   ];
 }
@@ -154,14 +154,14 @@ export const RoleNames = {
  * writes something (none where every revision is HPA, third-party or static); then
  * knative-serving.
  */
-export function buildRbac(revisions: readonly RbacRevision[]): Json[] {
+export function buildRbac(revisions: readonly RbacRevision[], autoscalerBuckets = AUTOSCALER_BUCKETS): Json[] {
   const objects: Json[] = [buildClusterRole(RoleNames.runtimeRead, runtimeReadRules()), buildClusterRoleBinding(RoleNames.runtimeRead, [ACTIVATOR, AUTOSCALER])];
   for (const ns of sortedUnique(revisions.map((r) => r.namespace))) {
     const rules = autoscalerNamespaceRules(revisions.filter((r) => r.namespace === ns));
     if (rules.length > 0) objects.push(buildRole(RoleNames.autoscaler, ns, rules), buildRoleBinding(RoleNames.autoscaler, ns, AUTOSCALER));
   }
   objects.push(
-    buildRole(RoleNames.autoscalerSystem, SYSTEM_NAMESPACE, autoscalerSystemRules()),
+    buildRole(RoleNames.autoscalerSystem, SYSTEM_NAMESPACE, autoscalerSystemRules(autoscalerBuckets)),
     buildRoleBinding(RoleNames.autoscalerSystem, SYSTEM_NAMESPACE, AUTOSCALER),
     buildRole(RoleNames.activatorSystem, SYSTEM_NAMESPACE, activatorSystemRules()),
     buildRoleBinding(RoleNames.activatorSystem, SYSTEM_NAMESPACE, ACTIVATOR),

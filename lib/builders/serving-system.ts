@@ -8,7 +8,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import { autoscalerConfigToData } from '../contract/autoscaling';
 import type { ServingConfig } from '../contract/config';
-import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, CONFIG_AUTOSCALER, Gateways, Headers, Ports, ProbeValues, SYSTEM_NAMESPACE, SystemEnv } from '../contract/constants';
+import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_BUCKETS, CONFIG_AUTOSCALER, Gateways, Headers, Ports, ProbeValues, SYSTEM_NAMESPACE, SystemEnv } from '../contract/constants';
 import type { Json } from '../model/json';
 import { restrictedSecurityContext } from './queue-proxy-container';
 
@@ -23,6 +23,8 @@ export interface ServingSystemSpec {
   readonly runtimeImage: string;
   readonly activatorReplicas: number;
   readonly autoscalerReplicas: number;
+  /** Buckets of revisions, one Lease each (the Role names them: rbac.ts). */
+  readonly autoscalerBuckets: number;
 }
 
 export function buildSystemNamespace(): Json {
@@ -143,7 +145,8 @@ export function autoscalerContainer(spec: ServingSystemSpec): IContainer {
       { name: 'websocket', containerPort: Ports.AUTOSCALER_HTTP },
       { name: 'metrics', containerPort: Ports.QUEUE_METRICS },
     ],
-    env: systemEnv(),
+    // The default count is the runtime's own default: only another one is spelled out.
+    env: spec.autoscalerBuckets === AUTOSCALER_BUCKETS ? systemEnv() : [...systemEnv(), { name: SystemEnv.AUTOSCALER_BUCKETS, value: String(spec.autoscalerBuckets) }],
     resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '1000Mi' } },
     readinessProbe: { ...probeGet('/healthz', Ports.AUTOSCALER_HTTP), periodSeconds: 5, failureThreshold: 5 },
     securityContext: restrictedSecurityContext(),

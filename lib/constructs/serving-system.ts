@@ -22,7 +22,7 @@ import {
 } from '../builders/serving-system';
 import { buildExternalGatewayApiGateway, buildLocalGatewayApiGateway } from '../builders/gateway';
 import { checkServingConfig, DEFAULT_GATEWAY_API_CONFIG, Ingress, resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../contract/config';
-import { Gateways } from '../contract/constants';
+import { AUTOSCALER_BUCKETS, Gateways } from '../contract/constants';
 import { isDns1123Label } from '../contract/naming';
 import { ProblemList } from '../problems';
 import { emit, emitAll } from './emit';
@@ -35,8 +35,16 @@ export interface ServingSystemProps {
   readonly runtimeImage?: string;
   /** @default 2 */
   readonly activatorReplicas?: number;
-  /** @default 2 (one leader, elected with the `kservice-autoscaler` Lease) */
+  /** @default 2 */
   readonly autoscalerReplicas?: number;
+  /**
+   * Buckets the autoscaler's revisions are hashed into, one Lease each: a replica scrapes, decides
+   * and writes for the revisions of the buckets it holds, so more buckets than one let the
+   * replicas split the work. With 1 (Knative's default), one replica works (Lease
+   * `kservice-autoscaler`) and the others stand by.
+   * @default 1
+   */
+  readonly autoscalerBuckets?: number;
   /**
    * No effect any more: the runtime reads revisions in every namespace (a ClusterRole), and this
    * app's revisions decide the namespaced write Roles. Kept so existing apps still compile.
@@ -112,7 +120,7 @@ export class ServingSystem extends Construct {
   /** Adds the Roles and RoleBindings once the app's revisions are all known (idempotent). */
   public addRbac(): ApiObject[] {
     if (this.rbacObjects) return this.rbacObjects;
-    this.rbacObjects = emitAll(this, buildRbac(this.revisions.map(rbacRevision)));
+    this.rbacObjects = emitAll(this, buildRbac(this.revisions.map(rbacRevision), this.systemSpec().autoscalerBuckets));
     // The ClusterRole and its binding are cluster-scoped: no chart namespace on them.
     for (const o of this.rbacObjects) if (o.kind.startsWith('Cluster')) withoutChartNamespace(o);
     return this.rbacObjects;
@@ -124,6 +132,7 @@ export class ServingSystem extends Construct {
       runtimeImage: this.props.runtimeImage ?? this.config.runtimeImage,
       activatorReplicas: this.props.activatorReplicas ?? 2,
       autoscalerReplicas: this.props.autoscalerReplicas ?? 2,
+      autoscalerBuckets: this.props.autoscalerBuckets ?? AUTOSCALER_BUCKETS,
     };
   }
 }
@@ -155,7 +164,7 @@ function lazySpec(build: (spec: ServingSystemSpec) => Json, systemSpec: () => Se
 
 function validateSystemProps(props: ServingSystemProps): void {
   const problems = new ProblemList();
-  for (const key of ['activatorReplicas', 'autoscalerReplicas'] as const) {
+  for (const key of ['activatorReplicas', 'autoscalerReplicas', 'autoscalerBuckets'] as const) {
     const n = props[key];
     if (n !== undefined && !(Number.isInteger(n) && n >= 1)) problems.add(key, `must be a whole number of at least 1, got ${n}`);
   }

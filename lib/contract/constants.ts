@@ -171,6 +171,8 @@ export const SystemEnv = {
    * namespaces by label, so a new namespace needs no change to the runtime.
    */
   KSERVICE_NAMESPACES: 'KSERVICE_NAMESPACES',
+  /** The autoscaler's bucket count when not AUTOSCALER_BUCKETS (set with the Role's Lease names, at synth time). */
+  AUTOSCALER_BUCKETS: 'AUTOSCALER_BUCKETS',
 } as const;
 
 /**
@@ -192,8 +194,8 @@ export const AUTOSCALER_LEASE = 'kservice-autoscaler';
  * decides and writes only for the revisions of the buckets it holds (naming.ts
  * autoscalerBucketLeases; lib/runtime/autoscaler/buckets.ts). Knative's default, `buckets: 1` in
  * config-leader-election: one replica works, the others stand by without scraping. More buckets
- * let the replicas split the work. The runtime's AUTOSCALER_BUCKETS env overrides it, but the
- * Role names the Leases of this count only.
+ * let the replicas split the work: ServingSystem `autoscalerBuckets` sets the count, in the
+ * Role's Lease names and the autoscaler's env (SystemEnv.AUTOSCALER_BUCKETS) together.
  */
 export const AUTOSCALER_BUCKETS = 1;
 /** Bucket Leases are named `PREFIX-NN-of-MM` (knative/serving pkg/autoscaler/bucket/bucket.go: `autoscaler-bucket-00-of-01`). */

@@ -141,6 +141,7 @@ describe('compiled system objects and the runtime agree on the contract values',
     namespaces: ['default'],
     activatorReplicas: 1,
     autoscalerReplicas: 1,
+    autoscalerBuckets: AUTOSCALER_BUCKETS,
   };
   const autoscalerDefaults = readAutoscalerConfig({ KSERVICE_NAMESPACES: 'default' });
   const activatorDefaults = readActivatorConfig({ KSERVICE_NAMESPACES: 'default' });
@@ -176,6 +177,21 @@ describe('compiled system objects and the runtime agree on the contract values',
     for (const lease of autoscalerDefaults.bucketLeases) expect(names('leases', 'update')).toContain(lease);
     expect(names('endpoints', 'get')).toEqual(expect.arrayContaining([ACTIVATOR_SERVICE, AUTOSCALER]));
     expect(names('configmaps', 'get')).toContain(CONFIG_AUTOSCALER);
+  });
+
+  it('with more buckets, the compiled env and Role name the same bucket Leases the runtime then holds', () => {
+    const container = (buildAutoscalerDeployment({ ...spec, autoscalerBuckets: 4 }) as any).spec.template.spec.containers[0];
+    const env = Object.fromEntries((container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    const runtime = readAutoscalerConfig({ ...env, KSERVICE_NAMESPACES: 'default' });
+    expect(runtime.bucketLeases).toEqual(['kservice-autoscaler-bucket-00-of-04', 'kservice-autoscaler-bucket-01-of-04', 'kservice-autoscaler-bucket-02-of-04', 'kservice-autoscaler-bucket-03-of-04']);
+    const role = (buildRbac([], 4) as any[]).find((o) => o.kind === 'Role' && o.metadata.namespace === SYSTEM_NAMESPACE && o.rules.some((r: any) => r.resources.includes('leases')));
+    const updatable = (role.rules as { resources: string[]; resourceNames?: string[]; verbs: string[] }[])
+      .filter((r) => r.resources.includes('leases') && r.verbs.includes('update'))
+      .flatMap((r) => r.resourceNames ?? []);
+    expect(updatable).toEqual(runtime.bucketLeases);
+    // The default count is left to the runtime's own default: no env.
+    const plain = (buildAutoscalerDeployment(spec) as any).spec.template.spec.containers[0];
+    expect((plain.env as { name: string }[]).map((e) => e.name)).not.toContain('AUTOSCALER_BUCKETS');
   });
 
   it('the queue-proxy reads, or knowingly ignores, every variable its compiled container sets', () => {

@@ -72,7 +72,7 @@ export function readAutoscalerConfig(env: Env): AutoscalerRuntimeConfig {
     namespaces,
     systemNamespace: envString(env, SystemEnv.SYSTEM_NAMESPACE, SYSTEM_NAMESPACE),
     identity: envString(env, SystemEnv.POD_NAME, envString(env, 'HOSTNAME', `autoscaler-${process.pid}`)),
-    bucketLeases: autoscalerBucketLeases(envInt(env, 'AUTOSCALER_BUCKETS', AUTOSCALER_BUCKETS, { min: 1 })),
+    bucketLeases: autoscalerBucketLeases(envInt(env, SystemEnv.AUTOSCALER_BUCKETS, AUTOSCALER_BUCKETS, { min: 1 })),
     leaseDurationSeconds,
     leaseRetryMs: envInt(env, 'AUTOSCALER_LEASE_RETRY_MS', 2000, { min: 50 }),
     leaseRenewDeadlineMs: envInt(env, 'AUTOSCALER_LEASE_RENEW_DEADLINE_MS', Math.round(leaseDurationSeconds * 1000 * (2 / 3)), { min: 50 }),
