@@ -80,9 +80,12 @@ export class MetricCollector {
    * previous one runs, so its own scrapes never overlap.
    */
   async collectOnce(nowMs: number): Promise<void> {
-    const activators = this.scrapeActivators(this.props.view.activatorIps());
     const revisions = this.props.revisions();
     this.forgetGoneRevisions(revisions);
+    // Nothing to measure here (a replica holding no bucket of revisions): the activators' pages,
+    // which hold every revision, are not fetched either.
+    if (revisions.length === 0) return;
+    const activators = this.scrapeActivators(this.props.view.activatorIps());
     const { stagger } = this.props;
     await Promise.all(
       revisions.map((r) =>

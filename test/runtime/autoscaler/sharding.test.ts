@@ -191,3 +191,23 @@ describe('MetricCollector with the scrape cap and the stagger', () => {
     expect(new Set(REVISIONS.map((r) => Math.floor(stagger.offsetMs(`ns/${r}`) / 100))).size).toBe(3);
   });
 });
+
+describe('a replica holding no bucket', () => {
+  it('fetches no activator page: only a replica with revisions to measure does', async () => {
+    const { port, stats } = await slowPods(1);
+    let revisions: { namespace: string; revision: string; scrapePods: boolean }[] = [];
+    const collector = new MetricCollector({
+      view: { readyPodIps: () => [], activatorIps: () => ['127.0.0.1'], publicSubsets: () => [] },
+      revisions: () => revisions,
+      record: () => undefined,
+      queueMetricsPort: port,
+      activatorMetricsPort: port,
+      logger,
+    });
+    await collector.collectOnce(Date.now());
+    expect(stats.served).toBe(0);
+    revisions = [{ namespace: 'ns', revision: REVISIONS[0], scrapePods: false }];
+    await collector.collectOnce(Date.now());
+    expect(stats.served).toBe(1);
+  });
+});
