@@ -6,11 +6,13 @@
 import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, KubeConfig, type KubernetesObject, type V1EndpointSubset } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, type KubernetesObject, type V1EndpointSubset, type V1Endpoints } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Labels } from '../../lib/contract/constants';
 import { KubeCluster } from '../../lib/runtime/autoscaler/kube-cluster';
-import { loadKubeClients } from '../../lib/runtime/kube/client';
+import { FieldManagers, loadKubeClients } from '../../lib/runtime/kube/client';
+import { writeEndpointsSubsets } from '../../lib/runtime/kube/endpoints-writer';
+import { ResilientInformer } from '../../lib/runtime/kube/informer';
 import { WorkQueue, WriteQueueDefaults } from '../../lib/runtime/kube/work-queue';
 import { createLogger } from '../../lib/runtime/shared/logger';
 import { useControlPlane, waitFor } from './harness';
@@ -266,4 +268,46 @@ describe('the write queue against kube-apiserver', () => {
     },
     300_000,
   );
+
+  it('a write from a cache behind the API server gets 409 and is written again from the cache once it caught up', async () => {
+    const cp = controlPlane();
+    const name = 'conflict';
+    await cp.applyObjects(
+      [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8012 }] } },
+        { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: NS, labels: { [Labels.SERVERLESS_SERVICE]: name } } },
+      ] as KubernetesObject[],
+      'write-queue-test',
+    );
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const informer = () =>
+      new ResilientInformer<V1Endpoints>({
+        kubeConfig: cp.kubeConfig,
+        logger,
+        path: `/api/v1/namespaces/${NS}/endpoints`,
+        list: () => core.listNamespacedEndpoints({ namespace: NS, fieldSelector: `metadata.name=${name}` }),
+        fieldSelector: `metadata.name=${name}`,
+      });
+    // The cache: read, then stopped, so it keeps the version it read while another writer moves on.
+    let cache = informer();
+    await cache.start();
+    await cache.stop();
+    await core.replaceNamespacedEndpoints({ name, namespace: NS, body: { ...(await core.readNamespacedEndpoints({ name, namespace: NS })), subsets: subsetsOf(1, 1) } });
+
+    const statuses: unknown[] = [];
+    const queue = new WorkQueue({ workers: 1, qps: 100, burst: 10, backoff: { baseMs: 50, maxMs: 2000 }, onFailure: (_k, err) => statuses.push((err as { code?: unknown }).code) });
+    const write = async () => void (await writeEndpointsSubsets(core, NS, name, subsetsOf(2, 2), FieldManagers.AUTOSCALER, { fromCache: { object: cache.get(name, NS) } }));
+    await expect(queue.add(`endpoints/${NS}/${name}`, write)).rejects.toMatchObject({ code: 409 });
+    // The cache catches up (a new informer lists the current version); the queue's retry writes.
+    const fresh = informer();
+    cleanups.push(() => fresh.stop());
+    await fresh.start();
+    cache = fresh;
+    await queue.whenIdle();
+    expect(statuses.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(statuses)).toEqual(new Set([409]));
+    const written = await core.readNamespacedEndpoints({ name, namespace: NS });
+    expect(written.subsets?.[0]?.addresses?.map((a) => a.ip)).toEqual([subsetsOf(2, 2)[0].addresses![0].ip]);
+  });
 });
