@@ -83,3 +83,26 @@ cached_binary() {
   log "built $bin"
   echo "$bin"
 }
+
+# One Go program of this repository (a folder with its own go.mod and go.sum), built with modules
+# from the Go module proxy checked against that go.sum, and cached as CACHE/NAME-<hash>, where
+# <hash> covers its go.mod, go.sum and .go files: an edit rebuilds, a second run is a no-op, and
+# binaries of earlier sources are removed. One build at a time per cache (a second caller waits,
+# then finds the binary). Prints the binary's path as the last line.
+# Usage: cached_go_program NAME SRC CACHE DESCRIPTION
+cached_go_program() {
+  local name="$1" src="$2" cache="$3" description="$4" hash bin work
+  mkdir -p "$cache"
+  hash="$(cd "$src" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 \
+    | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  bin="$cache/$name-$hash"
+  work="$cache/.build-$name-$hash"
+  exec 9>"$cache/.$name.lock"
+  flock 9
+  # -mod=readonly: every module must match the committed go.sum (written by `go mod tidy`, which
+  # checked each against sum.golang.org); a mismatch fails the build, nothing is written back.
+  # nice keeps other engineers' builds responsive.
+  cached_binary "$bin" "$work" "$name" "$src" "$src -> $bin ($description)" \
+    env CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" nice -n 10 go build -v -trimpath -o "$work/$name" . || return 1
+  find "$cache" -maxdepth 1 -name "$name-*" ! -name "$name-$hash" -type f -delete
+}
