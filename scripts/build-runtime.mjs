@@ -74,14 +74,27 @@ function lazyBuiltins(role) {
 }
 
 async function bundleRole(role) {
+  return bundle(join(root, 'lib', 'runtime', 'main.ts'), role, [otherRolesLeftOut(role), lazyBuiltins(role)]);
+}
+
+/**
+ * `kservice krm` (lib/cli/krm/main.ts): the compiler with cdk8s and the constructs, in a file of
+ * its own so no role ever parses it; minified like the roles, names kept.
+ */
+async function bundleKrm() {
+  return bundle(join(root, 'lib', 'cli', 'krm', 'main.ts'), KRM, []);
+}
+
+/** One bundle: `name.js` from `entry`, in memory (written by the caller). */
+async function bundle(entry, name, plugins) {
   const result = await build({
-    entryPoints: [join(root, 'lib', 'runtime', 'main.ts')],
-    outfile: join(outdir, `${role}.js`),
+    entryPoints: [entry],
+    outfile: join(outdir, `${name}.js`),
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    plugins: [otherRolesLeftOut(role), lazyBuiltins(role)],
+    plugins,
     // Measured on the queue-proxy (docs/runtime-metrics.md): minified ~130 ms vs ~160 ms from
     // exec to listening — that start-up is part of every cold start. keepNames keeps function
     // and class names in stack traces readable.
@@ -96,31 +109,7 @@ async function bundleRole(role) {
     write: false,
   });
   const [output] = result.outputFiles;
-  return { file: `${role}.js`, contents: output.contents, inputs: Object.keys(result.metafile.inputs).length };
-}
-
-/**
- * `kservice krm` (lib/cli/krm/main.ts): the compiler with cdk8s and the constructs, in a file of
- * its own so no role ever parses it; minified like the roles, names kept.
- */
-async function bundleKrm() {
-  const result = await build({
-    entryPoints: [join(root, 'lib', 'cli', 'krm', 'main.ts')],
-    outfile: join(outdir, `${KRM}.js`),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify,
-    keepNames: minify,
-    sourcemap: false,
-    legalComments: 'none',
-    logLevel: 'warning',
-    metafile: true,
-    write: false,
-  });
-  const [output] = result.outputFiles;
-  return { file: `${KRM}.js`, contents: output.contents, inputs: Object.keys(result.metafile.inputs).length };
+  return { file: `${name}.js`, contents: output.contents, inputs: Object.keys(result.metafile.inputs).length };
 }
 
 /** The command the dispatcher sends to dist-runtime/krm.js instead of a role. */
