@@ -27,7 +27,10 @@ async function apiServer(onWatch: (res: http.ServerResponse, n: number) => void,
     const watch = url.searchParams.get('watch') === 'true';
     seen.push({ path: url.pathname, query: url.searchParams, watch });
     res.writeHead(200, { 'content-type': 'application/json' });
-    if (!watch) return res.end(JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: listVersion }, items: [] }));
+    if (!watch) {
+      res.end(JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: listVersion }, items: [] }));
+      return;
+    }
     res.flushHeaders();
     onWatch(res, seen.filter((s) => s.watch && s.path === url.pathname).length);
   });
