@@ -10,7 +10,8 @@
  *   PATCH (create or merge) of Endpoints; GET/POST/PUT of Leases;
  * - JSON patch of `deployments/{name}/scale`.
  *
- * Not a conformance fake: no bookmarks, no 410 Gone, no admission. Watches are not counted as API
+ * Not a conformance fake: no bookmarks, no 410 Gone, no admission. Writes may be held a fixed
+ * time (`writeLatencyMs`). Watches are not counted as API
  * requests (they are long-lived streams); every other request is, with the peak number in flight.
  */
 import * as http from 'node:http';
@@ -53,17 +54,27 @@ export class ApiCounters {
   readonly writesPerObject = new Map<string, number>();
   /** verb → count. */
   readonly byVerb = new Map<string, number>();
+  /** Writes answered 409 Conflict (a stale resourceVersion, or a create of an existing object). */
+  conflicts = 0;
 
   reset(): void {
     this.peakInFlight = this.inFlight;
     this.requestTimes.length = 0;
     this.writesPerObject.clear();
     this.byVerb.clear();
+    this.conflicts = 0;
   }
 }
 
 export class FakeApiServer {
   readonly counters = new ApiCounters();
+  /**
+   * @param writeLatencyMs how long each write (any request but a GET) is held before it is
+   * answered, as an API server's round trip to etcd: without it every request is answered before
+   * the next one starts, and a bound on requests in flight would never be reached.
+   */
+  constructor(private readonly writeLatencyMs = 0) {}
+
   private readonly store = new Map<string, KubeObject>();
   private readonly watchers = new Set<Watcher>();
   private resourceVersion = 1;
@@ -135,7 +146,8 @@ export class FakeApiServer {
     if (namespace === ALL_NAMESPACES && (name || req.method !== 'GET')) return void send(res, 404, status(404, `no route for ${req.method} ${url.pathname}`));
     if (req.method === 'GET' && !name && url.searchParams.get('watch') === 'true') return this.watch(resource, namespace, url, res);
     this.count(req, res, `${resource}${sub ? `/${sub}` : ''}`, namespace, name);
-    void readBody(req).then((body) => {
+    void readBody(req).then(async (body) => {
+      if (req.method !== 'GET' && this.writeLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.writeLatencyMs));
       try {
         this.route(req.method ?? 'GET', resource, namespace, name, sub, url, req.headers['content-type'] ?? '', body, res);
       } catch (err) {
@@ -156,6 +168,9 @@ export class FakeApiServer {
       c.writesPerObject.set(k, (c.writesPerObject.get(k) ?? 0) + 1);
     }
     res.once('close', () => c.inFlight--);
+    res.once('finish', () => {
+      if (res.statusCode === 409) c.conflicts++;
+    });
   }
 
   private route(method: string, resource: Resource, namespace: string, name: string | undefined, sub: string | undefined, url: URL, contentType: string, body: string, res: http.ServerResponse): void {

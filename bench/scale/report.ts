@@ -46,8 +46,13 @@ function scrapeRunGoals(s: ScaleResult, goals: string[]): GoalResult[] {
   }
   const scraping = run.perReplica.filter((r) => r.podScrapesPerSecond > 0).length;
   const cpuMax = Math.max(...run.perReplica.map((r) => r.cpuCores));
+  const made = run.perReplica.reduce((total, r) => total + r.podScrapesPerSecond, 0);
   return [
-    { goal: goals[0], verdict: judge(run.podScrapeRate.max <= 1 + edge(run)), measured: `max ${f(run.podScrapeRate.max)} scrapes/s per pod, mean ${f(run.podScrapeRate.mean, 3)} (${scraping} of ${run.replicas} replicas scrape)` },
+    {
+      goal: goals[0],
+      verdict: judge(run.podScrapeRate.max <= 1 + edge(run)),
+      measured: `max ${f(run.podScrapeRate.max)} scrapes/s per pod, mean ${f(run.podScrapeRate.mean, 3)} (${scraping} of ${run.replicas} replicas scrape${made < run.scrapesNeededPerReplica ? `; they made ${int(made)} of the ${int(run.scrapesNeededPerReplica)} scrapes/s a sample of every revision each second needs, so this says little on its own` : ''})`,
+    },
     { goal: goals[1], verdict: judge(run.revisionSampleRate.min >= 1 - edge(run)), measured: `min ${f(run.revisionSampleRate.min, 3)} samples/s per revision, mean ${f(run.revisionSampleRate.mean, 3)} (a sample is ${int(run.scrapesNeededPerReplica / run.revisions)} pod scrapes; ${int(run.scrapesNeededPerReplica)} scrapes/s needed, best replica made ${int(Math.max(...run.perReplica.map((r) => r.podScrapesPerSecond)))})` },
     { goal: goals[2], verdict: judge(cpuMax <= 1), measured: `max ${f(cpuMax, 2)} cores (${run.perReplica.map((r) => f(r.cpuCores, 2)).join(' / ')}); ${run.replicas} replicas share this machine's cores, so this bound alone says little: read it with the samples per second above` },
   ];
@@ -64,9 +69,9 @@ function replacementRunGoals(s: ScaleResult, goals: string[]): GoalResult[] {
   }
   const label = (r: ReplacementRun) => (r.scraping ? 'while scraping' : 'scrapes off');
   const other = (text: (r: ReplacementRun) => string) => (loaded && alone ? `; ${label(alone)}: ${text(alone)}` : '');
-  const inFlight = (r: ReplacementRun) => `peak ${r.peakConcurrentRequests} in flight, ${r.workers} workers`;
+  const inFlight = (r: ReplacementRun) => `peak ${r.peakConcurrentRequests} in flight, ${r.workers} workers${r.writeLatencyMs ? ` (each write held ${r.writeLatencyMs} ms)` : ' (the fake API server answered at once, so the bound was never tested)'}`;
   const rate = (r: ReplacementRun) => `peak ${int(r.peakRequestsPerSecond)} requests in one second, mean ${f(r.meanRequestsPerSecond, 1)}/s; QPS ${r.qps} + burst ${r.burst}`;
-  const writes = (r: ReplacementRun) => `${int(r.writes)} Endpoints writes for ${int(r.changedObjects)} changed objects, at most ${r.maxWritesPerObject} per object`;
+  const writes = (r: ReplacementRun) => `${int(r.writes)} Endpoints writes for ${int(r.changedObjects)} changed objects, at most ${r.maxWritesPerObject} per object${r.conflicts !== undefined ? ` (${int(r.conflicts)} answered 409)` : ''}`;
   const converged = (r: ReplacementRun) => (r.convergedSeconds === undefined ? `not converged within ${r.timeoutSeconds} s` : `${f(r.convergedSeconds, 1)} s`) + ` (bound ${f(r.boundSeconds, 0)} s)`;
   return [
     { goal: goals[0], verdict: judge(main.peakConcurrentRequests <= main.workers), measured: `${label(main)}: ${inFlight(main)}${other(inFlight)}` },
@@ -121,7 +126,7 @@ function replacementsTable(s: ScaleResult): string {
   if (s.replacements.length === 0) return '_No activator replacement measured._';
   const rows = s.replacements.map(
     (r) =>
-      `| ${int(r.revisions)} | ${r.scraping ? 'scraping' : 'scrapes off'} | ${int(r.changedObjects)} | ${int(r.writes)} | ${r.maxWritesPerObject} | ${r.peakConcurrentRequests} (${r.workers}) | ${int(r.peakRequestsPerSecond)} (${r.qps + r.burst}) | ${f(r.meanRequestsPerSecond, 1)} | ${r.convergedSeconds === undefined ? `not within ${r.timeoutSeconds}` : f(r.convergedSeconds, 1)} | ${f(r.boundSeconds, 0)} |`,
+      `| ${int(r.revisions)} | ${r.scraping ? 'scraping' : 'scrapes off'} | ${int(r.changedObjects)} | ${int(r.writes)}${r.conflicts ? ` (${int(r.conflicts)} × 409)` : ''} | ${r.maxWritesPerObject} | ${r.peakConcurrentRequests} (${r.workers}) | ${int(r.peakRequestsPerSecond)} (${r.qps + r.burst}) | ${f(r.meanRequestsPerSecond, 1)} | ${r.convergedSeconds === undefined ? `not within ${r.timeoutSeconds}` : f(r.convergedSeconds, 1)} | ${f(r.boundSeconds, 0)} |`,
   );
   return [
     '| revisions | replica | changed objects | Endpoints writes | max writes per object | peak in flight (workers) | peak requests in a second (QPS + burst) | mean requests/s | converged s | bound s |',

@@ -75,8 +75,12 @@ export interface ReplacementRun {
   readonly workers: number;
   readonly qps: number;
   readonly burst: number;
+  /** Write requests to public Endpoints, including those answered 409. */
   readonly writes: number;
   readonly maxWritesPerObject: number;
+  /** Writes answered 409 Conflict (written from a cache that had not seen the previous write yet). */
+  readonly conflicts?: number;
+  readonly writeLatencyMs?: number;
   readonly peakConcurrentRequests: number;
   readonly peakRequestsPerSecond: number;
   readonly meanRequestsPerSecond: number;
@@ -115,6 +119,8 @@ const ACTIVATORS = [0, 1].map(activatorIp);
 /** The second activator replaced by a third. */
 const REPLACED = [0, 2].map(activatorIp);
 const SYNC_TIMEOUT_MS = 180_000;
+/** Each write held this long at the fake API server (a write's round trip through kube-apiserver and etcd is milliseconds to tens of them). */
+export const API_WRITE_LATENCY_MS = 20;
 /** AUTOSCALER_SCRAPE_MS for the write-path-alone replacement: one round an hour. */
 const SCRAPES_OFF_MS = 3_600_000;
 
@@ -160,7 +166,7 @@ export async function runScale(options: BenchOptions, workDir: string): Promise<
 
 /** One N: fake cluster and pods up, each replica count in turn, then the replacement with one replica. */
 async function measureN(bundle: Bundle, n: number, scale: ScaleOptions, workDir: string, runs: ScaleRun[], replacements: ReplacementRun[]): Promise<void> {
-  const api = new FakeApiServer();
+  const api = new FakeApiServer(API_WRITE_LATENCY_MS);
   populate(api, n, ACTIVATORS);
   const server = await api.start();
   const kubeconfig = writeKubeconfig(workDir, server);
@@ -305,6 +311,8 @@ async function measureReplacement(api: FakeApiServer, set: ReplicaSet, n: number
     burst: REPLACEMENT_BURST,
     writes: sum(writes.map(([, v]) => v)),
     maxWritesPerObject: Math.max(0, ...writes.map(([, v]) => v)),
+    conflicts: c.conflicts,
+    writeLatencyMs: API_WRITE_LATENCY_MS,
     peakConcurrentRequests: c.peakInFlight,
     peakRequestsPerSecond: Math.max(0, ...perSecond.values()),
     meanRequestsPerSecond: round(c.requestTimes.length / Math.max(elapsed, 1), 1),

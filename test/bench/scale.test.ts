@@ -44,6 +44,19 @@ describe('the fake API server the scale bench runs the autoscaler against', () =
     expect((await put(stored.metadata.resourceVersion!)).status).toBe(409);
     expect(api.counters.writesPerObject.get('endpoints ns/a')).toBe(2);
     expect(api.counters.byVerb.get('put')).toBe(2);
+    expect(api.counters.conflicts).toBe(1);
+  });
+
+  it('holds each write for its latency, so concurrent writes are in flight together', async () => {
+    const slow = new FakeApiServer(100);
+    const url = await slow.start();
+    try {
+      const lease = (name: string) => fetch(`${url}/apis/coordination.k8s.io/v1/namespaces/ns/leases`, { method: 'POST', body: JSON.stringify({ metadata: { name } }) });
+      await Promise.all([lease('a'), lease('b')]);
+      expect(slow.counters.peakInFlight).toBe(2);
+    } finally {
+      await slow.stop();
+    }
   });
 
   it('creates a Lease once (409 after) and patches a Deployment\'s replicas through its scale subresource', async () => {
