@@ -16,9 +16,9 @@
 // the code before issue 18 it fell to 0 and the revision went to 1 pod.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type V1Deployment, type V1Endpoints, type V1Pod } from '@kubernetes/client-node';
+import { CoordinationV1Api, type V1Deployment, type V1Endpoints, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Labels, Ports, SYSTEM_NAMESPACE } from '../../../lib/contract/constants';
+import { AUTOSCALER_LEASE, Labels, Ports, SYSTEM_NAMESPACE } from '../../../lib/contract/constants';
 import { KService } from '../../../lib/constructs/kservice';
 import { waitFor } from '../harness';
 import { metricValue, netnsOf, scrape, silencePort } from './support/faults';
@@ -72,7 +72,7 @@ async function readyRevisionPods(c: ServingCluster): Promise<number> {
   return (await listPods(c.core, NS, `${Labels.REVISION}=${REV}`)).filter(isReady).length;
 }
 
-/** A decision gauge of the revision on one autoscaler replica (both decide; the leader writes). */
+/** A decision gauge of the revision on one autoscaler replica (the one holding its bucket: only it scrapes and decides). */
 function deciderGauge(autoscaler: V1Pod, name: string): Promise<number | undefined> {
   return metricValue(podIP(autoscaler), name, { namespace: NS, revision: REV });
 }
@@ -92,7 +92,12 @@ describe('the activators\' stats endpoint stops answering for 10 s', () => {
     const c = cluster();
     const activators = await activatorPods(c);
     const activatorIPs = activators.map(podIP);
-    const autoscalers = (await listPods(c.core, SYSTEM_NAMESPACE, 'app=autoscaler')).filter(isReady);
+    // Only the replica holding the revision's bucket (one bucket by default: the Lease
+    // kservice-autoscaler) scrapes and decides for it; the other stands by without scraping.
+    const leases = c.controlPlane.kubeConfig.makeApiClient(CoordinationV1Api);
+    const holder = await waitFor('the autoscaler Lease held', async () => (await leases.readNamespacedLease({ name: AUTOSCALER_LEASE, namespace: SYSTEM_NAMESPACE })).spec?.holderIdentity);
+    const autoscalers = (await listPods(c.core, SYSTEM_NAMESPACE, 'app=autoscaler')).filter((p) => isReady(p) && podName(p) === holder);
+    expect(autoscalers).toHaveLength(1);
     await waitFor('public Endpoints on the activators (Proxy mode)', () => {
       const ips = router.addresses(REV);
       return ips.length > 0 && ips.every((ip) => activatorIPs.includes(ip));
@@ -151,7 +156,7 @@ describe('the activators\' stats endpoint stops answering for 10 s', () => {
     expect(since.every((v) => v === MAX_SCALE), timelines()).toBe(true);
     expect(replicas.current, timelines()).toBe(MAX_SCALE);
     expect(report.byStatus, describeLoad(report)).toEqual({ 200: report.total });
-    // Both autoscaler replicas did see the activators fail...
+    // The replica measuring the revision did see the activators fail...
     const logged = scrapeFailuresLogged(c, autoscalers, faultAt);
     expect(logged.length, 'autoscaler log lines "activator scrape failed" since the fault').toBeGreaterThanOrEqual(autoscalers.length);
     // ...and the load they believed never fell: no zeros counted for the missing pages.
