@@ -52,14 +52,24 @@ export interface RevisionStaggerProps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** Offsets remembered at most (a revision's is hashed once, not every round); a churning set starts over. */
+const OFFSET_CACHE_SIZE = 65_536;
+
 export class RevisionStagger {
   private readonly running = new Set<string>();
+  private readonly offsets = new Map<string, number>();
 
   constructor(private readonly props: RevisionStaggerProps) {}
 
   /** Where in each period the revision `key` is scraped: the same every round, on every replica. */
   offsetMs(key: string): number {
-    return Number(fnv1a64(key) % BigInt(Math.max(1, Math.floor(this.props.periodMs))));
+    let offset = this.offsets.get(key);
+    if (offset === undefined) {
+      if (this.offsets.size >= OFFSET_CACHE_SIZE) this.offsets.clear();
+      offset = Number(fnv1a64(key) % BigInt(Math.max(1, Math.floor(this.props.periodMs))));
+      this.offsets.set(key, offset);
+    }
+    return offset;
   }
 
   /** Whether the revision's scrape of an earlier round is still under way. */
