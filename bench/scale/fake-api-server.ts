@@ -48,6 +48,9 @@ interface Watcher {
 export class ApiCounters {
   inFlight = 0;
   peakInFlight = 0;
+  /** The same, without Lease requests (leader election runs beside the write queue, not through it). */
+  inFlightWithoutLeases = 0;
+  peakInFlightWithoutLeases = 0;
   /** Request start times, ms since the epoch (watches excluded). */
   readonly requestTimes: number[] = [];
   /** `verb resource ns/name` → count, for the writes (PUT, PATCH, POST). */
@@ -59,6 +62,7 @@ export class ApiCounters {
 
   reset(): void {
     this.peakInFlight = this.inFlight;
+    this.peakInFlightWithoutLeases = this.inFlightWithoutLeases;
     this.requestTimes.length = 0;
     this.writesPerObject.clear();
     this.byVerb.clear();
@@ -168,6 +172,11 @@ export class FakeApiServer {
       c.writesPerObject.set(k, (c.writesPerObject.get(k) ?? 0) + 1);
     }
     res.once('close', () => c.inFlight--);
+    if (!what.startsWith('leases')) {
+      c.inFlightWithoutLeases++;
+      c.peakInFlightWithoutLeases = Math.max(c.peakInFlightWithoutLeases, c.inFlightWithoutLeases);
+      res.once('close', () => c.inFlightWithoutLeases--);
+    }
     res.once('finish', () => {
       if (res.statusCode === 409) c.conflicts++;
     });

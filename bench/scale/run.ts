@@ -81,7 +81,10 @@ export interface ReplacementRun {
   /** Writes answered 409 Conflict (written from a cache that had not seen the previous write yet). */
   readonly conflicts?: number;
   readonly writeLatencyMs?: number;
+  /** Every API request but the watches. */
   readonly peakConcurrentRequests: number;
+  /** Without the Lease requests of leader election, which do not go through the write queue. */
+  readonly peakConcurrentRequestsWithoutLeases?: number;
   readonly peakRequestsPerSecond: number;
   readonly meanRequestsPerSecond: number;
   /** Activator Endpoints changed → last stale public Endpoints written; undefined: not within the timeout. */
@@ -314,6 +317,7 @@ async function measureReplacement(api: FakeApiServer, set: ReplicaSet, n: number
     conflicts: c.conflicts,
     writeLatencyMs: API_WRITE_LATENCY_MS,
     peakConcurrentRequests: c.peakInFlight,
+    peakConcurrentRequestsWithoutLeases: c.peakInFlightWithoutLeases,
     peakRequestsPerSecond: Math.max(0, ...perSecond.values()),
     meanRequestsPerSecond: round(c.requestTimes.length / Math.max(elapsed, 1), 1),
     convergedSeconds: convergedAt === undefined ? undefined : round(elapsed, 1),

@@ -54,6 +54,7 @@ describe('the fake API server the scale bench runs the autoscaler against', () =
       const lease = (name: string) => fetch(`${url}/apis/coordination.k8s.io/v1/namespaces/ns/leases`, { method: 'POST', body: JSON.stringify({ metadata: { name } }) });
       await Promise.all([lease('a'), lease('b')]);
       expect(slow.counters.peakInFlight).toBe(2);
+      expect(slow.counters.peakInFlightWithoutLeases).toBe(0); // Lease requests are counted apart
     } finally {
       await slow.stop();
     }
