@@ -3,11 +3,13 @@
 // decider's stable value) only by the replica holding its bucket. One replica frozen and then
 // killed under load: the other takes its buckets over and measures their revisions, and no request
 // fails. The revisions keep the activator in the path (target-burst-capacity -1), so the owner's
-// public Endpoints writes carry every request.
+// public Endpoints writes carry every request. A revision at zero in each bucket: a request to it
+// is answered, scaled from zero by the replica holding its bucket (the activator pokes both).
+import { readFileSync } from 'node:fs';
 import { CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Labels, SYSTEM_NAMESPACE } from '../../../lib/contract/constants';
-import { autoscalerBucketLeases } from '../../../lib/contract/naming';
+import { autoscalerBucketLeases, Names } from '../../../lib/contract/naming';
 import { KService } from '../../../lib/constructs/kservice';
 import { BucketSet, revisionKey } from '../../../lib/runtime/autoscaler/buckets';
 import { waitFor } from '../harness';
@@ -25,6 +27,11 @@ const SERVICES = LEASES.map((lease) => {
   for (let i = 0; ; i++) if (BUCKETS.owner(revisionKey(NS, `svc-${i}-00001`)) === lease) return `svc-${i}`;
 });
 const REVISIONS = SERVICES.map((s) => `${s}-00001`);
+/** One service at zero per bucket, for the pokes. */
+const COLD = LEASES.map((lease) => {
+  for (let i = 0; ; i++) if (BUCKETS.owner(revisionKey(NS, `cold-${i}-00001`)) === lease) return `cold-${i}`;
+});
+const COLD_REVISIONS = COLD.map((s) => `${s}-00001`);
 
 const cluster = useServingCluster({
   system: { autoscalerReplicas: 2, autoscalerBuckets: BUCKET_COUNT },
@@ -37,6 +44,9 @@ const cluster = useServingCluster({
         containerConcurrency: 2,
         autoscaling: { minScale: 1, maxScale: 2, targetBurstCapacity: -1 },
       });
+    }
+    for (const name of COLD) {
+      new KService(chart, name, { namespace: NS, config, containers: [{ image: TEST_IMAGE }], autoscaling: { initialScale: 0, maxScale: 1 } });
     }
   },
 });
@@ -119,6 +129,28 @@ describe('2 autoscaler replicas, 4 buckets', () => {
     });
     expect(await holders()).toEqual(held);
     expect(report.byStatus, describeLoad(report)).toEqual({ 200: report.total });
+  });
+
+  it("a request to a revision at zero is answered: the activator pokes both replicas and the one holding the revision's bucket scales it", async () => {
+    const c = cluster();
+    const autoscalers = await waitForReadyPods(c.core, SYSTEM_NAMESPACE, 'app=autoscaler', 2);
+    const held = await holders();
+    const scaledBy = (rev: string): string[] =>
+      autoscalers
+        .filter((p) =>
+          readFileSync(c.agent.worker(SYSTEM_NAMESPACE, podName(p))!.logFiles().autoscaler, 'utf8')
+            .split('\n')
+            .some((line) => line.includes('"msg":"scaled"') && line.includes(`"revision":"${rev}"`) && line.includes('"to":1')),
+        )
+        .map(podName);
+    for (const [i, rev] of COLD_REVISIONS.entries()) {
+      const deployment = Names.deployment(rev);
+      await waitFor(`${rev} at zero`, async () => (await c.apps.readNamespacedDeployment({ name: deployment, namespace: NS })).spec?.replicas === 0, { timeoutMs: 60_000 });
+      await waitFor(`${rev}'s public Endpoints on the activators`, () => router.addresses(rev).length > 0, { timeoutMs: 60_000 });
+      const res = await router.request(rev, '/', { timeoutMs: 60_000 });
+      expect(res.status, `${rev}: ${res.body}`).toBe(200);
+      expect(scaledBy(rev), `${rev} (bucket ${LEASES[i]} held by ${held.get(LEASES[i])})`).toEqual([held.get(LEASES[i])]);
+    }
   });
 
   it('a replica frozen, then killed, under load: the other takes its buckets over and measures their revisions, nothing fails', async () => {
