@@ -204,6 +204,7 @@ export class AutoscalerController {
   }
 
   private async reconcile(s: RevisionState, nowMs: number, decide: boolean, cause?: 'poke'): Promise<void> {
+    if (!this.owns(s)) return this.standBy(s);
     const { namespace, revision } = s.deployment;
     const ready = this.deps.view.readyPodIps(namespace, revision).length;
     this.observeColdStart(s, ready, nowMs);
@@ -229,7 +230,6 @@ export class AutoscalerController {
       replicas = out.applyReplicas;
       this.recordGauges(s, out.want, ready);
     }
-    if (!this.owns(s)) return;
     // From zero the scale write goes first: the new pod's start is the long pole of a cold start,
     // and an Endpoints write (rare at zero: they are already on the activators) need not delay it.
     // Towards zero the order matters the other way (applyReplicas needs Proxy acknowledged).
@@ -291,6 +291,18 @@ export class AutoscalerController {
 
   private owns(s: RevisionState): boolean {
     return this.deps.isLeader(s.deployment.namespace, s.deployment.revision);
+  }
+
+  /**
+   * The revision's bucket is not ours (any more): nothing is decided here, since nothing is
+   * scraped here, and the last decision is dropped, so that a later takeover does not apply a
+   * decision made long before (until fresh samples decide, the scale is held). The gauges go
+   * with it: the holder reports them.
+   */
+  private standBy(s: RevisionState): void {
+    if (s.lastDecision === undefined) return;
+    s.lastDecision = undefined;
+    this.deps.metrics.forget({ namespace: s.deployment.namespace, revision: s.deployment.revision });
   }
 
   /** The Endpoints are (acknowledged) as wanted since `atMs`. */

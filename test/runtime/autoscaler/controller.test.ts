@@ -182,7 +182,7 @@ describe('AutoscalerController', () => {
     expect(cluster.publics.get('ns/hello-00001')?.[0].addresses).toHaveLength(2);
   });
 
-  it('a follower computes but writes nothing; the leader writes after takeover', async () => {
+  it('a replica not holding the revision\'s bucket decides and writes nothing; it writes after takeover', async () => {
     const { cluster, controller, setLeader } = setup({ leader: false });
     controller.upsertRevision(revision({ replicas: 0 }), 0);
     await controller.poke('ns', 'hello-00001', 0);

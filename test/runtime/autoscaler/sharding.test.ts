@@ -143,6 +143,39 @@ describe('controllers of two replicas splitting the buckets', () => {
   });
 });
 
+describe('a bucket lost and taken back later', () => {
+  it('applies no decision made before it was lost: the scale is held until fresh samples decide', async () => {
+    const cluster = new SharedCluster();
+    const held = new Set(BUCKETS.names);
+    const a = replica('a', cluster, held);
+    const rev = REVISIONS[0];
+    const pods = (n: number) => Array.from({ length: n }, (_, i) => `10.2.0.${i + 1}`);
+    cluster.ready.set(`ns/${rev}`, pods(3));
+    a.upsertRevision({ ...revision(rev), replicas: 3 }, 0);
+    // Heavy load for 10 s: the decision is to scale up.
+    for (let t = 0; t <= 10; t++) {
+      a.record('ns', rev, { concurrency: 350, rps: 350 }, t * 1000);
+      if (t % 2 === 0) await a.tick(t * 1000);
+    }
+    const scaledUp = cluster.log.filter((l) => l.startsWith(`a scale ns/${rev}-deployment`));
+    expect(scaledUp.length).toBeGreaterThan(0);
+    const upTo = scaledUp.at(-1)!.split(' ').at(-1);
+    expect(Number(upTo)).toBeGreaterThan(3);
+
+    // The bucket moves to another replica, which scales the revision down to 2 meanwhile.
+    held.clear();
+    for (let t = 12; t <= 120; t += 2) await a.tick(t * 1000);
+    cluster.ready.set(`ns/${rev}`, pods(2));
+    a.upsertRevision({ ...revision(rev), replicas: 2 }, 120_000);
+    const before = cluster.log.length;
+
+    // Taken back, with no sample since: the old scale-up is not applied.
+    for (const b of BUCKETS.names) held.add(b);
+    for (let t = 122; t <= 130; t += 2) await a.tick(t * 1000);
+    expect(cluster.log.slice(before).filter((l) => l.includes(' scale '))).toEqual([]);
+  });
+});
+
 const servers: http.Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r)))));
