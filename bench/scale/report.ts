@@ -167,13 +167,13 @@ export function scaleGrowth(s: ScaleResult): string[] {
     const reps = s.replacements.filter((r) => r.scraping === scraping && r.convergedSeconds !== undefined).sort((x, y) => x.revisions - y.revisions);
     if (reps.length >= 2) {
       const [x, y] = [reps[0], reps[reps.length - 1]];
-      out.push(`replacement (${scraping ? 'scraping' : 'scrapes off'}) converged ${f(x.convergedSeconds, 1)} → ${f(y.convergedSeconds, 1)} s (×${f(y.convergedSeconds! / x.convergedSeconds!)} for ×${f(y.changedObjects / x.changedObjects, 0)} objects: linear in the changed objects at the QPS)`);
+      out.push(`replacement (${scraping ? 'scraping' : 'scrapes off'}) converged ${f(x.convergedSeconds, 1)} → ${f(y.convergedSeconds, 1)} s (×${f(y.convergedSeconds! / x.convergedSeconds!)} for ×${f(y.changedObjects / x.changedObjects, 0)} changed objects; the QPS alone would give ${f(x.changedObjects / x.qps, 0)} → ${f(y.changedObjects / y.qps, 0)} s)`);
     }
   }
   const pages = [...s.activatorPages].sort((x, y) => x.registeredRevisions - y.registeredRevisions);
   if (pages.length >= 2) {
     const [x, y] = [pages[0], pages[pages.length - 1]];
-    out.push(`activator page ${int(x.pageBytes)} → ${int(y.pageBytes)} bytes for ${int(x.registeredRevisions)} → ${int(y.registeredRevisions)} registered (${x.activeRevisions} active): grows with the active revisions, not the registered`);
+    out.push(`activator page ${int(x.pageBytes)} → ${int(y.pageBytes)} bytes (×${f(y.pageBytes / x.pageBytes, 3)}) for ${int(x.registeredRevisions)} → ${int(y.registeredRevisions)} registered revisions, ${x.activeRevisions} active in both: the page follows the active revisions`);
   }
   return out;
 }
