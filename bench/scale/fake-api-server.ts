@@ -10,7 +10,12 @@
  *   PATCH (create or merge) of Endpoints; GET/POST/PUT of Leases;
  * - JSON patch of `deployments/{name}/scale`.
  *
- * Not a conformance fake: no bookmarks, no 410 Gone, no admission. Writes may be held a fixed
+ * Cluster-wide list and watch (`/apis/apps/v1/deployments?labelSelector=…`,
+ * `/api/v1/endpoints?labelSelector=…`) are what the runtime asks for when KSERVICE_NAMESPACES is
+ * unset (lib/runtime/kube/informer.ts SelectedInformer). Writes are also counted per client, by
+ * the bearer token of the kubeconfig (the bench gives each autoscaler replica its own).
+ *
+ * Not a conformance fake: no bookmarks (`allowWatchBookmarks` is accepted and ignored), no 410 Gone, no admission. Writes may be held a fixed
  * time (`writeLatencyMs`). Watches are not counted as API
  * requests (they are long-lived streams); every other request is, with the peak number in flight.
  */
@@ -59,6 +64,8 @@ export class ApiCounters {
   readonly byVerb = new Map<string, number>();
   /** Writes answered 409 Conflict (a stale resourceVersion, or a create of an existing object). */
   conflicts = 0;
+  /** Bearer token → writes (PUT, PATCH, POST) other than Lease requests. */
+  readonly writesByClient = new Map<string, number>();
 
   reset(): void {
     this.peakInFlight = this.inFlight;
@@ -66,6 +73,7 @@ export class ApiCounters {
     this.requestTimes.length = 0;
     this.writesPerObject.clear();
     this.byVerb.clear();
+    this.writesByClient.clear();
     this.conflicts = 0;
   }
 }
@@ -170,6 +178,10 @@ export class FakeApiServer {
     if (verb !== 'get' && verb !== 'list') {
       const k = `${what} ${namespace}/${name ?? ''}`;
       c.writesPerObject.set(k, (c.writesPerObject.get(k) ?? 0) + 1);
+      if (!what.startsWith('leases')) {
+        const client = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+        c.writesByClient.set(client, (c.writesByClient.get(client) ?? 0) + 1);
+      }
     }
     res.once('close', () => c.inFlight--);
     if (!what.startsWith('leases')) {

@@ -58,10 +58,15 @@ function scrapeRunGoals(s: ScaleResult, goals: string[]): GoalResult[] {
   ];
 }
 
-/** Judged on the run where the replica also scrapes (as in a cluster); the write-path-alone figures are quoted beside. */
+/**
+ * Judged on the one-replica run where the replica also scrapes (as in a cluster); the one-replica
+ * write-path-alone figures are quoted beside. The runs with several replicas (each writing its
+ * buckets' revisions) are in the table.
+ */
 function replacementRunGoals(s: ScaleResult, goals: string[]): GoalResult[] {
-  const loaded = s.replacements.find((r) => r.revisions === GOAL_REVISIONS && r.scraping);
-  const alone = s.replacements.find((r) => r.revisions === GOAL_REVISIONS && !r.scraping);
+  const single = s.replacements.filter((r) => replicasOf(r) === 1);
+  const loaded = single.find((r) => r.revisions === GOAL_REVISIONS && r.scraping);
+  const alone = single.find((r) => r.revisions === GOAL_REVISIONS && !r.scraping);
   const main = loaded ?? alone;
   if (!main) {
     const at = s.replacements.map((r) => `at N = ${int(r.revisions)}${r.scraping ? '' : ' (scrapes off)'}: converged ${r.convergedSeconds ?? 'no'} s of ${r.boundSeconds} s`).join('; ');
@@ -82,6 +87,8 @@ function replacementRunGoals(s: ScaleResult, goals: string[]): GoalResult[] {
 }
 
 /** Requests in flight the write queue answers for: all but the Lease ones (older results: all). */
+/** Results from before buckets have no replica count: they ran one replica. */
+const replicasOf = (r: ReplacementRun) => r.replicas ?? 1;
 const inFlightJudged = (r: ReplacementRun) => r.peakConcurrentRequestsWithoutLeases ?? r.peakConcurrentRequests;
 
 function activatorPageGoal(s: ScaleResult, goal: string): GoalResult {
@@ -115,7 +122,7 @@ function runsTable(s: ScaleResult): string {
   const rows = s.runs.flatMap((run) =>
     run.perReplica.map(
       (r, i) =>
-        `| ${int(run.revisions)} | ${run.replicas} | ${r.identity}${r.leader ? ' (leader)' : ''} | ${int(r.podScrapesPerSecond)} of ${int(run.scrapesNeededPerReplica)} | ${f(r.cpuCores)} | ${f(r.rssMiB, 0)} | ${f(r.syncSeconds, 1)} | ${r.unsampledWarnings} | ${i === 0 ? `${f(run.podScrapeRate.max)} / ${f(run.podScrapeRate.mean, 3)}` : ''} | ${i === 0 ? `${f(run.revisionSampleRate.min, 3)} / ${f(run.revisionSampleRate.mean, 3)}` : ''} | ${i === 0 ? `${f(run.apiRequestsPerSecond, 1)} (${run.apiWritesInWindow} writes)` : ''} | ${i === 0 ? f(run.fakePodsCpuCores) : ''} |`,
+        `| ${int(run.revisions)} | ${run.replicas} | ${r.identity}${r.buckets !== undefined ? ` (${r.buckets} buckets)` : r.leader ? ' (leader)' : ''} | ${int(r.podScrapesPerSecond)} of ${int(run.scrapesNeededPerReplica)} | ${f(r.cpuCores)} | ${f(r.rssMiB, 0)} | ${f(r.syncSeconds, 1)} | ${r.unsampledWarnings} | ${i === 0 ? `${f(run.podScrapeRate.max)} / ${f(run.podScrapeRate.mean, 3)}` : ''} | ${i === 0 ? `${f(run.revisionSampleRate.min, 3)} / ${f(run.revisionSampleRate.mean, 3)}` : ''} | ${i === 0 ? `${f(run.apiRequestsPerSecond, 1)} (${run.apiWritesInWindow} writes)` : ''} | ${i === 0 ? f(run.fakePodsCpuCores) : ''} |`,
     ),
   );
   return [
@@ -129,11 +136,11 @@ function replacementsTable(s: ScaleResult): string {
   if (s.replacements.length === 0) return '_No activator replacement measured._';
   const rows = s.replacements.map(
     (r) =>
-      `| ${int(r.revisions)} | ${r.scraping ? 'scraping' : 'scrapes off'} | ${int(r.changedObjects)} | ${int(r.writes)}${r.conflicts ? ` (${int(r.conflicts)} × 409)` : ''} | ${r.maxWritesPerObject} | ${inFlightJudged(r)} / ${r.peakConcurrentRequests} (${r.workers}) | ${int(r.peakRequestsPerSecond)} (${r.qps + r.burst}) | ${f(r.meanRequestsPerSecond, 1)} | ${r.convergedSeconds === undefined ? `not within ${r.timeoutSeconds}` : f(r.convergedSeconds, 1)} | ${f(r.boundSeconds, 0)} |`,
+      `| ${int(r.revisions)} | ${replicasOf(r)} | ${r.scraping ? 'scraping' : 'scrapes off'} | ${int(r.changedObjects)} | ${int(r.writes)}${r.conflicts ? ` (${int(r.conflicts)} × 409)` : ''} | ${r.perReplica ? r.perReplica.map((p) => `${p.identity}: ${p.buckets} buckets, ${int(p.writes)} writes`).join('; ') : ''} | ${r.maxWritesPerObject} | ${inFlightJudged(r)} / ${r.peakConcurrentRequests} (${r.workers}) | ${int(r.peakRequestsPerSecond)} (${r.qps + r.burst}) | ${f(r.meanRequestsPerSecond, 1)} | ${r.convergedSeconds === undefined ? `not within ${r.timeoutSeconds}` : f(r.convergedSeconds, 1)} | ${f(r.boundSeconds, 0)} |`,
   );
   return [
-    '| revisions | replica | changed objects | Endpoints writes | max writes per object | peak in flight without / with Lease requests (workers) | peak requests in a second (QPS + burst) | mean requests/s | converged s | bound s |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| revisions | replicas | replica | changed objects | Endpoints writes | writes per replica (its buckets) | max writes per object | peak in flight without / with Lease requests (workers) | peak requests in a second (QPS + burst) | mean requests/s | converged s | bound s |',
+    '|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }
@@ -164,7 +171,7 @@ export function scaleGrowth(s: ScaleResult): string[] {
     out.push(`one size only (N = ${int(one[0].revisions)}): RSS ${f((r.rssMiB * 1024) / one[0].revisions, 1)} KiB per revision including the process's base`);
   }
   for (const scraping of [true, false]) {
-    const reps = s.replacements.filter((r) => r.scraping === scraping && r.convergedSeconds !== undefined).sort((x, y) => x.revisions - y.revisions);
+    const reps = s.replacements.filter((r) => replicasOf(r) === 1 && r.scraping === scraping && r.convergedSeconds !== undefined).sort((x, y) => x.revisions - y.revisions);
     if (reps.length >= 2) {
       const [x, y] = [reps[0], reps[reps.length - 1]];
       out.push(`replacement (${scraping ? 'scraping' : 'scrapes off'}) converged ${f(x.convergedSeconds, 1)} → ${f(y.convergedSeconds, 1)} s (×${f(y.convergedSeconds! / x.convergedSeconds!)} for ×${f(y.changedObjects / x.changedObjects, 0)} changed objects; the QPS alone would give ${f(x.changedObjects / x.qps, 0)} → ${f(y.changedObjects / y.qps, 0)} s)`);

@@ -4,15 +4,17 @@
  * child process), all on loopback, no cluster. For each N revisions of 10 pods and each replica
  * count it measures from outside: scrapes per replica (each replica scrapes its own port),
  * CPU and RSS per replica from /proc, each pod's scrape rate, every revision's sample rate, API
- * requests. Then, with one replica, one activator is replaced and the rewrite of every public
- * Endpoints object is timed and counted at the API server. Last, a real activator with many
+ * requests. The replicas run as deployed by default: revisions hashed into SCALE_BUCKETS buckets,
+ * one Lease each, and cluster-wide label-selected watches. Then one activator is replaced and the
+ * rewrite of every public Endpoints object is timed and counted at the API server, with one
+ * replica and with the most (each writing the revisions of its buckets). Last, a real activator with many
  * registered revisions serves its stats page (./activator-page.ts).
  */
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AUTOSCALER_LEASE, SYSTEM_NAMESPACE } from '../../lib/contract/constants';
-import { Names } from '../../lib/contract/naming';
+import { SYSTEM_NAMESPACE, SystemEnv } from '../../lib/contract/constants';
+import { autoscalerBucketLeases, Names } from '../../lib/contract/naming';
 import { sampleSize } from '../../lib/runtime/autoscaler/scraper';
 import { WriteQueueDefaults } from '../../lib/runtime/kube/work-queue';
 import { type Child, isAlive, startChild } from '../lib/children';
@@ -23,7 +25,7 @@ import type { BenchOptions } from '../options';
 import { type ActivatorPageResult, measureActivatorPage } from './activator-page';
 import { FakeApiServer, type KubeObject } from './fake-api-server';
 import { type Bundle, bundleHead, startBundledRuntime } from './runtime';
-import { activatorIp, listsActivators, namespaceOf, namespaces, PODS_PER_REVISION, populate, revisionName, setActivators } from './topology';
+import { activatorIp, listsActivators, namespaceOf, PODS_PER_REVISION, populate, revisionName, setActivators } from './topology';
 
 export interface ScaleOptions {
   readonly revisions: readonly number[];
@@ -37,7 +39,10 @@ export interface ScaleOptions {
 
 export interface ReplicaFigures {
   readonly identity: string;
+  /** Holds at least one bucket (before buckets: held the one Lease). */
   readonly leader: boolean;
+  /** Bucket Leases held at the end of the window (absent in results from before buckets). */
+  readonly buckets?: number;
   readonly podScrapesPerSecond: number;
   readonly activatorScrapesPerSecond: number;
   /** CPU time per second of wall time (1 = one core). */
@@ -69,6 +74,10 @@ export interface ScaleRun {
 
 export interface ReplacementRun {
   readonly revisions: number;
+  /** Autoscaler replicas, each writing the revisions of its buckets (absent in results from before buckets: 1). */
+  readonly replicas?: number;
+  /** Per replica identity: bucket Leases held, and its API writes but Lease requests (Endpoints writes here). */
+  readonly perReplica?: ReadonlyArray<{ readonly identity: string; readonly buckets: number; readonly writes: number }>;
   /** false: the replica's scrapes were made rare (AUTOSCALER_SCRAPE_MS), measuring the write path alone. */
   readonly scraping: boolean;
   readonly changedObjects: number;
@@ -110,7 +119,7 @@ export interface ScaleResult {
 
 export const SCALE_OPTIONS = {
   full: { revisions: [1000, 10_000], replicas: [1, 2, 4], windowSeconds: 15, pageRevisions: [2000, 20_000], replacementUnderScrapeLoad: true },
-  quick: { revisions: [1000], replicas: [1], windowSeconds: 8, pageRevisions: [20_000], replacementUnderScrapeLoad: false },
+  quick: { revisions: [1000], replicas: [1, 2], windowSeconds: 8, pageRevisions: [20_000], replacementUnderScrapeLoad: false },
 } as const satisfies Record<string, ScaleOptions>;
 
 /** Active revisions of the activator-page runs (issue 18's goal). */
@@ -118,6 +127,14 @@ export const PAGE_ACTIVE_REVISIONS = 50;
 /** The write queue's rate in the replacement runs (KUBE_API_QPS / KUBE_API_BURST, read by the autoscaler): the defaults (10/20) would take 1,000 s for 10,000 objects. */
 export const REPLACEMENT_QPS = 100;
 export const REPLACEMENT_BURST = 200;
+/**
+ * AUTOSCALER_BUCKETS in every run, whatever the replica count, so the runs differ only in
+ * replicas: 12 splits evenly over 1, 2, 3, 4 and 6 replicas (each holds B ÷ R buckets), and is
+ * more than any replica count measured, so every replica has work. The Lease names are the
+ * runtime's own (lib/contract/naming.ts autoscalerBucketLeases).
+ */
+export const SCALE_BUCKETS = 12;
+const BUCKET_LEASES = autoscalerBucketLeases(SCALE_BUCKETS);
 const ACTIVATORS = [0, 1].map(activatorIp);
 /** The second activator replaced by a third. */
 const REPLACED = [0, 2].map(activatorIp);
@@ -172,13 +189,13 @@ async function measureN(bundle: Bundle, n: number, scale: ScaleOptions, workDir:
   const api = new FakeApiServer(API_WRITE_LATENCY_MS);
   populate(api, n, ACTIVATORS);
   const server = await api.start();
-  const kubeconfig = writeKubeconfig(workDir, server);
+  const kubeconfig = (identity: string) => writeKubeconfig(workDir, server, identity);
   const maxReplicas = Math.max(...scale.replicas);
   const podPorts = await Promise.all(Array.from({ length: maxReplicas }, () => freePort()));
   const activatorPorts = await Promise.all(Array.from({ length: maxReplicas }, () => freePort()));
   const pods = await FakePods.start(podPorts, activatorPorts, n * PODS_PER_REVISION);
   const resetCluster = () => {
-    api.remove('leases', SYSTEM_NAMESPACE, AUTOSCALER_LEASE);
+    for (const lease of BUCKET_LEASES) api.remove('leases', SYSTEM_NAMESPACE, lease);
     populate(api, n, ACTIVATORS); // back to the converged state (activators a0, a1 everywhere)
   };
   const withReplicas = async <T>(replicas: number, env: Record<string, string>, measure: (set: ReplicaSet) => Promise<T>): Promise<T> => {
@@ -198,7 +215,11 @@ async function measureN(bundle: Bundle, n: number, scale: ScaleOptions, workDir:
       });
     }
     // The write path alone: scrapes made rare, so only the decisions (every 2 s) share its CPU.
-    replacements.push(await withReplicas(1, { AUTOSCALER_SCRAPE_MS: String(SCRAPES_OFF_MS) }, (set) => measureReplacement(api, set, n, false)));
+    // With one replica, then with the most, each writing the revisions of its buckets.
+    const scrapesOff = { AUTOSCALER_SCRAPE_MS: String(SCRAPES_OFF_MS) };
+    for (const replicas of new Set([1, maxReplicas])) {
+      replacements.push(await withReplicas(replicas, scrapesOff, (set) => measureReplacement(api, set, n, false)));
+    }
   } finally {
     await pods.stop();
     await api.stop();
@@ -215,11 +236,12 @@ async function measureWindow(api: FakeApiServer, pods: FakePods, set: ReplicaSet
   const counts = await pods.takeCounts();
   const seconds = (performance.now() - start) / 1000;
   set.checkAlive();
-  const leader = set.leaderIdentity(api);
+  const held = set.bucketsHeld(api);
   const perPort = set.podPorts.map((port) => counts.pods.get(port)!);
   const perReplica = set.children.map((c, i): ReplicaFigures => ({
     identity: set.identities[i],
-    leader: set.identities[i] === leader,
+    leader: (held.get(set.identities[i]) ?? 0) > 0,
+    buckets: held.get(set.identities[i]) ?? 0,
     podScrapesPerSecond: round(sum(perPort[i]) / seconds, 1),
     activatorScrapesPerSecond: round((counts.activators.get(set.activatorPorts[i]) ?? 0) / seconds, 2),
     cpuCores: round((cpuSeconds(c.pid) - cpuBefore[i]) / seconds, 3),
@@ -240,7 +262,7 @@ async function measureWindow(api: FakeApiServer, pods: FakePods, set: ReplicaSet
     apiWritesInWindow: sum([...api.counters.writesPerObject.values()]),
     fakePodsCpuCores: round((cpuSeconds(pods.child.pid) - podsCpuBefore) / seconds, 3),
   };
-  console.log(`scale: N = ${n}, ${run.replicas} replica(s): ${perReplica.map((r) => `${r.identity}${r.leader ? ' (leader)' : ''} ${r.podScrapesPerSecond} scrapes/s, ${r.cpuCores} cores, ${r.rssMiB} MiB`).join('; ')}; pod rate max ${run.podScrapeRate.max}/s; revision samples min ${run.revisionSampleRate.min}/s`);
+  console.log(`scale: N = ${n}, ${run.replicas} replica(s): ${perReplica.map((r) => `${r.identity} (${r.buckets} buckets) ${r.podScrapesPerSecond} scrapes/s, ${r.cpuCores} cores, ${r.rssMiB} MiB`).join('; ')}; pod rate max ${run.podScrapeRate.max}/s; revision samples min ${run.revisionSampleRate.min}/s`);
   return run;
 }
 
@@ -305,8 +327,11 @@ async function measureReplacement(api: FakeApiServer, set: ReplicaSet, n: number
   const perSecond = new Map<number, number>();
   for (const t of c.requestTimes) perSecond.set(Math.floor((t - startMs) / 1000), (perSecond.get(Math.floor((t - startMs) / 1000)) ?? 0) + 1);
   const writes = [...c.writesPerObject.entries()].filter(([k]) => k.startsWith('endpoints '));
+  const held = set.bucketsHeld(api);
   const result: ReplacementRun = {
     revisions: n,
+    replicas: set.children.length,
+    perReplica: set.identities.map((identity) => ({ identity, buckets: held.get(identity) ?? 0, writes: c.writesByClient.get(identity) ?? 0 })),
     scraping,
     changedObjects,
     workers: WriteQueueDefaults.workers,
@@ -325,7 +350,7 @@ async function measureReplacement(api: FakeApiServer, set: ReplicaSet, n: number
     timeoutSeconds,
     requestsByVerb: Object.fromEntries(c.byVerb),
   };
-  console.log(`scale: N = ${n}, activator replaced (${scraping ? 'scraping' : 'scrapes off'}): ${result.writes} writes for ${changedObjects} objects, peak ${result.peakConcurrentRequests} in flight, peak ${result.peakRequestsPerSecond} req/s, converged ${result.convergedSeconds ?? `not within ${timeoutSeconds}`} s (bound ${result.boundSeconds} s)`);
+  console.log(`scale: N = ${n}, ${result.replicas} replica(s), activator replaced (${scraping ? 'scraping' : 'scrapes off'}): ${result.writes} writes for ${changedObjects} objects (${result.perReplica!.map((r) => `${r.identity} ${r.buckets} buckets, ${r.writes} writes`).join('; ')}), peak ${result.peakConcurrentRequests} in flight, peak ${result.peakRequestsPerSecond} req/s, converged ${result.convergedSeconds ?? `not within ${timeoutSeconds}`} s (bound ${result.boundSeconds} s)`);
   return result;
 }
 
@@ -350,7 +375,7 @@ class ReplicaSet {
     readonly activatorPorts: number[],
   ) {}
 
-  static async start(bundle: Bundle, api: FakeApiServer, kubeconfig: string, n: number, replicas: number, podPorts: number[], activatorPorts: number[], env: Record<string, string>): Promise<ReplicaSet> {
+  static async start(bundle: Bundle, api: FakeApiServer, kubeconfig: (identity: string) => string, n: number, replicas: number, podPorts: number[], activatorPorts: number[], env: Record<string, string>): Promise<ReplicaSet> {
     const identities = Array.from({ length: replicas }, (_, i) => `autoscaler-${i}`);
     const children: Child[] = [];
     const set = new ReplicaSet(children, identities, podPorts.slice(0, replicas), activatorPorts.slice(0, replicas));
@@ -359,8 +384,9 @@ class ReplicaSet {
       const [httpPort, metricsPort] = [await freePort(), await freePort()];
       const startedAt = performance.now();
       const child = startBundledRuntime(bundle, identities[i], 'autoscaler', {
-        KUBECONFIG: kubeconfig,
-        KSERVICE_NAMESPACES: namespaces(n).join(','),
+        // No KSERVICE_NAMESPACES: the default cluster-wide, label-selected watches.
+        KUBECONFIG: kubeconfig(identities[i]),
+        [SystemEnv.AUTOSCALER_BUCKETS]: String(SCALE_BUCKETS),
         POD_NAME: identities[i],
         AUTOSCALER_HTTP_PORT: String(httpPort),
         AUTOSCALER_METRICS_PORT: String(metricsPort),
@@ -376,7 +402,7 @@ class ReplicaSet {
       synced.push(set.watchLog(child, i, startedAt));
     }
     await Promise.all(synced);
-    await set.waitForLeader(api);
+    await set.waitForBuckets(api);
     await sleep(3000); // a few scrape rounds before the window
     return set;
   }
@@ -401,18 +427,37 @@ class ReplicaSet {
     });
   }
 
-  private async waitForLeader(api: FakeApiServer): Promise<void> {
-    const deadline = Date.now() + 60_000;
-    while (!this.leaderIdentity(api)) {
-      if (Date.now() > deadline) throw new Error(`no replica took the Lease within 60 s\n${this.children[0]?.output().slice(-1500)}`);
+  /**
+   * Until every bucket Lease is held (60 s, else an error), then until each replica holds its
+   * even share, B ÷ R rounded down (30 s more, else the run goes on with the split it got: the
+   * figures report buckets per replica).
+   */
+  async waitForBuckets(api: FakeApiServer): Promise<void> {
+    const allHeld = () => sum([...this.bucketsHeld(api).values()]) === BUCKET_LEASES.length;
+    if (!(await this.waitUntil(allHeld, 60_000))) throw new Error(`the ${BUCKET_LEASES.length} bucket Leases were not all held within 60 s\n${this.children[0]?.output().slice(-1500)}`);
+    const share = Math.floor(BUCKET_LEASES.length / this.children.length);
+    const even = () => this.identities.every((id) => (this.bucketsHeld(api).get(id) ?? 0) >= share);
+    if (!(await this.waitUntil(even, 30_000))) console.log(`scale: buckets not split evenly within 30 s: ${JSON.stringify(Object.fromEntries(this.bucketsHeld(api)))}`);
+  }
+
+  private async waitUntil(done: () => boolean, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      if (Date.now() > deadline) return false;
       this.checkAlive();
       await sleep(200);
     }
+    return true;
   }
 
-  leaderIdentity(api: FakeApiServer): string | undefined {
-    const lease = api.get('leases', SYSTEM_NAMESPACE, AUTOSCALER_LEASE) as { spec?: { holderIdentity?: string } } | undefined;
-    return lease?.spec?.holderIdentity;
+  /** Holder identity → bucket Leases it holds now. */
+  bucketsHeld(api: FakeApiServer): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const name of BUCKET_LEASES) {
+      const holder = (api.get('leases', SYSTEM_NAMESPACE, name) as { spec?: { holderIdentity?: string } } | undefined)?.spec?.holderIdentity;
+      if (holder) held.set(holder, (held.get(holder) ?? 0) + 1);
+    }
+    return held;
   }
 
   checkAlive(): void {
@@ -459,13 +504,14 @@ class FakePods {
   }
 }
 
-function writeKubeconfig(workDir: string, server: string): string {
-  const file = path.join(workDir, 'scale-kubeconfig.json');
+/** One kubeconfig per replica: its identity is its bearer token, so the fake API server counts writes per replica. */
+function writeKubeconfig(workDir: string, server: string, identity: string): string {
+  const file = path.join(workDir, `scale-kubeconfig-${identity}.json`);
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'fake', cluster: { server, 'insecure-skip-tls-verify': true } }], // plain HTTP: client-node refuses it without this
-    users: [{ name: 'bench', user: { token: 'bench' } }],
+    users: [{ name: 'bench', user: { token: identity } }],
     contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
     'current-context': 'fake',
   };

@@ -36,6 +36,25 @@ describe('the fake API server the scale bench runs the autoscaler against', () =
     await reader.cancel();
   });
 
+  it('streams a cluster-wide label-selected watch (as the runtime asks without KSERVICE_NAMESPACES), bookmarks asked for and ignored', async () => {
+    const res = await fetch(`${base}/api/v1/endpoints?watch=true&allowWatchBookmarks=true&timeoutSeconds=300&labelSelector=sel`);
+    const reader = res.body!.getReader();
+    api.put('endpoints', { ...endpoints('unlabelled'), metadata: { name: 'unlabelled', namespace: 'other' } });
+    api.put('endpoints', { ...endpoints('seen'), metadata: { name: 'seen', namespace: 'other', labels: { sel: 'x' } } });
+    const event = JSON.parse(new TextDecoder().decode((await reader.read()).value).split('\n')[0]) as { type: string; object: { metadata: { name: string; namespace: string } } };
+    expect(event).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'seen', namespace: 'other' } } });
+    await reader.cancel();
+  });
+
+  it('counts writes per client by bearer token, Lease requests apart', async () => {
+    const stored = api.put('endpoints', endpoints('a'));
+    const write = (token: string, url: string, body: object, method = 'PUT') =>
+      fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await write('replica-0', '/api/v1/namespaces/ns/endpoints/a', stored);
+    await write('replica-1', '/apis/coordination.k8s.io/v1/namespaces/ns/leases', { metadata: { name: 'bucket' } }, 'POST');
+    expect(Object.fromEntries(api.counters.writesByClient)).toEqual({ 'replica-0': 1 });
+  });
+
   it('refuses a replace with a stale resourceVersion (409) and counts each write per object', async () => {
     const stored = api.put('endpoints', endpoints('a'));
     const put = (resourceVersion: string) =>
@@ -116,6 +135,13 @@ describe('the scale goals', () => {
     const goals = scaleGoals(results({ runs: [run({})], replacements: [replacement], activatorPages: [{ registeredRevisions: 20_000, activeRevisions: 50, pageBytes: 19_000, series: 250, scrapeMs: 7 }] }));
     expect(goals.map((g) => g.verdict)).toEqual(['missed', 'missed', 'met', 'met', 'met', 'met', 'missed', 'met']);
     expect(goals[6].measured).toContain('120.0 s (bound 110 s)');
+  });
+
+  it('judges the activator replacement on the one-replica run, whatever several replicas measured', () => {
+    const shared: ReplacementRun = { ...replacement, scraping: false, replicas: 2, convergedSeconds: 50, perReplica: [{ identity: 'a-0', buckets: 6, writes: 5000 }, { identity: 'a-1', buckets: 6, writes: 5000 }] };
+    const goals = scaleGoals(results({ replacements: [shared, replacement] }));
+    expect(goals[6]).toMatchObject({ verdict: 'missed', measured: expect.stringContaining('120.0 s (bound 110 s)') });
+    expect(goals[6].measured).not.toContain('50.0 s');
   });
 
   it('allows one scrape more or less per window at the window\'s edges, no more', () => {
