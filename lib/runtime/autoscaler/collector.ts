@@ -157,14 +157,20 @@ export class MetricCollector {
     for (const key of this.unsampledRevisions) if (!live.has(key)) this.unsampledRevisions.delete(key);
   }
 
-  /** Scrapes one target, unless its previous scrape is still under way (then rejects at once). */
-  private async scrape(host: string, port: number): Promise<Sample[]> {
+  /**
+   * Scrapes one target, unless its previous scrape is still under way (then rejects at once).
+   * Pod scrapes take a slot of the limiter; activator scrapes do not: they are a handful per round
+   * (one per activator), and one waiting behind a backlog of pod scrapes would leave every
+   * revision whose load may pass an activator without a sample.
+   */
+  private async scrape(host: string, port: number, limited = true): Promise<Sample[]> {
     const target = `${host}:${port}`;
     if (this.inFlight.has(target)) throw new Error(`${target}: previous scrape still under way`);
     this.inFlight.add(target);
     try {
       const { limiter, timeoutMs } = this.props;
-      return await (limiter ? limiter.run(() => scrapeMetrics(host, port, timeoutMs)) : scrapeMetrics(host, port, timeoutMs));
+      const run = () => scrapeMetrics(host, port, timeoutMs);
+      return await (limiter && limited ? limiter.run(run) : run());
     } finally {
       this.inFlight.delete(target);
     }
@@ -172,7 +178,7 @@ export class MetricCollector {
 
   private async scrapeActivators(ips: readonly string[]): Promise<ActivatorRound> {
     const byRevision = new Map<string, { concurrency: number; rps: number }>();
-    const results = await Promise.allSettled(ips.map((ip) => this.scrape(ip, this.props.activatorMetricsPort)));
+    const results = await Promise.allSettled(ips.map((ip) => this.scrape(ip, this.props.activatorMetricsPort, false)));
     let complete = true;
     for (const ip of this.failingActivators) if (!ips.includes(ip)) this.failingActivators.delete(ip);
     results.forEach((r, i) => {

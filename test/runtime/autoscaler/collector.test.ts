@@ -6,6 +6,7 @@ import type { ClusterView } from '../../../lib/runtime/autoscaler/controller';
 import type { MetricSample } from '../../../lib/runtime/autoscaler/kpa';
 import { type DeciderSpec, KpaDecider } from '../../../lib/runtime/autoscaler/kpa';
 import { revisionSample, sampleSize, scrapeOrder } from '../../../lib/runtime/autoscaler/scraper';
+import { ScrapeLimiter } from '../../../lib/runtime/autoscaler/scrape-limiter';
 import { createLogger } from '../../../lib/runtime/shared/logger';
 
 const servers: http.Server[] = [];
@@ -243,6 +244,30 @@ describe('missing data is not zero load (issue 18)', () => {
     await c.collectOnce(16_000);
     expect(records.at(-1)).toEqual({ rev: 'r1', at: 16_000, sample: { concurrency: 30, rps: 150 } });
     expect(decider.decide(16_000, 3)).toMatchObject({ valid: true, desiredPods: 3 });
+  });
+
+  it('activator scrapes do not wait behind pod scrapes for a slot of the scrape limiter', async () => {
+    const pods = await new Fleet().listen(PODS);
+    for (const ip of PODS) pods.set(ip, pod(2, 2));
+    const activators = await new Fleet().listen(ACTIVATORS);
+    activators.set(ACTIVATORS[0], activatorPage({ r1: [4, 20] })).set(ACTIVATORS[1], activatorPage({ r1: [2, 10] }));
+    const limiter = new ScrapeLimiter(1);
+    let unblock = () => {};
+    // A backlog: the only slot is taken by a scrape still under way.
+    const blocker = limiter.run(() => new Promise<void>((r) => (unblock = r)));
+    const { collector: c, records } = collector(pods, activators, {
+      readyPodIps: () => PODS,
+      activatorIps: () => ACTIVATORS,
+      publicSubsets: proxyMode(ACTIVATORS),
+    }, { limiter });
+    const round = c.collectOnce(0);
+    for (let i = 0; i < 100 && ACTIVATORS.some((ip) => !activators.hits.get(ip)); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(ACTIVATORS.map((ip) => activators.hits.get(ip) ?? 0)).toEqual([1, 1]);
+    expect(PODS.map((ip) => pods.hits.get(ip) ?? 0)).toEqual([0, 0, 0]);
+    unblock();
+    await blocker;
+    await round;
+    expect(records).toEqual([{ rev: 'r1', at: 0, sample: { concurrency: 6, rps: 30 } }]);
   });
 
   it('an activator that answered without the revision\'s series has nothing of it: 0 from that one', async () => {
