@@ -275,7 +275,10 @@ export class AutoscalerController {
       // replaced) may wait behind scale writes and mode flips.
       const lane: Lane = mode === 'Proxy' && s.proxySinceMs !== undefined ? 'slow' : 'fast';
       await this.write(s, `endpoints/${namespace}/${name}`, lane, nowMs, async (atMs) => {
-        if (!justWritten(s, subsets, atMs)) {
+        // Decided again when the write runs, from what is known then: a reconcile that ran while
+        // an earlier write of the same subsets was in flight queued this one behind it, possibly
+        // far behind (the slow lane of a mass rewrite) and past CACHE_LAG_MS.
+        if (!this.alreadyThere(s, namespace, name, subsets, atMs)) {
           await writer.writePublicSubsets(namespace, name, subsets);
           s.lastWrite = { subsets, atMs };
           const what = current === undefined ? 'public Endpoints created' : 'public Endpoints written';
@@ -287,6 +290,17 @@ export class AutoscalerController {
       return;
     }
     this.endpointsAcknowledged(s, mode, nowMs);
+  }
+
+  /**
+   * Whether the object already has these subsets as far as we know now, so that writing them
+   * would change nothing: our own write of them is recent (the cache may not show it yet), or the
+   * cache shows them and no write of ours with other subsets can be ahead of the cache.
+   */
+  private alreadyThere(s: RevisionState, namespace: string, name: string, subsets: readonly V1EndpointSubset[], nowMs: number): boolean {
+    if (justWritten(s, subsets, nowMs)) return true;
+    const cached = this.deps.view.publicSubsets(namespace, name);
+    return cached !== undefined && sameSubsets(cached, subsets) && (s.lastWrite === undefined || sameSubsets(s.lastWrite.subsets, subsets));
   }
 
   private owns(s: RevisionState): boolean {
