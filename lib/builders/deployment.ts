@@ -20,18 +20,20 @@
  *   reset them (client-side apply, forced apply). The runtime autoscaler sets initial-scale itself
  *   (controller.ts).
  */
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IAffinity } from 'kubernetes-models/v1/Affinity';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { DATA_PLANE_ANNOTATION, DataPlaneModes, declaresReplicas, scaleOwner } from '../contract/autoscaling';
 import { PRE_STOP_SLEEP_SECONDS, RevisionAnnotations } from '../contract/constants';
 import { Names } from '../contract/naming';
 import { fixedReplicas, hasQueueProxy } from '../model/data-plane';
-import { compact, sortedRecord, type Json } from '../model/json';
+import { compact, sortedRecord } from '../model/json';
 import { deploymentAnnotations, podAnnotations, revisionSelector, revisionWorkloadLabels } from './meta';
 import { buildQueueProxyContainer } from './queue-proxy-container';
 import type { RevisionSpec } from '../model/spec';
 import { buildUserContainers } from './user-container';
 
-export function buildDeployment(rev: RevisionSpec): Json {
+export function buildDeployment(rev: RevisionSpec): IDeployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -85,15 +87,17 @@ function activatorRevisionAnnotations(rev: RevisionSpec): Record<string, string>
 }
 
 /** Knative's makePodSpec: user pod fields, then containers, service links, grace period, affinity. */
-export function buildPodSpec(rev: RevisionSpec): Json {
+export function buildPodSpec(rev: RevisionSpec): IPodSpec {
   const sidecar = hasQueueProxy(rev.dataPlane);
+  // The pass-through pod fields were checked against the PodSpec schema by the model (props-shape.ts).
+  const pod = rev.pod as Partial<IPodSpec>;
   return compact({
-    ...rev.pod,
+    ...pod,
     containers: sidecar ? [...buildUserContainers(rev), buildQueueProxyContainer(rev)] : buildUserContainers(rev),
-    enableServiceLinks: rev.pod.enableServiceLinks ?? false,
+    enableServiceLinks: pod.enableServiceLinks ?? false,
     // Without the queue-proxy the preStop sleep comes first, then requests in flight get the timeout.
     terminationGracePeriodSeconds: sidecar ? rev.timeoutSeconds : PRE_STOP_SLEEP_SECONDS + rev.timeoutSeconds,
-    affinity: rev.pod.affinity ?? defaultAffinity(rev),
+    affinity: pod.affinity ?? defaultAffinity(rev),
   });
 }
 

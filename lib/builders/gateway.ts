@@ -7,13 +7,13 @@
  */
 import type { ServingConfig } from '../contract/config';
 import { GATEWAY_API_VERSION } from './http-route';
-import type { Json } from '../model/json';
+import type { IGateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
 import { splitGatewayRef } from './serving-system';
 
 /** Name of the one listener every HTTPRoute attaches through. */
 export const GATEWAY_API_LISTENER = 'http';
 
-export function buildGatewayApiGateway(ref: string, gatewayClassName: string, port: number): Json {
+export function buildGatewayApiGateway(ref: string, gatewayClassName: string, port: number): IGateway {
   const { namespace, name } = splitGatewayRef(ref);
   return {
     apiVersion: GATEWAY_API_VERSION,
@@ -26,10 +26,10 @@ export function buildGatewayApiGateway(ref: string, gatewayClassName: string, po
   };
 }
 
-export function buildExternalGatewayApiGateway(config: Pick<ServingConfig, 'gatewayApi'>): Json {
+export function buildExternalGatewayApiGateway(config: Pick<ServingConfig, 'gatewayApi'>): IGateway {
   return buildGatewayApiGateway(config.gatewayApi.externalGateway, config.gatewayApi.gatewayClassName, config.gatewayApi.listenerPort);
 }
 
-export function buildLocalGatewayApiGateway(config: Pick<ServingConfig, 'gatewayApi'>): Json {
+export function buildLocalGatewayApiGateway(config: Pick<ServingConfig, 'gatewayApi'>): IGateway {
   return buildGatewayApiGateway(config.gatewayApi.localGateway, config.gatewayApi.gatewayClassName, config.gatewayApi.listenerPort);
 }

@@ -6,11 +6,14 @@
 import { AutoscalingAnnotations, Metric } from '../contract/autoscaling';
 import { MAX_INT32 } from '../contract/constants';
 import { Names } from '../contract/naming';
-import { compact, type Json } from '../model/json';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { IHorizontalPodAutoscalerBehavior } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerBehavior';
+import type { IMetricSpec } from 'kubernetes-models/autoscaling/v2/MetricSpec';
+import { compact } from '../model/json';
 import { podAutoscalerAnnotations, revisionWorkloadLabels } from './meta';
 import type { RevisionSpec } from '../model/spec';
 
-export function buildHpa(rev: RevisionSpec): Json {
+export function buildHpa(rev: RevisionSpec): IHorizontalPodAutoscaler {
   const a = rev.autoscaling;
   return {
     apiVersion: 'autoscaling/v2',
@@ -32,7 +35,7 @@ export function buildHpa(rev: RevisionSpec): Json {
 }
 
 /** Knative sets a metric only when a `target` annotation is given. */
-export function hpaMetrics(metric: string, target: number | undefined): Json[] | undefined {
+export function hpaMetrics(metric: string, target: number | undefined): IMetricSpec[] | undefined {
   if (target === undefined) return undefined;
   switch (metric) {
     case Metric.CPU:
@@ -45,7 +48,7 @@ export function hpaMetrics(metric: string, target: number | undefined): Json[] |
 }
 
 /** Only an explicit `window` annotation sets the stabilization windows. */
-function hpaBehavior(rev: RevisionSpec): Json | undefined {
+function hpaBehavior(rev: RevisionSpec): IHorizontalPodAutoscalerBehavior | undefined {
   if (!(AutoscalingAnnotations.WINDOW in rev.autoscalingAnnotations)) return undefined;
   const window = { stabilizationWindowSeconds: rev.autoscaling.stableWindowSeconds };
   return { scaleDown: window, scaleUp: { ...window } };

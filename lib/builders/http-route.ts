@@ -14,25 +14,27 @@
  */
 import { Annotations, Headers, Labels, RUNTIME_ONLY_HEADERS } from '../contract/constants';
 import { DEFAULT_GATEWAY_API_CONFIG, type ServingConfig } from '../contract/config';
-import { sortedRecord, type Json } from '../model/json';
+import type { IHTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { sortedRecord } from '../model/json';
 import { ingressAnnotations } from './meta';
 import { splitGatewayRef } from './serving-system';
 import type { RouteSpec, TrafficSplit } from '../model/spec';
 import { ingressRules, type IngressRule, type IngressVisibility } from './virtual-service';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
-export const GATEWAY_API_VERSION = `${GATEWAY_API_GROUP}/v1`;
+export const GATEWAY_API_VERSION = `${GATEWAY_API_GROUP}/v1` as const;
 /** net-gateway-api's KIngress class (knative-extensions/net-gateway-api pkg/reconciler/ingress/controller.go). */
 export const GATEWAY_API_INGRESS_CLASS = 'gateway-api.ingress.networking.knative.dev';
 /** Label net-gateway-api puts on a tag's HTTPRoutes (pkg/reconciler/ingress/resources/httproute.go TagLabelKey). */
 export const TAG_LABEL = 'networking.knative.dev/tag';
 const REQUEST_HEADER_MODIFIER = 'RequestHeaderModifier';
 
-export function buildHttpRoutes(route: RouteSpec): Json[] {
-  return ingressRules(route).map((rule) => buildHttpRoute(route, rule));
-}
+type HttpRouteRule = NonNullable<IHTTPRoute['spec']['rules']>[number];
+type HttpRouteFilter = NonNullable<HttpRouteRule['filters']>[number];
+type HttpBackendRef = NonNullable<HttpRouteRule['backendRefs']>[number];
+type HttpHeader = NonNullable<NonNullable<HttpRouteFilter['requestHeaderModifier']>['set']>[number];
 
-export function buildHttpRoute(route: RouteSpec, rule: IngressRule): Json {
+export function buildHttpRoute(route: RouteSpec, rule: IngressRule): IHTTPRoute {
   const gatewayApi = route.gatewayApi ?? DEFAULT_GATEWAY_API_CONFIG;
   const local = rule.visibility === 'ClusterLocal';
   const gateway = splitGatewayRef(local ? gatewayApi.localGateway : gatewayApi.externalGateway);
@@ -82,7 +84,7 @@ function tagOf(route: RouteSpec, rule: IngressRule): string {
 }
 
 /** One rule: every path (`/`), the runtime-only headers removed, the weighted revisions. */
-function httpRouteRule(namespace: string, rule: IngressRule, gatewayApi: ServingConfig['gatewayApi']): Json {
+function httpRouteRule(namespace: string, rule: IngressRule, gatewayApi: ServingConfig['gatewayApi']): HttpRouteRule {
   return {
     matches: [{ path: { type: 'PathPrefix', value: '/' } }],
     filters: [{ type: REQUEST_HEADER_MODIFIER, requestHeaderModifier: ruleHeaderModifier(namespace, rule) }],
@@ -100,7 +102,7 @@ function httpRouteRule(namespace: string, rule: IngressRule, gatewayApi: Serving
  * and without the headers the activator answers 404. With one backend the rule's headers are that
  * backend's, so setting them twice is the same request; a split keeps them per backend only.
  */
-function ruleHeaderModifier(namespace: string, rule: IngressRule): Json {
+function ruleHeaderModifier(namespace: string, rule: IngressRule): HttpRouteFilter['requestHeaderModifier'] {
   const only = rule.splits.length === 1 ? rule.splits[0] : undefined;
   return {
     ...(only ? { set: revisionHeaders(namespace, only) } : {}),
@@ -109,7 +111,7 @@ function ruleHeaderModifier(namespace: string, rule: IngressRule): Json {
 }
 
 /** The headers the activator and queue-proxy read to find the revision (sorted by name). */
-function revisionHeaders(namespace: string, split: TrafficSplit): Json[] {
+function revisionHeaders(namespace: string, split: TrafficSplit): HttpHeader[] {
   return [
     { name: Headers.NAMESPACE, value: namespace },
     { name: Headers.REVISION, value: split.revisionName },
@@ -117,7 +119,7 @@ function revisionHeaders(namespace: string, split: TrafficSplit): Json[] {
 }
 
 /** The revision's public Service, with the revision headers as a per-backend filter (as net-gateway-api). */
-function weightedBackend(namespace: string, split: TrafficSplit): Json {
+function weightedBackend(namespace: string, split: TrafficSplit): HttpBackendRef {
   return {
     group: '',
     kind: 'Service',
@@ -132,7 +134,7 @@ function weightedBackend(namespace: string, split: TrafficSplit): Json {
  * The HTTPRoute of one traffic name ('' or a tag) and visibility, for a Route construct that adds
  * a name's objects when the name appears.
  */
-export function buildHttpRouteFor(route: RouteSpec, tag: string, visibility: IngressVisibility): Json {
+export function buildHttpRouteFor(route: RouteSpec, tag: string, visibility: IngressVisibility): IHTTPRoute {
   const names = route.names.filter((n) => n.tag === tag);
   const rule = ingressRules({ ...route, names }).find((r) => r.visibility === visibility);
   if (!rule) throw new Error(`route "${route.name}" has no ${visibility} rule for traffic name "${tag}"`);

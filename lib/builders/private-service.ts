@@ -6,11 +6,12 @@
 import { Ports } from '../contract/constants';
 import { hasQueueProxy } from '../model/data-plane';
 import { Names } from '../contract/naming';
-import type { Json } from '../model/json';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServicePort } from 'kubernetes-models/v1/ServicePort';
 import { revisionSelector, serverlessServiceMeta } from './meta';
 import { H2C_APP_PROTOCOL, queueServingPort, servicePortName, type RevisionSpec } from '../model/spec';
 
-export function buildPrivateService(rev: RevisionSpec): Json {
+export function buildPrivateService(rev: RevisionSpec): IService {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -27,7 +28,7 @@ export function buildPrivateService(rev: RevisionSpec): Json {
   };
 }
 
-export function privateServicePorts(rev: RevisionSpec): Json[] {
+export function privateServicePorts(rev: RevisionSpec): IServicePort[] {
   return hasQueueProxy(rev.dataPlane) ? queueProxyPorts(rev) : appPorts(rev);
 }
 
@@ -35,9 +36,9 @@ export function privateServicePorts(rev: RevisionSpec): Json[] {
  * Without the queue-proxy (modes `activator`, `direct`) the pods serve on the app's port only: no
  * TLS port, no metrics ports. The activator sends to the addresses these Endpoints list.
  */
-function appPorts(rev: RevisionSpec): Json[] {
+function appPorts(rev: RevisionSpec): IServicePort[] {
   const h2c = rev.protocol === 'h2c';
-  const main: Json = {
+  const main: IServicePort = {
     name: servicePortName(rev),
     protocol: 'TCP',
     ...(h2c ? { appProtocol: H2C_APP_PROTOCOL } : {}),
@@ -45,11 +46,11 @@ function appPorts(rev: RevisionSpec): Json[] {
     targetPort: rev.userPort,
   };
   // The Istio mirror, unless it would repeat port 80.
-  const mirror = { name: h2c ? 'http2-istio' : 'http-istio', protocol: 'TCP', port: rev.userPort, targetPort: rev.userPort };
+  const mirror: IServicePort = { name: h2c ? 'http2-istio' : 'http-istio', protocol: 'TCP', port: rev.userPort, targetPort: rev.userPort };
   return rev.userPort === Ports.SERVICE_HTTP ? [main] : [main, mirror];
 }
 
-function queueProxyPorts(rev: RevisionSpec): Json[] {
+function queueProxyPorts(rev: RevisionSpec): IServicePort[] {
   const h2c = rev.protocol === 'h2c';
   const main = queueServingPort(rev);
   return [

@@ -11,11 +11,11 @@
  * server-side apply with the same labels and annotations (../contract/autoscaling.ts
  * serverlessServiceMetadata). It stays in the graph for `kubectl apply` users.
  */
-import type { Json } from '../model/json';
+import type { IEndpoints } from 'kubernetes-models/v1/Endpoints';
 import { serverlessServiceMeta } from './meta';
 import type { RevisionSpec } from '../model/spec';
 
-export function buildPublicEndpoints(rev: RevisionSpec): Json {
+export function buildPublicEndpoints(rev: RevisionSpec): IEndpoints {
   return {
     apiVersion: 'v1',
     kind: 'Endpoints',

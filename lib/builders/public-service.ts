@@ -11,11 +11,12 @@
 import { DataPlaneModes } from '../contract/autoscaling';
 import { Ports } from '../contract/constants';
 import { selectsPods } from '../model/data-plane';
-import type { Json } from '../model/json';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServicePort } from 'kubernetes-models/v1/ServicePort';
 import { revisionSelector, serverlessServiceMeta } from './meta';
 import { H2C_APP_PROTOCOL, publicServicePort, queueServingPort, servicePortName, type RevisionSpec } from '../model/spec';
 
-export function buildPublicService(rev: RevisionSpec): Json {
+export function buildPublicService(rev: RevisionSpec): IService {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -32,9 +33,9 @@ export function buildPublicService(rev: RevisionSpec): Json {
   };
 }
 
-export function publicServicePorts(rev: RevisionSpec): Json[] {
+export function publicServicePorts(rev: RevisionSpec): IServicePort[] {
   const direct = rev.dataPlane === DataPlaneModes.DIRECT;
-  const main: Json = {
+  const main: IServicePort = {
     name: servicePortName(rev),
     protocol: 'TCP',
     ...(rev.protocol === 'h2c' ? { appProtocol: H2C_APP_PROTOCOL } : {}),

@@ -21,7 +21,11 @@ import { scaleOwner, type DataPlaneMode } from '../contract/autoscaling';
 import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_BUCKETS, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../contract/constants';
 import { autoscalerBucketLeases, Names } from '../contract/naming';
 import { runtimeOwnsEndpoints } from '../model/data-plane';
-import { sortedUnique, type Json } from '../model/json';
+import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { sortedUnique } from '../model/json';
 
 /** The Kubernetes Lease the autoscaler replicas elect a leader with (declared in ../constants). */
 export { AUTOSCALER_LEASE };
@@ -111,16 +115,16 @@ export function activatorSystemRules(): PolicyRule[] {
   return systemReadRules();
 }
 
-export function buildRole(name: string, namespace: string, rules: PolicyRule[]): Json {
+export function buildRole(name: string, namespace: string, rules: PolicyRule[]): IRole {
   return { apiVersion: RBAC_API, kind: 'Role', metadata: { name, namespace }, rules };
 }
 
-export function buildClusterRole(name: string, rules: PolicyRule[]): Json {
+export function buildClusterRole(name: string, rules: PolicyRule[]): IClusterRole {
   return { apiVersion: RBAC_API, kind: 'ClusterRole', metadata: { name }, rules };
 }
 
 /** Binds a ClusterRole to the components' ServiceAccounts in knative-serving. */
-export function buildClusterRoleBinding(name: string, serviceAccounts: readonly string[]): Json {
+export function buildClusterRoleBinding(name: string, serviceAccounts: readonly string[]): IClusterRoleBinding {
   return {
     apiVersion: RBAC_API,
     kind: 'ClusterRoleBinding',
@@ -131,7 +135,7 @@ export function buildClusterRoleBinding(name: string, serviceAccounts: readonly 
 }
 
 /** Binds a Role to the component's ServiceAccount in knative-serving. */
-export function buildRoleBinding(name: string, namespace: string, serviceAccount: string): Json {
+export function buildRoleBinding(name: string, namespace: string, serviceAccount: string): IRoleBinding {
   return {
     apiVersion: RBAC_API,
     kind: 'RoleBinding',
@@ -154,8 +158,10 @@ export const RoleNames = {
  * writes something (none where every revision is HPA, third-party or static); then
  * knative-serving.
  */
-export function buildRbac(revisions: readonly RbacRevision[], autoscalerBuckets = AUTOSCALER_BUCKETS): Json[] {
-  const objects: Json[] = [buildClusterRole(RoleNames.runtimeRead, runtimeReadRules()), buildClusterRoleBinding(RoleNames.runtimeRead, [ACTIVATOR, AUTOSCALER])];
+export type RbacObject = IClusterRole | IClusterRoleBinding | IRole | IRoleBinding;
+
+export function buildRbac(revisions: readonly RbacRevision[], autoscalerBuckets = AUTOSCALER_BUCKETS): RbacObject[] {
+  const objects: RbacObject[] = [buildClusterRole(RoleNames.runtimeRead, runtimeReadRules()), buildClusterRoleBinding(RoleNames.runtimeRead, [ACTIVATOR, AUTOSCALER])];
   for (const ns of sortedUnique(revisions.map((r) => r.namespace))) {
     const rules = autoscalerNamespaceRules(revisions.filter((r) => r.namespace === ns));
     if (rules.length > 0) objects.push(buildRole(RoleNames.autoscaler, ns, rules), buildRoleBinding(RoleNames.autoscaler, ns, AUTOSCALER));

@@ -4,15 +4,15 @@
  * resolves to the Istio gateway. This is the state Knative's route controller reaches once net-istio
  * reports its private load balancer (the placeholder step is skipped).
  */
-import type { Json } from '../model/json';
+import type { IService } from 'kubernetes-models/v1/Service';
 import { routeServiceLabels } from './meta';
 import { H2C_APP_PROTOCOL, type RouteSpec, type TrafficName } from '../model/spec';
 
-export function buildRouteServices(route: RouteSpec): Json[] {
+export function buildRouteServices(route: RouteSpec): IService[] {
   return route.names.map((name) => buildRouteService(route, name));
 }
 
-export function buildRouteService(route: RouteSpec, name: TrafficName): Json {
+export function buildRouteService(route: RouteSpec, name: TrafficName): IService {
   const annotations = { ...route.annotations };
   return {
     apiVersion: 'v1',

@@ -9,7 +9,14 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import { autoscalerConfigToData } from '../contract/autoscaling';
 import type { ServingConfig } from '../contract/config';
 import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_BUCKETS, CONFIG_AUTOSCALER, Gateways, Headers, Ports, ProbeValues, SYSTEM_NAMESPACE, SystemEnv } from '../contract/constants';
-import type { Json } from '../model/json';
+import type { IGateway } from '@kubernetes-models/istio/networking.istio.io/v1beta1/Gateway';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { IServicePort } from 'kubernetes-models/v1/ServicePort';
 import { restrictedSecurityContext } from './queue-proxy-container';
 
 // The system names are declared in ../constants (the runtime looks them up); re-exported for
@@ -27,7 +34,7 @@ export interface ServingSystemSpec {
   readonly autoscalerBuckets: number;
 }
 
-export function buildSystemNamespace(): Json {
+export function buildSystemNamespace(): INamespace {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: SYSTEM_NAMESPACE } };
 }
 
@@ -38,7 +45,7 @@ export function splitGatewayRef(ref: string): { namespace: string; name: string 
 }
 
 /** An Istio Gateway accepting plain HTTP for every host on one port of the ingress gateway pods. */
-export function buildGateway(ref: string, port: number): Json {
+export function buildGateway(ref: string, port: number): IGateway {
   const { namespace, name } = splitGatewayRef(ref);
   return {
     apiVersion: 'networking.istio.io/v1beta1',
@@ -51,16 +58,16 @@ export function buildGateway(ref: string, port: number): Json {
   };
 }
 
-export function buildIngressGateway(): Json {
+export function buildIngressGateway(): IGateway {
   return buildGateway(Gateways.EXTERNAL, 80);
 }
 
-export function buildLocalGateway(): Json {
+export function buildLocalGateway(): IGateway {
   return buildGateway(Gateways.LOCAL, 8081);
 }
 
 /** `istio-system/knative-local-gateway`: what every route's ExternalName Service points at. */
-export function buildLocalGatewayService(): Json {
+export function buildLocalGatewayService(): IService {
   const [name, namespace] = Gateways.LOCAL_SERVICE.split('.');
   return {
     apiVersion: 'v1',
@@ -81,7 +88,7 @@ export function buildLocalGatewayService(): Json {
   };
 }
 
-export function buildConfigAutoscaler(config: ServingConfig): Json {
+export function buildConfigAutoscaler(config: ServingConfig): IConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -90,7 +97,7 @@ export function buildConfigAutoscaler(config: ServingConfig): Json {
   };
 }
 
-export function buildServiceAccount(name: string): Json {
+export function buildServiceAccount(name: string): IServiceAccount {
   return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: SYSTEM_NAMESPACE } };
 }
 
@@ -159,7 +166,7 @@ function systemDeployment(
   replicas: number,
   container: IContainer,
   terminationGracePeriodSeconds: number,
-): Json {
+): IDeployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -182,15 +189,15 @@ function systemDeployment(
 }
 
 /** The activator drains for up to 45s after SIGTERM and holds requests; Knative gives it 600s. */
-export function buildActivatorDeployment(spec: ServingSystemSpec): Json {
+export function buildActivatorDeployment(spec: ServingSystemSpec): IDeployment {
   return systemDeployment(ACTIVATOR, ACTIVATOR_LABELS, spec.activatorReplicas, activatorContainer(spec), 600);
 }
 
-export function buildAutoscalerDeployment(spec: ServingSystemSpec): Json {
+export function buildAutoscalerDeployment(spec: ServingSystemSpec): IDeployment {
   return systemDeployment(AUTOSCALER, AUTOSCALER_LABELS, spec.autoscalerReplicas, autoscalerContainer(spec), 30);
 }
 
-function systemService(name: string, labels: Record<string, string>, ports: Json[]): Json {
+function systemService(name: string, labels: Record<string, string>, ports: IServicePort[]): IService {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -200,7 +207,7 @@ function systemService(name: string, labels: Record<string, string>, ports: Json
 }
 
 /** Its Endpoints are what revisions' public Endpoints point at while in proxy mode. */
-export function buildActivatorService(): Json {
+export function buildActivatorService(): IService {
   return systemService(ACTIVATOR_SERVICE, ACTIVATOR_LABELS, [
     { name: 'http-metrics', port: Ports.QUEUE_METRICS, targetPort: Ports.QUEUE_METRICS },
     { name: 'http', port: Ports.SERVICE_HTTP, targetPort: Ports.QUEUE_HTTP },
@@ -209,14 +216,14 @@ export function buildActivatorService(): Json {
   ]);
 }
 
-export function buildAutoscalerService(): Json {
+export function buildAutoscalerService(): IService {
   return systemService(AUTOSCALER, AUTOSCALER_LABELS, [
     { name: 'http-metrics', port: Ports.QUEUE_METRICS, targetPort: Ports.QUEUE_METRICS },
     { name: 'http', port: Ports.AUTOSCALER_HTTP, targetPort: Ports.AUTOSCALER_HTTP },
   ]);
 }
 
-export function buildPodDisruptionBudget(name: string, labels: Record<string, string>, minAvailable: number | string): Json {
+export function buildPodDisruptionBudget(name: string, labels: Record<string, string>, minAvailable: number | string): IPodDisruptionBudget {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
@@ -225,10 +232,10 @@ export function buildPodDisruptionBudget(name: string, labels: Record<string, st
   };
 }
 
-export function buildActivatorPdb(): Json {
+export function buildActivatorPdb(): IPodDisruptionBudget {
   return buildPodDisruptionBudget(ACTIVATOR, ACTIVATOR_LABELS, '80%');
 }
 
-export function buildAutoscalerPdb(): Json {
+export function buildAutoscalerPdb(): IPodDisruptionBudget {
   return buildPodDisruptionBudget(AUTOSCALER, AUTOSCALER_LABELS, 1);
 }

@@ -8,12 +8,17 @@
  */
 import { Gateways, Headers, RUNTIME_ONLY_HEADERS } from '../contract/constants';
 import { Names } from '../contract/naming';
-import { sortedUnique, type Json } from '../model/json';
+import type { IVirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
+import { sortedUnique } from '../model/json';
 import { ingressAnnotations, virtualServiceLabels } from './meta';
 import type { RouteSpec, TrafficSplit } from '../model/spec';
 
 const ISTIO_API_VERSION = 'networking.istio.io/v1beta1';
 const CLUSTER_LOCAL_SUFFIX = '.svc.cluster.local';
+
+type VirtualServiceSpec = NonNullable<IVirtualService['spec']>;
+type VirtualServiceHttpRoute = NonNullable<VirtualServiceSpec['http']>[number];
+type HttpRouteDestination = NonNullable<VirtualServiceHttpRoute['route']>[number];
 
 export type IngressVisibility = 'ClusterLocal' | 'ExternalIP';
 
@@ -45,7 +50,7 @@ export function expandedHosts(host: string): string[] {
   return [short, `${short}.svc`, host];
 }
 
-export function buildIngressVirtualService(route: RouteSpec): Json {
+export function buildIngressVirtualService(route: RouteSpec): IVirtualService {
   const rules = ingressRules(route);
   const gatewaysOf = (r: IngressRule) => [r.visibility === 'ClusterLocal' ? route.localGateway : route.externalGateway];
   return virtualService(route, Names.ingressVirtualService(route.name), {
@@ -55,7 +60,7 @@ export function buildIngressVirtualService(route: RouteSpec): Json {
   });
 }
 
-export function buildMeshVirtualService(route: RouteSpec): Json {
+export function buildMeshVirtualService(route: RouteSpec): IVirtualService {
   const rules = ingressRules(route).filter((r) => r.visibility === 'ClusterLocal');
   return virtualService(route, Names.meshVirtualService(route.name), {
     hosts: sortedUnique(rules.flatMap((r) => r.hosts)),
@@ -64,7 +69,7 @@ export function buildMeshVirtualService(route: RouteSpec): Json {
   });
 }
 
-function virtualService(route: RouteSpec, name: string, spec: Json): Json {
+function virtualService(route: RouteSpec, name: string, spec: VirtualServiceSpec): IVirtualService {
   return {
     apiVersion: ISTIO_API_VERSION,
     kind: 'VirtualService',
@@ -84,7 +89,7 @@ function virtualService(route: RouteSpec, name: string, spec: Json): Json {
  * remove them; here the route is the one place every client request passes (the activator and
  * the probes reach pods without it), so it is where they are stripped.
  */
-function httpRoute(route: RouteSpec, rule: IngressRule, gateways: readonly string[]): Json {
+function httpRoute(route: RouteSpec, rule: IngressRule, gateways: readonly string[]): VirtualServiceHttpRoute {
   return {
     match: hostPrefixes(rule.hosts).map((prefix) => ({ authority: { prefix }, gateways: [...gateways] })),
     route: rule.splits.map((s) => weightedDestination(route.namespace, s)),
@@ -93,7 +98,7 @@ function httpRoute(route: RouteSpec, rule: IngressRule, gateways: readonly strin
   };
 }
 
-function weightedDestination(namespace: string, split: TrafficSplit): Json {
+function weightedDestination(namespace: string, split: TrafficSplit): HttpRouteDestination {
   return {
     destination: {
       host: `${split.revisionName}.${namespace}${CLUSTER_LOCAL_SUFFIX}`,

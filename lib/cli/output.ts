@@ -118,11 +118,6 @@ export async function writeOutputDir(outDir: string, files: readonly OutputFile[
   await writeAll({ outDir, files });
 }
 
-/** Writes a file through a temporary sibling and rename, so it is never seen half-written. */
-export async function writeFileAtomically(file: string, content: string): Promise<void> {
-  await writeAll({ files: [], history: { file, content } });
-}
-
 /**
  * Commits in order; on a failure undoes every step tried, the failed one included (a step that
  * moves several files may have moved some). An undo that fails too is said, never hidden.

@@ -1,7 +1,16 @@
 import type { ApiObject, ApiObjectProps } from 'cdk8s';
 import type { Construct } from 'constructs';
-import type { Json } from '../model/json';
 import { ManifestObject } from './manifest-object';
+
+/**
+ * What a builder returns: a Kubernetes object, typed by its own interface (kubernetes-models,
+ * Istio, Gateway API). Only the fields that name it are read here.
+ */
+export interface KubeObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata?: { readonly name?: string; readonly namespace?: string };
+}
 
 /**
  * Adds builder output to the tree as plain-JSON ApiObjects. Neither the cdk8s-plus L2 classes nor
@@ -9,7 +18,7 @@ import { ManifestObject } from './manifest-object';
  * JSON, and the builders already produce exact manifests. `ManifestObject` renders that JSON
  * without cdk8s' resolver walk when the walk could not change it.
  */
-export function emit(scope: Construct, object: Json): ApiObject {
+export function emit(scope: Construct, object: KubeObject): ApiObject {
   return new ManifestObject(scope, objectId(object), object as unknown as ApiObjectProps);
 }
 
@@ -18,10 +27,10 @@ export function emit(scope: Construct, object: Json): ApiObject {
  * `metadata.add*` calls on it survive later changes of the source (see `ManifestObject`). The build
  * is memoized on the source's identity: an unchanged source is built once, at construction.
  */
-export function emitLazy<S>(scope: Construct, source: () => S, build: (source: S) => Json): ApiObject {
+export function emitLazy<S>(scope: Construct, source: () => S, build: (source: S) => KubeObject): ApiObject {
   let built = source();
   let object = build(built);
-  const produce = (): Json => {
+  const produce = (): KubeObject => {
     const now = source();
     if (now !== built) [built, object] = [now, build(now)];
     return object;
@@ -29,12 +38,11 @@ export function emitLazy<S>(scope: Construct, source: () => S, build: (source: S
   return new ManifestObject(scope, objectId(object), object as unknown as ApiObjectProps, produce as unknown as () => ApiObjectProps);
 }
 
-export function emitAll(scope: Construct, objects: readonly Json[]): ApiObject[] {
+export function emitAll(scope: Construct, objects: readonly KubeObject[]): ApiObject[] {
   return objects.map((o) => emit(scope, o));
 }
 
 /** A construct id unique per object: kind, namespace and name. */
-export function objectId(object: Json): string {
-  const meta = (object.metadata ?? {}) as { name?: string; namespace?: string };
-  return [object.kind, meta.namespace, meta.name].filter(Boolean).join('-');
+export function objectId(object: KubeObject): string {
+  return [object.kind, object.metadata?.namespace, object.metadata?.name].filter(Boolean).join('-');
 }

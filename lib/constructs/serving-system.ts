@@ -1,6 +1,6 @@
 import { Lazy, type ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { Json } from '../model/json';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { sortedUnique } from '../model/json';
 import { buildRbac, type RbacRevision } from '../builders/rbac';
 import {
@@ -25,7 +25,7 @@ import { checkServingConfig, DEFAULT_GATEWAY_API_CONFIG, Ingress, resolveServing
 import { AUTOSCALER_BUCKETS, Gateways } from '../contract/constants';
 import { isDns1123Label } from '../contract/naming';
 import { ProblemList } from '../problems';
-import { emit, emitAll } from './emit';
+import { emit, emitAll, type KubeObject } from './emit';
 import { Revision } from './revision';
 
 export interface ServingSystemProps {
@@ -157,9 +157,10 @@ function withoutChartNamespace(object: ApiObject): void {
 }
 
 /** The object with its `spec` computed at synth time. */
-function lazySpec(build: (spec: ServingSystemSpec) => Json, systemSpec: () => ServingSystemSpec): Json {
+function lazySpec(build: (spec: ServingSystemSpec) => IDeployment, systemSpec: () => ServingSystemSpec): KubeObject {
   const eager = build(systemSpec());
-  return { ...eager, spec: Lazy.any({ produce: () => build(systemSpec()).spec }) };
+  const lazy: KubeObject & { spec: unknown } = { ...eager, spec: Lazy.any({ produce: () => build(systemSpec()).spec }) };
+  return lazy;
 }
 
 function validateSystemProps(props: ServingSystemProps): void {

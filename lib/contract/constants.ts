@@ -30,13 +30,6 @@ export const Ports = {
   RESERVED: [8012, 8013, 8022, 9090, 9091, 8008, 8112] as readonly number[],
 } as const;
 
-export const Group = {
-  SERVING: 'serving.knative.dev',
-  AUTOSCALING: 'autoscaling.knative.dev',
-  NETWORKING: 'networking.knative.dev',
-  NETWORKING_INTERNAL: 'networking.internal.knative.dev',
-} as const;
-
 /** Label keys (knative/serving pkg/apis/serving/register.go). */
 export const Labels = {
   SERVICE: 'serving.knative.dev/service',

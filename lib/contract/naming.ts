@@ -48,6 +48,18 @@ export const Names = {
   meshVirtualService: (route: string) => childName(route, '-mesh'),
 } as const;
 
+/**
+ * The generation of a revision name as Knative generates it (`Names.revision`: `%05d`, so five
+ * digits or more, and hash-shortened for a long service name), else undefined. The name must come
+ * back from its own generation, so `NAME-012345` or another service's name is not one.
+ */
+export function generationOfRevisionName(serviceName: string, revisionName: string): number | undefined {
+  const digits = /-(\d{5,})$/.exec(revisionName)?.[1];
+  if (digits === undefined) return undefined;
+  const generation = Number(digits);
+  return Names.revision(serviceName, generation) === revisionName ? generation : undefined;
+}
+
 /** Also the pattern of the schemas' DNS labels (model/schema/builders.ts dnsLabel). */
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;

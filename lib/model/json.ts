@@ -17,11 +17,6 @@ export function clone<T>(value: T): T {
   return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
 
-/** `undefined` for an empty record, so empty maps are omitted like Go's `omitempty`. */
-export function nonEmpty<T extends Json>(record: T): T | undefined {
-  return Object.keys(record).length === 0 ? undefined : record;
-}
-
 /** Sorted, de-duplicated strings. */
 export function sortedUnique(values: Iterable<string>): string[] {
   return [...new Set(values)].sort();

@@ -5,7 +5,7 @@
  */
 import { AUTOSCALING_ANNOTATION_PREFIX } from '../contract/autoscaling';
 import { Annotations } from '../contract/constants';
-import { Names } from '../contract/naming';
+import { generationOfRevisionName } from '../contract/naming';
 import { GO_DURATION } from './schema/builders';
 import { isQuantity } from '../contract/quantity';
 
@@ -29,16 +29,10 @@ export function timeoutSecondsProblem(timeoutSeconds: number | undefined, maxRev
  * they are shortened with a hash and no longer start with the service name.
  */
 export function revisionNamePrefixProblem(serviceName: string, revisionName: string): string | undefined {
-  if (isGeneratedRevisionName(serviceName, revisionName)) return undefined;
+  if (generationOfRevisionName(serviceName, revisionName) !== undefined) return undefined;
   const prefix = `${serviceName}-`;
   if (revisionName.startsWith(prefix) && revisionName.length > prefix.length) return undefined;
   return `"${revisionName}" must start with the service name and a dash ("${prefix}") followed by a suffix`;
-}
-
-/** `SERVICE-00001` as Knative generates it (kmeta.ChildName), for any generation. */
-export function isGeneratedRevisionName(serviceName: string, revisionName: string): boolean {
-  const m = /-(\d{5,})$/.exec(revisionName);
-  return m !== null && Names.revision(serviceName, Number(m[1])) === revisionName;
 }
 
 /**

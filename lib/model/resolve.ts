@@ -25,7 +25,7 @@ import type {
   RevisionTemplateProps,
   Probe,
 } from './kservice-props';
-import { Names } from '../contract/naming';
+import { generationOfRevisionName, Names } from '../contract/naming';
 import { joinPath, type ProblemList } from '../problems';
 import { clone, compact, sortedRecord, type Json } from './json';
 import { canonicalContainerQuantities, canonicalPodQuantities } from './quantities';
@@ -55,7 +55,7 @@ export function resolveServiceSpec(props: KServiceProps, defaultName: string, pr
   const generation = props.generation ?? 1;
   const current = resolveRevision(props, currentRevisionName(props, name), generation, '', ctx);
   const earlier = (props.revisions ?? []).map((r, i) =>
-    resolveRevision(r, r.name, generationFromName(name, r.name), `revisions[${i}]`, ctx),
+    resolveRevision(r, r.name, generationOfRevisionName(name, r.name), `revisions[${i}]`, ctx),
   );
   const all = [current, ...earlier];
   const targets = resolveTargets(props.traffic, current.name);
@@ -73,12 +73,6 @@ export function resolveServiceSpec(props: KServiceProps, defaultName: string, pr
 
 export function currentRevisionName(props: Pick<KServiceProps, 'revisionName' | 'generation'>, serviceName: string): string {
   return props.revisionName ?? Names.revision(serviceName, props.generation ?? 1);
-}
-
-/** `NAME-00003` → 3; BYO names carry no generation. */
-export function generationFromName(serviceName: string, revisionName: string): number | undefined {
-  const m = /^-(\d{5})$/.exec(revisionName.slice(serviceName.length));
-  return revisionName.startsWith(serviceName) && m ? Number(m[1]) : undefined;
 }
 
 function uniqueByName(revisions: RevisionSpec[]): RevisionSpec[] {

@@ -11,7 +11,6 @@ import { Visibility, type KServiceProps, type RevisionTemplateProps } from './ks
 import {
   addedCapabilitiesProblem,
   imageReferenceProblem,
-  isGeneratedRevisionName,
   probeHandlerProblem,
   queueSidecarAnnotationProblems,
   revisionNamePrefixProblem,
@@ -20,7 +19,7 @@ import {
   timeoutSecondsProblem,
   unknownRevisionProblem,
 } from './knative-rules';
-import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/naming';
+import { generationOfRevisionName, isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/naming';
 import { joinPath, ProblemList } from '../problems';
 import { checkPropsShape } from './props-shape';
 import { checkDataPlanes } from './data-plane';
@@ -78,7 +77,7 @@ export function validateKServiceProps(props: KServiceProps, defaultName: string,
 
 function validateRevisionName(revisionName: string, serviceName: string, path: string, problems: ProblemList): void {
   // A generated name is as valid as the service name, which is checked (and reported) once, there.
-  if (isGeneratedRevisionName(serviceName, revisionName)) return;
+  if (generationOfRevisionName(serviceName, revisionName) !== undefined) return;
   if (!isDns1123Label(revisionName)) {
     problems.add(path, `"${revisionName}" must be a DNS-1123 label (lowercase letters, digits and "-", at most ${MAX_NAME_LENGTH} characters)`);
   }

@@ -66,33 +66,10 @@ export function envPort(env: Env, name: string, fallback: number): number {
   return envInt(env, name, fallback, { min: 0, max: 65535 });
 }
 
-const TRUE = new Set(['true', '1', 'yes', 'on', 'enabled']);
-const FALSE = new Set(['false', '0', 'no', 'off', 'disabled']);
-
-export function envBool(env: Env, name: string, fallback: boolean): boolean {
-  const text = raw(env, name);
-  if (text === undefined) return fallback;
-  const lower = text.toLowerCase();
-  if (TRUE.has(lower)) return true;
-  if (FALSE.has(lower)) return false;
-  throw new ConfigError(name, `must be true or false, got "${text}"`);
-}
-
 /** Comma-separated list, blanks dropped. */
 export function envList(env: Env, name: string): string[] {
   return (raw(env, name) ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-}
-
-/** Parsed JSON; `undefined` when unset. */
-export function envJson<T = unknown>(env: Env, name: string): T | undefined {
-  const text = raw(env, name);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw new ConfigError(name, `is not valid JSON (${(err as Error).message})`);
-  }
 }
