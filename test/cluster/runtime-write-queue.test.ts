@@ -201,8 +201,10 @@ describe('the write queue against kube-apiserver', () => {
 
       const { workers, qps, burst } = WriteQueueDefaults;
       const failures: Array<{ key: string; status: unknown; retryInMs: number | undefined }> = [];
+      // As main.ts wires it: the works take their tokens from the client's one limiter.
       const queue = new WorkQueue({
         ...WriteQueueDefaults,
+        tokens: kube.limiter,
         backoff: { baseMs: WriteQueueDefaults.backoffBaseMs, maxMs: WriteQueueDefaults.backoffMaxMs },
         onFailure: (key, err, retryInMs) => failures.push({ key, status: (err as { code?: unknown }).code, retryInMs }),
       });

@@ -32,7 +32,7 @@ export interface AutoscalerRuntimeConfig {
 export interface WriteQueueConfig {
   /** Writes in flight at most (so API requests in flight at most). */
   readonly workers: number;
-  /** Client-side rate limit of the writes: a token bucket. */
+  /** Client-side rate limit of every API request but watches (the writes among them): a token bucket (../kube/rate-limiter.ts). */
   readonly qps: number;
   readonly burst: number;
   /** Per-object retry delay after a failure: doubles from base up to max. */

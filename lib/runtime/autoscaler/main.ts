@@ -27,14 +27,15 @@ import { createMetricsServer, createPokeServer } from './server';
 export async function runAutoscaler(env: NodeJS.ProcessEnv): Promise<void> {
   const config = readAutoscalerConfig(env);
   const logger = createLogger('autoscaler', { base: { identity: config.identity } });
-  const kube = loadKubeClients();
+  // One rate limit (KUBE_API_QPS, KUBE_API_BURST) for every request of this replica but watches:
+  // informer lists, Lease renewals (never starved: ../kube/rate-limiter.ts) and the writes.
+  const kube = loadKubeClients(undefined, { qps: config.writes.qps, burst: config.writes.burst });
   const metrics = new AutoscalerMetrics();
   const cluster = new KubeCluster(kube, config.namespaces, config.systemNamespace, logger);
-  // Every scale and Endpoints write of this replica: bounded in flight and in rate (see work-queue.ts).
+  // Every scale and Endpoints write of this replica: bounded in flight, and in rate by the client's limiter (see work-queue.ts).
   const writes = new WorkQueue({
     workers: config.writes.workers,
-    qps: config.writes.qps,
-    burst: config.writes.burst,
+    tokens: kube.limiter,
     backoff: { baseMs: config.writes.backoffBaseMs, maxMs: config.writes.backoffMaxMs },
     onFailure: (key, err, retryInMs) =>
       logger.warn({ key, err: describeApiError(err), retryInMs }, retryInMs === undefined ? 'write failed; not retried' : 'write failed; retrying'),

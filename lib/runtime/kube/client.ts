@@ -7,7 +7,9 @@ import {
   type SecurityAuthentication, ServerConfiguration,
 } from '@kubernetes/client-node';
 import { AUTOSCALER_FIELD_MANAGER } from '../../contract/constants';
+import { Clock } from '../shared/clock';
 import { ConfigError } from '../shared/env';
+import { ClientRate, ClientRateLimiter } from './rate-limiter';
 
 /** The API clients the activator and autoscaler use, from one KubeConfig. */
 export interface KubeClients {
@@ -15,7 +17,16 @@ export interface KubeClients {
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly coordination: CoordinationV1Api;
+  /** The one rate limit of every request of these clients but watches (./rate-limiter.ts). */
+  readonly limiter: ClientRateLimiter;
 }
+
+/**
+ * The client's rate limit unless KUBE_API_QPS / KUBE_API_BURST say otherwise (../autoscaler/config.ts):
+ * knative/serving cmd/autoscaler/main.go sets its REST client to controllerNum (2) × client-go's
+ * rest.DefaultQPS (5) and rest.DefaultBurst (10).
+ */
+export const ClientRateDefaults: ClientRate = { qps: 10, burst: 20 };
 
 /**
  * The names the runtime's writes carry as `fieldManager`, so the API server's managedFields (and
@@ -30,14 +41,19 @@ export const FieldManagers = {
   AUTOSCALER: AUTOSCALER_FIELD_MANAGER,
 } as const;
 
-/** In a pod: the service account token; elsewhere: KUBECONFIG or ~/.kube/config. */
-export function loadKubeClients(config: KubeConfig = defaultKubeConfig()): KubeClients {
-  const configuration = keepAliveConfiguration(config);
+/**
+ * In a pod: the service account token; elsewhere: KUBECONFIG or ~/.kube/config. Every request of
+ * the clients returned but watches waits for a token of one limiter (`rate`).
+ */
+export function loadKubeClients(config: KubeConfig = defaultKubeConfig(), rate: ClientRate = ClientRateDefaults, clock?: Clock): KubeClients {
+  const limiter = new ClientRateLimiter(rate, { clock });
+  const configuration = keepAliveConfiguration(config, limiter);
   return {
     config,
     core: new CoreV1Api(configuration),
     apps: new AppsV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),
+    limiter,
   };
 }
 
@@ -52,7 +68,7 @@ const IDLE_API_SOCKET_MS = 30_000;
  * rotated token is read again) and the TLS options; the kept Agent is replaced when those change.
  * Watches (informers) do not go through here and keep their own connections.
  */
-function keepAliveConfiguration(kubeConfig: KubeConfig): Configuration {
+function keepAliveConfiguration(kubeConfig: KubeConfig, limiter: ClientRateLimiter): Configuration {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig: no current cluster');
   let kept: { agent: https.Agent; tls: string } | undefined;
@@ -71,7 +87,11 @@ function keepAliveConfiguration(kubeConfig: KubeConfig): Configuration {
       context.setAgent(kept.agent);
     },
   };
-  return createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } });
+  return createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: auth },
+    promiseMiddleware: [limiter.middleware()],
+  });
 }
 
 /** Where client-node's loadFromDefault finds the pod's ServiceAccount token. */

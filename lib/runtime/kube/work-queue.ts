@@ -1,7 +1,8 @@
 import { BackoffPolicy, backoffDelayMs } from '../shared/backoff';
 import { Clock, RandomSource, systemClock } from '../shared/clock';
 import { TokenBucket } from '../shared/token-bucket';
-import { apiRetryAdvice, RetryAdvice } from './client';
+import { apiRetryAdvice, ClientRateDefaults, RetryAdvice } from './client';
+import type { TokenSource } from './rate-limiter';
 
 /**
  * The one queue every API write of the runtime goes through, shaped after the controllers of
@@ -13,8 +14,10 @@ import { apiRetryAdvice, RetryAdvice } from './client';
  *   desired state is always the one written last, and the queue never holds more entries than
  *   there are distinct keys;
  * - at most `workers` works run at once, so at most that many API requests are in flight;
- * - one token bucket (qps, burst) for all workers: one token per work, since each work is one
- *   request (a write from the informer cache or a patch; never a GET before it);
+ * - one token per work, since each work is one request (a write from the informer cache or a
+ *   patch; never a GET before it), taken from the kube client's rate limiter (`tokens`,
+ *   ./rate-limiter.ts), which every other request of the client shares, or from a token bucket
+ *   of the queue's own (qps, burst);
  * - a failed work is retried with per-key exponential backoff with jitter (5 ms doubling to
  *   1000 s by default, as client-go's DefaultControllerRateLimiter), and never before the
  *   Retry-After the API server sent with a 429 or 503; a success forgets the failures;
@@ -30,8 +33,7 @@ import { apiRetryAdvice, RetryAdvice } from './client';
  */
 /**
  * Knative's autoscaler's settings, declared once (../autoscaler/config.ts reads the overrides):
- * - qps 10, burst 20: knative/serving cmd/autoscaler/main.go sets its REST client to
- *   controllerNum (2) × client-go's rest.DefaultQPS (5) and rest.DefaultBurst (10);
+ * - qps 10, burst 20: the kube client's (./client.ts ClientRateDefaults);
  * - workers 4: those 2 controllers × knative.dev/pkg controller.DefaultThreadsPerController (2);
  * - backoff 5 ms doubling to 1000 s: client-go workqueue.DefaultControllerRateLimiter's per-item
  *   limiter (k8s.io/client-go util/workqueue/default_rate_limiters.go), which Knative's
@@ -39,8 +41,8 @@ import { apiRetryAdvice, RetryAdvice } from './client';
  */
 export const WriteQueueDefaults = {
   workers: 4,
-  qps: 10,
-  burst: 20,
+  qps: ClientRateDefaults.qps,
+  burst: ClientRateDefaults.burst,
   backoffBaseMs: 5,
   backoffMaxMs: 1_000_000,
 } as const;
@@ -59,8 +61,11 @@ export type Lane = 'fast' | 'slow';
 
 export interface WorkQueueOptions {
   readonly workers: number;
-  readonly qps: number;
-  readonly burst: number;
+  /** Where each work's token comes from: the kube client's limiter (./rate-limiter.ts)... */
+  readonly tokens?: TokenSource;
+  /** ...or, without it, a token bucket of the queue's own. */
+  readonly qps?: number;
+  readonly burst?: number;
   readonly backoff: BackoffPolicy;
   readonly clock?: Clock;
   readonly random?: RandomSource;
@@ -95,7 +100,7 @@ interface Entry {
 export class WorkQueue {
   private readonly clock: Clock;
   private readonly random: RandomSource;
-  private readonly bucket: TokenBucket;
+  private readonly tokens: TokenSource;
   private readonly retryAdvice: (err: unknown, nowMs: number) => RetryAdvice;
   /** Keys waiting to run, at most one entry each. */
   private readonly waiting = new Map<string, Entry>();
@@ -114,7 +119,7 @@ export class WorkQueue {
     }
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.bucket = new TokenBucket(options.qps, options.burst, this.clock.now());
+    this.tokens = options.tokens ?? new TokenBucket(options.qps ?? WriteQueueDefaults.qps, options.burst ?? WriteQueueDefaults.burst, this.clock.now());
     this.retryAdvice = options.retryAdvice ?? apiRetryAdvice;
   }
 
@@ -207,7 +212,7 @@ export class WorkQueue {
       const key = this.nextReadyKey();
       if (key === undefined) return;
       const nowMs = this.clock.now();
-      if (!this.bucket.tryTake(nowMs)) {
+      if (!this.tokens.tryTake(nowMs)) {
         this.waitForToken(nowMs);
         return;
       }
@@ -226,7 +231,7 @@ export class WorkQueue {
     this.cancelPumpTimer = this.clock.setTimer(() => {
       this.cancelPumpTimer = undefined;
       this.pump();
-    }, this.bucket.msUntilToken(nowMs));
+    }, this.tokens.msUntilToken(nowMs));
   }
 
   private start(key: string, nowMs: number): void {
@@ -238,7 +243,8 @@ export class WorkQueue {
     const ctx: WorkContext = { nowMs, failures: this.failures.get(key) ?? 0 };
     let run: Promise<void>;
     try {
-      run = entry.work(ctx);
+      // The token taken in pump() pays for the work's request (the client's limiter does not ask again).
+      run = this.tokens.withToken ? this.tokens.withToken(() => entry.work(ctx)) : entry.work(ctx);
     } catch (err) {
       run = Promise.reject(err);
     }

@@ -22,18 +22,23 @@ export class TokenBucket {
     this.lastMs = nowMs;
   }
 
-  /** Takes a token if one is there now. */
-  tryTake(nowMs: number): boolean {
+  /**
+   * Takes a token if one is there now and `keep` more stay behind (a share held back for
+   * requests that must not wait, ../kube/rate-limiter.ts).
+   */
+  tryTake(nowMs: number, keep = 0): boolean {
     this.refill(nowMs);
-    if (this.tokens < 1) return false;
+    if (this.tokens < 1 + keep) return false;
     this.tokens -= 1;
     return true;
   }
 
-  /** Milliseconds until a token is there (0 when one is there now). */
-  msUntilToken(nowMs: number): number {
+  /** Milliseconds until a token is there with `keep` more behind it (0: now). Infinity if the bucket never holds that many. */
+  msUntilToken(nowMs: number, keep = 0): number {
     this.refill(nowMs);
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.qps);
+    const needed = 1 + keep;
+    if (needed > this.burst) return Infinity;
+    return this.tokens >= needed ? 0 : Math.ceil(((needed - this.tokens) * 1000) / this.qps);
   }
 
   private refill(nowMs: number): void {
