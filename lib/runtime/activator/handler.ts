@@ -3,20 +3,22 @@ import type { Duplex } from 'node:stream';
 import { Headers, PROXY_REQUEST_ACTIVATOR, ProbeUserAgents, ProbeValues } from '../../contract/constants';
 import { QueueFullError } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
-import { answerRaw, ForwardResult, forward, forwardUpgrade, holdUpgradeClient, startForward } from '../shared/proxy';
+import { type CancelForward, type ForwardResult, forward, type UpstreamOptions } from '../shared/proxy-forward';
+import { answerRaw, forwardUpgrade, type HeldUpgradeClient, holdUpgradeClient } from '../shared/proxy-upgrade';
 import type { RevisionRegistry } from './registry';
-import { formatAddress } from './revision';
 import type { RevisionBackend } from './revision-backend';
 import { SIDECARLESS_DROPPED_HEADERS, sidecarlessHeaders, sidecarlessTimeouts, startAppDeadlines } from './sidecarless';
-import { type Deadlines, firstAnswerDeadline, type RequestTimeoutError, TIMEOUT_MESSAGE } from '../shared/timeouts';
-import { NoPodAcceptedError, REFUSED, type Reservation, type ReservationClient } from './throttler';
+import { type Deadlines, firstAnswerDeadline, type TimeoutGuard, TIMEOUT_MESSAGE } from '../shared/timeouts';
+import { NoPodAcceptedError, type Reservation, type ReservationClient } from './throttler';
 
 /**
  * The activator's request path (knative/serving pkg/activator/handler/handler.go): answer probes, find the revision, hold the request
  * until the revision has room (bounded queue, bounded by the revision's timeout), then proxy it to
  * a pod with `K-Proxy-Request: activator` and the original Host in `K-Original-Host`.
+ * Plain requests and Upgrade requests take the same path (`ActivatorRequest`); only how the
+ * client is watched, forwarded to and answered differs (`HttpRequest`, `UpgradeRequest`).
  */
-export interface HandlerDeps {
+export interface ActivatorHandlerDeps {
   readonly registry: RevisionRegistry;
   readonly logger: Logger;
   /** Called when a request reaches a revision with no usable pod. */
@@ -32,36 +34,33 @@ class RequestTimeout extends Error {
   }
 }
 
-class ClientGone extends Error {}
-
-/** Knative's routing headers stop at the activator (left out by the forwarder, no `delete`). */
-const DROPPED_HEADERS: ReadonlySet<string> = new Set([Headers.REVISION.toLowerCase(), Headers.NAMESPACE.toLowerCase()]);
 const PROXY_REQUEST = Headers.PROXY_REQUEST.toLowerCase();
 const ORIGINAL_HOST = Headers.ORIGINAL_HOST.toLowerCase();
 const NETWORK_PROBE = Headers.NETWORK_PROBE.toLowerCase();
 const REVISION = Headers.REVISION.toLowerCase();
 const NAMESPACE = Headers.NAMESPACE.toLowerCase();
 
-export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+export function createRequestHandler(deps: ActivatorHandlerDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
     if (answerProbe(req, res, deps)) return;
     const backend = findRevision(req, deps.registry);
     if (!backend) return reply(res, 404, 'revision not found');
-    void proxyRequest(req, res, backend, deps);
+    markH2Body(req);
+    new HttpRequest(req, res, backend, deps).start();
   };
 }
 
 /** Upgrade requests (websockets) take the same path, then the sockets are spliced. */
-export function createUpgradeHandler(deps: HandlerDeps): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createUpgradeHandler(deps: ActivatorHandlerDeps): (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
     const backend = findRevision(req, deps.registry);
     if (!backend) return rawReply(socket, 404, 'revision not found');
-    void proxyUpgrade(req, socket, head, backend, deps);
+    new UpgradeRequest(req, socket, head, backend, deps).start();
   };
 }
 
 /** `K-Network-Probe: activator` → 200 `activator`; other probe values → 400; kubelet → health. */
-function answerProbe(req: http.IncomingMessage, res: http.ServerResponse, deps: HandlerDeps): boolean {
+function answerProbe(req: http.IncomingMessage, res: http.ServerResponse, deps: ActivatorHandlerDeps): boolean {
   const kubelet = req.headers['user-agent']?.startsWith(ProbeUserAgents.KUBELET_PREFIX) ?? false;
   // A draining activator fails the kubelet's probes (with or without the probe header), so it
   // leaves the activator-service Endpoints while finishing what it holds.
@@ -92,104 +91,117 @@ export function findRevision(req: http.IncomingMessage, registry: RevisionRegist
   return undefined;
 }
 
-const NO_POD_TRIED: ReadonlySet<string> = new Set();
-
-function proxyRequest(req: http.IncomingMessage, res: http.ServerResponse, backend: RevisionBackend, deps: HandlerDeps): void {
-  backend.stats.requestIn(Date.now());
-  markH2Body(req);
-  new ActivatorRequest(req, res, backend, deps).start();
+/**
+ * What a pod is sent, per data-plane mode, for requests and upgrades alike: in mode `full` the
+ * activator's headers for the queue-proxy; sidecar-less (mode `activator`), what the queue-proxy
+ * would have passed on to the app (./sidecarless.ts).
+ */
+interface HeaderPolicy {
+  /** Request headers the forwarder leaves out (no `delete` on the header object). */
+  readonly drop: ReadonlySet<string>;
+  complete(headers: http.OutgoingHttpHeaders, req: http.IncomingMessage, podId: string): void;
 }
 
-/** The ActivatorRequest a response belongs to (its 'close' listener is shared, see below). */
-const REQUEST = Symbol('kservice.activatorRequest');
-type Tagged = { [REQUEST]?: ActivatorRequest };
+/** Knative's routing headers stop at the activator. */
+const ROUTING_HEADERS: ReadonlySet<string> = new Set([REVISION, NAMESPACE]);
+const TO_QUEUE_PROXY: HeaderPolicy = { drop: ROUTING_HEADERS, complete: activatorHeaders };
+const TO_APP: HeaderPolicy = { drop: SIDECARLESS_DROPPED_HEADERS, complete: sidecarlessHeaders };
+
+const NO_POD_TRIED: ReadonlySet<string> = new Set();
 
 /**
- * One request through the activator: wait for a revision slot and a pod slot (at once when there
- * is room), then forward. Plain callbacks and one object per request — no AbortController or
- * promise chain — because at 1,000 rps on a shared core the activator is one of three processes
- * on the request path and every microsecond of it shows in the latency (docs/runtime-performance.md).
- * A pod that refuses the connection sends the request on through `holdAndProxy`, to another pod.
- * Its timer and 'close' listener are static functions given this object (no closure per request:
- * the bundle's keepNames names each closure with Object.defineProperty; docs/runtime-performance.md).
+ * One request through the activator, plain or Upgrade: wait for a revision slot and a pod slot
+ * (at once when there is room), forward, and when the pod refused the connection (nothing was
+ * sent) wait again for another pod, within the same deadline: the revision's timeout, counted
+ * from arrival. The object is the throttler's client and the forwarder's options (pod address
+ * and header policy), so a request is one object, not a closure per step (bench/closures.ts).
  */
-class ActivatorRequest implements ReservationClient {
+abstract class ActivatorRequest implements ReservationClient, UpstreamOptions {
+  host = '';
+  port = 0;
+  dropHeaders: ReadonlySet<string> = ROUTING_HEADERS;
+  private policy: HeaderPolicy = TO_QUEUE_PROXY;
+  private reservation: Reservation | undefined;
+  private tried: ReadonlySet<string> = NO_POD_TRIED;
+  private state: 'new' | 'waiting' | 'forwarding' | 'done' = 'new';
+  /** Gives up the wait, or stops the forward: whichever is under way. */
+  private cancel: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private waiting = false;
-  private cancelWait: (() => void) | undefined;
-  private cancelForward: (() => void) | undefined;
-  /** Sidecar-less revisions: the response-start and idle deadlines (sidecarless.ts). */
-  private appDeadlines: Deadlines | undefined;
-  private timedOut = false;
-  private finished = false;
-  private readonly deadline: number;
+  protected timedOut = false;
 
   constructor(
-    private readonly req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
-    private readonly backend: RevisionBackend,
-    private readonly deps: HandlerDeps,
-  ) {
-    this.deadline = Date.now() + backend.info.timeoutSeconds * 1000;
-  }
+    protected readonly req: http.IncomingMessage,
+    protected readonly backend: RevisionBackend,
+    private readonly deps: ActivatorHandlerDeps,
+  ) {}
+
+  /** Watches for the client leaving while the request waits (`clientGone`). */
+  protected abstract holdClient(): void;
+  /** Stops watching (the request is forwarded, or over). */
+  protected abstract releaseClient(): void;
+  /** Sends the request to the reserved pod; `forwarded` is told the result. */
+  protected abstract startForward(): CancelForward;
+  /** Ends what an attempt started besides the forward (the app's deadlines). */
+  protected abstract endAttempt(): void;
+  /** A forward ended as `aborted`: the client must not take a cut answer for a whole one. */
+  protected abstract cutOff(): void;
+  protected abstract reply(status: number, body: string, retryAfterSeconds?: number): void;
 
   start(): void {
+    this.backend.stats.requestIn(Date.now());
+    this.timer = setTimeout(ActivatorRequest.onTimeout, this.backend.info.timeoutSeconds * 1000, this);
+    this.waitForPod();
+  }
+
+  private waitForPod(): void {
     const { info, throttler } = this.backend;
-    this.timer = setTimeout(ActivatorRequest.onTimeout, info.timeoutSeconds * 1000, this);
-    (this.res as Tagged)[REQUEST] = this;
-    this.res.on('close', ActivatorRequest.onClientClose);
     if (this.backend.readyPods === 0) this.deps.onColdRequest(info.namespace, info.revision);
-    this.waiting = true;
-    const cancel = throttler.reserve(NO_POD_TRIED, this);
-    if (this.waiting) this.cancelWait = cancel;
+    this.state = 'waiting';
+    this.holdClient();
+    const cancel = throttler.reserve(this.tried, this);
+    if (this.state === 'waiting') this.cancel = cancel;
   }
 
   reserved(reservation: Reservation): void {
-    this.waiting = false;
-    this.cancelWait = undefined;
-    const { req, res, deps } = this;
-    const sidecarless = this.backend.info.sidecarless;
-    if (sidecarless) this.appDeadlines = startAppDeadlines(res, sidecarless, this.onAppDeadline);
-    this.cancelForward = startForward(
-      req,
-      res,
-      {
-        host: reservation.pod.host,
-        port: reservation.pod.port,
-        dropHeaders: sidecarless ? SIDECARLESS_DROPPED_HEADERS : DROPPED_HEADERS,
-        transformHeaders: sidecarless ? (h) => sidecarlessHeaders(h, req) : (h) => activatorHeaders(h, req, reservation.podId),
-        // A method, not an arrow property: the bundle's keepNames would name the arrow per request.
-        onConnectError(err) {
-          deps.logger.warn({ pod: reservation.podId, err: err.message }, 'pod refused connection');
-        },
-      },
-      (result) => this.onForwarded(result, reservation),
-    );
+    this.state = 'forwarding';
+    this.releaseClient();
+    this.reservation = reservation;
+    this.host = reservation.pod.host;
+    this.port = reservation.pod.port;
+    this.policy = this.backend.info.sidecarless ? TO_APP : TO_QUEUE_PROXY;
+    this.dropHeaders = this.policy.drop;
+    const cancel = this.startForward();
+    if (this.reservation === reservation) this.cancel = cancel;
   }
 
-  private onForwarded(result: ForwardResult, reservation: Reservation): void {
-    this.cancelForward = undefined;
-    reservation.release();
-    const { res } = this;
+  /** UpstreamOptions; a method, called on this object by the forwarder. */
+  transformHeaders(headers: http.OutgoingHttpHeaders): void {
+    this.policy.complete(headers, this.req, this.reservation!.podId);
+  }
+
+  /** UpstreamOptions; given, so the forwarder leaves the client untouched for a retry. */
+  onConnectError(err: Error): void {
+    this.deps.logger.warn({ pod: this.reservation?.podId, err: err.message }, 'pod refused connection');
+  }
+
+  protected forwarded(result: ForwardResult): void {
+    this.cancel = undefined;
+    const reservation = this.reservation!;
+    this.reservation = undefined;
     if (result.outcome === 'connect-error' && !this.timedOut) {
-      this.detach();
-      this.backend.throttler.noteRefused(reservation.pod);
-      // Nothing was sent: another pod gets the request, within the same deadline.
-      return void holdAndProxy(this.req, res, this.backend, this.deps, this.deadline, new Set([reservation.podId]));
+      this.endAttempt();
+      reservation.refused();
+      this.tried = new Set(this.tried).add(reservation.podId);
+      return this.waitForPod();
     }
-    if (result.outcome === 'aborted' && !res.writableFinished && !res.destroyed) {
-      // Cut off half-way: the client must not take a truncated body for a whole one.
-      if (res.headersSent) res.destroy();
-      else if (this.timedOut) reply(res, 504, 'activator request timeout');
-    }
+    reservation.release();
+    if (result.outcome === 'aborted') this.cutOff();
     this.finish();
   }
 
   failed(error: Error): void {
-    this.waiting = false;
-    this.cancelWait = undefined;
-    const { info } = this.backend;
-    replyToFailure(error, this.res, this.deps, info.namespace, info.revision);
+    this.cancel = undefined;
+    this.answerFailure(error);
     this.finish();
   }
 
@@ -197,150 +209,161 @@ class ActivatorRequest implements ReservationClient {
     request.timeOut();
   }
 
+  /** Waiting: 503. Forwarding: the forward stops and `cutOff` answers (unless the tunnel is up). */
   private timeOut(): void {
     this.timedOut = true;
-    if (this.waiting) {
-      this.stopWaiting();
-      const { info } = this.backend;
-      replyToFailure(new RequestTimeout(info.timeoutSeconds), this.res, this.deps, info.namespace, info.revision);
-      return this.finish();
-    }
-    this.cancelForward?.();
+    const waiting = this.state === 'waiting';
+    this.stop();
+    if (!waiting) return;
+    this.answerFailure(new RequestTimeout(this.backend.info.timeoutSeconds));
+    this.finish();
   }
 
-  /** The 504 or cut-off follows from the deadlines; stopping the forward frees the slots. */
-  private readonly onAppDeadline = (): void => {
-    this.cancelForward?.();
-  };
-
-  private static onClientClose(this: http.ServerResponse): void {
-    const request = (this as Tagged)[REQUEST]!;
-    if (!request.waiting) return; // while forwarding, the forwarder sees the close itself
-    request.stopWaiting();
-    request.finish();
+  /** The client went away: only a waiting request acts (a forward sees it itself). */
+  protected clientGone(): void {
+    if (this.state !== 'waiting') return;
+    this.stop();
+    this.finish();
   }
 
-  private stopWaiting(): void {
-    this.waiting = false;
-    const cancel = this.cancelWait;
-    this.cancelWait = undefined;
+  protected stop(): void {
+    const cancel = this.cancel;
+    this.cancel = undefined;
     cancel?.();
   }
 
-  /** Stops this object's timer and listener (the request goes on elsewhere, or is over). */
-  private detach(): void {
-    clearTimeout(this.timer);
-    this.appDeadlines?.dispose();
-    this.res.off('close', ActivatorRequest.onClientClose);
+  private answerFailure(error: Error): void {
+    const retryAfter = this.deps.retryAfterSeconds;
+    if (error instanceof QueueFullError) return this.reply(503, 'activator queue full', retryAfter);
+    if (error instanceof RequestTimeout) return this.reply(503, `no pod became available: ${error.message}`, retryAfter);
+    if (error instanceof NoPodAcceptedError) return this.reply(502, error.message);
+    const { namespace, revision } = this.backend.info;
+    this.deps.logger.error({ err: error, namespace, revision }, 'unexpected error proxying a request');
+    this.reply(500, 'internal error');
   }
 
   private finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.detach();
+    if (this.state === 'done') return;
+    const waiting = this.state === 'waiting';
+    this.state = 'done';
+    clearTimeout(this.timer);
+    if (waiting) this.releaseClient();
+    this.endAttempt();
     this.backend.stats.requestOut(Date.now());
   }
 }
 
-/** Holds the request until the revision has room (bounded queue and deadline), then proxies it. */
-async function holdAndProxy(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  backend: RevisionBackend,
-  deps: HandlerDeps,
-  deadline: number,
-  tried: Set<string>,
-): Promise<void> {
-  const { info, stats } = backend;
-  const { signal, dispose } = requestDeadline(info.timeoutSeconds, deadline - Date.now(), res);
-  try {
-    if (backend.readyPods === 0) deps.onColdRequest(info.namespace, info.revision);
-    const result = await backend.throttler.run(
-      signal,
-      async (pod) => {
-        const podId = formatAddress(pod);
-        const sidecarless = info.sidecarless;
-        // Sidecar-less: the app's deadlines stop this attempt through their own signal (sidecarless.ts).
-        const appDeadline = sidecarless && new AbortController();
-        const appDeadlines = sidecarless && appDeadline && startAppDeadlines(res, sidecarless, () => appDeadline.abort());
-        const outcome = await forward(req, res, {
-          host: pod.host,
-          port: pod.port,
-          dropHeaders: sidecarless ? SIDECARLESS_DROPPED_HEADERS : DROPPED_HEADERS,
-          transformHeaders: sidecarless ? (h) => sidecarlessHeaders(h, req) : (h) => activatorHeaders(h, req, podId),
-          onConnectError: (err) => deps.logger.warn({ pod: podId, err: err.message }, 'pod refused connection'),
-          signal: appDeadline ? AbortSignal.any([signal, appDeadline.signal]) : signal,
-        });
-        if (appDeadlines) appDeadlines.dispose();
-        return outcome.outcome === 'connect-error' ? REFUSED : outcome;
-      },
-      tried,
-    );
-    finishForward(result, res, signal);
-  } catch (err) {
-    replyToFailure(err, res, deps, info.namespace, info.revision);
-  } finally {
-    dispose();
-    stats.requestOut(Date.now());
+/** The HttpRequest a response belongs to (its 'close' listener is static, see ActivatorRequest). */
+const REQUEST = Symbol('kservice.activatorRequest');
+type Tagged = { [REQUEST]?: HttpRequest };
+
+/** A plain request (HTTP/1, or h2c forwarded as HTTP/1.1), answered on its ServerResponse. */
+class HttpRequest extends ActivatorRequest {
+  /** Sidecar-less revisions: the response-start and idle deadlines (sidecarless.ts). */
+  private appDeadlines: Deadlines | undefined;
+
+  constructor(
+    req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+    backend: RevisionBackend,
+    deps: ActivatorHandlerDeps,
+  ) {
+    super(req, backend, deps);
+    (res as Tagged)[REQUEST] = this;
+  }
+
+  protected holdClient(): void {
+    this.res.on('close', HttpRequest.onClientClose);
+  }
+
+  protected releaseClient(): void {
+    this.res.off('close', HttpRequest.onClientClose);
+  }
+
+  private static onClientClose(this: http.ServerResponse): void {
+    (this as Tagged)[REQUEST]!.clientGone();
+  }
+
+  protected startForward(): CancelForward {
+    const sidecarless = this.backend.info.sidecarless;
+    // The 504 or cut-off follows from the deadlines; stopping the forward frees the slots.
+    if (sidecarless) this.appDeadlines = startAppDeadlines(this.res, sidecarless, () => this.stop());
+    return forward(this.req, this.res, this, (result) => this.forwarded(result));
+  }
+
+  protected endAttempt(): void {
+    this.appDeadlines?.dispose();
+    this.appDeadlines = undefined;
+  }
+
+  protected cutOff(): void {
+    const { res } = this;
+    if (res.writableFinished || res.destroyed) return;
+    if (res.headersSent) res.destroy();
+    else if (this.timedOut) reply(res, 504, 'activator request timeout');
+  }
+
+  protected reply(status: number, body: string, retryAfterSeconds?: number): void {
+    reply(this.res, status, body, retryAfterSeconds);
   }
 }
 
 /**
- * The revision's timeout bounds an Upgrade from arrival until the pod's first answer, as it bounds
- * any request (Knative's activator puts its timeout handler in front of websockets too); in mode
- * `activator` the app's response-start and idle timeouts also run from when it is sent to the
- * pod. Not answered in time: 504, its slots given back. A switched tunnel is not bound by them.
+ * An Upgrade request (websockets), answered on its raw socket. The revision's timeout bounds it
+ * from arrival until the pod's first answer, as it bounds any request (Knative's activator puts
+ * its timeout handler in front of websockets too); sidecar-less, the app's response-start and
+ * idle timeouts also run from when it is sent to the pod. A switched tunnel is not bound by them.
  */
-async function proxyUpgrade(
-  req: http.IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  backend: RevisionBackend,
-  deps: HandlerDeps,
-): Promise<void> {
-  const { info, stats } = backend;
-  stats.requestIn(Date.now());
-  const deadlineAt = Date.now() + info.timeoutSeconds * 1000;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new RequestTimeout(info.timeoutSeconds)), info.timeoutSeconds * 1000);
-  // Read while waiting: a client that gives up only half-closes (see holdUpgradeClient).
-  const held = holdUpgradeClient(socket, head, () => controller.abort(new ClientGone()));
-  try {
-    if (backend.readyPods === 0) deps.onColdRequest(info.namespace, info.revision);
-    await backend.throttler.run(controller.signal, async (pod) => {
-      // From here the forward's own deadline bounds it, which stops at the pod's first answer:
-      // the waiting signal is never aborted under a tunnel.
-      clearTimeout(timer);
-      const appTimeouts = info.sidecarless ? sidecarlessTimeouts(info.sidecarless) : { responseStartMs: 0, idleMs: 0 };
-      const deadline = firstAnswerDeadline({ ...appTimeouts, totalMs: Math.max(1, deadlineAt - Date.now()) });
-      const outcome = await forwardUpgrade(req, socket, held.take(), {
-        host: pod.host,
-        port: pod.port,
-        transformHeaders: (h) => {
-          if (info.sidecarless) {
-            for (const name of SIDECARLESS_DROPPED_HEADERS) delete h[name];
-            return sidecarlessHeaders(h, req);
-          }
-          for (const name of DROPPED_HEADERS) delete h[name];
-          activatorHeaders(h, req, formatAddress(pod));
-        },
-        onConnectError: () => undefined,
-        signal: deadline.signal,
-      }).finally(deadline.dispose);
-      if (outcome.outcome === 'aborted' && deadline.signal.aborted) {
-        const reason = deadline.signal.reason as RequestTimeoutError;
-        rawReply(socket, 504, reason.kind === 'total' ? 'activator request timeout' : TIMEOUT_MESSAGE);
-      }
-      return outcome.outcome === 'connect-error' ? REFUSED : outcome;
+class UpgradeRequest extends ActivatorRequest {
+  private held: HeldUpgradeClient | undefined;
+  private appDeadline: TimeoutGuard | undefined;
+
+  constructor(
+    req: http.IncomingMessage,
+    private readonly socket: Duplex,
+    /** The bytes the client sent after its request head, so far. */
+    private head: Buffer,
+    backend: RevisionBackend,
+    deps: ActivatorHandlerDeps,
+  ) {
+    super(req, backend, deps);
+  }
+
+  /** Read while waiting: a client that gives up only half-closes (see holdUpgradeClient). */
+  protected holdClient(): void {
+    this.held = holdUpgradeClient(this.socket, this.head, () => {
+      this.held = undefined;
+      this.socket.destroy();
+      this.clientGone();
     });
-  } catch (err) {
-    if (err instanceof QueueFullError || err instanceof RequestTimeout) rawReply(socket, 503, err.message, deps.retryAfterSeconds);
-    else if (err instanceof NoPodAcceptedError) rawReply(socket, 502, err.message);
-    else socket.destroy();
-  } finally {
-    held.take();
-    clearTimeout(timer);
-    stats.requestOut(Date.now());
+  }
+
+  protected releaseClient(): void {
+    if (this.held) this.head = this.held.take();
+    this.held = undefined;
+  }
+
+  protected startForward(): CancelForward {
+    const sidecarless = this.backend.info.sidecarless;
+    if (sidecarless) {
+      this.appDeadline = firstAnswerDeadline(sidecarlessTimeouts(sidecarless));
+      this.appDeadline.signal.addEventListener('abort', () => this.stop(), { once: true });
+    }
+    return forwardUpgrade(this.req, this.socket, this.head, this, (result) => this.forwarded(result));
+  }
+
+  protected endAttempt(): void {
+    this.appDeadline?.dispose();
+    this.appDeadline = undefined;
+  }
+
+  protected cutOff(): void {
+    if (this.timedOut) rawReply(this.socket, 504, 'activator request timeout');
+    else if (this.appDeadline?.signal.aborted) rawReply(this.socket, 504, TIMEOUT_MESSAGE);
+  }
+
+  protected reply(status: number, body: string, retryAfterSeconds?: number): void {
+    rawReply(this.socket, status, body, retryAfterSeconds);
   }
 }
 
@@ -375,39 +398,6 @@ function markH2Body(req: http.IncomingMessage): void {
   if (stream && !stream.endAfterHeaders && req.headers['content-length'] === undefined) {
     req.headers['transfer-encoding'] = 'chunked';
   }
-}
-
-/** Aborts after `remainingMs` (the revision's timeout, counted from arrival) or when the client goes away. */
-function requestDeadline(timeoutSeconds: number, remainingMs: number, res: http.ServerResponse): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new RequestTimeout(timeoutSeconds)), Math.max(0, remainingMs));
-  const onClose = () => {
-    if (!res.writableFinished) controller.abort(new ClientGone());
-  };
-  res.once('close', onClose);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      clearTimeout(timer);
-      res.off('close', onClose);
-    },
-  };
-}
-
-function finishForward(result: ForwardResult, res: http.ServerResponse, signal: AbortSignal): void {
-  if (result.outcome !== 'aborted' || res.writableFinished || res.destroyed) return;
-  // Cut off half-way: the client must not take a truncated body for a whole one.
-  if (res.headersSent) res.destroy();
-  else if (signal.reason instanceof RequestTimeout) reply(res, 504, 'activator request timeout');
-}
-
-function replyToFailure(err: unknown, res: http.ServerResponse, deps: HandlerDeps, namespace: string, revision: string): void {
-  if (err instanceof ClientGone) return;
-  if (err instanceof QueueFullError) return reply(res, 503, 'activator queue full', deps.retryAfterSeconds);
-  if (err instanceof RequestTimeout) return reply(res, 503, `no pod became available: ${err.message}`, deps.retryAfterSeconds);
-  if (err instanceof NoPodAcceptedError) return reply(res, 502, err.message);
-  deps.logger.error({ err, namespace, revision }, 'unexpected error proxying a request');
-  reply(res, 500, 'internal error');
 }
 
 function reply(res: http.ServerResponse, status: number, body: string, retryAfterSeconds?: number): void {

@@ -21,9 +21,6 @@ export class NoPodAcceptedError extends Error {
   }
 }
 
-/** Returned by an attempt whose connection was refused before anything was sent. */
-export const REFUSED = Symbol('refused');
-
 export class PodTracker implements PodSlot {
   inFlight = 0;
   readonly id: string;
@@ -39,21 +36,11 @@ export class PodTracker implements PodSlot {
   hasCapacity(): boolean {
     return this.inFlight < this.capacity;
   }
-
-  reserve(): () => void {
-    this.inFlight++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.inFlight--;
-    };
-  }
 }
 
 /**
  * A revision slot and a pod slot, held together; `release()` gives both back (later calls do
- * nothing). A class, not an object with a closure: one is made per request.
+ * nothing), `refused()` too, and takes the pod out until it probes healthy. One per request.
  */
 export class Reservation {
   private released = false;
@@ -73,6 +60,16 @@ export class Reservation {
   /** `host:port` of the pod (also the Host header the activator sends). */
   get podId(): string {
     return this.tracker.id;
+  }
+
+  /**
+   * The pod refused the connection before anything was sent: the slots go back, the pod is
+   * reported, and the caller may reserve again with this pod in its `tried` set.
+   */
+  refused(): void {
+    if (this.released) return;
+    this.release();
+    this.throttler.podRefused(this.tracker.address);
   }
 
   release(): void {
@@ -198,11 +195,11 @@ export class RevisionThrottler {
   }
 
   /**
-   * The callback form of `run`'s waiting, for the request path (no promise, no AbortSignal, and
-   * no allocation but the Reservation when there is room): `client.reserved` gets a revision slot
-   * and a pod slot (skipping pods in `tried`) — at once, from inside this call, when there is
-   * room — or `client.failed` gets a QueueFullError or a NoPodAcceptedError. Returns a function
-   * that gives up waiting (no callback follows it).
+   * The one way in: `client.reserved` gets a revision slot and a pod slot picked by the LB policy
+   * (skipping pods in `tried`, ids `host:port`, that already refused this request) — at once,
+   * from inside this call, when there is room — or `client.failed` gets a QueueFullError or a
+   * NoPodAcceptedError. Returns a function that gives up waiting (no callback follows it).
+   * Callbacks, no promise or AbortSignal, and no allocation but the Reservation when there is room.
    */
   reserve(tried: ReadonlySet<string>, client: ReservationClient): () => void {
     const releaseRevision = this.breaker.tryAcquire();
@@ -212,8 +209,8 @@ export class RevisionThrottler {
 
   /**
    * Takes a slot on a pod picked by the LB policy and tells the client (or fails it when every
-   * pod was tried); false, with nothing done, when every untried pod is full. (Also used by
-   * PendingReservation, below.)
+   * pod was tried); false, with nothing done, when every untried pod is full. Picking and taking
+   * are one synchronous step, so no other request can slip in. (Also used by PendingReservation.)
    */
   takePodSlot(tried: ReadonlySet<string>, client: ReservationClient, releaseRevision: Release): boolean {
     const untried = tried.size === 0 ? this.assigned : this.assigned.filter((p) => !tried.has(p.id));
@@ -264,69 +261,9 @@ export class RevisionThrottler {
     this.wakeSlotWaiters();
   }
 
-  /** A pod refused a connection outside `run` (after `tryReserve`). */
-  noteRefused(pod: PodAddress): void {
+  /** For Reservation.refused: the pod is taken out until it probes healthy. */
+  podRefused(pod: PodAddress): void {
     this.props.onRefused?.(pod);
-  }
-
-  /**
-   * Waits for room (rejects with QueueFullError when the queue is full, or with the signal's
-   * reason), then calls `attempt` with a pod until one accepts the connection. Pods in `tried`
-   * (ids, `host:port`) already refused this request and are skipped.
-   */
-  async run<T>(
-    signal: AbortSignal,
-    attempt: (pod: PodAddress) => Promise<T | typeof REFUSED>,
-    tried: Set<string> = new Set(),
-  ): Promise<T> {
-    const releaseRevision = await this.breaker.acquire(signal);
-    try {
-      for (;;) {
-        const { pod, releasePod } = await this.reservePod(tried, signal);
-        let result: T | typeof REFUSED;
-        try {
-          result = await attempt(pod.address);
-        } finally {
-          releasePod();
-          this.wakeSlotWaiters();
-        }
-        if (result !== REFUSED) return result;
-        tried.add(pod.id);
-        this.props.onRefused?.(pod.address);
-      }
-    } finally {
-      releaseRevision();
-    }
-  }
-
-  /** Picks a pod and takes its slot in the same synchronous step, so no other request can slip in. */
-  private async reservePod(tried: ReadonlySet<string>, signal: AbortSignal): Promise<{ pod: PodTracker; releasePod: () => void }> {
-    for (;;) {
-      const untried = tried.size === 0 ? this.assigned : this.assigned.filter((p) => !tried.has(p.id));
-      if (this.assigned.length > 0 && untried.length === 0) throw new NoPodAcceptedError(tried.size);
-      const pick = this.policy(untried);
-      if (pick) return { pod: pick, releasePod: pick.reserve() };
-      await this.waitForSlot(signal);
-    }
-  }
-
-  private waitForSlot(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const waiter: SlotWaiter = {
-        wake: () => {
-          this.slotWaiters.delete(waiter);
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        this.slotWaiters.delete(waiter);
-        reject(signal.reason);
-      };
-      this.slotWaiters.add(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
   private wakeSlotWaiters(): void {

@@ -8,7 +8,8 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import type { ConnectionLimits } from '../shared/connection-limits';
-import { withoutHopByHop, type ForwardResult } from '../shared/proxy';
+import type { ForwardResult } from '../shared/proxy-forward';
+import { withoutHopByHop } from '../shared/proxy-headers';
 import type { AnyRequest } from './probe-handler';
 import { abortResponse, type AnyResponse } from '../shared/timeouts';
 
@@ -108,7 +109,7 @@ export class H2cUpstream {
         try {
           res.writeHead(status, withoutPseudo(headers));
         } catch (error) {
-          // What node:http refuses to write (as on the HTTP/1 path, shared/proxy.ts) is a 502.
+          // What node:http refuses to write (as on the HTTP/1 path, shared/proxy-forward.ts) is a 502.
           stream.close(http2.constants.NGHTTP2_CANCEL);
           res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' });
           res.end('bad gateway');

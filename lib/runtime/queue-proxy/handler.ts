@@ -7,7 +7,8 @@ import type { Duplex } from 'node:stream';
 import { Headers, PROXY_REQUEST_ACTIVATOR } from '../../contract/constants';
 import { type Breaker, QueueFullError, type Release } from '../shared/breaker';
 import type { Logger } from '../shared/logger';
-import { answerRaw, forwardUpgrade, type ForwardResult, holdUpgradeClient } from '../shared/proxy';
+import type { ForwardResult } from '../shared/proxy-forward';
+import { answerRaw, forwardUpgrade, holdUpgradeClient } from '../shared/proxy-upgrade';
 import type { Drainer } from './drain';
 import { completeUpstreamHeaders, toUpstreamHeaders } from '../shared/headers';
 import { answerProbe, type AnyRequest, probeKind } from './probe-handler';
@@ -128,11 +129,11 @@ export class RequestHandler {
       this.deps.stats.requestStarted(proxied);
       this.upgraded.add(socket);
       try {
-        const result = await forwardUpgrade(req, socket, slot.head, {
-          host: '127.0.0.1',
-          port: this.deps.userPort,
-          transformHeaders: (headers) => toUpstreamHeaders(headers, req.headers),
-          signal: deadline.signal,
+        const result = await new Promise<ForwardResult>((resolve) => {
+          const options = { host: '127.0.0.1', port: this.deps.userPort, transformHeaders: (headers: http.OutgoingHttpHeaders) => toUpstreamHeaders(headers, req.headers) };
+          const cancel = forwardUpgrade(req, socket, slot.head, options, resolve);
+          if (deadline.signal.aborted) cancel();
+          else deadline.signal.addEventListener('abort', cancel, { once: true });
         });
         if (result.outcome === 'aborted') answerTimeout(socket, deadline.signal);
       } finally {

@@ -10,7 +10,7 @@ import { Breaker } from '../shared/breaker';
 import { closeIdleSessions, connectionCap, http1ServerOptions, http2ServerOptions } from '../shared/connection-limits';
 import { oneAtATime, upgradeInOrder } from '../shared/pipelining';
 import type { Logger } from '../shared/logger';
-import { createKeepAliveAgent, startForward } from '../shared/proxy';
+import { createKeepAliveAgent, forward } from '../shared/proxy-forward';
 import { createAdminHandler } from './admin';
 import type { QueueProxyConfig } from './config';
 import { Drainer } from './drain';
@@ -134,7 +134,7 @@ export class QueueProxy {
     const { userPort } = this.config;
     const agent = this.agent;
     return (req, res, { transformHeaders, onDone }) =>
-      startForward(req as http.IncomingMessage, res as http.ServerResponse, { host: '127.0.0.1', port: userPort, agent, dropHeaders: UPSTREAM_DROPPED_HEADERS, transformHeaders }, onDone);
+      forward(req as http.IncomingMessage, res as http.ServerResponse, { host: '127.0.0.1', port: userPort, agent, dropHeaders: UPSTREAM_DROPPED_HEADERS, transformHeaders }, onDone);
   }
 
   async listen(): Promise<BoundPorts> {

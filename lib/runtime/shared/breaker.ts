@@ -7,7 +7,7 @@
  * a capacity that can change while requests wait.
  */
 
-/** Raised by `acquire` when the wait queue is already full. Its message is Knative's 503 body. */
+/** A caller turned away because the wait queue is already full. Its message is Knative's 503 body. */
 export class QueueFullError extends Error {
   constructor() {
     super('pending request queue full');
@@ -59,37 +59,15 @@ export class Breaker {
     return this.capacityNow;
   }
 
-  /**
-   * Waits for a slot (first come, first served). Rejects with `QueueFullError` at once when
-   * `queueDepth` callers already wait, and with the signal's reason when aborted while waiting.
-   */
-  acquire(signal?: AbortSignal): Promise<Release> {
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-    const release = this.tryAcquire();
-    if (release !== undefined) return Promise.resolve(release);
-    return new Promise<Release>((resolve, reject) => {
-      const onAbort = () => {
-        cancel?.();
-        reject(abortReason(signal!));
-      };
-      const cancel = this.wait((granted) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(granted);
-      });
-      if (cancel === undefined) return reject(new QueueFullError());
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
   /** A slot now, or undefined when the caller would have to wait. */
   tryAcquire(): Release | undefined {
     return this.waiters.length === 0 && this.holders < this.capacityNow ? this.take() : undefined;
   }
 
   /**
-   * The callback form of waiting, for the request path (no promise, no AbortSignal): `onGrant`
-   * gets the slot later, in FIFO order. Returns a function that leaves the queue, or undefined
-   * when the queue is full. Call `tryAcquire` first: `wait` always queues.
+   * Queues for a slot (first come, first served): `onGrant` gets it later. Returns a function
+   * that leaves the queue, or undefined when `queueDepth` callers already wait. Call `tryAcquire`
+   * first: `wait` always queues. Callbacks, no promise or AbortSignal: this is the request path.
    */
   wait(onGrant: (release: Release) => void): (() => void) | undefined {
     if (this.waiters.length >= this.queueDepth) return undefined;
@@ -130,8 +108,4 @@ export class Breaker {
 
 function assertCapacity(capacity: number): void {
   if (!(capacity >= 0)) throw new RangeError(`capacity must be >= 0 or Infinity, got ${capacity}`);
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new Error('aborted');
 }

@@ -1,16 +1,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QueueFullError } from '../../../lib/runtime/shared/breaker';
 import { PodAddress } from '../../../lib/runtime/activator/revision';
-import { NoPodAcceptedError, REFUSED, type Reservation, RevisionThrottler } from '../../../lib/runtime/activator/throttler';
+import { NoPodAcceptedError, type Reservation, RevisionThrottler } from '../../../lib/runtime/activator/throttler';
 
 const pod = (port: number): PodAddress => ({ host: '127.0.0.1', port });
-const never = new AbortController().signal;
 
-/** A deferred: run() attempts that stay open until released, to observe concurrency. */
-function gate() {
-  let open!: () => void;
-  const promise = new Promise<void>((r) => (open = r));
-  return { promise, open };
+/** reserve() as a promise, for tests that wait: the reservation, or the failure. */
+function reservation(t: RevisionThrottler, tried: ReadonlySet<string> = new Set()): { result: Promise<Reservation>; cancel: () => void } {
+  let cancel!: () => void;
+  const result = new Promise<Reservation>((resolve, reject) => (cancel = t.reserve(tried, { reserved: resolve, failed: reject })));
+  return { result, cancel };
 }
 
 describe('RevisionThrottler', () => {
@@ -28,31 +27,32 @@ describe('RevisionThrottler', () => {
 
   it('holds requests while there is no pod and releases them when one appears', async () => {
     const t = new RevisionThrottler({ containerConcurrency: 0, queueDepth: 10 });
-    const served: number[] = [];
-    const runs = [1, 2, 3].map(() => t.run(never, async (p) => served.push(p.port)));
-    await new Promise((r) => setImmediate(r));
+    const held = [1, 2, 3].map(() => reservation(t).result);
     expect(t.waiting).toBe(3);
-    expect(served).toEqual([]);
     t.updatePods([pod(5000)]);
-    await Promise.all(runs);
-    expect(served).toEqual([5000, 5000, 5000]);
+    const got = await Promise.all(held);
+    expect(got.map((r) => r.pod.port)).toEqual([5000, 5000, 5000]);
   });
 
-  it('rejects beyond the queue depth with QueueFullError', async () => {
+  it('fails beyond the queue depth with QueueFullError', async () => {
     const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 2 });
-    const held = [t.run(never, async () => 1), t.run(never, async () => 2)];
-    await expect(t.run(never, async () => 3)).rejects.toBeInstanceOf(QueueFullError);
-    t.updatePods([pod(5000)]);
-    await expect(Promise.all(held)).resolves.toEqual([1, 2]);
+    const held = [reservation(t).result, reservation(t).result];
+    await expect(reservation(t).result).rejects.toBeInstanceOf(QueueFullError);
+    t.updatePods([pod(5000), pod(5001)]);
+    expect((await Promise.all(held)).map((r) => r.pod.port).sort()).toEqual([5000, 5001]);
   });
 
-  it('rejects a held request with the abort reason (revision timeout)', async () => {
+  it('a held request that gives up leaves the queue and is never told', async () => {
     const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 5 });
-    const controller = new AbortController();
-    const held = t.run(controller.signal, async () => 'never');
-    controller.abort(new Error('deadline'));
-    await expect(held).rejects.toThrow('deadline');
+    const held = reservation(t);
+    let told = false;
+    held.result.then(() => (told = true), () => (told = true));
+    held.cancel();
     expect(t.waiting).toBe(0);
+    t.updatePods([pod(5000)]);
+    await new Promise((r) => setImmediate(r));
+    expect(told).toBe(false);
+    expect(t.inFlight).toBe(0);
   });
 
   it('never puts more than CC requests on a pod at once', async () => {
@@ -60,48 +60,56 @@ describe('RevisionThrottler', () => {
     t.updatePods([pod(1), pod(2)]);
     const perPod = new Map<number, number>();
     let max = 0;
-    const g = gate();
-    const runs = Array.from({ length: 10 }, () =>
-      t.run(never, async (p) => {
-        const n = (perPod.get(p.port) ?? 0) + 1;
-        perPod.set(p.port, n);
-        max = Math.max(max, n);
-        await g.promise;
-        perPod.set(p.port, (perPod.get(p.port) ?? 1) - 1);
-      }),
-    );
+    const count = (r: Reservation) => {
+      const n = (perPod.get(r.pod.port) ?? 0) + 1;
+      perPod.set(r.pod.port, n);
+      max = Math.max(max, n);
+      return r;
+    };
+    const all = Array.from({ length: 10 }, () => reservation(t).result.then(count));
     await new Promise((r) => setImmediate(r));
     expect(t.inFlight).toBe(4);
     expect(t.waiting).toBe(6);
-    g.open();
-    await Promise.all(runs);
+    let served = 0;
+    const serve = async (r: Reservation): Promise<void> => {
+      perPod.set(r.pod.port, perPod.get(r.pod.port)! - 1);
+      served++;
+      r.release();
+    };
+    // Each admitted request finishes in turn; the freed slot goes to the next one.
+    for (const next of all) await serve(await next);
+    expect(served).toBe(10);
     expect(max).toBe(2);
+    expect(t.inFlight).toBe(0);
   });
 
-  it('tries the next pod when one refuses the connection, and reports the refusal', async () => {
+  it('a refused pod is reported, and the retry (the pod in `tried`) goes to the next one', async () => {
     const refused: number[] = [];
     const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 5, onRefused: (p) => refused.push(p.port) });
     t.updatePods([pod(1), pod(2)]);
-    const tried: number[] = [];
-    const result = await t.run(never, async (p) => {
-      tried.push(p.port);
-      return p.port === 1 ? REFUSED : `served by ${p.port}`;
-    });
-    expect(result).toBe('served by 2');
-    expect(tried).toEqual([1, 2]);
-    expect(refused).toEqual([1]);
+    const first = await reservation(t).result;
+    first.refused();
+    const second = await reservation(t, new Set([first.podId])).result;
+    expect([first.pod.port, second.pod.port].sort()).toEqual([1, 2]);
+    expect(refused).toEqual([first.pod.port]);
+    expect(t.inFlight).toBe(1);
   });
 
-  it('fails with NoPodAcceptedError when every pod refuses', async () => {
+  it('fails with NoPodAcceptedError when every pod refused', async () => {
     const t = new RevisionThrottler({ containerConcurrency: 0, queueDepth: 5 });
     t.updatePods([pod(1), pod(2)]);
-    await expect(t.run(never, async () => REFUSED)).rejects.toBeInstanceOf(NoPodAcceptedError);
+    const tried = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const r = await reservation(t, tried).result;
+      r.refused();
+      tried.add(r.podId);
+    }
+    await expect(reservation(t, tried).result).rejects.toBeInstanceOf(NoPodAcceptedError);
     expect(t.inFlight).toBe(0);
   });
 });
 
-// Added with the activator's callback request path (performance work): reserve() is what every
-// request goes through now; run() stays for websockets and retries after a refused connection.
+// reserve() is the throttler's one way in: requests, retries after a refused connection, upgrades.
 describe('RevisionThrottler.reserve', () => {
   it('reserves at once when there is room, and holds a slot until released', () => {
     const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 1 });

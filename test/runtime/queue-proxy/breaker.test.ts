@@ -1,91 +1,91 @@
 import { describe, expect, it } from 'vitest';
-import { Breaker, QueueFullError } from '../../../lib/runtime/shared/breaker';
+import { Breaker, type Release } from '../../../lib/runtime/shared/breaker';
 
-const flush = () => new Promise((resolve) => setImmediate(resolve));
+/** One caller: a slot at once (tryAcquire), else a place in the queue (wait), else turned away. */
+function enter(breaker: Breaker) {
+  const caller: { release?: Release; leave?: () => void; full: boolean } = { full: false };
+  caller.release = breaker.tryAcquire();
+  if (caller.release !== undefined) return caller;
+  caller.leave = breaker.wait((release) => (caller.release = release));
+  caller.full = caller.leave === undefined;
+  return caller;
+}
 
 describe('Breaker', () => {
-  it('lets capacity holders in at once and queues the rest', async () => {
+  it('lets capacity holders in at once and queues the rest', () => {
     const breaker = new Breaker({ capacity: 2, queueDepth: 5 });
-    await breaker.acquire();
-    await breaker.acquire();
-    let third = false;
-    void breaker.acquire().then(() => (third = true));
-    await flush();
-    expect({ inFlight: breaker.inFlight, waiting: breaker.waiting, third }).toEqual({ inFlight: 2, waiting: 1, third: false });
+    const [a, b, c] = [enter(breaker), enter(breaker), enter(breaker)];
+    expect([a, b, c].map((x) => x.release !== undefined)).toEqual([true, true, false]);
+    expect({ inFlight: breaker.inFlight, waiting: breaker.waiting }).toEqual({ inFlight: 2, waiting: 1 });
   });
 
-  it('hands a released slot to the longest waiter (FIFO)', async () => {
+  it('hands a released slot to the longest waiter (FIFO)', () => {
     const breaker = new Breaker({ capacity: 1, queueDepth: 5 });
-    const first = await breaker.acquire();
+    const first = enter(breaker);
     const order: number[] = [];
-    const waiters = [1, 2, 3].map((n) => breaker.acquire().then((release) => (order.push(n), release)));
-    first();
-    (await waiters[0])();
-    (await waiters[1])();
-    (await waiters[2])();
+    for (const n of [1, 2, 3]) breaker.wait((release) => (order.push(n), release()));
+    first.release!();
     expect(order).toEqual([1, 2, 3]);
     expect(breaker.inFlight).toBe(0);
   });
 
-  it('rejects at once with QueueFullError when queueDepth callers wait', async () => {
+  it('turns a caller away at once when queueDepth callers wait', () => {
     const breaker = new Breaker({ capacity: 1, queueDepth: 2 });
-    await breaker.acquire();
-    void breaker.acquire();
-    void breaker.acquire();
-    await expect(breaker.acquire()).rejects.toBeInstanceOf(QueueFullError);
-    await expect(breaker.acquire()).rejects.toThrow('pending request queue full');
+    const callers = [enter(breaker), enter(breaker), enter(breaker), enter(breaker)];
+    expect(callers.map((c) => c.full)).toEqual([false, false, false, true]);
     expect(breaker.waiting).toBe(2);
   });
 
-  it('a release called twice frees one slot only', async () => {
-    const breaker = new Breaker({ capacity: 2, queueDepth: 0 });
-    const release = await breaker.acquire();
-    await breaker.acquire();
-    release();
-    release();
-    expect(breaker.inFlight).toBe(1);
-  });
-
-  it('an aborted waiter leaves the queue and rejects with the reason', async () => {
+  it('tryAcquire never jumps the queue', () => {
     const breaker = new Breaker({ capacity: 1, queueDepth: 2 });
-    const held = await breaker.acquire();
-    const controller = new AbortController();
-    const waiting = breaker.acquire(controller.signal);
-    const next = breaker.acquire();
-    controller.abort(new Error('deadline'));
-    await expect(waiting).rejects.toThrow('deadline');
-    expect(breaker.waiting).toBe(1);
-    held();
-    await next; // the waiter behind the aborted one gets the slot
+    const held = enter(breaker);
+    const queued = enter(breaker);
+    breaker.setCapacity(1);
+    held.release!();
+    expect(queued.release).toBeDefined();
+    expect(breaker.tryAcquire()).toBeUndefined();
+  });
+
+  it('a release called twice frees one slot only', () => {
+    const breaker = new Breaker({ capacity: 2, queueDepth: 0 });
+    const first = enter(breaker);
+    enter(breaker);
+    first.release!();
+    first.release!();
     expect(breaker.inFlight).toBe(1);
   });
 
-  it('rejects at once with an already aborted signal', async () => {
-    const breaker = new Breaker({ capacity: 5, queueDepth: 5 });
-    await expect(breaker.acquire(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
-    expect(breaker.inFlight).toBe(0);
+  it('a waiter that leaves is never granted, and the one behind it is', () => {
+    const breaker = new Breaker({ capacity: 1, queueDepth: 2 });
+    const held = enter(breaker);
+    const leaving = enter(breaker);
+    const next = enter(breaker);
+    leaving.leave!();
+    expect(breaker.waiting).toBe(1);
+    held.release!();
+    expect(leaving.release).toBeUndefined();
+    expect(next.release).toBeDefined();
+    expect(breaker.inFlight).toBe(1);
   });
 
-  it('admits waiters when capacity grows and holds new ones when it shrinks', async () => {
+  it('admits waiters when capacity grows and holds new ones when it shrinks', () => {
     const breaker = new Breaker({ capacity: 0, queueDepth: 10 });
-    const waiters = [breaker.acquire(), breaker.acquire(), breaker.acquire()];
-    await flush();
+    const [a, b, c] = [enter(breaker), enter(breaker), enter(breaker)];
     expect(breaker.inFlight).toBe(0);
     breaker.setCapacity(2);
-    const [a, b] = await Promise.all(waiters.slice(0, 2));
     expect({ inFlight: breaker.inFlight, waiting: breaker.waiting }).toEqual({ inFlight: 2, waiting: 1 });
     breaker.setCapacity(1);
-    a();
-    await flush();
+    a.release!();
     expect({ inFlight: breaker.inFlight, waiting: breaker.waiting }).toEqual({ inFlight: 1, waiting: 1 });
-    b();
-    (await waiters[2])();
+    b.release!();
+    c.release!();
     expect(breaker.inFlight).toBe(0);
   });
 
-  it('Infinity capacity never queues', async () => {
+  it('Infinity capacity never queues', () => {
     const breaker = new Breaker({ capacity: Infinity, queueDepth: 0 });
-    await Promise.all(Array.from({ length: 1000 }, () => breaker.acquire()));
+    const callers = Array.from({ length: 1000 }, () => enter(breaker));
+    expect(callers.every((c) => c.release !== undefined)).toBe(true);
     expect({ inFlight: breaker.inFlight, waiting: breaker.waiting }).toEqual({ inFlight: 1000, waiting: 0 });
   });
 

@@ -1,13 +1,17 @@
 /**
- * lib/runtime/shared/proxy.ts against a real test-app process: what is forwarded, and the
+ * lib/runtime/shared/proxy-forward.ts against a real test-app process: what is forwarded, and the
  * distinction the activator relies on (connection error before any byte → body still unread).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forward, type ForwardResult } from '../../../lib/runtime/shared/proxy';
+import { type ForwardOptions, type ForwardResult, forward as startForward } from '../../../lib/runtime/shared/proxy-forward';
 import { eventually, request, startTestApp, stopAll, type TestApp } from './processes';
+
+/** The exchange as a promise of its result. */
+const forward = (req: http.IncomingMessage, res: http.ServerResponse, options: ForwardOptions) =>
+  new Promise<ForwardResult>((resolve) => startForward(req, res, options, resolve));
 
 let app: TestApp;
 let proxy: http.Server;
