@@ -1,4 +1,5 @@
-import { AutoscalerClass, type DataPlaneMode, DataPlaneModes, scaleOwner } from '../../lib/contract/autoscaling';
+import { AutoscalerClass } from '../../lib/contract/autoscaling';
+import { type DataPlaneMode, DataPlaneModes, scaleOwner } from '../../lib/contract/data-plane';
 import type { Timeline } from './timeline';
 
 /**

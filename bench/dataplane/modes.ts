@@ -6,7 +6,7 @@
  * capacity: knative/serving pkg/autoscaler/scaling/autoscaler.go, our lib/runtime/autoscaler/kpa.ts),
  * and takes it out once serving (queue-proxy alone).
  */
-import { DataPlaneModes, type DataPlaneMode } from '../../lib/contract/autoscaling';
+import { DataPlaneModes, type DataPlaneMode } from '../../lib/contract/data-plane';
 import type { PathId } from './paths';
 import type { PathSummary } from './run';
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Child, isAlive, startChild } from '../lib/children';
 import { imageRuntime, imageRuntimeUnavailable } from '../lib/runtime-image';
 import { freePort, isPortFree, waitForHttp200 } from '../lib/net';
-import { DataPlaneModes } from '../../lib/contract/autoscaling';
+import { DataPlaneModes } from '../../lib/contract/data-plane';
 import { BenchOptions } from '../options';
 import { Peers } from '../peers';
 import { haproxyConfig } from './haproxy-config';

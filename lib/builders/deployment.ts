@@ -13,7 +13,7 @@
  *   (`activator`, `direct`) the pod holds only the user's containers, the grace period adds the
  *   preStop sleep, and the Deployment is marked with its mode (plus, for `activator`, the settings
  *   the queue-proxy's env would carry) for the runtime, which reads only the Deployment.
- * - No `spec.replicas` unless nobody scales the revision (`declaresReplicas`, ../autoscaling.ts):
+ * - No `spec.replicas` unless nobody scales the revision (`declaresReplicas`, ../contract/data-plane.ts):
  *   Knative's revision reconciler creates the Deployment with initial-scale replicas and then never
  *   writes them again, but a static manifest is re-applied by GitOps tools, and a declared
  *   replicas field would either conflict with the autoscaler's scale writes (server-side apply) or
@@ -23,10 +23,9 @@
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IAffinity } from 'kubernetes-models/v1/Affinity';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
-import { DATA_PLANE_ANNOTATION, DataPlaneModes, declaresReplicas, scaleOwner } from '../contract/autoscaling';
+import { DATA_PLANE_ANNOTATION, DataPlaneModes, declaresReplicas, fixedReplicas, hasQueueProxy, scaleOwner } from '../contract/data-plane';
 import { PRE_STOP_SLEEP_SECONDS, RevisionAnnotations } from '../contract/constants';
 import { Names } from '../contract/naming';
-import { fixedReplicas, hasQueueProxy } from '../model/data-plane';
 import { compact, sortedRecord } from '../model/json';
 import { deploymentAnnotations, podAnnotations, revisionSelector, revisionWorkloadLabels } from './meta';
 import { buildQueueProxyContainer } from './queue-proxy-container';
@@ -57,7 +56,7 @@ export function buildDeployment(rev: RevisionSpec): IDeployment {
   };
 }
 
-/** Who sets this revision's replicas (one rule: ../autoscaling.ts `scaleOwner`). */
+/** Who sets this revision's replicas (one rule: ../contract/data-plane.ts `scaleOwner`). */
 export function revisionScaleOwner(rev: Pick<RevisionSpec, 'autoscaling' | 'dataPlane'>) {
   return scaleOwner(rev.autoscaling.class, rev.dataPlane);
 }

@@ -4,7 +4,7 @@
  * revisionUID) and gives the autoscaler and activator a way to find them.
  */
 import { Ports } from '../contract/constants';
-import { hasQueueProxy } from '../model/data-plane';
+import { hasQueueProxy } from '../contract/data-plane';
 import { Names } from '../contract/naming';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServicePort } from 'kubernetes-models/v1/ServicePort';

@@ -3,7 +3,7 @@
  * addresses (activator IPs or pod IPs); leaving `subsets` out means re-applying the manifests never
  * touches them (apply merges only the fields a manifest sets), so a deploy cannot cut a serving
  * revision off from its pods. Emitted only where the runtime owns them (data-plane modes `full` and
- * `activator`, ../model/data-plane.ts runtimeOwnsEndpoints); with `direct` and `static` the
+ * `activator`, ../contract/data-plane.ts runtimeOwnsEndpoints); with `direct` and `static` the
  * public Service selects the pods and Kubernetes fills them.
  *
  * The runtime does not depend on this object: a GitOps engine that leaves Endpoints out (Argo CD

@@ -8,9 +8,8 @@
  * `activator` is shaped like the runtime data plane (the Endpoints always hold the activators);
  * `direct` selects the pods like static but targets the app's port, as no queue-proxy is there.
  */
-import { DataPlaneModes } from '../contract/autoscaling';
+import { DataPlaneModes, selectsPods } from '../contract/data-plane';
 import { Ports } from '../contract/constants';
-import { selectsPods } from '../model/data-plane';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServicePort } from 'kubernetes-models/v1/ServicePort';
 import { revisionSelector, serverlessServiceMeta } from './meta';

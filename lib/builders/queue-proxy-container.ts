@@ -1,17 +1,15 @@
 /**
  * The queue-proxy sidecar, as Knative's knative/serving pkg/reconciler/revision/resources/queue.go builds it: ports,
  * the env contract in Knative's exact order, the kubelet readiness probe pointing at queue-proxy,
- * the user's readiness probe handed over as SERVING_READINESS_PROBE, resources (config-deployment
- * defaults, then the revision's queue.sidecar annotations) and the restricted securityContext. Our runtime image runs it as `kservice-runtime queue-proxy`.
+ * the user's readiness probe handed over as SERVING_READINESS_PROBE, resources (resolved by the model,
+ * ../model/queue-sidecar.ts) and the restricted securityContext. Our runtime image runs it as `kservice-runtime queue-proxy`.
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
-import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import type { Probe } from '../model/kservice-props';
 import { Annotations, DRAIN_TOKEN_ENV, Headers, KNATIVE_ZAP_LOGGER_CONFIG, Ports, ProbeValues, QUEUE_CONTAINER_NAME, QueueEnv, SYSTEM_NAMESPACE } from '../contract/constants';
-import { canonicalQuantity, formatMilliBinarySI, parseMilli } from '../contract/quantity';
 import { drainToken } from './drain-token';
 import { compact } from '../model/json';
 import { queueServingPort, type RevisionSpec } from '../model/spec';
@@ -41,91 +39,10 @@ export function buildQueueProxyContainer(rev: RevisionSpec): IContainer {
     args: [...QUEUE_PROXY_ARGS],
     ports: queueProxyPorts(rev),
     env: queueProxyEnv(rev),
-    resources: queueProxyResources(rev),
+    resources: rev.queueSidecarResources,
     readinessProbe: queueProxyReadinessProbe(rev),
     securityContext: restrictedSecurityContext(),
   };
-}
-
-const QUEUE_SIDECAR = 'queue.sidecar.serving.knative.dev/';
-
-/** The per-revision resource annotations (knative/serving pkg/apis/serving/register.go). */
-export const QueueSidecarAnnotations = {
-  CPU_REQUEST: `${QUEUE_SIDECAR}cpu-resource-request`,
-  CPU_LIMIT: `${QUEUE_SIDECAR}cpu-resource-limit`,
-  MEMORY_REQUEST: `${QUEUE_SIDECAR}memory-resource-request`,
-  MEMORY_LIMIT: `${QUEUE_SIDECAR}memory-resource-limit`,
-  EPHEMERAL_STORAGE_REQUEST: `${QUEUE_SIDECAR}ephemeral-storage-resource-request`,
-  EPHEMERAL_STORAGE_LIMIT: `${QUEUE_SIDECAR}ephemeral-storage-resource-limit`,
-  /** Deprecated in Knative, still applied; `resourcePercentage` is its older spelling. */
-  RESOURCE_PERCENTAGE: [`${QUEUE_SIDECAR}resource-percentage`, `${QUEUE_SIDECAR}resourcePercentage`],
-} as const;
-
-type ResourceName = 'cpu' | 'memory' | 'ephemeral-storage';
-
-/**
- * resource-percentage's result is kept within these bounds, in milli-units (knative/serving
- * pkg/reconciler/revision/resources/resourceboundary.go): request cpu 25m..100m, limit cpu
- * 40m..500m, request memory 50Mi..200Mi, limit memory 200Mi..500Mi.
- */
-const MI = 1024n * 1024n * 1000n;
-const PERCENTAGE_BOUNDS = {
-  requests: { cpu: [25n, 100n], memory: [50n * MI, 200n * MI] },
-  limits: { cpu: [40n, 500n], memory: [200n * MI, 500n * MI] },
-} as const;
-
-/**
- * Knative's createQueueResources (pkg/reconciler/revision/resources/queue.go), in its order: the
- * configured values (config.ts DEFAULT_QUEUE_SIDECAR_RESOURCES unless configured), then
- * resource-percentage of the serving container's cpu/memory requests and limits (bounded), then
- * each explicit annotation. Malformed annotation values are skipped, as Knative does (validation
- * reports them before this runs). Every value is written in canonical form.
- */
-export function queueProxyResources(rev: RevisionSpec): IResourceRequirements {
-  const c = rev.queueSidecarResources;
-  const requests: Partial<Record<ResourceName, string>> = { cpu: c.cpuRequest, memory: c.memoryRequest, 'ephemeral-storage': c.ephemeralStorageRequest };
-  const limits: Partial<Record<ResourceName, string>> = { cpu: c.cpuLimit, memory: c.memoryLimit, 'ephemeral-storage': c.ephemeralStorageLimit };
-  applyResourcePercentage(rev, requests, limits);
-  const a = rev.templateAnnotations;
-  const explicit = (target: Partial<Record<ResourceName, string>>, name: ResourceName, key: string) => {
-    const v = a[key] === undefined ? undefined : canonicalQuantity(a[key]);
-    if (v !== undefined) target[name] = v;
-  };
-  explicit(requests, 'cpu', QueueSidecarAnnotations.CPU_REQUEST);
-  explicit(limits, 'cpu', QueueSidecarAnnotations.CPU_LIMIT);
-  explicit(requests, 'memory', QueueSidecarAnnotations.MEMORY_REQUEST);
-  explicit(limits, 'memory', QueueSidecarAnnotations.MEMORY_LIMIT);
-  explicit(requests, 'ephemeral-storage', QueueSidecarAnnotations.EPHEMERAL_STORAGE_REQUEST);
-  explicit(limits, 'ephemeral-storage', QueueSidecarAnnotations.EPHEMERAL_STORAGE_LIMIT);
-  // Knative parses config-deployment's values and the annotations as quantities and writes them
-  // back in canonical form (resource.Quantity), as the API server would store them.
-  const set = (r: Partial<Record<ResourceName, string>>) =>
-    Object.fromEntries(Object.entries(r).filter(([, v]) => v).map(([k, v]) => [k, canonicalQuantity(v as string) ?? v]));
-  const out: IResourceRequirements = { requests: set(requests) };
-  return Object.keys(set(limits)).length > 0 ? { ...out, limits: set(limits) } : out;
-}
-
-function applyResourcePercentage(
-  rev: RevisionSpec,
-  requests: Partial<Record<ResourceName, string>>,
-  limits: Partial<Record<ResourceName, string>>,
-): void {
-  const key = QueueSidecarAnnotations.RESOURCE_PERCENTAGE.find((k) => rev.templateAnnotations[k] !== undefined);
-  const raw = key === undefined ? undefined : rev.templateAnnotations[key].trim();
-  if (raw === undefined || raw === '' || !Number.isFinite(Number(raw))) return;
-  const fraction = Number(raw) / 100;
-  const user = rev.containers.find((c) => c.name === rev.servingContainerName)?.resources ?? {};
-  for (const kind of ['requests', 'limits'] as const) {
-    for (const name of ['cpu', 'memory'] as const) {
-      const q = user[kind]?.[name];
-      const milli = q === undefined ? undefined : parseMilli(String(q));
-      if (milli === undefined || milli === 0n) continue;
-      // Knative multiplies as float64 and truncates to int64.
-      const scaled = BigInt(Math.trunc(Number(milli) * fraction));
-      const [min, max] = PERCENTAGE_BOUNDS[kind][name];
-      (kind === 'requests' ? requests : limits)[name] = formatMilliBinarySI(scaled < min ? min : scaled > max ? max : scaled);
-    }
-  }
 }
 
 /** 9090 stats, 9091 user metrics, the main port and 8112 TLS, in Knative's order. */

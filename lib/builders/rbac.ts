@@ -17,10 +17,9 @@
  * Writes (`update`/`patch`) are name-limited, and so is the one `create` in a revision namespace
  * (public Endpoints, below).
  */
-import { scaleOwner, type DataPlaneMode } from '../contract/autoscaling';
+import { runtimeOwnsEndpoints, scaleOwner, type DataPlaneMode } from '../contract/data-plane';
 import { ACTIVATOR, ACTIVATOR_SERVICE, AUTOSCALER, AUTOSCALER_BUCKETS, AUTOSCALER_LEASE, CONFIG_AUTOSCALER, SYSTEM_NAMESPACE } from '../contract/constants';
 import { autoscalerBucketLeases, Names } from '../contract/naming';
-import { runtimeOwnsEndpoints } from '../model/data-plane';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
@@ -40,7 +39,7 @@ export interface RbacRevision {
   readonly dataPlane: DataPlaneMode;
 }
 
-/** Our autoscaler scales it: the one rule in ../autoscaling.ts `scaleOwner`. */
+/** Our autoscaler scales it: the one rule in ../contract/data-plane.ts `scaleOwner`. */
 function scaledByAutoscaler(r: RbacRevision): boolean {
   return scaleOwner(r.autoscalingClass, r.dataPlane) === 'autoscaler';
 }

@@ -17,7 +17,7 @@ import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
 import { DRAIN_TOKEN_HEADER, Ports, PRE_STOP_SLEEP_SECONDS, UserContainerEnv, WAIT_FOR_DRAIN_PATH } from '../contract/constants';
 import type { ILifecycle } from 'kubernetes-models/v1/Lifecycle';
-import { hasQueueProxy } from '../model/data-plane';
+import { hasQueueProxy } from '../contract/data-plane';
 import { drainToken } from './drain-token';
 import { clone, compact } from '../model/json';
 import type { RevisionSpec } from '../model/spec';

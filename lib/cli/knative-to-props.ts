@@ -5,7 +5,7 @@
  * maps a construct problem path back to the document field it came from.
  */
 import { Duration } from 'cdk8s';
-import { DATA_PLANE_ANNOTATION } from '../contract/autoscaling';
+import { DATA_PLANE_ANNOTATION } from '../contract/data-plane';
 import type { ServingConfigProps } from '../contract/config';
 import type {
   ContainerProps, KServiceProps, PortName, RevisionProps, RevisionTemplateProps, TrafficTargetProps,

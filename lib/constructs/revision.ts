@@ -8,7 +8,7 @@ import { buildPublicService } from '../builders/public-service';
 import type { RevisionSpec } from '../model/spec';
 import { AutoscalerClass } from '../contract/autoscaling';
 import { Names } from '../contract/naming';
-import { runtimeOwnsEndpoints } from '../model/data-plane';
+import { runtimeOwnsEndpoints } from '../contract/data-plane';
 import { emitLazy } from './emit';
 
 const REVISION_SYMBOL = Symbol.for('cdk8s-kservice.Revision');

@@ -49,57 +49,11 @@ export const AutoscalerClass = {
 } as const;
 
 /**
- * Who sets a revision's replicas. The one answer the Deployment builder (declare spec.replicas or
- * not), the RBAC builder (grant deployments/scale or not) and the runtime autoscaler (scale it or
- * not) all import, so the three can never disagree:
- * - `autoscaler`: the KPA class on the runtime data plane: our autoscaler, through the scale
- *   subresource. The Deployment declares no replicas, or every re-apply would fight it.
- * - `hpa`: the HPA class: the HorizontalPodAutoscaler. No replicas either, for the same reason.
- * - `external`: any other class (a third-party autoscaler watching the annotations): neither our
- *   autoscaler nor RBAC for it; the Deployment declares no replicas so the other autoscaler keeps
- *   what it sets.
- * - `fixed`: the KPA class on the `static` or `direct` data plane (no activator, no stats): nothing
- *   scales, so the Deployment pins replicas to initial-scale and re-applying it is what keeps them.
+ * Declared with the other data-plane facts (./data-plane.ts); exported here too because tests that
+ * must not move (test/shared/both-front-ends.test.ts, test/oracle/differential.test.ts) import it
+ * from this module.
  */
-export type ScaleOwner = 'autoscaler' | 'hpa' | 'external' | 'fixed';
-
-export function scaleOwner(autoscalingClass: string, dataPlane: DataPlaneMode): ScaleOwner {
-  if (autoscalingClass === AutoscalerClass.HPA) return 'hpa';
-  if (autoscalingClass !== AutoscalerClass.KPA) return 'external';
-  return dataPlane === DataPlaneModes.STATIC || dataPlane === DataPlaneModes.DIRECT ? 'fixed' : 'autoscaler';
-}
-
-/** Only a revision nobody scales declares spec.replicas in its Deployment. */
-export function declaresReplicas(owner: ScaleOwner): boolean {
-  return owner === 'fixed';
-}
-
-/**
- * What sits in a revision's request path, chosen per revision (construct `dataPlane`, Knative YAML
- * annotation DATA_PLANE_ANNOTATION on the revision template):
- * - `full`: Knative's graph: the queue-proxy sidecar in every pod, and the activator in the path
- *   at low scale (the runtime flips the public Endpoints between the activator and the pods).
- * - `activator`: no sidecar; the activator is always in the path (the public Endpoints always hold
- *   the activators) and does the queue-proxy's work: containerConcurrency, the revision's
- *   timeouts, the app's readiness, and the concurrency it reports to the autoscaler.
- * - `direct`: no sidecar, no activator: the public Service selects the pods. Needs min-scale >= 1.
- * - `static`: the queue-proxy sidecar, but no runtime: the public Service selects the pods (SKS
- *   "Serve" mode for good). Needs min-scale >= 1.
- */
-export const DataPlaneModes = {
-  FULL: 'full',
-  ACTIVATOR: 'activator',
-  DIRECT: 'direct',
-  STATIC: 'static',
-} as const;
-export type DataPlaneMode = (typeof DataPlaneModes)[keyof typeof DataPlaneModes];
-
-/**
- * Marks the Deployment of a revision whose mode is not `full` with its mode, so the runtime
- * (which reads only the Deployment) knows what to do with it. Absent = `full`. The same key is
- * the revision template annotation that chooses the mode in Knative YAML.
- */
-export const DATA_PLANE_ANNOTATION = 'kservice.cdk8s.io/data-plane';
+export { DATA_PLANE_ANNOTATION } from './data-plane';
 
 /** A Kubernetes object's labels and annotations, keys sorted. */
 export interface ObjectLabelsAndAnnotations {

@@ -1,25 +1,25 @@
 /**
- * Per-revision data-plane modes (`DataPlane`, lib/contract/autoscaling.ts `DataPlaneModes`): which
+ * Per-revision data-plane modes (`DataPlane`, lib/contract/data-plane.ts `DataPlaneModes`): which
  * mode a revision template chooses, and the one set of rules saying which combinations can work.
  * Both front ends (the KService construct and the CLI, which maps Knative YAML onto the same props)
  * get their mode problems from here, so they always give the same message.
  */
+import { ALIASES, AutoscalerClass, AutoscalingAnnotations } from '../contract/autoscaling';
 import {
-  ALIASES,
-  AutoscalerClass,
-  AutoscalingAnnotations,
   DATA_PLANE_ANNOTATION,
   DataPlaneModes,
+  hasQueueProxy,
+  isDataPlaneMode,
+  QUEUE_SIDECAR_ANNOTATION_PREFIX,
   scaleOwner,
+  selectsPods,
   type DataPlaneMode,
-  type ResolvedAutoscaling,
-} from '../contract/autoscaling';
+} from '../contract/data-plane';
 import { joinPath, type ProblemList } from '../problems';
 import type { KServiceProps, RevisionTemplateProps } from './kservice-props';
 import type { RevisionSpec, ServiceSpec } from './spec';
 
 const MODES: readonly string[] = Object.values(DataPlaneModes);
-const QUEUE_SIDECAR_PREFIX = 'queue.sidecar.serving.knative.dev/';
 
 /** A revision's mode and the props path that chose it (where its problems are reported). */
 export interface ChosenDataPlane {
@@ -29,7 +29,7 @@ export interface ChosenDataPlane {
 
 /** The service-level default: `dataPlane` of the KService props, else `full`. */
 export function serviceDataPlane(props: Pick<KServiceProps, 'dataPlane'>): ChosenDataPlane {
-  return { mode: isMode(props.dataPlane) ? props.dataPlane : DataPlaneModes.FULL, path: 'dataPlane' };
+  return { mode: isDataPlaneMode(props.dataPlane) ? props.dataPlane : DataPlaneModes.FULL, path: 'dataPlane' };
 }
 
 /**
@@ -48,43 +48,15 @@ export function chooseDataPlane(
   const typed = template.dataPlane as string | undefined;
   const annotated = template.templateAnnotations?.[DATA_PLANE_ANNOTATION];
   for (const [value, path] of [[typed, typedPath], [annotated, annotationPath]] as const) {
-    if (value !== undefined && !isMode(value)) problems.add(path, unknownModeMessage(value));
+    if (value !== undefined && !isDataPlaneMode(value)) problems.add(path, unknownModeMessage(value));
   }
-  if (isMode(typed)) return { mode: typed, path: typedPath };
-  if (isMode(annotated)) return { mode: annotated, path: annotationPath };
+  if (isDataPlaneMode(typed)) return { mode: typed, path: typedPath };
+  if (isDataPlaneMode(annotated)) return { mode: annotated, path: annotationPath };
   return serviceDefault;
 }
 
 export function unknownModeMessage(value: string): string {
   return `must be one of ${MODES.join(', ')}, got "${value}"`;
-}
-
-function isMode(value: unknown): value is DataPlaneMode {
-  return typeof value === 'string' && MODES.includes(value);
-}
-
-/** Modes without the queue-proxy sidecar: the kubelet runs the app's probes, pods drain with preStop.sleep. */
-export function hasQueueProxy(mode: DataPlaneMode): boolean {
-  return mode === DataPlaneModes.FULL || mode === DataPlaneModes.STATIC;
-}
-
-/** Modes whose public Service selects the pods (Kubernetes fills the Endpoints; no runtime in the path). */
-export function selectsPods(mode: DataPlaneMode): boolean {
-  return mode === DataPlaneModes.DIRECT || mode === DataPlaneModes.STATIC;
-}
-
-/** Modes whose public Endpoints the runtime writes (the object is emitted without subsets). */
-export function runtimeOwnsEndpoints(mode: DataPlaneMode): boolean {
-  return !selectsPods(mode);
-}
-
-/**
- * spec.replicas of a revision nobody scales (ScaleOwner `fixed`): initial-scale kept within
- * [min-scale, max-scale], the place Knative's autoscaler would have moved it to and left it.
- */
-export function fixedReplicas(a: Pick<ResolvedAutoscaling, 'initialScale' | 'minScale' | 'maxScale'>): number {
-  const atLeastMin = Math.max(a.initialScale, a.minScale);
-  return a.maxScale > 0 ? Math.min(atLeastMin, a.maxScale) : atLeastMin;
 }
 
 /**
@@ -136,7 +108,7 @@ function revisionModeProblems(rev: RevisionSpec, template: RevisionTemplateProps
   out.push(...burstCapacityProblems(mode, template, prefix));
   if (!hasQueueProxy(mode)) out.push(...kubeletProbeProblems(rev, template, prefix, named));
   if (!hasQueueProxy(mode)) {
-    for (const key of Object.keys(template.templateAnnotations ?? {}).filter((k) => k.startsWith(QUEUE_SIDECAR_PREFIX)).sort()) {
+    for (const key of Object.keys(template.templateAnnotations ?? {}).filter((k) => k.startsWith(QUEUE_SIDECAR_ANNOTATION_PREFIX)).sort()) {
       out.push({ path: joinPath(prefix, `templateAnnotations["${key}"]`), message: `${named} has no queue-proxy sidecar, so its resources cannot be set; remove the annotation` });
     }
   }

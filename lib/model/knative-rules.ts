@@ -5,6 +5,7 @@
  */
 import { AUTOSCALING_ANNOTATION_PREFIX } from '../contract/autoscaling';
 import { Annotations } from '../contract/constants';
+import { QUEUE_SIDECAR_QUANTITY_ANNOTATIONS, QueueSidecarAnnotations } from '../contract/data-plane';
 import { generationOfRevisionName } from '../contract/naming';
 import { GO_DURATION } from './schema/builders';
 import { isQuantity } from '../contract/quantity';
@@ -169,22 +170,17 @@ export function serviceAnnotationProblems(annotations: Readonly<Record<string, s
   return problems;
 }
 
-const QUEUE_SIDECAR_QUANTITY_KEYS = ['cpu', 'memory', 'ephemeral-storage'].flatMap((r) =>
-  ['request', 'limit'].map((k) => `queue.sidecar.serving.knative.dev/${r}-resource-${k}`),
-);
-const QUEUE_SIDECAR_PERCENTAGE_KEYS = ['queue.sidecar.serving.knative.dev/resource-percentage', 'queue.sidecar.serving.knative.dev/resourcePercentage'];
-
 /**
  * The queue-proxy resource annotations: quantities, and a percentage in 0.1..100
  * (knative/serving pkg/apis/serving/v1/revision_validation.go validateQueueSidecarResourceAnnotations).
  */
 export function queueSidecarAnnotationProblems(annotations: Readonly<Record<string, string>>): AnnotationProblem[] {
   const problems: AnnotationProblem[] = [];
-  for (const key of QUEUE_SIDECAR_QUANTITY_KEYS) {
+  for (const { key } of QUEUE_SIDECAR_QUANTITY_ANNOTATIONS) {
     const v = annotations[key];
     if (v !== undefined && !isQuantity(v)) problems.push({ key, message: `must be a Kubernetes quantity such as 100m or 256Mi, got "${v}"` });
   }
-  for (const key of QUEUE_SIDECAR_PERCENTAGE_KEYS) {
+  for (const key of QueueSidecarAnnotations.RESOURCE_PERCENTAGE) {
     const v = annotations[key];
     if (v === undefined) continue;
     const n = Number(v);

@@ -37,7 +37,7 @@ export enum Visibility {
  * What sits in a revision's request path (its data-plane mode), chosen per revision with
  * `RevisionTemplateProps.dataPlane` or, in Knative YAML, the revision template annotation
  * `kservice.cdk8s.io/data-plane` (values as below). The same names as `DataPlaneModes` in
- * lib/contract/autoscaling.ts, which the runtime reads from the Deployment.
+ * lib/contract/data-plane.ts, which the runtime reads from the Deployment.
  */
 export enum DataPlane {
   /**

@@ -11,11 +11,11 @@ import {
   AUTOSCALING_ANNOTATION_PREFIX,
   AutoscalingAnnotations,
   canonicalizeAutoscalingAnnotations,
-  DATA_PLANE_ANNOTATION,
   parseAutoscaling,
   parseGoDuration,
   writtenAnnotationKey,
 } from '../contract/autoscaling';
+import { DATA_PLANE_ANNOTATION } from '../contract/data-plane';
 import { defaultRevisionTimeouts, hostTemplateProblem, Ingress, renderHostTemplate, resolveServingConfig, type ServingConfig } from '../contract/config';
 import { Annotations, Labels, RevisionDefaults, USER_CONTAINER_NAME, VISIBILITY_CLUSTER_LOCAL } from '../contract/constants';
 import type {
@@ -31,6 +31,7 @@ import { clone, compact, sortedRecord, type Json } from './json';
 import { canonicalContainerQuantities, canonicalPodQuantities } from './quantities';
 import { publicServicePort, type RevisionSpec, type RouteSpec, type ServiceSpec } from './spec';
 import { chooseDataPlane, serviceDataPlane, type ChosenDataPlane } from './data-plane';
+import { resolveQueueSidecarResources } from './queue-sidecar';
 import { resolveTargets, trafficNames } from './traffic';
 
 export const DEFAULT_NAMESPACE = 'default';
@@ -121,7 +122,7 @@ export function resolveRevision(
     pod: podFields(template),
     runtimeImage: config.runtimeImage,
     dataPlane: chooseDataPlane(template, ctx.dataPlane, path, ctx.problems).mode,
-    queueSidecarResources: config.queueSidecarResources,
+    queueSidecarResources: resolveQueueSidecarResources(config.queueSidecarResources, annotations, serving?.container.resources),
   };
 }
 

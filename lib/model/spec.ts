@@ -5,6 +5,7 @@
  * import it too.
  */
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ResolvedAutoscaling } from '../contract/autoscaling';
 import type { ServingConfig } from '../contract/config';
 import { Ports } from '../contract/constants';
@@ -13,8 +14,8 @@ import type { Json } from './json';
 /** HTTP protocol of a revision's serving port (knative/serving pkg/reconciler/revision/resources/queue.go). */
 export type Protocol = 'http1' | 'h2c';
 
-/** How the public Endpoints are filled; mirrors `DataPlane` of the public props. */
-import type { DataPlaneMode } from '../contract/autoscaling';
+/** What sits in a revision's request path; mirrors `DataPlane` of the public props. */
+import type { DataPlaneMode } from '../contract/data-plane';
 
 export type { DataPlaneMode };
 
@@ -52,8 +53,8 @@ export interface RevisionSpec {
   readonly pod: Readonly<Json>;
   readonly runtimeImage: string;
   readonly dataPlane: DataPlaneMode;
-  /** config-deployment's queue-sidecar resources (the annotations apply on top, in the builder). */
-  readonly queueSidecarResources: ServingConfig['queueSidecarResources'];
+  /** The queue-proxy sidecar's resources: config-deployment's, then the revision's annotations (queue-sidecar.ts). */
+  readonly queueSidecarResources: IResourceRequirements;
 }
 
 /** One revision's share of a traffic name. */

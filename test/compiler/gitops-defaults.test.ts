@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { buildDeployment } from '../../lib/builders/deployment';
-import { queueProxyResources } from '../../lib/builders/queue-proxy-container';
 import { imageReferenceProblem, revisionNamePrefixProblem } from '../../lib/model/knative-rules';
 import { Names } from '../../lib/contract/naming';
 import { revisionSpec } from './support/spec';
@@ -38,7 +37,7 @@ describe('timeouts are defaulted as Knative does (revision_defaults.go)', () => 
 });
 
 describe('queue-proxy resources (queue.go createQueueResources)', () => {
-  const qp = (props: object) => queueProxyResources(revisionSpec(props));
+  const qp = (props: object) => revisionSpec(props).queueSidecarResources;
   const QS = 'queue.sidecar.serving.knative.dev/';
 
   it('defaults: 25m CPU request, a memory limit of 800Mi with a 400Mi request, no CPU limit', () => {

@@ -1,5 +1,5 @@
 import type { V1Deployment, V1Endpoints } from '@kubernetes/client-node';
-import { DataPlaneModes, type DataPlaneMode } from '../../contract/autoscaling';
+import { runtimeOwnsEndpoints, type DataPlaneMode } from '../../contract/data-plane';
 import { AUTOSCALER, Labels, Ports } from '../../contract/constants';
 import { Names } from '../../contract/naming';
 import { type KubeClients, loadKubeClients } from '../kube/client';
@@ -122,5 +122,5 @@ function objectKey(namespace: string, name: string): string {
 
 /** The activator is in the path of `full` (at low scale) and `activator` revisions; never of `direct` or `static` ones. */
 function activatorServes(mode: DataPlaneMode): boolean {
-  return mode === DataPlaneModes.FULL || mode === DataPlaneModes.ACTIVATOR;
+  return runtimeOwnsEndpoints(mode);
 }

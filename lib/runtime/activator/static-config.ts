@@ -1,7 +1,7 @@
 import Ajv, { ErrorObject } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { DataPlaneModes } from '../../contract/autoscaling';
+import { DataPlaneModes } from '../../contract/data-plane';
 import { Ports, RevisionDefaults } from '../../contract/constants';
 import type { SidecarlessSettings } from '../kube/revision-deployment';
 import { ProbeParseError, defaultProbe, parseProbe } from '../shared/readiness';

@@ -1,5 +1,6 @@
 import type { V1EndpointSubset } from '@kubernetes/client-node';
-import { autoscalingAnnotationsOf, DataPlaneModes, parseAutoscaling, ResolvedAutoscaling, scaleOwner } from '../../contract/autoscaling';
+import { autoscalingAnnotationsOf, parseAutoscaling, ResolvedAutoscaling } from '../../contract/autoscaling';
+import { activatorAlwaysInPath, scaleOwner, selectsPods } from '../../contract/data-plane';
 import type { ServingConfig } from '../../contract/config';
 import { Ports } from '../../contract/constants';
 import { Names } from '../../contract/naming';
@@ -102,7 +103,7 @@ export class AutoscalerController {
     for (const s of this.revisions.values()) {
       if (!s.decider) continue;
       const { namespace, revision } = s.deployment;
-      out.push({ namespace, revision, scrapePods: !alwaysProxied(s.deployment), youngPodCutoffMs: s.decider.currentSpec.stableWindowMs });
+      out.push({ namespace, revision, scrapePods: !activatorAlwaysInPath(s.deployment.dataPlane), youngPodCutoffMs: s.decider.currentSpec.stableWindowMs });
     }
     return out;
   }
@@ -115,7 +116,7 @@ export class AutoscalerController {
 
   upsertRevision(d: RevisionDeployment, nowMs: number): void {
     const k = key(d.namespace, d.revision);
-    if (d.dataPlane === DataPlaneModes.STATIC || d.dataPlane === DataPlaneModes.DIRECT) {
+    if (selectsPods(d.dataPlane)) {
       // Kubernetes fills its public Endpoints (the Service selects the pods) and nothing of ours
       // scales it: the runtime leaves it alone.
       if (this.revisions.has(k)) this.removeRevision(d.namespace, d.revision);
@@ -246,14 +247,14 @@ export class AutoscalerController {
     const { namespace, revision } = s.deployment;
     const { view, writer, logger } = this.deps;
     const activators = view.activatorIps();
-    const sidecarless = alwaysProxied(s.deployment);
-    if (sidecarless && activators.length === 0) {
+    const alwaysInPath = activatorAlwaysInPath(s.deployment.dataPlane);
+    if (alwaysInPath && activators.length === 0) {
       // Its pods cannot serve the public port themselves: the last activators written stay (a
       // stale address beats none) and nothing scales to zero until activators are back.
       s.proxySinceMs = undefined;
       return;
     }
-    const mode = sidecarless ? 'Proxy' : effectiveMode(wanted, ready, activators.length);
+    const mode = alwaysInPath ? 'Proxy' : effectiveMode(wanted, ready, activators.length);
     const subsets = publicEndpointsSubsets({
       mode,
       podIps: view.readyPodIps(namespace, revision),
@@ -347,7 +348,7 @@ export class AutoscalerController {
   private activatorsFor(s: RevisionState, ready: number, available: number): number {
     const spec = s.decider?.currentSpec;
     const wanted = s.lastDecision?.numActivators ?? (spec ? numActivators(spec, ready) : available);
-    return alwaysProxied(s.deployment) ? Math.min(wanted, activatorsWithASlot(ready, s.deployment.containerConcurrency)) : wanted;
+    return activatorAlwaysInPath(s.deployment.dataPlane) ? Math.min(wanted, activatorsWithASlot(ready, s.deployment.containerConcurrency)) : wanted;
   }
 
   private async applyReplicas(s: RevisionState, replicas: number, nowMs: number): Promise<void> {
@@ -405,16 +406,6 @@ export class AutoscalerController {
  */
 function isFresh(d: RevisionDeployment): boolean {
   return d.generation <= 1;
-}
-
-/**
- * A sidecar-less revision (data-plane mode `activator`): its public Endpoints hold the activators
- * at every scale, never its pods (which have no queue-proxy port to serve on). The activators
- * listed split each pod's containerConcurrency by their index in that list, as Knative's do
- * (knative/serving pkg/activator/net/throttler.go; ../activator/subsetting.ts).
- */
-function alwaysProxied(d: RevisionDeployment): boolean {
-  return d.dataPlane === DataPlaneModes.ACTIVATOR;
 }
 
 /** Our own write of these subsets is recent enough that the informer cache may not show it yet. */

@@ -1,5 +1,5 @@
 import type { V1Container, V1Deployment, V1EndpointAddress, V1Endpoints } from '@kubernetes/client-node';
-import { DATA_PLANE_ANNOTATION, DataPlaneModes, type DataPlaneMode } from '../../contract/autoscaling';
+import { DATA_PLANE_ANNOTATION, DataPlaneModes, type DataPlaneMode } from '../../contract/data-plane';
 import { Labels, Ports, QUEUE_CONTAINER_NAME, QueueEnv, RevisionAnnotations, RevisionDefaults } from '../../contract/constants';
 import { type ProbeHandler, ProbeParseError, defaultProbe, parseProbe } from '../shared/readiness';
 
