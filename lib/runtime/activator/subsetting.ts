@@ -13,7 +13,7 @@
  *   the queue-proxy hold the excess; mode `activator` has no queue-proxy). Each keeps at least
  *   one slot, so no listed activator holds requests forever: the shares of a pod add up to at
  *   most its containerConcurrency as long as pods × containerConcurrency >= activators, which the
- *   autoscaler keeps true for mode `activator` (`activatorsWithASlot`).
+ *   autoscaler keeps true for mode `activator` (`activatorsWithASlot`, lib/contract/activator-subsetting.ts).
  *
  * An activator dropped from the list keeps its slots of the last view that listed it, on the
  * pods still there (Knative keeps its last index: it may still be sent requests while the change
@@ -83,14 +83,6 @@ function splitShare(index: number, pods: number, activators: number, cc: number)
   const sharers = Math.floor(activators / pods) + (pod < activators % pods ? 1 : 0);
   const rank = Math.floor(index / pods);
   return Math.max(1, Math.floor(cc / sharers) + (rank < cc % sharers ? 1 : 0));
-}
-
-/**
- * How many activators can each own a slot of a revision with `readyPods` pods (at least one):
- * the most the autoscaler lists for a revision whose pods have no queue-proxy to hold an excess.
- */
-export function activatorsWithASlot(readyPods: number, containerConcurrency: number): number {
-  return containerConcurrency > 0 ? Math.max(1, readyPods * containerConcurrency) : Infinity;
 }
 
 /** Every pod at full containerConcurrency: not sliced (never listed, or unbounded concurrency). */

@@ -8,7 +8,7 @@ import type { RevisionDeployment } from '../kube/revision-deployment';
 import type { ScrapedRevision } from './collector';
 import type { Lane, WorkQueue } from '../kube/work-queue';
 import type { Logger } from '../shared/logger';
-import { activatorsWithASlot } from '../activator/subsetting';
+import { activatorsWithASlot } from '../../contract/activator-subsetting';
 import { Decision, KpaDecider, MetricSample, numActivators } from './kpa';
 import type { AutoscalerMetrics } from './metrics';
 import { effectiveMode, publicEndpointsSubsets, sameSubsets } from './public-endpoints';

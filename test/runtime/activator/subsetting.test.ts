@@ -6,7 +6,8 @@
  */
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { ALL_PODS, PodSlicer, activatorsWithASlot, assignShares } from '../../../lib/runtime/activator/subsetting';
+import { activatorsWithASlot } from '../../../lib/contract/activator-subsetting';
+import { ALL_PODS, PodSlicer, assignShares } from '../../../lib/runtime/activator/subsetting';
 
 const podId = (n: number) => `10.1.${n >> 8}.${n & 255}:8012`;
 const activatorIp = (n: number) => `10.2.0.${n}`;
