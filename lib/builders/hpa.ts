@@ -10,7 +10,7 @@ import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/
 import type { IHorizontalPodAutoscalerBehavior } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerBehavior';
 import type { IMetricSpec } from 'kubernetes-models/autoscaling/v2/MetricSpec';
 import { compact } from '../model/json';
-import { podAutoscalerAnnotations, revisionWorkloadLabels } from './meta';
+import { deploymentAnnotations, revisionWorkloadLabels } from './meta';
 import type { RevisionSpec } from '../model/spec';
 
 export function buildHpa(rev: RevisionSpec): IHorizontalPodAutoscaler {
@@ -22,7 +22,9 @@ export function buildHpa(rev: RevisionSpec): IHorizontalPodAutoscaler {
       name: Names.podAutoscaler(rev.name),
       namespace: rev.namespace,
       labels: revisionWorkloadLabels(rev),
-      annotations: podAutoscalerAnnotations(rev),
+      // The PodAutoscaler's annotations (knative/serving pkg/reconciler/autoscaling/hpa/resources/hpa.go),
+      // which are the revision's, as the Deployment's are.
+      annotations: deploymentAnnotations(rev),
     },
     spec: compact({
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: Names.deployment(rev.name) },

@@ -64,11 +64,6 @@ export function podAnnotations(rev: RevisionSpec): Record<string, string> {
   return sortedRecord({ ...deploymentAnnotations(rev), [Annotations.DEFAULT_CONTAINER]: rev.servingContainerName });
 }
 
-/** PodAutoscaler annotations: revision annotations with autoscaling kept and class/metric defaulted. */
-export function podAutoscalerAnnotations(rev: RevisionSpec): Record<string, string> {
-  return deploymentAnnotations(rev);
-}
-
 export type ServiceType = 'Public' | 'Private';
 
 /**

@@ -312,18 +312,18 @@ export function renderHostTemplate(template: string, fields: Record<string, stri
 }
 
 /** Template fields a host template may use, by template. */
-export const TEMPLATE_FIELDS = {
+export const HOST_TEMPLATE_FIELDS = {
   domainTemplate: ['Name', 'Namespace', 'Domain', 'Annotations', 'Labels'],
   tagTemplate: ['Tag', 'Name'],
 } as const;
 
 /** A host template that uses a field Knative does not give that template. */
-export function hostTemplateProblem(field: keyof typeof TEMPLATE_FIELDS, template: string): string | undefined {
+export function hostTemplateProblem(field: keyof typeof HOST_TEMPLATE_FIELDS, template: string): string | undefined {
   try {
-    renderHostTemplate(template, Object.fromEntries(TEMPLATE_FIELDS[field].map((k) => [k, 'x'])));
+    renderHostTemplate(template, Object.fromEntries(HOST_TEMPLATE_FIELDS[field].map((k) => [k, 'x'])));
     return undefined;
   } catch (error) {
-    return `${(error as Error).message}; allowed: ${TEMPLATE_FIELDS[field].map((k) => `{{.${k}}}`).join(', ')}`;
+    return `${(error as Error).message}; allowed: ${HOST_TEMPLATE_FIELDS[field].map((k) => `{{.${k}}}`).join(', ')}`;
   }
 }
 

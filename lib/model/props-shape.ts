@@ -151,7 +151,8 @@ const autoscaling = shape({
   targetBurstCapacity: number,
 });
 
-const TEMPLATE_FIELDS: Record<string, Check> = {
+/** The type check of each RevisionTemplateProps field (shared by the service and its earlier revisions). */
+const REVISION_TEMPLATE_CHECKS: Record<string, Check> = {
   containers: listOf(container),
   containerConcurrency: number,
   timeout: duration,
@@ -223,11 +224,11 @@ const config = shape({
 
 const trafficTarget = shape({ revisionName: string, latestRevision: boolean, percent: number, tag: string });
 
-const revision = shape({ ...TEMPLATE_FIELDS, name: string, retain: boolean }, ['name', 'containers']);
+const revision = shape({ ...REVISION_TEMPLATE_CHECKS, name: string, retain: boolean }, ['name', 'containers']);
 
 const kserviceProps = shape(
   {
-    ...TEMPLATE_FIELDS,
+    ...REVISION_TEMPLATE_CHECKS,
     name: string,
     namespace: string,
     labels: stringMap,

@@ -3,7 +3,7 @@
  * (draft-07, as ajv's default build reads it); the helpers only remove repetition, chiefly the
  * `additionalProperties: false` that makes unknown fields errors everywhere.
  *
- * `hint` is our own annotation keyword (registered with ajv in ../validate.ts): when a schema
+ * `hint` is our own annotation keyword (registered with ajv in ./check.ts): when a schema
  * with a hint fails, the hint replaces ajv's generic message, so users read
  * "must be an integer >= 0" instead of "must match pattern ^[0-9]+$".
  */
