@@ -148,7 +148,7 @@ abstract class ActivatorRequest implements ReservationClient, UpstreamOptions {
   protected abstract reply(status: number, body: string, retryAfterSeconds?: number): void;
 
   start(): void {
-    this.backend.stats.requestIn(Date.now());
+    this.backend.load.requestIn(Date.now());
     this.timer = setTimeout(ActivatorRequest.onTimeout, this.backend.info.timeoutSeconds * 1000, this);
     this.waitForPod();
   }
@@ -249,7 +249,7 @@ abstract class ActivatorRequest implements ReservationClient, UpstreamOptions {
     clearTimeout(this.timer);
     if (waiting) this.releaseClient();
     this.endAttempt();
-    this.backend.stats.requestOut(Date.now());
+    this.backend.load.requestOut(Date.now());
   }
 }
 

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { RevisionRegistry } from './registry';
-import { isIdlePeriod } from './request-stats';
+import { isIdlePeriod } from './revision-load';
 import type { RevisionBackend } from './revision-backend';
 
 type Labels = { namespace: string; revision: string };
@@ -79,7 +79,7 @@ export class ActivatorMetrics {
     this.requestsPerSecond.reset();
     const active = new Map<string, Labels>();
     for (const b of revisions.all()) {
-      const stats = b.stats.report(nowMs);
+      const stats = b.load.report(nowMs);
       if (isIdlePeriod(stats)) continue;
       const labels = labelsOf(b);
       active.set(keyOf(labels), labels);
@@ -113,7 +113,7 @@ export class ActivatorMetrics {
       if (b) yield b;
     }
     for (const b of revisions.all()) {
-      if (b.stats.concurrency > 0 && !this.activeLastPeriod.has(keyOf(labelsOf(b)))) yield b;
+      if (b.load.concurrency > 0 && !this.activeLastPeriod.has(keyOf(labelsOf(b)))) yield b;
     }
   }
 }

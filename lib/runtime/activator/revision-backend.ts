@@ -1,5 +1,5 @@
 import { PodProber, appProbe, probeQueueProxy } from './pod-prober';
-import { RequestStats } from './request-stats';
+import { RevisionLoad } from './revision-load';
 import { PodAddress, RevisionInfo, formatAddress } from './revision';
 import { RevisionThrottler } from './throttler';
 
@@ -24,12 +24,12 @@ export interface PodSet {
 }
 
 /**
- * One revision at this activator: its throttler, its statistics and the prober of its pods.
+ * One revision at this activator: its throttler, its load (revision-load.ts) and the prober of its pods.
  * A pod is usable when Kubernetes lists it as ready, or as soon as its queue-proxy (sidecar-less:
  * its app's own readiness probe) answers a probe. A pod that refused a connection is set aside until it answers a probe again.
  */
 export class RevisionBackend {
-  readonly stats = new RequestStats(Date.now());
+  readonly load = new RevisionLoad(Date.now());
   private throttlerNow: RevisionThrottler;
   private readonly prober: PodProber;
   private pods: PodSet = { ready: [], notReady: [] };

@@ -3,6 +3,7 @@
  * per reporting period (1 s), the time-weighted average number of requests in flight and the
  * number of requests that arrived — all requests, and separately those the activator proxied.
  */
+import { TimeWeightedAverage } from '../shared/time-weighted';
 
 export interface StatsReport {
   /** Length of the period the averages cover, in seconds. */
@@ -26,50 +27,17 @@ export type Clock = () => number;
 
 const monotonic: Clock = () => performance.now();
 
-/** Area under a step function (concurrency over time) since the period started. */
-class TimeWeighted {
-  private level = 0;
-  private area = 0;
-  private lastChange: number;
-
-  constructor(now: number) {
-    this.lastChange = now;
-  }
-
-  get current(): number {
-    return this.level;
-  }
-
-  change(delta: number, now: number): void {
-    this.accumulate(now);
-    this.level += delta;
-  }
-
-  /** The area since the last call, in level × ms; restarts the area. */
-  takeArea(now: number): number {
-    this.accumulate(now);
-    const area = this.area;
-    this.area = 0;
-    return area;
-  }
-
-  private accumulate(now: number): void {
-    this.area += this.level * (now - this.lastChange);
-    this.lastChange = now;
-  }
-}
-
 export class RequestStats {
-  private readonly all: TimeWeighted;
-  private readonly proxied: TimeWeighted;
+  private readonly all: TimeWeightedAverage;
+  private readonly proxied: TimeWeightedAverage;
   private requests = 0;
   private proxiedRequests = 0;
   private periodStart: number;
 
   constructor(private readonly clock: Clock = monotonic) {
     const now = clock();
-    this.all = new TimeWeighted(now);
-    this.proxied = new TimeWeighted(now);
+    this.all = new TimeWeightedAverage(now);
+    this.proxied = new TimeWeightedAverage(now);
     this.periodStart = now;
   }
 
@@ -97,13 +65,10 @@ export class RequestStats {
   /** Closes the current period and starts the next one. */
   report(): StatsReport {
     const now = this.clock();
-    const elapsed = now - this.periodStart;
-    const allArea = this.all.takeArea(now);
-    const proxiedArea = this.proxied.takeArea(now);
     const report: StatsReport = {
-      periodSeconds: elapsed / 1000,
-      averageConcurrency: elapsed > 0 ? allArea / elapsed : this.all.current,
-      averageProxiedConcurrency: elapsed > 0 ? proxiedArea / elapsed : this.proxied.current,
+      periodSeconds: (now - this.periodStart) / 1000,
+      averageConcurrency: this.all.closePeriod(now),
+      averageProxiedConcurrency: this.proxied.closePeriod(now),
       requestCount: this.requests,
       proxiedRequestCount: this.proxiedRequests,
     };

@@ -53,8 +53,8 @@ describe('ActivatorMetrics: series only for revisions with requests', () => {
   it('an idle revision is absent; one with a request in the period is listed with all its series', async () => {
     const { registry, metrics } = setup(['busy', 'idle']);
     const busy = registry.get('ns', 'busy')!;
-    busy.stats.requestIn(at(0));
-    busy.stats.requestOut(at(400));
+    busy.load.requestIn(at(0));
+    busy.load.requestOut(at(400));
     metrics.report(registry, at(1000), 1000);
     const samples = await page(metrics);
     expect(seriesOf(samples, 'busy')).toEqual([...PER_REVISION].sort());
@@ -69,7 +69,7 @@ describe('ActivatorMetrics: series only for revisions with requests', () => {
   it('a request that arrived after the last report is listed at once (live gauges), before its period closes', async () => {
     const { registry, metrics } = setup(['late']);
     metrics.report(registry, at(1000), 1000);
-    registry.get('ns', 'late')!.stats.requestIn(at(1500));
+    registry.get('ns', 'late')!.load.requestIn(at(1500));
     expect(seriesOf(await page(metrics), 'late')).toEqual(['activator_in_flight', 'activator_queue_depth', 'activator_ready_pods']);
     metrics.report(registry, at(2000), 1000);
     const samples = await page(metrics);
@@ -80,7 +80,7 @@ describe('ActivatorMetrics: series only for revisions with requests', () => {
   it('a removed revision loses every series, its refusal counter included; a late refusal is not counted', async () => {
     const { registry, metrics } = setup(['gone', 'stays']);
     const gone = registry.get('ns', 'gone')!;
-    gone.stats.requestIn(at(0));
+    gone.load.requestIn(at(0));
     metrics.countRefusal(gone);
     metrics.countRefusal(registry.get('ns', 'stays')!);
     metrics.report(registry, at(1000), 1000);
@@ -97,7 +97,7 @@ describe('ActivatorMetrics: series only for revisions with requests', () => {
 
   it('a revision registered again after removal starts with no series', async () => {
     const { registry, metrics } = setup(['again']);
-    registry.get('ns', 'again')!.stats.requestIn(at(0));
+    registry.get('ns', 'again')!.load.requestIn(at(0));
     metrics.report(registry, at(1000), 1000);
     registry.remove('ns', 'again');
     registry.upsert(info('again'));

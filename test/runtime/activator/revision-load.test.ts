@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { isIdlePeriod, RequestStats } from '../../../lib/runtime/activator/request-stats';
+import { isIdlePeriod, RevisionLoad } from '../../../lib/runtime/activator/revision-load';
 
-describe('RequestStats', () => {
+describe('RevisionLoad', () => {
   it('averages concurrency over the period, weighted by time', () => {
-    const s = new RequestStats(0);
+    const s = new RevisionLoad(0);
     s.requestIn(0); // 1 for the whole second
     s.requestIn(500); // 2 for the second half
     expect(s.report(1000)).toEqual({ averageConcurrency: 1.5, requestCount: 2 });
   });
 
   it('starts the next period with what is still in flight and counts only new arrivals', () => {
-    const s = new RequestStats(0);
+    const s = new RevisionLoad(0);
     s.requestIn(0);
     s.report(1000);
     s.requestOut(1250);
@@ -19,7 +19,7 @@ describe('RequestStats', () => {
   });
 
   it('a period is idle only when nothing was in the activator at any moment of it', () => {
-    const s = new RequestStats(0);
+    const s = new RevisionLoad(0);
     expect(isIdlePeriod(s.report(1000))).toBe(true);
     s.requestIn(1500);
     s.requestOut(1500); // in and out within the same millisecond: no time in flight, one arrival
