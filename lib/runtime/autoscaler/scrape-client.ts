@@ -1,0 +1,250 @@
+import * as net from 'node:net';
+
+/**
+ * The autoscaler's HTTP/1.1 client for `GET /metrics`: one kept-alive TCP connection per target,
+ * at most `maxIdleSockets` of them kept between scrapes (the least recently used is closed
+ * beyond), and nothing else of HTTP: no redirects, no proxies, no pipelining, no request body.
+ *
+ * Why not node:http: a scrape is about 400 bytes each way and the autoscaler makes thousands a
+ * second. Profiled (bench/scale/scrape-cost.ts), node:http's ClientRequest, Agent, IncomingMessage
+ * streams and the garbage they leave took most of a scrape's CPU; the syscalls themselves a
+ * small part. Here a connection has its listeners set once, and a response is parsed in place:
+ * status line, Content-Length or chunked transfer coding (RFC 9112 §6, §7.1), or the body up to
+ * the close.
+ *
+ * A kept connection that the server closed while idle (a queue-proxy closes them after its
+ * keep-alive timeout) fails the request before any byte came back: it is retried once on a new
+ * connection, as no response was read.
+ */
+export interface ScrapeClientOptions {
+  /** Connections kept open between scrapes, over all targets. */
+  readonly maxIdleSockets: number;
+  /** The largest body read; beyond, the request fails and the connection is closed. */
+  readonly maxBodyBytes: number;
+}
+
+export interface ScrapeResponse {
+  readonly status: number;
+  readonly body: string;
+}
+
+export class ScrapeClient {
+  /** `host:port` → an idle connection; Map order is least recently used first. */
+  private readonly idle = new Map<string, Connection>();
+
+  constructor(private readonly options: ScrapeClientOptions) {}
+
+  /** Idle connections kept now. */
+  get idleSockets(): number {
+    return this.idle.size;
+  }
+
+  /** GET http://host:port/path; rejects after `timeoutMs` (a deadline for the whole exchange). */
+  get(host: string, port: number, path: string, timeoutMs: number): Promise<ScrapeResponse> {
+    const target = `${host}:${port}`;
+    const request = `GET ${path} HTTP/1.1\r\nHost: ${target}\r\nAccept: text/plain\r\nUser-Agent: kservice-autoscaler\r\n\r\n`;
+    return new Promise((resolve, reject) => {
+      const exchange = new Exchange(this.options.maxBodyBytes, resolve, reject);
+      exchange.timer = setTimeout(() => exchange.fail(new Error(`no complete answer within ${timeoutMs}ms`)), timeoutMs);
+      this.send(target, host, port, request, exchange, true);
+    });
+  }
+
+  /** Closes every idle connection. */
+  close(): void {
+    for (const c of this.idle.values()) c.socket.destroy();
+    this.idle.clear();
+  }
+
+  private send(target: string, host: string, port: number, request: string, exchange: Exchange, mayRetry: boolean): void {
+    const kept = this.idle.get(target);
+    if (kept) this.idle.delete(target);
+    const conn = kept ?? new Connection(host, port, () => {
+      if (this.idle.get(target) === conn) this.idle.delete(target);
+    });
+    exchange.onDone = (reusable) => (reusable ? this.keep(target, conn) : conn.socket.destroy());
+    // A kept connection the server closed meanwhile: the same request once more on a new one.
+    exchange.onUnanswered = kept && mayRetry ? () => this.send(target, host, port, request, exchange, false) : undefined;
+    conn.start(exchange, request);
+  }
+
+  private keep(target: string, conn: Connection): void {
+    conn.socket.unref();
+    this.idle.set(target, conn);
+    if (this.idle.size <= this.options.maxIdleSockets) return;
+    const [oldest, c] = this.idle.entries().next().value as [string, Connection];
+    this.idle.delete(oldest);
+    c.socket.destroy();
+  }
+}
+
+/** One TCP connection, its listeners set once; serves one exchange at a time. */
+class Connection {
+  readonly socket: net.Socket;
+  private exchange: Exchange | undefined;
+
+  /** `onClosed`: the connection is gone (closed by either side), e.g. while it was idle. */
+  constructor(host: string, port: number, onClosed: () => void) {
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.on('data', (chunk: Buffer) => this.exchange?.onData(chunk));
+    this.socket.on('error', (err) => this.end(err));
+    this.socket.on('close', () => {
+      onClosed();
+      this.end(new Error('connection closed before a complete answer'));
+    });
+  }
+
+  start(exchange: Exchange, request: string): void {
+    this.exchange = exchange;
+    exchange.detach = () => {
+      if (this.exchange === exchange) this.exchange = undefined;
+    };
+    this.socket.ref();
+    this.socket.write(request, 'latin1');
+  }
+
+  private end(err: Error): void {
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    if (!exchange) return;
+    exchange.onClose(err);
+  }
+}
+
+const CRLF = Buffer.from('\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/** One request's response, parsed as its bytes arrive. */
+class Exchange {
+  timer: NodeJS.Timeout | undefined;
+  onDone: (reusable: boolean) => void = () => undefined;
+  onUnanswered: (() => void) | undefined;
+  detach: () => void = () => undefined;
+  private settled = false;
+  private received = false;
+  private head: Buffer | undefined;
+  private status = 0;
+  private keepAlive = true;
+  /** Content-Length; undefined: chunked or up to the close. */
+  private length: number | undefined;
+  private chunked = false;
+  private readonly parts: Buffer[] = [];
+  private bodyBytes = 0;
+  /** Chunked: bytes not parsed yet. */
+  private pending: Buffer | undefined;
+
+  constructor(
+    private readonly maxBodyBytes: number,
+    private readonly resolve: (r: ScrapeResponse) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  onData(chunk: Buffer): void {
+    this.received = true;
+    try {
+      if (this.head === undefined) {
+        const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+        const end = buf.indexOf(HEADER_END);
+        if (end === -1) {
+          if (buf.length > 16 * 1024) throw new Error('response header over 16 KiB');
+          this.pending = buf;
+          return;
+        }
+        this.pending = undefined;
+        this.readHead(buf.subarray(0, end));
+        chunk = buf.subarray(end + 4);
+      }
+      if (this.chunked) this.readChunked(chunk);
+      else this.addBody(chunk);
+      if (this.length !== undefined && this.bodyBytes >= this.length) this.finish(this.bodyBytes === this.length);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  /** The connection closed or failed. */
+  onClose(err: Error): void {
+    if (this.settled) return;
+    if (!this.received && this.onUnanswered) {
+      const retry = this.onUnanswered;
+      this.onUnanswered = undefined;
+      return retry();
+    }
+    // A body delimited by the close (no Content-Length, not chunked) ends here.
+    if (this.head !== undefined && this.length === undefined && !this.chunked) return this.finish(false);
+    this.fail(err);
+  }
+
+  fail(err: Error): void {
+    if (this.settled) return;
+    this.settle();
+    this.onDone(false);
+    this.reject(err);
+  }
+
+  private readHead(head: Buffer): void {
+    this.head = head;
+    const text = head.toString('latin1');
+    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(text);
+    if (!m) throw new Error(`not an HTTP/1.x response: ${JSON.stringify(text.slice(0, 40))}`);
+    this.status = Number(m[2]);
+    this.keepAlive = m[1] === '1';
+    for (const line of text.split('\r\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim().toLowerCase();
+      if (name === 'content-length') this.length = Number(value);
+      else if (name === 'transfer-encoding') this.chunked = value.split(',').pop()?.trim() === 'chunked';
+      else if (name === 'connection') this.keepAlive = value === 'keep-alive' || (this.keepAlive && value !== 'close');
+    }
+    if (this.chunked) this.length = undefined;
+    else if (this.length !== undefined && !(Number.isInteger(this.length) && this.length >= 0)) throw new Error('bad Content-Length');
+    if (this.length !== undefined && this.length > this.maxBodyBytes) throw new Error(`body over ${this.maxBodyBytes} bytes`);
+  }
+
+  private addBody(part: Buffer): void {
+    if (part.length === 0) return;
+    this.bodyBytes += part.length;
+    if (this.bodyBytes > this.maxBodyBytes) throw new Error(`body over ${this.maxBodyBytes} bytes`);
+    this.parts.push(part);
+  }
+
+  /** Chunked transfer coding: `size[;ext]\r\n data \r\n` … `0\r\n` [trailers] `\r\n`. */
+  private readChunked(chunk: Buffer): void {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      const lineEnd = buf.indexOf(CRLF);
+      if (lineEnd === -1) break;
+      const size = parseInt(buf.toString('latin1', 0, lineEnd).split(';')[0], 16);
+      if (!Number.isInteger(size) || size < 0) throw new Error('bad chunk size');
+      if (size === 0) {
+        // Trailers (none expected) end with an empty line.
+        const end = buf.indexOf(HEADER_END, lineEnd);
+        if (end === -1) break;
+        this.pending = undefined;
+        return this.finish(end + 4 === buf.length);
+      }
+      if (buf.length < lineEnd + 2 + size + 2) break;
+      this.addBody(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
+      buf = buf.subarray(lineEnd + 2 + size + 2);
+    }
+    if (buf.length > this.maxBodyBytes) throw new Error(`body over ${this.maxBodyBytes} bytes`);
+    this.pending = buf.length > 0 ? Buffer.from(buf) : undefined;
+  }
+
+  /** The response is complete; `clean`: nothing after it, so the connection may serve the next. */
+  private finish(clean: boolean): void {
+    if (this.settled) return;
+    this.settle();
+    this.onDone(clean && this.keepAlive);
+    const body = this.parts.length === 1 ? this.parts[0].toString('utf8') : Buffer.concat(this.parts).toString('utf8');
+    this.resolve({ status: this.status, body });
+  }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.detach();
+  }
+}
