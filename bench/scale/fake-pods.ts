@@ -7,9 +7,11 @@
  *
  * Every answer closes its connection: 100,000 pods × 4 replicas kept alive would be 400,000
  * sockets, past this machine's 20,000 file descriptors per process. In a cluster the autoscaler
- * keeps a connection per pod; here each scrape pays a TCP connect on loopback.
+ * keeps a connection per pod; here each scrape pays a TCP connect on loopback. With `keep-alive`
+ * as the fourth argument connections stay open as a queue-proxy's do (./scrape-cost.ts, a few
+ * thousand pods).
  *
- * Run: `tsx fake-pods.ts <podPorts,…> <activatorPorts,…> <pods>`; prints `ready <controlPort>`.
+ * Run: `tsx fake-pods.ts <podPorts,…> <activatorPorts,…> <pods> [keep-alive]`; prints `ready <controlPort>`.
  * `GET /counts` on 127.0.0.1:<controlPort> returns the scrapes per pod and port since the last call
  * (base64 of little-endian uint32 arrays) and starts counting afresh.
  */
@@ -34,13 +36,14 @@ const POD_PAGE = [
 const ACTIVATOR_PAGE = '# TYPE activator_average_concurrent_requests gauge\n';
 
 function main(): void {
-  const [podPorts, activatorPorts, podsArg] = process.argv.slice(2);
+  const [podPorts, activatorPorts, podsArg, connections] = process.argv.slice(2);
   const pods = Number(podsArg);
+  const keepAlive = connections === 'keep-alive';
   const counts = new Map<number, Uint32Array>();
   const activatorCounts = new Map<number, number>();
   for (const port of podPorts.split(',').map(Number)) {
     counts.set(port, new Uint32Array(pods));
-    serve(port, (localAddress) => {
+    serve(port, keepAlive, (localAddress) => {
       const i = podIndexOf(localAddress);
       if (i !== undefined && i < pods) counts.get(port)![i]++;
       return POD_PAGE;
@@ -48,7 +51,7 @@ function main(): void {
   }
   for (const port of activatorPorts.split(',').map(Number)) {
     activatorCounts.set(port, 0);
-    serve(port, () => {
+    serve(port, keepAlive, () => {
       activatorCounts.set(port, activatorCounts.get(port)! + 1);
       return ACTIVATOR_PAGE;
     });
@@ -65,10 +68,10 @@ function main(): void {
   control.listen(0, '127.0.0.1', () => console.log(`ready ${(control.address() as AddressInfo).port}`));
 }
 
-function serve(port: number, page: (localAddress: string) => string): void {
+function serve(port: number, keepAlive: boolean, page: (localAddress: string) => string): void {
   const server = http.createServer((req, res) => {
     const body = page(req.socket.localAddress ?? '');
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body), ...(keepAlive ? {} : { connection: 'close' }) });
     res.end(body);
   });
   server.listen(port, '0.0.0.0', 4096);

@@ -4,7 +4,9 @@
  */
 import type { GoalResult } from '../report/goals';
 import type { BenchResults } from '../results';
+import { sampleSize } from '../../lib/runtime/autoscaler/scraper';
 import type { ReplacementRun, ScaleResult, ScaleRun } from './run';
+import { PODS_PER_REVISION } from './topology';
 
 /** The N and replica count the scrape goals are set at. */
 export const GOAL_REVISIONS = 10_000;
@@ -111,6 +113,8 @@ export function scaleText(results: BenchResults): string {
     '',
     pagesTable(s),
     '',
+    scrapeCostText(s),
+    '',
     `Growth with N: ${scaleGrowth(s).join('; ') || 'needs two sizes'}.`,
     '',
     `Decision tick: ${s.notObservable.decisionTick ?? 'measured'}.`,
@@ -149,6 +153,24 @@ function pagesTable(s: ScaleResult): string {
   if (s.activatorPages.length === 0) return '_Activator page not measured._';
   const rows = s.activatorPages.map((p) => `| ${int(p.registeredRevisions)} | ${p.activeRevisions} | ${int(p.pageBytes)} | ${p.series} | ${f(p.scrapeMs, 1)} | ${f(p.activatorRssMiB, 0)} |`);
   return ['| activator: registered revisions | active | page bytes | series | GET /metrics ms | activator RSS MiB |', '|---:|---:|---:|---:|---:|---:|', ...rows].join('\n');
+}
+
+/** Scrapes per second one revision of 10 pods needs: Knative's sample size (7 of 10 pods). */
+const SCRAPES_PER_REVISION = sampleSize(PODS_PER_REVISION);
+
+function scrapeCostText(s: ScaleResult): string {
+  if (!s.scrapeCost || s.scrapeCost.length === 0) return '_Scrape cost not measured._';
+  const need = GOAL_REVISIONS * SCRAPES_PER_REVISION;
+  const rows = s.scrapeCost.map(
+    (c) => `| ${c.connections} | ${c.revisions} × ${c.podsPerRevision} | ${int(c.podScrapesPerSecond)} of ${int(c.podScrapesNeededPerSecond)} | ${f(c.cpuCores, 3)} | ${f(c.cpuMicrosPerScrape, 1)} | ${int(c.scrapesPerCoreSecond)} | ${f(need / c.scrapesPerCoreSecond, 1)} |`,
+  );
+  return [
+    'Scrape cost in isolation (bench/scale/scrape-cost.ts: the working tree\'s collector in the bench process, one round a second, against fake queue-proxies in a child process):',
+    '',
+    `| connections | revisions × pods | pod scrapes/s (needed) | CPU cores | µs CPU per scrape | scrapes/s per core | cores for ${int(GOAL_REVISIONS)} revisions × 10 pods (${int(need)} scrapes/s) |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
 }
 
 /** How each cost grows between the smallest and largest N (one replica), as ratios and per-revision slopes. */

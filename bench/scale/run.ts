@@ -25,6 +25,7 @@ import type { BenchOptions } from '../options';
 import { type ActivatorPageResult, measureActivatorPage } from './activator-page';
 import { FakeApiServer, type KubeObject } from './fake-api-server';
 import { type Bundle, bundleHead, startBundledRuntime } from './runtime';
+import { measureScrapeCost, type ScrapeCostRun } from './scrape-cost';
 import { activatorIp, listsActivators, namespaceOf, PODS_PER_REVISION, populate, revisionName, setActivators } from './topology';
 
 export interface ScaleOptions {
@@ -112,6 +113,8 @@ export interface ScaleResult {
   readonly runs: readonly ScaleRun[];
   readonly replacements: readonly ReplacementRun[];
   readonly activatorPages: readonly ActivatorPageResult[];
+  /** CPU per pod scrape of the working tree's collector in the bench process, kept-alive and closing connections (./scrape-cost.ts; absent in older results). */
+  readonly scrapeCost?: readonly ScrapeCostRun[];
   /** What cannot be measured from outside the processes, with the reason. */
   readonly notObservable: Readonly<Record<string, string>>;
   readonly errors: readonly string[];
@@ -180,8 +183,18 @@ export async function runScale(options: BenchOptions, workDir: string): Promise<
       errors.push(`activator page at ${registered} revisions: ${(err as Error).message.split('\n')[0]}`);
     }
   }
+  const scrapeCost: ScrapeCostRun[] = [];
+  for (const connections of ['keep-alive', 'close'] as const) {
+    try {
+      const cost = await measureScrapeCost(connections);
+      console.log(`scale: scrape cost (${connections}): ${cost.cpuMicrosPerScrape} µs CPU per pod scrape, ${cost.scrapesPerCoreSecond} scrapes/s per core (${cost.podScrapesPerSecond} scrapes/s at ${cost.cpuCores} cores)`);
+      scrapeCost.push(cost);
+    } catch (err) {
+      errors.push(`scrape cost (${connections}): ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
   const measured = { startedAt, finishedAt: new Date().toISOString(), loadAverageAtStart, loadAverageAtEnd: loadAverage() };
-  return { runtime: bundle.description, measured, options: scale, runs, replacements, activatorPages, notObservable, errors };
+  return { runtime: bundle.description, measured, options: scale, runs, replacements, activatorPages, scrapeCost, notObservable, errors };
 }
 
 /** One N: fake cluster and pods up, each replica count in turn, then the replacement with one replica. */
@@ -471,14 +484,15 @@ class ReplicaSet {
 }
 
 /** The fake pods and activators child (./fake-pods.ts) and its scrape counters. */
-class FakePods {
+export class FakePods {
   private constructor(
     readonly child: Child,
     private readonly controlPort: number,
   ) {}
 
-  static async start(podPorts: number[], activatorPorts: number[], pods: number): Promise<FakePods> {
-    const child = startChild('fake-pods', process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'fake-pods.ts'), podPorts.join(','), activatorPorts.join(','), String(pods)]);
+  static async start(podPorts: number[], activatorPorts: number[], pods: number, keepAlive = false): Promise<FakePods> {
+    const args = [podPorts.join(','), activatorPorts.join(','), String(pods), ...(keepAlive ? ['keep-alive'] : [])];
+    const child = startChild('fake-pods', process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'fake-pods.ts'), ...args]);
     const deadline = Date.now() + 30_000;
     for (;;) {
       const m = /ready (\d+)/.exec(child.output());
