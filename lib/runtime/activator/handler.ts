@@ -114,7 +114,7 @@ const NO_POD_TRIED: ReadonlySet<string> = new Set();
  * (at once when there is room), forward, and when the pod refused the connection (nothing was
  * sent) wait again for another pod, within the same deadline: the revision's timeout, counted
  * from arrival. The object is the throttler's client and the forwarder's options (pod address
- * and header policy), so a request is one object, not a closure per step (bench/closures.ts).
+ * and header policy).
  */
 abstract class ActivatorRequest implements ReservationClient, UpstreamOptions {
   host = '';
@@ -253,14 +253,12 @@ abstract class ActivatorRequest implements ReservationClient, UpstreamOptions {
   }
 }
 
-/** The HttpRequest a response belongs to (its 'close' listener is static, see ActivatorRequest). */
-const REQUEST = Symbol('kservice.activatorRequest');
-type Tagged = { [REQUEST]?: HttpRequest };
-
 /** A plain request (HTTP/1, or h2c forwarded as HTTP/1.1), answered on its ServerResponse. */
 class HttpRequest extends ActivatorRequest {
   /** Sidecar-less revisions: the response-start and idle deadlines (sidecarless.ts). */
   private appDeadlines: Deadlines | undefined;
+  /** Assigned, not a class-field arrow: see HttpExchange in proxy-forward.ts. */
+  private readonly onClientClose: () => void;
 
   constructor(
     req: http.IncomingMessage,
@@ -269,19 +267,15 @@ class HttpRequest extends ActivatorRequest {
     deps: ActivatorHandlerDeps,
   ) {
     super(req, backend, deps);
-    (res as Tagged)[REQUEST] = this;
+    this.onClientClose = () => this.clientGone();
   }
 
   protected holdClient(): void {
-    this.res.on('close', HttpRequest.onClientClose);
+    this.res.on('close', this.onClientClose);
   }
 
   protected releaseClient(): void {
-    this.res.off('close', HttpRequest.onClientClose);
-  }
-
-  private static onClientClose(this: http.ServerResponse): void {
-    (this as Tagged)[REQUEST]!.clientGone();
+    this.res.off('close', this.onClientClose);
   }
 
   protected startForward(): CancelForward {

@@ -279,7 +279,7 @@ interface SlotWaiter {
 
 /**
  * A `reserve` that has to wait: first (maybe) for a revision slot, then (maybe) for a pod slot.
- * An object with methods rather than closures: at saturation every request takes this path
+ * A state machine in one object: at saturation every request takes this path
  * (docs/runtime-performance.md, "Activator path profile").
  */
 class PendingReservation implements SlotWaiter {

@@ -25,7 +25,7 @@ export interface BreakerProps {
 /** Gives a slot back; calling it more than once has no effect. */
 export type Release = () => void;
 
-/** A queued caller; an object holding the callback, not a closure (see `wait`). */
+/** A queued caller (an object, so the same callback queued twice is two callers). */
 interface Waiter {
   readonly onGrant: (release: Release) => void;
 }
@@ -71,8 +71,6 @@ export class Breaker {
    */
   wait(onGrant: (release: Release) => void): (() => void) | undefined {
     if (this.waiters.length >= this.queueDepth) return undefined;
-    // No arrow per waiter: the runtime bundle keeps function names (esbuild keepNames), which
-    // costs an Object.defineProperty per closure, and at saturation every request waits here.
     const waiter: Waiter = { onGrant };
     this.waiters.push(waiter);
     return () => {

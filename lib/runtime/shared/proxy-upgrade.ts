@@ -70,7 +70,6 @@ export function holdUpgradeClient(socket: Duplex, head: Buffer, onGone: () => vo
  * The returned function cancels the wait for the upstream's first answer (the request's
  * deadlines; a switched connection is not bound by them): the exchange then ends as `aborted`
  * with the client's socket untouched, for the caller to answer. After the answer it does nothing.
- * Closures throughout: upgrades are rare next to requests (bench/closures.ts).
  */
 export function forwardUpgrade(req: http.IncomingMessage, clientSocket: Duplex, head: Buffer, options: UpstreamOptions, onDone: OnForwarded): CancelForward {
   if (clientSocket.destroyed) {

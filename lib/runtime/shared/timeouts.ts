@@ -45,7 +45,7 @@ export function guardTimeouts(res: AnyResponse, settings: TimeoutSettings): Time
   const deadlines = startDeadlines(res, settings, (kind) => controller.abort(new RequestTimeoutError(kind)), {
     blockWritesAfterExpiry: true,
   });
-  if (deadlines !== undefined) res.once('close', deadlines.dispose);
+  if (deadlines !== undefined) res.once('close', () => deadlines.dispose());
   return { signal: controller.signal, dispose: () => deadlines?.dispose() };
 }
 
@@ -101,8 +101,12 @@ export function startDeadlines(
   return new ResponseDeadlines(res, settings, onExpire, watchWrites || options.blockWritesAfterExpiry === true);
 }
 
-/** Node's timers already keep one list per duration, so a setTimeout per request is cheap. */
-class ResponseDeadlines implements Deadlines {
+/**
+ * Node's timers already keep one list per duration, so a setTimeout per request is cheap. Methods
+ * and a module-level timer callback, no arrows: one is made per request (see HttpExchange in
+ * proxy-forward.ts).
+ */
+class ResponseDeadlines implements Deadlines, WriteHooks {
   private total: NodeJS.Timeout | undefined;
   private responseStart: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
@@ -116,32 +120,41 @@ class ResponseDeadlines implements Deadlines {
     private readonly onExpire: (kind: TimeoutKind) => void,
     wrap: boolean,
   ) {
-    this.original = wrap
-      ? wrapWrites(res, { onWrite: this.onWrite, onEnd: this.dispose, blocked: () => this.expired })
-      : { writeHead: (status, headers) => void res.writeHead(status, headers), end: (body) => void res.end(body) };
-    if (settings.totalMs > 0) this.total = setTimeout(this.expire, settings.totalMs, 'total');
-    if (settings.responseStartMs > 0) this.responseStart = setTimeout(this.expire, settings.responseStartMs, 'response-start');
-    if (settings.idleMs > 0) this.idle = setTimeout(this.expire, settings.idleMs, 'idle');
+    this.original = wrap ? wrapWrites(res, this) : (res as unknown as OriginalWrites);
+    if (settings.totalMs > 0) this.total = setTimeout(expireDeadline, settings.totalMs, this, 'total');
+    if (settings.responseStartMs > 0) this.responseStart = setTimeout(expireDeadline, settings.responseStartMs, this, 'response-start');
+    if (settings.idleMs > 0) this.idle = setTimeout(expireDeadline, settings.idleMs, this, 'idle');
   }
 
-  readonly dispose = (): void => {
+  dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     clearTimeout(this.total);
     clearTimeout(this.responseStart);
     clearTimeout(this.idle);
-  };
+  }
 
-  private readonly onWrite = (): void => {
+  /** WriteHooks: a write came. */
+  onWrite(): void {
     if (this.disposed) return;
     if (this.responseStart !== undefined) {
       clearTimeout(this.responseStart);
       this.responseStart = undefined;
     }
     if (this.idle !== undefined) this.idle.refresh();
-  };
+  }
 
-  private readonly expire = (kind: TimeoutKind): void => {
+  /** WriteHooks: the response ends. */
+  onEnd(): void {
+    this.dispose();
+  }
+
+  /** WriteHooks: once a deadline expired, the timeout answer owns the response. */
+  blocked(): boolean {
+    return this.expired;
+  }
+
+  expire(kind: TimeoutKind): void {
     if (this.disposed) return;
     this.dispose();
     this.expired = true;
@@ -154,7 +167,11 @@ class ResponseDeadlines implements Deadlines {
     } else {
       abortResponse(res);
     }
-  };
+  }
+}
+
+function expireDeadline(deadlines: ResponseDeadlines, kind: TimeoutKind): void {
+  deadlines.expire(kind);
 }
 
 interface WriteHooks {
@@ -191,10 +208,7 @@ function wrapWrites(res: AnyResponse, hooks: WriteHooks): OriginalWrites {
     hooks.onEnd();
     return end(...args);
   };
-  return {
-    writeHead: (status, headers) => void writeHead(status, headers),
-    end: (body) => void end(body),
-  };
+  return { writeHead, end };
 }
 
 /** Cuts a response off mid-way: the client sees a broken connection (HTTP/1) or reset stream (h2). */
