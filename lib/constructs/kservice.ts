@@ -6,8 +6,21 @@ import type { ContainerProps, KServiceProps, RevisionProps, TrafficTargetProps }
 import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/naming';
 import { ValidationError } from '../problems';
 import { compileServiceSpec } from '../model/validate-props';
-import { Revision } from './revision';
-import { Route } from './route';
+import { Revision, type IRevision } from './revision';
+import { Route, type IRoute } from './route';
+
+/**
+ * The resolved model of a KService (internal: for the CLI and tests). Not a public property: the
+ * model is not a promise to users, and a model handed in would bypass validation.
+ */
+const SPECS = new WeakMap<KService, () => ServiceSpec>();
+
+/** The resolved model a KService's objects are built from, after every mutator call. */
+export function serviceSpecOf(service: KService): ServiceSpec {
+  const spec = SPECS.get(service);
+  if (!spec) throw new Error(`${service.node.path} is not a KService of this module`);
+  return spec();
+}
 
 /**
  * A Knative Service compiled ahead of time: the current template's revision (and every earlier
@@ -34,6 +47,7 @@ export class KService extends Construct {
 
   constructor(scope: Construct, id: string, props: KServiceProps) {
     super(scope, id);
+    SPECS.set(this, () => this.currentSpec);
     this.currentProps = props;
     try {
       this.currentSpec = this.compile(props);
@@ -56,22 +70,18 @@ export class KService extends Construct {
     return this.currentSpec.namespace;
   }
 
-  /** The resolved model the objects are built from (after every mutator call). */
-  public get spec(): ServiceSpec {
-    return this.currentSpec;
-  }
-
   /** The props as they stand after every mutator call. */
   public get props(): KServiceProps {
     return this.currentProps;
   }
 
   /** Synthesized revisions, the current template's first. */
-  public get revisions(): readonly Revision[] {
+  public get revisions(): readonly IRevision[] {
     return this.currentSpec.revisions.map((r) => this.revisionsByName.get(r.name)!);
   }
 
-  public get route(): Route {
+  /** The route's objects: one Service per traffic name, and VirtualServices or HTTPRoutes. */
+  public get route(): IRoute {
     return this.currentRoute;
   }
 

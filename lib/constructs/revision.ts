@@ -1,5 +1,5 @@
 import type { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { buildDeployment } from '../builders/deployment';
 import { buildHpa } from '../builders/hpa';
 import { buildPrivateService } from '../builders/private-service';
@@ -13,6 +13,28 @@ import { emitLazy } from './emit';
 
 const REVISION_SYMBOL = Symbol.for('cdk8s-kservice.Revision');
 
+/**
+ * One revision's objects, as `KService.revisions` and `ServingSystem.revisions` give them. Only
+ * `KService` creates revisions (after validating its props), so users get this interface, not the
+ * class, whose constructor takes the resolved model.
+ */
+export interface IRevision extends IConstruct {
+  /** The Deployment: user containers, plus the queue-proxy unless the data plane has none. */
+  readonly deployment: ApiObject;
+  readonly privateService: ApiObject;
+  readonly publicService: ApiObject;
+  /** Undefined with DataPlane.DIRECT and DataPlane.STATIC, where Kubernetes fills the Endpoints. */
+  readonly publicEndpoints?: ApiObject;
+  /** Only for the `hpa.autoscaling.knative.dev` class. */
+  readonly horizontalPodAutoscaler?: ApiObject;
+  /** The revision name, e.g. `hello-00001`. */
+  readonly name: string;
+  readonly namespace: string;
+  /** `REV-deployment`. */
+  readonly deploymentName: string;
+}
+
+/** Internal: KService's handle on a revision it created. */
 export interface RevisionConstructProps {
   /**
    * The resolved, validated revision (normally given by `KService`). A function is read again at
@@ -32,7 +54,7 @@ export interface RevisionConstructProps {
  * The objects are created once and their bodies are computed when the app is synthesized, so
  * patches and `metadata.add*` calls on them survive the KService's later `add*` calls.
  */
-export class Revision extends Construct {
+export class Revision extends Construct implements IRevision {
   /** True for Revision constructs, also across copies of this module (like `Chart.isChart`). */
   public static isRevision(x: unknown): x is Revision {
     return typeof x === 'object' && x !== null && REVISION_SYMBOL in x;

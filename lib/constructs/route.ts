@@ -1,5 +1,5 @@
 import type { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { buildHttpRouteFor, visibilitiesOf } from '../builders/http-route';
 import { buildRouteService } from '../builders/route-service';
 import type { RouteSpec } from '../model/spec';
@@ -7,6 +7,23 @@ import { buildIngressVirtualService, buildMeshVirtualService } from '../builders
 import { Ingress } from '../contract/config';
 import { emitLazy } from './emit';
 
+/**
+ * A service's route objects, as `KService.route` gives them. Only `KService` creates routes (after
+ * validating its props), so users get this interface, not the class, whose constructor takes the
+ * resolved model.
+ */
+export interface IRoute extends IConstruct {
+  /** Istio only (config `ingress`): the VirtualService bound to the ingress and local gateways. */
+  readonly ingressVirtualService?: ApiObject;
+  /** Istio only (config `ingress`): the VirtualService for mesh (sidecar) traffic. */
+  readonly meshVirtualService?: ApiObject;
+  /** Gateway API only (config `ingress`): the HTTPRoutes, per traffic name in the order added. */
+  readonly httpRoutes: readonly ApiObject[];
+  /** One ExternalName Service per traffic name, the default name first, then tags as added. */
+  readonly services: readonly ApiObject[];
+}
+
+/** Internal: KService's handle on the route it created. */
 export interface RouteConstructProps {
   /**
    * The resolved, validated route (normally given by `KService`). A function is read again at
@@ -25,7 +42,7 @@ export interface RouteConstructProps {
  * The objects are created once and their bodies are computed when the app is synthesized, so
  * patches and `metadata.add*` calls on them survive the KService's later `add*` calls.
  */
-export class Route extends Construct {
+export class Route extends Construct implements IRoute {
   /** Istio only (config `ingress`), as `meshVirtualService`. */
   public readonly ingressVirtualService?: ApiObject;
   public readonly meshVirtualService?: ApiObject;

@@ -26,7 +26,7 @@ import { AUTOSCALER_BUCKETS, Gateways } from '../contract/constants';
 import { isDns1123Label } from '../contract/naming';
 import { ProblemList } from '../problems';
 import { emit, emitAll, type KubeObject } from './emit';
-import { Revision } from './revision';
+import { Revision, type IRevision } from './revision';
 
 export interface ServingSystemProps {
   /** Serving config: autoscaler defaults (config-autoscaler), gateways, runtime image. @default Knative defaults */
@@ -70,9 +70,10 @@ export interface ServingSystemProps {
  * no Istio object is emitted.
  */
 export class ServingSystem extends Construct {
-  public readonly config: ServingConfig;
   public readonly activatorDeployment: ApiObject;
   public readonly autoscalerDeployment: ApiObject;
+  /** The props' config with Knative's defaults filled in. */
+  private readonly config: ServingConfig;
   private readonly props: ServingSystemProps;
   private rbacObjects?: ApiObject[];
 
@@ -107,9 +108,9 @@ export class ServingSystem extends Construct {
     if (localGateway === DEFAULT_GATEWAY_API_CONFIG.localGateway) emit(this, buildLocalGatewayApiGateway(this.config));
   }
 
-  /** Every Revision in the app, in tree order. */
-  public get revisions(): Revision[] {
-    return this.node.root.node.findAll().filter(Revision.isRevision);
+  /** Every revision in the app, in tree order. */
+  public get revisions(): IRevision[] {
+    return this.appRevisions();
   }
 
   /** Sorted namespaces of this app's revisions (and extraNamespaces). */
@@ -117,10 +118,14 @@ export class ServingSystem extends Construct {
     return sortedUnique([...this.revisions.map((r) => r.namespace), ...(this.props.extraNamespaces ?? [])]);
   }
 
+  private appRevisions(): Revision[] {
+    return this.node.root.node.findAll().filter(Revision.isRevision);
+  }
+
   /** Adds the Roles and RoleBindings once the app's revisions are all known (idempotent). */
   public addRbac(): ApiObject[] {
     if (this.rbacObjects) return this.rbacObjects;
-    this.rbacObjects = emitAll(this, buildRbac(this.revisions.map(rbacRevision), this.systemSpec().autoscalerBuckets));
+    this.rbacObjects = emitAll(this, buildRbac(this.appRevisions().map(rbacRevision), this.systemSpec().autoscalerBuckets));
     // The ClusterRole and its binding are cluster-scoped: no chart namespace on them.
     for (const o of this.rbacObjects) if (o.kind.startsWith('Cluster')) withoutChartNamespace(o);
     return this.rbacObjects;

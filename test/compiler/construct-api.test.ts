@@ -9,7 +9,7 @@ import * as api from '../../lib';
 describe('public API', () => {
   it('exports exactly the constructs, their value types and ValidationError', () => {
     expect(Object.keys(api).sort()).toEqual(
-      ['AutoscalingClass', 'AutoscalingMetric', 'DEFAULT_RUNTIME_IMAGE', 'DataPlane', 'Ingress', 'KService', 'Revision', 'Route', 'ServingSystem', 'ValidationError', 'Visibility'].sort(),
+      ['AutoscalingClass', 'AutoscalingMetric', 'DEFAULT_RUNTIME_IMAGE', 'DataPlane', 'Ingress', 'KService', 'ServingSystem', 'ValidationError', 'Visibility'].sort(),
     );
   });
 

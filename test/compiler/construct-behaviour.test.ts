@@ -7,6 +7,7 @@ import { ApiObject, App, Chart, Duration, JsonPatch } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { Ingress, KService, ServingSystem, ValidationError, type KServiceProps } from '../../lib';
 import { ResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
+import { serviceSpecOf } from '../../lib/constructs/kservice';
 import { ManifestObject } from '../../lib/constructs/manifest-object';
 
 const IMAGE = 'ghcr.io/example/app:1.0.0';
@@ -286,6 +287,6 @@ describe('wrong JavaScript types are ValidationErrors naming the property', () =
 
   it('the right types pass (Duration values)', () => {
     const svc = new KService(new Chart(new App(), 'c'), 'h', { ...BASE, timeout: Duration.seconds(30), autoscaling: { minScale: 1, window: Duration.seconds(60) } });
-    expect(svc.revisions[0].spec.timeoutSeconds).toBe(30);
+    expect(serviceSpecOf(svc).revisions[0].timeoutSeconds).toBe(30);
   });
 });

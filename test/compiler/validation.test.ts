@@ -1,6 +1,7 @@
 import { App, Chart, Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { AutoscalingClass, DataPlane, KService, ValidationError, type KServiceProps } from '../../lib';
+import { serviceSpecOf } from '../../lib/constructs/kservice';
 import { IMAGE } from './support/spec';
 
 function problemsOf(props: Partial<KServiceProps>, id = 'svc'): { path: string; message: string }[] {
@@ -86,7 +87,7 @@ describe('mutators', () => {
   it('a 0% tag is added next to the implicit default', () => {
     const svc = new KService(new Chart(new App(), 'c'), 'svc', { containers: [{ image: IMAGE }] });
     svc.addTraffic({ latestRevision: true, tag: 'latest' });
-    expect(svc.spec.route.names.map((n) => n.tag)).toEqual(['', 'latest']);
+    expect(serviceSpecOf(svc).route.names.map((n) => n.tag)).toEqual(['', 'latest']);
   });
 
   it('a failing mutation leaves the service as it was', () => {
