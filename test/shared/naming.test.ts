@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { childName, isDns1035Label, Names } from '../../lib/contract/naming';
+import { childName, generationOfRevisionName, isDns1035Label, Names } from '../../lib/contract/naming';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
@@ -51,5 +51,25 @@ describe('Names', () => {
     expect(isDns1035Label('1canary')).toBe(false);
     expect(isDns1035Label('Canary')).toBe(false);
     expect(isDns1035Label('a'.repeat(64))).toBe(false);
+  });
+});
+
+describe('generationOfRevisionName (one rule for the names Knative generates)', () => {
+  it('reads five digits or more, as %05d writes them', () => {
+    expect(generationOfRevisionName('hello', 'hello-00003')).toBe(3);
+    expect(generationOfRevisionName('hello', 'hello-123456')).toBe(123456);
+  });
+
+  it('takes only a name that its own generation gives back', () => {
+    for (const name of ['hello-0001', 'hello-012345', 'hello-00003x', 'hello-blue', 'other-00003', 'hello2-00003']) {
+      expect(generationOfRevisionName('hello', name), name).toBeUndefined();
+    }
+  });
+
+  it('reads the hash-shortened names of a long service name', () => {
+    const service = 's'.repeat(60);
+    const name = Names.revision(service, 7);
+    expect(name.startsWith(service)).toBe(false);
+    expect(generationOfRevisionName(service, name)).toBe(7);
   });
 });
