@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,6 +173,43 @@ describe('activator queue limits and retries', () => {
     expect(await activatorMetric(activator.metricsPort, 'activator_pod_refusals_total', 'retry')).toBe(1);
     // The refusing pod is set aside: the next request goes straight to the live one.
     await eventually(async () => usablePods(activator, 'retry') === 1, 'refusing pod set aside (log line read)');
+  });
+
+  // Issue 21: Upgrades take the same request path as plain requests, retry after a refusal included.
+  it('sends an Upgrade the refusing pod did not take on to the next pod, early bytes included', async () => {
+    const gone = http.createServer((req, res) => void res.end(req.headers['k-network-probe'] === 'queue' ? 'queue' : 'no'));
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const gonePort = (gone.address() as AddressInfo).port;
+    const app = await startTestApp();
+    const qp = await startQueueProxy(app.port, { CONTAINER_CONCURRENCY: '1' });
+    const activator = await startActivator(
+      [{ namespace: NS, revision: 'retry-ws', containerConcurrency: 1, timeoutSeconds: 30, pods: [`127.0.0.1:${gonePort}`, `127.0.0.1:${qp.servingPort}`] }],
+      { ACTIVATOR_PROBE_INTERVAL_MS: '600000' },
+    );
+    await eventually(async () => usablePods(activator, 'retry-ws') === 2, 'both pods probed');
+    gone.closeAllConnections();
+    await new Promise((r) => gone.close(r));
+
+    const socket = net.connect(activator.httpPort, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (c: Buffer) => received.push(c));
+    // The request and a first websocket frame ("hi", mask 0) in one write: the frame is an early
+    // byte the activator holds while it tries the refusing pod, then hands to the next one.
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `GET /ws HTTP/1.1\r\nHost: ws.example.com\r\nKnative-Serving-Namespace: ${NS}\r\nKnative-Serving-Revision: retry-ws\r\n` +
+            'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        ),
+        Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]),
+      ]),
+    );
+    const echo = Buffer.from([0x81, 0x02, 0x68, 0x69]);
+    await eventually(async () => Buffer.concat(received).includes(echo), '101 and the echoed frame');
+    expect(Buffer.concat(received).toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    expect(await activatorMetric(activator.metricsPort, 'activator_pod_refusals_total', 'retry-ws')).toBe(1);
+    socket.destroy();
+    await eventually(async () => (await activatorMetric(activator.metricsPort, 'activator_in_flight', 'retry-ws')) === 0, 'slot freed');
   });
 });
 
