@@ -19,26 +19,29 @@ class LeaseStore {
   private version = 0;
   /** Identities whose requests fail (cut off from the API server). */
   readonly cutOff = new Set<string>();
+  /** Every request as `<identity> <verb>`. */
+  readonly requests: string[] = [];
 
   api(identity: string): CoordinationV1Api {
-    const guard = () => {
+    const guard = (verb: string) => {
+      this.requests.push(`${identity} ${verb}`);
       if (this.cutOff.has(identity)) throw new Error(`${identity}: connection refused`);
     };
     return {
       readNamespacedLease: async ({ name }: { name: string }) => {
-        guard();
+        guard('get');
         const lease = this.leases.get(name);
         if (!lease) throw new ApiException(404, 'not found', {}, {});
         return structuredClone(lease);
       },
       createNamespacedLease: async ({ body }: { body: V1Lease }) => {
-        guard();
+        guard('create');
         const name = body.metadata?.name ?? '';
         if (this.leases.has(name)) throw new ApiException(409, 'exists', {}, {});
         return this.store(name, body);
       },
       replaceNamespacedLease: async ({ name, body }: { name: string; body: V1Lease }) => {
-        guard();
+        guard('replace');
         if (this.leases.get(name)?.metadata?.resourceVersion !== body.metadata?.resourceVersion) throw new ApiException(409, 'conflict', {}, {});
         return this.store(name, body);
       },
@@ -113,6 +116,29 @@ describe('BucketLeases', () => {
     stopping = [a];
     a.start();
     await runFor(30_000, [a]);
+    expect(a.heldBuckets()).toEqual(BUCKETS);
+  });
+
+  it('a holder renews each Lease with one request per retry period, no read before it; a Lease written by someone else is read again', async () => {
+    const store = new LeaseStore();
+    const a = replica(store, 'a', []);
+    stopping = [a];
+    a.start();
+    await runFor(30_000, [a]);
+    expect(a.heldBuckets()).toEqual(BUCKETS);
+    store.requests.length = 0;
+    await runFor(20_000, [a]);
+    // 10 retry periods × 10 Leases, each a replace from the Lease written last.
+    expect(store.requests.filter((r) => r !== 'a replace')).toEqual([]);
+    expect(store.requests.length).toBeGreaterThanOrEqual(10 * BUCKETS.length - BUCKETS.length);
+    expect(store.requests.length).toBeLessThanOrEqual(10 * BUCKETS.length + BUCKETS.length);
+    // Another writer bumps one Lease (still naming a): the next renewal gets 409, reads it, and keeps it.
+    const other = store.api('tool');
+    const lease = await other.readNamespacedLease({ name: BUCKETS[0], namespace: 'knative-serving' });
+    await other.replaceNamespacedLease({ name: BUCKETS[0], namespace: 'knative-serving', body: lease });
+    store.requests.length = 0;
+    await runFor(4_000, [a]);
+    expect(store.requests.filter((r) => r === 'a get')).toHaveLength(1);
     expect(a.heldBuckets()).toEqual(BUCKETS);
   });
 
