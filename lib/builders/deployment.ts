@@ -90,7 +90,7 @@ export function buildPodSpec(rev: RevisionSpec): IPodSpec {
   const sidecar = hasQueueProxy(rev.dataPlane);
   // The pass-through pod fields were checked against the PodSpec schema by the model (props-shape.ts).
   const pod = rev.pod as Partial<IPodSpec>;
-  return compact({
+  return compact<IPodSpec>({
     ...pod,
     containers: sidecar ? [...buildUserContainers(rev), buildQueueProxyContainer(rev)] : buildUserContainers(rev),
     enableServiceLinks: pod.enableServiceLinks ?? false,

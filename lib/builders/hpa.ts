@@ -8,6 +8,7 @@ import { MAX_INT32 } from '../contract/constants';
 import { Names } from '../contract/naming';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IHorizontalPodAutoscalerBehavior } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerBehavior';
+import type { IHorizontalPodAutoscalerSpec } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerSpec';
 import type { IMetricSpec } from 'kubernetes-models/autoscaling/v2/MetricSpec';
 import { compact } from '../model/json';
 import { deploymentAnnotations, revisionWorkloadLabels } from './meta';
@@ -26,7 +27,7 @@ export function buildHpa(rev: RevisionSpec): IHorizontalPodAutoscaler {
       // which are the revision's, as the Deployment's are.
       annotations: deploymentAnnotations(rev),
     },
-    spec: compact({
+    spec: compact<IHorizontalPodAutoscalerSpec>({
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: Names.deployment(rev.name) },
       minReplicas: a.minScale > 0 ? a.minScale : undefined,
       maxReplicas: a.maxScale > 0 ? a.maxScale : MAX_INT32,

@@ -41,14 +41,14 @@ export function buildServingContainer(rev: RevisionSpec, container: IContainer):
   };
   const built = buildSidecarContainer(rev, withPort);
   const readinessProbe = hasQueueProxy(rev.dataPlane) ? built.readinessProbe : probeOnUserPort(built.readinessProbe, rev.userPort);
-  return compact({ ...built, readinessProbe, livenessProbe: livenessOnUserPort(built.livenessProbe, rev.userPort) });
+  return compact<IContainer>({ ...built, readinessProbe, livenessProbe: livenessOnUserPort(built.livenessProbe, rev.userPort) });
 }
 
 /** Any user container: K_* env, drain hook, termination message policy, readiness handed to queue-proxy. */
 export function buildSidecarContainer(rev: RevisionSpec, container: IContainer): IContainer {
   const c = clone(container);
   const sidecar = hasQueueProxy(rev.dataPlane);
-  return compact({
+  return compact<IContainer>({
     ...c,
     env: [...(c.env ?? []), ...knativeEnv(rev)],
     volumeMounts: c.volumeMounts && readOnlyMounts(c.volumeMounts, rev.pod.volumes as IVolume[] | undefined),

@@ -2,8 +2,11 @@
 
 export type Json = Record<string, unknown>;
 
-/** Drops keys whose value is undefined, keeping the order of the rest (YAML stays stable). */
-export function compact<T extends Json>(obj: T): T {
+/**
+ * Drops keys whose value is undefined, keeping the order of the rest (YAML stays stable). Builders
+ * name the object's type (`compact<IPodSpec>({...})`) so a misspelt field is a type error.
+ */
+export function compact<T extends object>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
 }
 
