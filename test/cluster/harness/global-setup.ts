@@ -5,6 +5,7 @@
 import { ensureRuntimeImage, unpackImage } from '../../support/runtime-image';
 import { ensureBinaries } from './binaries';
 import { ensureNetBinaries } from './net-binaries';
+import { ensureNodeBinaries } from './node-binaries';
 
 export default async function setup(): Promise<void> {
   const bins = await ensureBinaries();
@@ -12,6 +13,9 @@ export default async function setup(): Promise<void> {
   // kube-proxy, CoreDNS and Traefik for test/cluster/network-path*.test.ts (scripts/build-net-components.sh).
   const net = await ensureNetBinaries();
   process.stderr.write(`network components: ${Object.values(net).join(', ')}\n`);
+  // kubelet, kube-scheduler, containerd, runc, CNI plugins, pause image for the real node (scripts/build-node.sh).
+  const node = await ensureNodeBinaries();
+  process.stderr.write(`real node: ${node.kubelet}, ${node.containerd}, ${node.runc}\n`);
   const image = unpackImage(ensureRuntimeImage());
   process.stderr.write(`runtime image: ${image.digest}, root filesystem ${image.rootfs}\n`);
 }

@@ -39,7 +39,8 @@ function newKey(dir: string, name: string, algorithm: 'EC' | 'RSA' = 'EC'): stri
   return key;
 }
 
-function signedCert(dir: string, ca: CertPair, name: string, subject: string, ext: string): CertPair {
+/** A key and a certificate signed by `ca` (subject e.g. `/O=system:nodes/CN=system:node:x`). */
+export function signedCert(dir: string, ca: CertPair, name: string, subject: string, ext: string): CertPair {
   const key = newKey(dir, name);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.crt`);
@@ -54,7 +55,7 @@ function signedCert(dir: string, ca: CertPair, name: string, subject: string, ex
   return { cert, key };
 }
 
-const CLIENT_EXT = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n';
+export const CLIENT_EXT = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n';
 
 function serverExt(serviceIp: string, extraIps: readonly string[]): string {
   const names = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc',
