@@ -3,7 +3,6 @@
  * `ServingConfigProps`. Schema-checked first, then the rules between fields.
  */
 import { ServingConfigProps, checkServingConfig, resolveServingConfig, type ServingConfig } from '../contract/config';
-import { ProblemList, parsePath } from '../problems';
 import { Diagnostic } from './diagnostics';
 import { FUNCTION_CONFIG_KIND, configSchema, functionConfigSchema } from './schema/config';
 import { SourceDocument, diagnosticAt, parseYamlText, readText } from './source';
@@ -58,8 +57,6 @@ export function configFromDocument(doc: SourceDocument, as: 'either' | 'function
 
 /** The config rules the constructs apply to their `config` prop (contract/config.ts), at file positions. */
 function checkConfig(doc: SourceDocument, props: ServingConfigProps): Diagnostic[] {
-  const problems = new ProblemList();
-  checkServingConfig(props, problems);
-  // Their paths start with `config.`, the prop; the file is the config itself.
-  return problems.list.map((p) => diagnosticAt(doc, parsePath(p.path).slice(1), p.message));
+  // Their paths are relative to the config, and the file is the config itself.
+  return checkServingConfig(props).problems.map((p) => diagnosticAt(doc, p.segments, p.message));
 }

@@ -8,8 +8,7 @@ import type { ServingConfigProps } from '../contract/config';
 import { KService } from '../constructs/kservice';
 import { ServingSystem } from '../constructs/serving-system';
 import type { KServiceProps } from '../model/kservice-props';
-import { ValidationError } from '../problems';
-import { parsePath } from '../problems';
+import { formatPath, parsePath, ValidationError, type PathSegments, type Problem } from '../problems';
 import { Diagnostic } from './diagnostics';
 import { propsPathToDocument, type DocumentPlace } from './knative-to-props';
 import type { RevisionOrigin } from './revisions';
@@ -86,26 +85,27 @@ function chartObjects(chart: Chart): ApiObject[] {
 
 function validationDiagnostics(service: GraphService, error: unknown): Diagnostic[] {
   if (!(error instanceof ValidationError)) throw error;
-  return error.problems.map((p) => problemToDiagnostic(service, p.path, p.message));
+  return error.problems.map((p) => problemToDiagnostic(service, p));
 }
 
 /**
  * Where a model problem (props path and message) points in the documents, and what the CLI says:
- * the model's message, prefixed only for problems that --config caused.
+ * the model's message, prefixed only for problems that --config caused. The model's paths are
+ * segments; a path as text is accepted for callers that only have the formatted one (tests).
  */
-export function documentProblem(path: string, message: string): { readonly place: DocumentPlace; readonly message: string } {
-  const segments = parsePath(path);
+export function documentProblem(path: PathSegments | string, message: string): { readonly place: DocumentPlace; readonly message: string } {
+  const segments = typeof path === 'string' ? parsePath(path) : path;
   // Problems with the serving config (e.g. a tag template making bad host names) are about this
   // service's names but caused by --config; say so.
-  if (segments[0] === 'config') return { place: { in: 'service', segments: ['metadata', 'name'] }, message: `${path} (--config): ${message}` };
+  if (segments[0] === 'config') return { place: { in: 'service', segments: ['metadata', 'name'] }, message: `${formatPath(segments)} (--config): ${message}` };
   return { place: propsPathToDocument(segments), message };
 }
 
 /** A construct problem, placed at the document field (or history entry) it came from. */
-export function problemToDiagnostic(service: GraphService, path: string, message: string): Diagnostic {
-  const { place, message: said } = documentProblem(path, message);
+export function problemToDiagnostic(service: GraphService, problem: Problem): Diagnostic {
+  const { place, message: said } = documentProblem(problem.segments, problem.message);
   if (place.in === 'service') return diagnosticAt(service.doc, place.segments, said);
   const origin = service.origins[place.index];
-  if (!origin) return diagnosticAt(service.doc, ['spec', 'traffic'], `${path}: ${said}`);
+  if (!origin) return diagnosticAt(service.doc, ['spec', 'traffic'], `${problem.path}: ${said}`);
   return diagnosticAt(origin.doc, [...origin.templatePath, ...place.segments], said);
 }

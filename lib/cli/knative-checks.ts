@@ -1,17 +1,19 @@
 /**
- * The Knative document rules the construct props cannot carry, and the bridge to the model's rules
- * for Revision documents. Every rule the constructs also apply lives once in lib/model
- * (validate-props.ts, knative-rules.ts) or lib/contract (autoscaling.ts) and is called from here
- * or, for Services, by `new KService` on the props as graph.ts builds the graph; this file keeps
- * only what a Service document can say and the props cannot: `configurationName` in traffic.
+ * The Knative document rules the construct props cannot carry, and the bridge to the model's parse
+ * for Revision documents. Every rule the constructs also apply lives once in lib/model (parse.ts,
+ * parse-revision.ts) or lib/contract and runs here through the model's own parser, or, for
+ * Services, by `new KService` on the props as graph.ts builds the graph; this file keeps only what
+ * a Service document can say and the props cannot: `configurationName` in traffic.
  */
-import { AUTOSCALING_ANNOTATION_PREFIX, parseAutoscaling, writtenAnnotationKey } from '../contract/autoscaling';
 import type { ServingConfig } from '../contract/config';
-import { validateTemplate } from '../model/validate-props';
-import { ProblemList, parsePath, type PathSegments } from '../problems';
+import { Labels } from '../contract/constants';
+import { serviceDataPlane } from '../model/data-plane';
+import { parseRevision } from '../model/parse-revision';
+import type { PathSegments } from '../problems';
 import { Diagnostic } from './diagnostics';
 import { templatePath, templateToProps } from './knative-to-props';
-import type { KnativeRevisionSpec, KnativeRevisionTemplate, KnativeService } from './knative-types';
+import type { KnativeRevision, KnativeRevisionTemplate, KnativeService } from './knative-types';
+import { namespaceOf } from './knative-types';
 import { SourceDocument, diagnosticAt } from './source';
 
 type Report = (segments: PathSegments, message: string, atKey?: boolean) => void;
@@ -30,19 +32,16 @@ export function checkService(doc: SourceDocument): Diagnostic[] {
 }
 
 /**
- * Checks a Revision document with the model's template rules (the same the constructs apply to a
- * revision) and the shared autoscaling parser, even when no traffic names it.
+ * Checks a Revision document with the model's parse of a revision (the one the constructs apply to
+ * each revision: template, autoscaling and data-plane rules), even when no traffic names it.
  */
 export function checkRevisionDocument(doc: SourceDocument, config: ServingConfig): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const report = reporterFor(doc, out);
-  const revision = doc.value as { metadata: { annotations?: Record<string, string> }; spec: KnativeRevisionSpec };
+  const revision = doc.value as KnativeRevision;
   const template: KnativeRevisionTemplate = { metadata: revision.metadata, spec: revision.spec };
-  const problems = new ProblemList();
-  validateTemplate(templateToProps(template), '', config.maxRevisionTimeoutSeconds, problems);
-  for (const p of problems.list) report(templatePath(parsePath(p.path)), p.message);
-  checkAutoscaling(template, ['metadata', 'annotations'], config, report);
-  return out;
+  const serviceName = revision.metadata.labels?.[Labels.SERVICE] ?? '';
+  const ctx = { serviceName, namespace: namespaceOf(revision.metadata), config, dataPlane: serviceDataPlane({}) };
+  const { errors } = parseRevision(templateToProps(template), revision.metadata.name, undefined, [], ctx);
+  return errors.problems.map((p) => diagnosticAt(doc, templatePath(p.segments), p.message));
 }
 
 function checkConfigurationNames(service: KnativeService, report: Report): void {
@@ -51,17 +50,4 @@ function checkConfigurationNames(service: KnativeService, report: Report): void 
       report(['spec', 'traffic', i, 'configurationName'], 'is not allowed in a Service (its configuration is implied); use latestRevision: true', true);
     }
   });
-}
-
-/**
- * Autoscaling annotations through the same parser the constructs and the runtime use, so the three
- * agree; its problems name the annotation key (canonical or as written).
- */
-function checkAutoscaling(template: KnativeRevisionTemplate, at: PathSegments, config: ServingConfig, report: Report): void {
-  const annotations = template.metadata?.annotations ?? {};
-  const autoscaling = Object.fromEntries(Object.entries(annotations).filter(([k]) => k.startsWith(AUTOSCALING_ANNOTATION_PREFIX)));
-  const cc = template.spec.containerConcurrency ?? config.containerConcurrency;
-  for (const problem of parseAutoscaling(autoscaling, config, cc).problems) {
-    report([...at, writtenAnnotationKey(problem.path, annotations)], problem.message);
-  }
 }

@@ -1,11 +1,11 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { servingContainerIndex } from '../model/resolve';
+import { servingContainerIndex } from '../model/parse-revision';
 import type { RevisionSpec, ServiceSpec } from '../model/spec';
 import type { ContainerProps, KServiceProps, RevisionProps, TrafficTargetProps } from '../model/kservice-props';
 import { isDns1035Label, isDns1123Label, MAX_NAME_LENGTH } from '../contract/naming';
-import { ValidationError } from '../problems';
-import { compileServiceSpec } from '../model/validate-props';
+import { problemAt, ValidationError } from '../problems';
+import { compileServiceSpec } from '../model/parse';
 import { Revision, type IRevision } from './revision';
 import { Route, type IRoute } from './route';
 
@@ -188,7 +188,7 @@ function chartNamespace(scope: Construct): string | undefined {
 function checkChartNamespace(namespace: string, serviceName: string): void {
   if (isDns1123Label(namespace)) return;
   const message = `not set, and the chart's namespace "${namespace}" is not a DNS-1123 label (lowercase letters, digits and "-", at most ${MAX_NAME_LENGTH} characters); fix the chart's namespace or set \`namespace\``;
-  throw new ValidationError(`KService "${serviceName}"`, [{ path: 'namespace', message }]);
+  throw new ValidationError(`KService "${serviceName}"`, [problemAt(['namespace'], message)]);
 }
 
 /**
@@ -202,7 +202,7 @@ function checkNameFromId(props: KServiceProps, id: string): void {
   const message =
     `not set, and the construct id "${id}" cannot be the service name (a DNS-1035 label: lowercase letters, digits and "-", ` +
     `starting with a letter, at most ${MAX_NAME_LENGTH} characters); set \`name\`${example}`;
-  throw new ValidationError(`KService "${id}"`, [{ path: 'name', message }]);
+  throw new ValidationError(`KService "${id}"`, [problemAt(['name'], message)]);
 }
 
 /** `HelloWorld` -> `hello-world`; undefined when no label comes out. */

@@ -24,7 +24,7 @@ import { buildExternalGatewayApiGateway, buildLocalGatewayApiGateway } from '../
 import { checkServingConfig, DEFAULT_GATEWAY_API_CONFIG, Ingress, resolveServingConfig, type ServingConfig, type ServingConfigProps } from '../contract/config';
 import { AUTOSCALER_BUCKETS, Gateways } from '../contract/constants';
 import { isDns1123Label } from '../contract/naming';
-import { ProblemList } from '../problems';
+import { FieldErrors } from '../problems';
 import { emit, emitAll, type KubeObject } from './emit';
 import { Revision, type IRevision } from './revision';
 
@@ -169,15 +169,15 @@ function lazySpec(build: (spec: ServingSystemSpec) => IDeployment, systemSpec: (
 }
 
 function validateSystemProps(props: ServingSystemProps): void {
-  const problems = new ProblemList();
-  for (const key of ['activatorReplicas', 'autoscalerReplicas', 'autoscalerBuckets'] as const) {
-    const n = props[key];
-    if (n !== undefined && !(Number.isInteger(n) && n >= 1)) problems.add(key, `must be a whole number of at least 1, got ${n}`);
-  }
-  if (props.runtimeImage !== undefined && props.runtimeImage.trim() === '') problems.add('runtimeImage', 'must not be empty');
-  checkServingConfig(props.config, problems);
-  (props.extraNamespaces ?? []).forEach((ns, i) => {
-    if (!isDns1123Label(ns)) problems.add(`extraNamespaces[${i}]`, `"${ns}" must be a DNS-1123 label`);
-  });
-  problems.throwIfAny('ServingSystem');
+  FieldErrors.none
+    .also(
+      ...(['activatorReplicas', 'autoscalerReplicas', 'autoscalerBuckets'] as const).map((key) => {
+        const n = props[key];
+        return n !== undefined && !(Number.isInteger(n) && n >= 1) ? FieldErrors.of(`must be a whole number of at least 1, got ${n}`, key) : undefined;
+      }),
+      props.runtimeImage !== undefined && props.runtimeImage.trim() === '' ? FieldErrors.of('must not be empty', 'runtimeImage') : undefined,
+      checkServingConfig(props.config).via('config'),
+      ...(props.extraNamespaces ?? []).map((ns, i) => (isDns1123Label(ns) ? undefined : FieldErrors.of(`"${ns}" must be a DNS-1123 label`, 'extraNamespaces', i))),
+    )
+    .throwIfAny('ServingSystem');
 }

@@ -1,6 +1,5 @@
 import { AutoscalerConfigProps, ServingConfig } from './config';
 import { Labels, MAX_INT32 } from './constants';
-import { Problem } from '../problems';
 
 /**
  * Knative's autoscaling annotations (knative/serving pkg/apis/autoscaling/register.go, annotation_validation.go): names, legacy aliases, validation, and the
@@ -137,9 +136,18 @@ export interface ResolvedAutoscaling {
   readonly metricAggregationAlgorithm: string;
 }
 
+/**
+ * A problem with one annotation (or config-autoscaler key): `path` is the key as written. The
+ * runtime logs these as they are; the model puts them under the field they came from.
+ */
+export interface KeyProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
 export interface Parsed<T> {
   readonly value: T;
-  readonly problems: Problem[];
+  readonly problems: KeyProblem[];
 }
 
 /**
@@ -150,7 +158,7 @@ export function canonicalizeAutoscalingAnnotations(
   annotations: Readonly<Record<string, string>>,
 ): Parsed<Record<string, string>> {
   const out: Record<string, string> = {};
-  const problems: Problem[] = [];
+  const problems: KeyProblem[] = [];
   for (const [key, value] of Object.entries(annotations)) {
     const canonical = ALIASES[key] ?? key;
     if (canonical in out) {
@@ -303,7 +311,7 @@ function fraction(percentage: number): number {
 class AnnotationReader {
   constructor(
     private readonly annotations: Record<string, string>,
-    readonly problems: Problem[],
+    readonly problems: KeyProblem[],
   ) {}
 
   has(key: string): boolean {
@@ -454,7 +462,7 @@ const CONFIG_MAP_FIELDS: Readonly<Record<string, Field>> = {
  */
 export function autoscalerConfigFromData(data: Readonly<Record<string, string>>): Parsed<AutoscalerConfigProps> {
   const out: Record<string, unknown> = {};
-  const problems: Problem[] = [];
+  const problems: KeyProblem[] = [];
   for (const [name, raw] of Object.entries(data)) {
     const field = CONFIG_MAP_FIELDS[name];
     if (!field) continue;

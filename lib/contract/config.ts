@@ -1,7 +1,7 @@
 import { DEFAULT_RUNTIME_IMAGE, Gateways, RevisionDefaults } from './constants';
 import { isDns1123Label } from './naming';
 import { isQuantity } from './quantity';
-import type { ProblemList } from '../problems';
+import { FieldErrors, type Parsed } from '../problems';
 
 /**
  * What Knative keeps in its config-* ConfigMaps and what matters to a compiled graph. Every field
@@ -103,28 +103,30 @@ export interface GatewayApiConfigProps {
  * Reports a config `ingress` that is none of Ingress's values (constructs may get it from JS/JSON,
  * unchecked by TypeScript) and `gatewayApi` values that would give broken Gateway API objects.
  */
-export function checkIngress(config: ServingConfigProps | undefined, problems: ProblemList): void {
+export function checkIngress(config: ServingConfigProps | undefined): FieldErrors {
+  let errors = FieldErrors.none;
   const ingress = config?.ingress;
   if (ingress !== undefined && !Object.values(Ingress).includes(ingress)) {
-    problems.add('config.ingress', `must be one of ${Object.values(Ingress).join(', ')}, got "${String(ingress)}"`);
+    errors = errors.also(FieldErrors.of(`must be one of ${Object.values(Ingress).join(', ')}, got "${String(ingress)}"`, 'ingress'));
   }
   const gatewayApi = config?.gatewayApi ?? {};
   for (const field of ['externalGateway', 'localGateway'] as const) {
     const ref = gatewayApi[field];
     if (ref !== undefined && !isGatewayRef(String(ref))) {
-      problems.add(`config.gatewayApi.${field}`, `must be NAMESPACE/NAME of a Gateway API Gateway, got "${ref}"`);
+      errors = errors.also(FieldErrors.of(`must be NAMESPACE/NAME of a Gateway API Gateway, got "${ref}"`, 'gatewayApi', field));
     }
   }
   const port: unknown = gatewayApi.listenerPort;
   if (port !== undefined && !(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535)) {
-    problems.add('config.gatewayApi.listenerPort', `must be a port number (1-65535), got ${String(port)}`);
+    errors = errors.also(FieldErrors.of(`must be a port number (1-65535), got ${String(port)}`, 'gatewayApi', 'listenerPort'));
   }
   for (const field of ['gatewayClassName', 'localGatewayService'] as const) {
     const value: unknown = gatewayApi[field];
     if (value !== undefined && (typeof value !== 'string' || value.trim() === '')) {
-      problems.add(`config.gatewayApi.${field}`, 'must be a non-empty string');
+      errors = errors.also(FieldErrors.of('must be a non-empty string', 'gatewayApi', field));
     }
   }
+  return errors;
 }
 
 export const DEFAULT_GATEWAY_API_CONFIG: Required<GatewayApiConfigProps> = {
@@ -328,34 +330,49 @@ export function hostTemplateProblem(field: keyof typeof HOST_TEMPLATE_FIELDS, te
 }
 
 /**
- * The rules between config fields, and the config values the CLI's --config schema cannot state
- * as a type. One place for both front ends: the model calls it for KService `config` props
- * (validate-props.ts), the CLI for its --config file (cli/config-file.ts). Paths start with
- * `config.`, as for props.
+ * The serving config, defaulted once, with the rules between config fields and the config values
+ * the CLI's --config schema cannot state as a type. One place for both front ends: the model
+ * parses KService `config` props with it (parse.ts), the CLI its --config file
+ * (cli/config-file.ts). Paths are relative to the config (the props put them under `config`).
  */
-export function checkServingConfig(props: ServingConfigProps | undefined, problems: ProblemList): void {
-  checkIngress(props, problems);
-  for (const field of ['domainTemplate', 'tagTemplate'] as const) {
-    const template = props?.[field];
-    const problem = typeof template === 'string' ? hostTemplateProblem(field, template) : undefined;
-    if (problem) problems.add(`config.${field}`, problem);
-  }
-  const sidecar: unknown = props?.queueSidecarResources;
-  for (const [field, value] of Object.entries(typeof sidecar === 'object' && sidecar !== null ? sidecar : {})) {
-    if (typeof value === 'string' && value !== '' && !isQuantity(value)) {
-      problems.add(`config.queueSidecarResources.${field}`, `must be a Kubernetes quantity such as 25m or 800Mi, or '' for none, got "${value}"`);
-    }
-  }
-  checkConfigValues(props ?? {}, problems);
+export function parseServingConfig(props: ServingConfigProps | undefined): Parsed<ServingConfig> {
   const config = resolveServingConfig(props);
+  let errors = checkIngress(props).also(hostTemplateErrors(props), queueSidecarErrors(props), checkConfigValues(props ?? {}));
   if (config.revisionTimeoutSeconds > config.maxRevisionTimeoutSeconds) {
-    problems.add('config.revisionTimeoutSeconds', `must be at most maxRevisionTimeoutSeconds (${config.maxRevisionTimeoutSeconds})`);
+    errors = errors.also(FieldErrors.of(`must be at most maxRevisionTimeoutSeconds (${config.maxRevisionTimeoutSeconds})`, 'revisionTimeoutSeconds'));
   }
   const a = config.autoscaler;
   if (a.maxScaleLimit > 0 && a.maxScale > a.maxScaleLimit) {
-    problems.add('config.autoscaler.maxScale', `must be at most maxScaleLimit (${a.maxScaleLimit})`);
+    errors = errors.also(FieldErrors.of(`must be at most maxScaleLimit (${a.maxScaleLimit})`, 'autoscaler', 'maxScale'));
   }
-  if (a.maxScale > 0 && a.minScale > a.maxScale) problems.add('config.autoscaler.minScale', `must be at most maxScale (${a.maxScale})`);
+  if (a.maxScale > 0 && a.minScale > a.maxScale) errors = errors.also(FieldErrors.of(`must be at most maxScale (${a.maxScale})`, 'autoscaler', 'minScale'));
+  return { value: config, errors };
+}
+
+/** The config's problems only (ServingSystem, the CLI's --config file). */
+export function checkServingConfig(props: ServingConfigProps | undefined): FieldErrors {
+  return parseServingConfig(props).errors;
+}
+
+function hostTemplateErrors(props: ServingConfigProps | undefined): FieldErrors {
+  return FieldErrors.none.also(
+    ...(['domainTemplate', 'tagTemplate'] as const).map((field) => {
+      const template = props?.[field];
+      const problem = typeof template === 'string' ? hostTemplateProblem(field, template) : undefined;
+      return problem ? FieldErrors.of(problem, field) : undefined;
+    }),
+  );
+}
+
+function queueSidecarErrors(props: ServingConfigProps | undefined): FieldErrors {
+  const sidecar: unknown = props?.queueSidecarResources;
+  return FieldErrors.none.also(
+    ...Object.entries(typeof sidecar === 'object' && sidecar !== null ? sidecar : {}).map(([field, value]) =>
+      typeof value === 'string' && value !== '' && !isQuantity(value)
+        ? FieldErrors.of(`must be a Kubernetes quantity such as 25m or 800Mi, or '' for none, got "${value}"`, 'queueSidecarResources', field)
+        : undefined,
+    ),
+  );
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -401,7 +418,8 @@ function numberRuleText([, min, max, whole, excludeMin]: NumberRule): string {
  * Values of single config fields: names and references, and number ranges. The CLI's --config
  * schema states only their types, so a value is judged here once, for the file and the prop.
  */
-function checkConfigValues(props: ServingConfigProps, problems: ProblemList): void {
+function checkConfigValues(props: ServingConfigProps): FieldErrors {
+  let errors = FieldErrors.none;
   const names: [string, unknown, RegExp | 'gateway', string][] = [
     ['domain', props.domain, DNS_SUBDOMAIN, 'must be a DNS domain such as example.com'],
     ['externalGateway', props.externalGateway, 'gateway', 'must be NAMESPACE/NAME of an Istio Gateway'],
@@ -413,15 +431,16 @@ function checkConfigValues(props: ServingConfigProps, problems: ProblemList): vo
   for (const [path, value, rule, hint] of names) {
     if (typeof value !== 'string') continue;
     const ok = rule === 'gateway' ? isGatewayRef(value) : rule.test(value);
-    if (!ok) problems.add(`config.${path}`, hint);
+    if (!ok) errors = errors.also(FieldErrors.of(hint, ...path.split('.')));
   }
   for (const rule of NUMBER_RULES) {
     const [path, min, max, whole, excludeMin] = rule;
     const value = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], props);
     if (typeof value !== 'number') continue;
     const ok = (!whole || Number.isInteger(value)) && (excludeMin ? value > min : value >= min) && value <= max;
-    if (!ok) problems.add(`config.${path}`, `must be ${numberRuleText(rule)}, got ${value}`);
+    if (!ok) errors = errors.also(FieldErrors.of(`must be ${numberRuleText(rule)}, got ${value}`, ...path.split('.')));
   }
+  return errors;
 }
 
 function isGatewayRef(ref: string): boolean {

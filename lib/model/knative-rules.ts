@@ -1,7 +1,8 @@
 /**
- * Knative webhook rules that both front ends apply: construct props (validate-props.ts) and the
- * CLI's Knative documents (cli/knative-checks.ts). Each rule is written once here and returns a
- * message (or nothing); the callers only add their own field paths.
+ * Knative webhook rules of single values, written once here for the one parse (parse.ts,
+ * parse-revision.ts), which both front ends use: the KService construct and the CLI (Services and
+ * Revision documents alike). Each returns the message for its value (or nothing); the parse puts
+ * it at the value's path.
  */
 import { AUTOSCALING_ANNOTATION_PREFIX } from '../contract/autoscaling';
 import { Annotations } from '../contract/constants';
@@ -9,6 +10,9 @@ import { QUEUE_SIDECAR_QUANTITY_ANNOTATIONS, QueueSidecarAnnotations } from '../
 import { generationOfRevisionName } from '../contract/naming';
 import { GO_DURATION } from './schema/builders';
 import { isQuantity } from '../contract/quantity';
+
+/** What a name that must be a DNS-1035 label (service names, tags) may be, in words. */
+export const DNS1035_LABEL_HINT = 'a DNS-1035 label: lowercase letters, digits and "-", starting with a letter, at most 63 characters';
 
 /**
  * timeoutSeconds: 0 means "the default"; otherwise 1..max-revision-timeout-seconds

@@ -3,7 +3,7 @@
  * get this from the compiler; JavaScript callers, props built from JSON, and `as any` do not, and
  * a wrong type (a number for `containers`, a string for `traffic`) would otherwise surface as a
  * TypeError from deep inside a validator or builder. Every mismatch becomes a Problem with its
- * property path, so `compileServiceSpec` raises one ValidationError instead.
+ * property path, so `parseService` (parse.ts) reports them all at once instead.
  *
  * Hand-written rather than a JSON schema: the props hold class instances (cdk8s Duration,
  * AutoscalingClass/Metric) that a schema validator cannot describe, and the few shapes below read
@@ -15,10 +15,10 @@
 import { arrayOf, ref, type Schema } from './schema/builders';
 import { podSpecDefinitions, podSpecProperties } from './schema/podspec';
 import { schemaProblems } from './schema/check';
-import type { ProblemList } from '../problems';
-import { joinPath } from '../problems';
+import { FieldErrors } from '../problems';
 
-type Check = (value: unknown, path: string, problems: ProblemList) => void;
+/** A type check of one value: its problems, at paths relative to it. */
+type Check = (value: unknown) => FieldErrors;
 
 /** A readable name of a value's type for messages; never throws (Symbols included). */
 export function describeValue(value: unknown): string {
@@ -41,9 +41,8 @@ export function describeValue(value: unknown): string {
   }
 }
 
-const expect = (what: string, test: (v: unknown) => boolean): Check => (value, path, problems) => {
-  if (value !== undefined && !test(value)) problems.add(path, `must be ${what}, got ${describeValue(value)}`);
-};
+const expect = (what: string, test: (v: unknown) => boolean): Check => (value) =>
+  value !== undefined && !test(value) ? FieldErrors.of(`must be ${what}, got ${describeValue(value)}`) : FieldErrors.none;
 
 /** Built-in objects JSON turns into `{}` (their contents are lost on the way to the manifest). */
 const JSON_EMPTIED = [Map, Set, WeakMap, WeakSet, RegExp, Error, Promise];
@@ -76,39 +75,37 @@ function isPlainOrClassObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const stringMap: Check = (value, path, problems) => {
-  if (value === undefined) return;
-  if (!isPlainObject(value)) return object(value, path, problems);
-  for (const [key, v] of Object.entries(value)) string(v, joinPath(path, mapKey(key)), problems);
+const stringMap: Check = (value) => {
+  if (value === undefined) return FieldErrors.none;
+  if (!isPlainObject(value)) return object(value);
+  return FieldErrors.none.also(...Object.entries(value).map(([key, v]) => string(v).via(key)));
 };
 
-function mapKey(key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : `[${JSON.stringify(key)}]`;
-}
-
-const listOf = (item: Check): Check => (value, path, problems) => {
-  if (value === undefined) return;
-  if (!Array.isArray(value)) return list(value, path, problems);
-  value.forEach((v, i) => item(v, `${path}[${i}]`, problems));
+const listOf = (item: Check): Check => (value) => {
+  if (value === undefined) return FieldErrors.none;
+  if (!Array.isArray(value)) return list(value);
+  return FieldErrors.none.also(...value.map((v, i) => item(v).via(i)));
 };
 
 /** An object whose listed fields have the given types; other fields are not looked at. */
-const shape = (fields: Record<string, Check>, required: readonly string[] = []): Check => (value, path, problems) => {
-  if (value === undefined) return;
-  if (!isPlainOrClassObject(value)) return object(value, path, problems);
+const shape = (fields: Record<string, Check>, required: readonly string[] = []): Check => (value) => {
+  if (value === undefined) return FieldErrors.none;
+  if (!isPlainOrClassObject(value)) return object(value);
   const record = value as Record<string, unknown>;
-  for (const key of required) if (record[key] === undefined) problems.add(joinPath(path, key), 'is required');
-  for (const [key, check] of Object.entries(fields)) check(record[key], joinPath(path, key), problems);
+  return FieldErrors.none.also(
+    ...required.filter((key) => record[key] === undefined).map((key) => FieldErrors.of('is required', key)),
+    ...Object.entries(fields).map(([key, check]) => check(record[key]).via(key)),
+  );
 };
 
-const requiredObject = (inner: Check): Check => (value, path, problems) => {
-  if (value === undefined) return;
-  if (!isPlainObject(value)) return object(value, path, problems);
-  inner(value, path, problems);
+const requiredObject = (inner: Check): Check => (value) => {
+  if (value === undefined) return FieldErrors.none;
+  if (!isPlainObject(value)) return object(value);
+  return inner(value);
 };
 
 const envVar = shape({ name: string, value: string, valueFrom: object }, ['name']);
-const env: Check = (value, path, problems) => (Array.isArray(value) ? listOf(envVar)(value, path, problems) : stringMap(value, path, problems));
+const env: Check = (value) => (Array.isArray(value) ? listOf(envVar)(value) : stringMap(value));
 
 const container = shape(
   {
@@ -188,11 +185,9 @@ const AUTOSCALER_CONFIG_FIELDS: Record<string, Check> = {
 };
 
 /** Every other autoscaler config field is a number. */
-const autoscalerConfig: Check = requiredObject((value, path, problems) => {
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    (AUTOSCALER_CONFIG_FIELDS[key] ?? number)(v, joinPath(path, key), problems);
-  }
-});
+const autoscalerConfig: Check = requiredObject((value) =>
+  FieldErrors.none.also(...Object.entries(value as Record<string, unknown>).map(([key, v]) => (AUTOSCALER_CONFIG_FIELDS[key] ?? number)(v).via(key))),
+);
 
 const config = shape({
   domain: string,
@@ -217,9 +212,9 @@ const config = shape({
   revisionIdleTimeoutSeconds: number,
   containerConcurrency: number,
   autoscaler: autoscalerConfig,
-  queueSidecarResources: requiredObject((value, path, problems) => {
-    for (const [key, v] of Object.entries(value as Record<string, unknown>)) string(v, joinPath(path, key), problems);
-  }),
+  queueSidecarResources: requiredObject((value) =>
+    FieldErrors.none.also(...Object.entries(value as Record<string, unknown>).map(([key, v]) => string(v).via(key))),
+  ),
 });
 
 const trafficTarget = shape({ revisionName: string, latestRevision: boolean, percent: number, tag: string });
@@ -267,8 +262,8 @@ const passThroughSchema: Schema = {
   definitions: podSpecDefinitions,
 };
 
-function checkPassThrough(template: unknown, prefix: string, problems: ProblemList): void {
-  for (const p of schemaProblems(asJson(template), passThroughSchema)) problems.add(joinPath(prefix, p.path), p.message);
+function checkPassThrough(template: unknown): FieldErrors {
+  return FieldErrors.from(schemaProblems(asJson(template), passThroughSchema));
 }
 
 /**
@@ -284,19 +279,15 @@ function asJson(value: unknown): unknown {
 }
 
 /**
- * Adds a problem for every prop whose JavaScript type is wrong (the props themselves must be an
+ * A problem for every prop whose JavaScript type is wrong (the props themselves must be an
  * object), then, when the types are right, for every pass-through Kubernetes object the pod spec
- * schema refuses.
+ * schema refuses. Like decoding a Knative object into its Go types before its webhook validates
+ * it: a wrong type stops here, so no rule ever reads one.
  */
-export function checkPropsShape(props: unknown, problems: ProblemList): void {
-  if (!isPlainOrClassObject(props)) {
-    problems.add('', `props must be an object, got ${describeValue(props)}`);
-    return;
-  }
-  const before = problems.list.length;
-  kserviceProps(props, '', problems);
-  if (problems.list.length > before) return;
-  checkPassThrough(props, '', problems);
+export function checkPropsShape(props: unknown): FieldErrors {
+  if (!isPlainOrClassObject(props)) return FieldErrors.of(`props must be an object, got ${describeValue(props)}`);
+  const types = kserviceProps(props);
+  if (!types.empty) return types;
   const revisions = (props as { revisions?: unknown[] }).revisions ?? [];
-  revisions.forEach((revision, i) => checkPassThrough(revision, `revisions[${i}]`, problems));
+  return checkPassThrough(props).also(...revisions.map((revision, i) => checkPassThrough(revision).via('revisions', i)));
 }

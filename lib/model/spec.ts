@@ -9,6 +9,7 @@ import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequire
 import type { ResolvedAutoscaling } from '../contract/autoscaling';
 import type { ServingConfig } from '../contract/config';
 import { Ports } from '../contract/constants';
+import type { PathSegments } from '../problems';
 import type { Json } from './json';
 
 /** HTTP protocol of a revision's serving port (knative/serving pkg/reconciler/revision/resources/queue.go). */
@@ -38,7 +39,9 @@ export interface RevisionSpec {
   readonly autoscaling: ResolvedAutoscaling;
   /** Containers as in the defaulted Revision: names filled, serving readiness probe defaulted. */
   readonly containers: readonly IContainer[];
-  /** Name of the container that receives traffic. */
+  /** Index in `containers` of the container that receives traffic (the one with a port, or the only one). */
+  readonly servingContainerIndex: number;
+  /** Its name (`containers[servingContainerIndex].name`, or the default name when there is none). */
   readonly servingContainerName: string;
   readonly userPort: number;
   readonly protocol: Protocol;
@@ -53,8 +56,19 @@ export interface RevisionSpec {
   readonly pod: Readonly<Json>;
   readonly runtimeImage: string;
   readonly dataPlane: DataPlaneMode;
+  /** The props path that chose the mode (`['dataPlane']` when the service's default applies). */
+  readonly dataPlaneSource: PathSegments;
   /** The queue-proxy sidecar's resources: config-deployment's, then the revision's annotations (queue-sidecar.ts). */
   readonly queueSidecarResources: IResourceRequirements;
+}
+
+/** A traffic target with defaults applied and latestRevision resolved to a revision name. */
+export interface TrafficTarget {
+  /** '' when untagged. */
+  readonly tag: string;
+  readonly revisionName: string;
+  readonly percent: number;
+  readonly latestRevision: boolean;
 }
 
 /** One revision's share of a traffic name. */
@@ -86,6 +100,8 @@ export interface RouteSpec {
   readonly labels: Readonly<Record<string, string>>;
   /** Route annotations: KService annotations minus last-applied-configuration. */
   readonly annotations: Readonly<Record<string, string>>;
+  /** `spec.traffic` with defaults applied and latestRevision resolved, in the order written. */
+  readonly targets: readonly TrafficTarget[];
   /** '' first, then tags sorted. */
   readonly names: readonly TrafficName[];
   readonly externalGateway: string;

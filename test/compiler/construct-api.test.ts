@@ -18,7 +18,7 @@ describe('public API', () => {
   });
 
   it('ValidationError lists problems by property path', () => {
-    const error = new api.ValidationError('KService "x"', [{ path: 'timeout', message: 'must be a Duration' }]);
+    const error = new api.ValidationError('KService "x"', [{ segments: ['timeout'], path: 'timeout', message: 'must be a Duration' }]);
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toBe('KService "x" is invalid:\n  - timeout: must be a Duration');
   });

@@ -25,13 +25,13 @@ function find(objects: Manifest[], kind: string, name: string): Manifest {
   return found;
 }
 
-/** The problems of the ValidationError `make` throws (and that it is one). */
+/** The problems of the ValidationError `make` throws (and that it is one), by path as text. */
 function problemsOf(make: () => unknown): readonly { path: string; message: string }[] {
   try {
     make();
   } catch (error) {
     expect(error).toBeInstanceOf(ValidationError);
-    return (error as ValidationError).problems;
+    return (error as ValidationError).problems.map(({ path, message }) => ({ path, message }));
   }
   throw new Error('expected a ValidationError, nothing was thrown');
 }

@@ -4,7 +4,7 @@
  * (`schemaProblems`); the CLI adds each problem's line and column (lib/cli/validate.ts).
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { formatPath } from '../../problems';
+import { problemAt, type Problem } from '../../problems';
 import { Schema } from './builders';
 
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
@@ -36,12 +36,12 @@ export function isReportable(error: ErrorObject): boolean {
  * A value that did not come from a file (construct props) checked against a schema: each problem
  * with its field path, e.g. `containers[0].readinessProbe.httpGet.port`.
  */
-export function schemaProblems(value: unknown, schema: Schema): { path: string; message: string }[] {
+export function schemaProblems(value: unknown, schema: Schema): Problem[] {
   const validate = validatorFor(schema);
   if (validate(value)) return [];
   return (validate.errors ?? []).filter(isReportable).map((error) => {
     const { segments, message } = describeError(value, error, []);
-    return { path: formatPath(segments), message };
+    return problemAt(segments, message);
   });
 }
 

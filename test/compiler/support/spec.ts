@@ -1,6 +1,6 @@
 import type { KServiceProps } from '../../../lib';
 import type { RevisionSpec, ServiceSpec } from '../../../lib/model/spec';
-import { compileServiceSpec } from '../../../lib/model/validate-props';
+import { compileServiceSpec } from '../../../lib/model/parse';
 
 export const IMAGE = 'ghcr.io/example/app:1';
 
