@@ -7,7 +7,8 @@ import { type CancelForward, type ForwardResult, forward, type UpstreamOptions }
 import { answerRaw, forwardUpgrade, type HeldUpgradeClient, holdUpgradeClient } from '../shared/proxy-upgrade';
 import type { RevisionRegistry } from './registry';
 import type { RevisionBackend } from './revision-backend';
-import { SIDECARLESS_DROPPED_HEADERS, sidecarlessHeaders, sidecarlessTimeouts, startAppDeadlines } from './sidecarless';
+import { sidecarlessHeaders, sidecarlessTimeouts, startAppDeadlines } from './sidecarless';
+import { UPSTREAM_DROPPED_HEADERS } from '../shared/headers';
 import { type Deadlines, firstAnswerDeadline, type TimeoutGuard, TIMEOUT_MESSAGE } from '../shared/timeouts';
 import { NoPodAcceptedError, type Reservation, type ReservationClient } from './throttler';
 
@@ -105,7 +106,7 @@ interface HeaderPolicy {
 /** Knative's routing headers stop at the activator. */
 const ROUTING_HEADERS: ReadonlySet<string> = new Set([REVISION, NAMESPACE]);
 const TO_QUEUE_PROXY: HeaderPolicy = { drop: ROUTING_HEADERS, complete: activatorHeaders };
-const TO_APP: HeaderPolicy = { drop: SIDECARLESS_DROPPED_HEADERS, complete: sidecarlessHeaders };
+const TO_APP: HeaderPolicy = { drop: UPSTREAM_DROPPED_HEADERS, complete: sidecarlessHeaders };
 
 const NO_POD_TRIED: ReadonlySet<string> = new Set();
 

@@ -1,7 +1,7 @@
 import type * as http from 'node:http';
 import { Headers, PROXY_REQUEST_ACTIVATOR } from '../../contract/constants';
 import type { SidecarlessSettings } from '../kube/revision-deployment';
-import { UPSTREAM_DROPPED_HEADERS, completeUpstreamHeaders } from '../shared/headers';
+import { completeUpstreamHeaders } from '../shared/headers';
 import { type Deadlines, type TimeoutKind, type TimeoutSettings, startDeadlines } from '../shared/timeouts';
 
 /**
@@ -16,12 +16,10 @@ import { type Deadlines, type TimeoutKind, type TimeoutSettings, startDeadlines 
 
 const PROXY_REQUEST = Headers.PROXY_REQUEST.toLowerCase();
 
-/** Left out on the way to the app: Knative's routing headers and K-Original-Host (its value becomes Host). */
-export const SIDECARLESS_DROPPED_HEADERS: ReadonlySet<string> = UPSTREAM_DROPPED_HEADERS;
-
 /**
- * The headers the app sees: the client's Host (or the K-Original-Host an earlier hop set), the
- * Forwarded header the queue-proxy adds, and `K-Proxy-Request: activator` as in mode `full`.
+ * The headers the app sees (UPSTREAM_DROPPED_HEADERS left out by the forwarder): the client's
+ * Host (or the K-Original-Host an earlier hop set), the Forwarded header the queue-proxy adds,
+ * and `K-Proxy-Request: activator` as in mode `full`.
  */
 export function sidecarlessHeaders(h: http.OutgoingHttpHeaders, req: http.IncomingMessage): void {
   h[PROXY_REQUEST] = PROXY_REQUEST_ACTIVATOR;

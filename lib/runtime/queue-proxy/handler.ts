@@ -10,7 +10,7 @@ import type { Logger } from '../shared/logger';
 import type { ForwardResult } from '../shared/proxy-forward';
 import { answerRaw, forwardUpgrade, holdUpgradeClient } from '../shared/proxy-upgrade';
 import type { Drainer } from './drain';
-import { completeUpstreamHeaders, toUpstreamHeaders } from '../shared/headers';
+import { completeUpstreamHeaders, UPSTREAM_DROPPED_HEADERS } from '../shared/headers';
 import { answerProbe, type AnyRequest, probeKind } from './probe-handler';
 import type { RequestStats } from './stats';
 import { type AnyResponse, type Deadlines, firstAnswerDeadline, startDeadlines, TIMEOUT_MESSAGE, type TimeoutSettings } from '../shared/timeouts';
@@ -130,7 +130,12 @@ export class RequestHandler {
       this.upgraded.add(socket);
       try {
         const result = await new Promise<ForwardResult>((resolve) => {
-          const options = { host: '127.0.0.1', port: this.deps.userPort, transformHeaders: (headers: http.OutgoingHttpHeaders) => toUpstreamHeaders(headers, req.headers) };
+          const options = {
+            host: '127.0.0.1',
+            port: this.deps.userPort,
+            dropHeaders: UPSTREAM_DROPPED_HEADERS,
+            transformHeaders: (headers: http.OutgoingHttpHeaders) => completeUpstreamHeaders(headers, req.headers),
+          };
           const cancel = forwardUpgrade(req, socket, slot.head, options, resolve);
           if (deadline.signal.aborted) cancel();
           else deadline.signal.addEventListener('abort', cancel, { once: true });

@@ -8,18 +8,6 @@ import { Headers } from '../../contract/constants';
 const ORIGINAL_HOST = Headers.ORIGINAL_HOST.toLowerCase();
 const ROUTING_HEADERS = [Headers.REVISION.toLowerCase(), Headers.NAMESPACE.toLowerCase()];
 
-/** The activator moved the client's Host into K-Original-Host; put it back. */
-export function restoreOriginalHost(headers: OutgoingHttpHeaders): void {
-  const original = headers[ORIGINAL_HOST];
-  if (typeof original === 'string' && original !== '') headers.host = original;
-  delete headers[ORIGINAL_HOST];
-}
-
-/** Knative-Serving-Revision/Namespace route requests inside the mesh; the app never sees them. */
-export function stripRoutingHeaders(headers: OutgoingHttpHeaders): void {
-  for (const name of ROUTING_HEADERS) delete headers[name];
-}
-
 /**
  * Adds an RFC 7239 `Forwarded` header built from X-Forwarded-For/-Proto/-Host when the client
  * sent none, as Knative's ForwardedShimHandler does. Reads the headers as they arrived (before
@@ -49,19 +37,17 @@ function quoteIfNeeded(value: string): string {
   return `"${v6}"`;
 }
 
-/** All of the above, in order. */
-export function toUpstreamHeaders(headers: OutgoingHttpHeaders, incoming: Readonly<Record<string, unknown>>): void {
-  restoreOriginalHost(headers);
-  stripRoutingHeaders(headers);
-  addForwardedHeader(headers, incoming);
-}
-
 /**
- * The request path's form of `toUpstreamHeaders`, for a forwarder that leaves out
- * `UPSTREAM_DROPPED_HEADERS` itself (no `delete` on the header object: see ForwardOptions).
+ * Left out on the way to the app, by the forwarder (`dropHeaders`, no `delete` on the header
+ * object): Knative-Serving-Revision/Namespace route requests inside the mesh and the app never
+ * sees them; K-Original-Host's value becomes Host (`completeUpstreamHeaders`).
  */
 export const UPSTREAM_DROPPED_HEADERS: ReadonlySet<string> = new Set([ORIGINAL_HOST, ...ROUTING_HEADERS]);
 
+/**
+ * Completes the headers of a request to the app (after UPSTREAM_DROPPED_HEADERS were left out):
+ * the client's Host back from K-Original-Host, where the activator moved it, and `Forwarded`.
+ */
 export function completeUpstreamHeaders(headers: OutgoingHttpHeaders, incoming: Readonly<Record<string, unknown>>): void {
   const original = incoming[ORIGINAL_HOST];
   if (typeof original === 'string' && original !== '') headers.host = original;

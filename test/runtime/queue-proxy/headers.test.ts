@@ -1,8 +1,16 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { toUpstreamHeaders } from '../../../lib/runtime/shared/headers';
+import { completeUpstreamHeaders, UPSTREAM_DROPPED_HEADERS } from '../../../lib/runtime/shared/headers';
+import { withoutHopByHop } from '../../../lib/runtime/shared/proxy-headers';
 
-describe('toUpstreamHeaders', () => {
+/** What a forwarder to the app sends: UPSTREAM_DROPPED_HEADERS left out, then completed. */
+function toApp(incoming: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const headers = withoutHopByHop(incoming, undefined, UPSTREAM_DROPPED_HEADERS);
+  completeUpstreamHeaders(headers, incoming);
+  return headers;
+}
+
+describe('the headers the app is sent', () => {
   it.each<[string, OutgoingHttpHeaders, OutgoingHttpHeaders]>([
     [
       'restores Host from K-Original-Host',
@@ -29,8 +37,6 @@ describe('toUpstreamHeaders', () => {
     ['quotes IPv6 in Forwarded', { host: 'a', 'x-forwarded-for': '2001:db8::1' }, { host: 'a', 'x-forwarded-for': '2001:db8::1', forwarded: 'for="[2001:db8::1]"' }],
     ['keeps a Forwarded the client sent', { host: 'a', forwarded: 'for=9.9.9.9', 'x-forwarded-for': '1.2.3.4' }, { host: 'a', forwarded: 'for=9.9.9.9', 'x-forwarded-for': '1.2.3.4' }],
   ])('%s', (_name, incoming, expected) => {
-    const headers = { ...incoming };
-    toUpstreamHeaders(headers, incoming);
-    expect(headers).toEqual(expected);
+    expect(toApp(incoming)).toEqual(expected);
   });
 });
