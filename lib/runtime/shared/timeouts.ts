@@ -3,8 +3,9 @@
  * - total (REVISION_TIMEOUT_SECONDS): the whole request, including the wait for a breaker slot;
  * - response start (REVISION_RESPONSE_START_TIMEOUT_SECONDS): until the first byte is written;
  * - idle (REVISION_IDLE_TIMEOUT_SECONDS): the longest gap between writes.
- * 0 turns one off. On expiry the upstream work is aborted (via `signal`); if nothing was written
- * yet the client gets 504 `request timeout`, otherwise the response is cut off.
+ * 0 turns one off. On expiry the upstream work is stopped (`onExpire`); if nothing was written
+ * yet the client gets 504 `request timeout`, otherwise the response is cut off. An Upgrade,
+ * answered on its raw socket, has `firstAnswerDeadline` instead.
  */
 import type * as http from 'node:http';
 import type * as http2 from 'node:http2';
@@ -36,20 +37,6 @@ export interface TimeoutGuard {
 }
 
 /**
- * Starts the deadlines for one response; they stop by themselves when the response ends. The
- * signal form, for callers that compose with other AbortSignals; the request path uses
- * `startDeadlines`.
- */
-export function guardTimeouts(res: AnyResponse, settings: TimeoutSettings): TimeoutGuard {
-  const controller = new AbortController();
-  const deadlines = startDeadlines(res, settings, (kind) => controller.abort(new RequestTimeoutError(kind)), {
-    blockWritesAfterExpiry: true,
-  });
-  if (deadlines !== undefined) res.once('close', () => deadlines.dispose());
-  return { signal: controller.signal, dispose: () => deadlines?.dispose() };
-}
-
-/**
  * The deadlines of a request answered on its raw socket (an Upgrade), until its first answer:
  * they all run from arrival and none has seen a write yet, so the earliest one set decides. The
  * signal aborts with a RequestTimeoutError (never, when every deadline is off); the caller stops
@@ -75,15 +62,6 @@ export interface Deadlines {
   dispose(): void;
 }
 
-export interface DeadlineOptions {
-  /**
-   * Wrap the response so writes after expiry are dropped, even when only the total deadline is
-   * set. Not needed when `onExpire` stops whatever writes the response (the request path does).
-   * @default false
-   */
-  readonly blockWritesAfterExpiry?: boolean;
-}
-
 /**
  * The deadlines of one response, without an AbortController: `onExpire` is called first (stop
  * the upstream work there), then the 504 is written or the response cut off. Only the timers a
@@ -94,11 +72,10 @@ export function startDeadlines(
   res: AnyResponse,
   settings: TimeoutSettings,
   onExpire: (kind: TimeoutKind) => void,
-  options: DeadlineOptions = {},
 ): Deadlines | undefined {
   const watchWrites = settings.responseStartMs > 0 || settings.idleMs > 0;
   if (!watchWrites && settings.totalMs <= 0) return undefined;
-  return new ResponseDeadlines(res, settings, onExpire, watchWrites || options.blockWritesAfterExpiry === true);
+  return new ResponseDeadlines(res, settings, onExpire, watchWrites);
 }
 
 /**
