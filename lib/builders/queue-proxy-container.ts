@@ -102,7 +102,7 @@ export function queueProxyEnv(rev: RevisionSpec): IEnvVar[] {
 }
 
 function servingProbe(rev: RevisionSpec): IProbe | undefined {
-  return rev.containers.find((c) => c.name === rev.servingContainerName)?.readinessProbe;
+  return rev.containers[rev.servingContainerIndex]?.readinessProbe;
 }
 
 /**

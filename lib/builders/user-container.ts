@@ -27,8 +27,8 @@ export const DRAIN_PATH = WAIT_FOR_DRAIN_PATH;
 
 /** All user containers of a revision, in declaration order. */
 export function buildUserContainers(rev: RevisionSpec): IContainer[] {
-  return rev.containers.map((c) =>
-    c.name === rev.servingContainerName ? buildServingContainer(rev, c) : buildSidecarContainer(rev, c),
+  return rev.containers.map((c, i) =>
+    i === rev.servingContainerIndex ? buildServingContainer(rev, c) : buildSidecarContainer(rev, c),
   );
 }
 

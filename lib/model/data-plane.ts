@@ -5,8 +5,7 @@
  * get their mode problems from here, through the one parse (parse-revision.ts), so they always
  * give the same message.
  */
-import type { IContainer } from 'kubernetes-models/v1/Container';
-import { ALIASES, AutoscalerClass, AutoscalingAnnotations, type ResolvedAutoscaling } from '../contract/autoscaling';
+import { AutoscalerClass, AutoscalingAnnotations } from '../contract/autoscaling';
 import {
   DATA_PLANE_ANNOTATION,
   DataPlaneModes,
@@ -19,6 +18,7 @@ import {
 } from '../contract/data-plane';
 import { FieldErrors, type Parsed, type PathSegments } from '../problems';
 import type { KServiceProps, RevisionTemplateProps } from './kservice-props';
+import type { RevisionSpec } from './spec';
 
 const MODES: readonly string[] = Object.values(DataPlaneModes);
 
@@ -55,19 +55,12 @@ export function unknownModeMessage(value: string): string {
   return `must be one of ${MODES.join(', ')}, got "${value}"`;
 }
 
-/** What the mode rules read of a parsed revision. */
-export interface ModeFacts {
-  readonly name: string;
-  readonly chosen: ChosenDataPlane;
-  readonly autoscaling: ResolvedAutoscaling;
-  readonly containers: readonly IContainer[];
-  readonly servingContainerIndex: number;
-}
-
 /**
- * The mode rules of one revision. Problems about the mode itself are reported where the mode was
- * chosen (an absolute path: it may be the service's `dataPlane`); the others at the template's
- * conflicting field (`at`, the template's path, put in front):
+ * The mode rules of one parsed revision: they read the RevisionSpec, never the props again.
+ * Problems about the mode itself are reported where the mode was chosen (`dataPlaneSource`, an
+ * absolute path: it may be the service's `dataPlane`); the others at the template's conflicting
+ * field (`at`, the template's path, put in front; `given`: where each autoscaling annotation the
+ * template set, canonical key, was written, for those that parsed):
  * - `direct`/`static`: min-scale >= 1 (nothing wakes a revision at zero without the activator);
  * - `direct` with the KPA class: max-scale = min-scale (nothing measures load, so the replicas are fixed);
  * - `activator`: the serving container's readiness probe must be one the activator can run
@@ -77,8 +70,8 @@ export interface ModeFacts {
  * - `direct`: no target-burst-capacity (there is no activator to keep in or take out of the path);
  * - `activator`/`direct`: no queue.sidecar.serving.knative.dev/* annotations (there is no sidecar).
  */
-export function dataPlaneErrors(rev: ModeFacts, template: RevisionTemplateProps, at: PathSegments): FieldErrors {
-  const { mode, source } = rev.chosen;
+export function dataPlaneErrors(rev: RevisionSpec, given: ReadonlyMap<string, PathSegments>, at: PathSegments): FieldErrors {
+  const { dataPlane: mode, dataPlaneSource: source } = rev;
   const a = rev.autoscaling;
   const named = `data plane "${mode}"`;
   let errors = FieldErrors.none;
@@ -93,18 +86,18 @@ export function dataPlaneErrors(rev: ModeFacts, template: RevisionTemplateProps,
     ));
   }
   const inTemplate = FieldErrors.none.also(
-    mode === DataPlaneModes.ACTIVATOR ? activatorProbeErrors(rev, template) : undefined,
-    burstCapacityErrors(mode, template),
-    hasQueueProxy(mode) ? undefined : kubeletProbeErrors(rev, template, named),
-    hasQueueProxy(mode) ? undefined : queueSidecarAnnotationErrors(template, named),
+    mode === DataPlaneModes.ACTIVATOR ? activatorProbeErrors(rev) : undefined,
+    burstCapacityErrors(rev, given),
+    hasQueueProxy(mode) ? undefined : kubeletProbeErrors(rev, named),
+    hasQueueProxy(mode) ? undefined : queueSidecarAnnotationErrors(rev, named),
   );
   return errors.also(inTemplate.via(...at));
 }
 
 /** The activator probes the app itself, and it can only send an HTTP GET or open a TCP connection. */
-function activatorProbeErrors(rev: ModeFacts, template: RevisionTemplateProps): FieldErrors {
+function activatorProbeErrors(rev: RevisionSpec): FieldErrors {
   const index = rev.servingContainerIndex;
-  const probe = template.containers?.[index]?.readinessProbe;
+  const probe = rev.containers[index]?.readinessProbe;
   const at = ['containers', index, 'readinessProbe'];
   const why = 'the activator runs the serving container\'s readiness probe in data plane "activator" and can only run httpGet (HTTP scheme) and tcpSocket probes';
   if (probe?.exec) return FieldErrors.of(`is not supported: ${why}`, ...at, 'exec');
@@ -120,9 +113,9 @@ function activatorProbeErrors(rev: ModeFacts, template: RevisionTemplateProps): 
  * The serving container's port is filled in with the user port (../builders/user-container.ts);
  * another container has no port to default to, and Kubernetes refuses a probe without one.
  */
-function kubeletProbeErrors(rev: ModeFacts, template: RevisionTemplateProps, named: string): FieldErrors {
+function kubeletProbeErrors(rev: RevisionSpec, named: string): FieldErrors {
   return FieldErrors.none.also(
-    ...(template.containers ?? []).map((c, i) => {
+    ...rev.containers.map((c, i) => {
       if (i === rev.servingContainerIndex) return undefined;
       const probe = c.readinessProbe;
       const handler = probe?.httpGet ? 'httpGet' : probe?.tcpSocket ? 'tcpSocket' : probe?.grpc ? 'grpc' : undefined;
@@ -133,22 +126,20 @@ function kubeletProbeErrors(rev: ModeFacts, template: RevisionTemplateProps, nam
   );
 }
 
-function queueSidecarAnnotationErrors(template: RevisionTemplateProps, named: string): FieldErrors {
-  const keys = Object.keys(template.templateAnnotations ?? {}).filter((k) => k.startsWith(QUEUE_SIDECAR_ANNOTATION_PREFIX)).sort();
+function queueSidecarAnnotationErrors(rev: RevisionSpec, named: string): FieldErrors {
+  const keys = Object.keys(rev.templateAnnotations).filter((k) => k.startsWith(QUEUE_SIDECAR_ANNOTATION_PREFIX)).sort();
   return FieldErrors.none.also(
     ...keys.map((key) => FieldErrors.of(`${named} has no queue-proxy sidecar, so its resources cannot be set; remove the annotation`, 'templateAnnotations', key)),
   );
 }
 
-function burstCapacityErrors(mode: DataPlaneMode, template: RevisionTemplateProps): FieldErrors {
+function burstCapacityErrors(rev: RevisionSpec, given: ReadonlyMap<string, PathSegments>): FieldErrors {
+  const mode = rev.dataPlane;
   if (mode !== DataPlaneModes.ACTIVATOR && mode !== DataPlaneModes.DIRECT) return FieldErrors.none;
-  const key = AutoscalingAnnotations.TARGET_BURST_CAPACITY;
-  const typed = template.autoscaling?.targetBurstCapacity;
-  // The key as written: canonical or its legacy alias.
-  const written = Object.keys(template.templateAnnotations ?? {}).find((k) => (ALIASES[k] ?? k) === key);
-  const value = typed ?? (written === undefined ? undefined : Number(template.templateAnnotations![written]));
-  if (value === undefined) return FieldErrors.none;
-  const path = typed !== undefined ? ['autoscaling', 'targetBurstCapacity'] : ['templateAnnotations', written!];
+  // Set by the template (typed or annotation, canonical or alias); the config's default is not asked for.
+  const path = given.get(AutoscalingAnnotations.TARGET_BURST_CAPACITY);
+  if (path === undefined) return FieldErrors.none;
+  const value = rev.autoscaling.targetBurstCapacity;
   if (mode === DataPlaneModes.ACTIVATOR && value !== -1) {
     return FieldErrors.of(`data plane "activator" keeps the activator in the path at every scale (target-burst-capacity -1); ${value} asks for it to leave the path, which this mode cannot do: remove it or set -1`, ...path);
   }

@@ -104,8 +104,7 @@ export function parseRevision(
     autoscaling.errors,
     chosen.errors,
   );
-  const modeFacts = { name, chosen: chosen.value, autoscaling: spec.autoscaling, containers: spec.containers, servingContainerIndex: spec.servingContainerIndex };
-  return { value: spec, errors: templateErrors.via(...at).also(dataPlaneErrors(modeFacts, template, at)) };
+  return { value: spec, errors: templateErrors.via(...at).also(dataPlaneErrors(spec, autoscaling.value.given, at)) };
 }
 
 function containerConcurrencyErrors(cc: number | undefined): FieldErrors {
@@ -347,6 +346,8 @@ interface TemplateAutoscaling {
   /** Canonical `autoscaling.knative.dev/*` annotations, class and metric defaulted (written for the runtime). */
   readonly annotations: Record<string, string>;
   readonly resolved: ResolvedAutoscaling;
+  /** The keys the template set (typed or as annotations) that parsed, and where each was written. */
+  readonly given: ReadonlyMap<string, PathSegments>;
 }
 
 /**
@@ -371,7 +372,9 @@ function parseTemplateAutoscaling(template: RevisionTemplateProps, containerConc
   );
   const { class: klass, metric } = parsed.value;
   const annotations = sortedRecord({ ...merged, [AutoscalingAnnotations.CLASS]: klass, [AutoscalingAnnotations.METRIC]: metric });
-  return { value: { annotations, resolved: parsed.value }, errors };
+  const troubled = new Set(parsed.problems.map((p) => p.path));
+  const given = new Map(Object.keys(merged).filter((key) => !troubled.has(key)).map((key) => [key, sourceOf(key)] as const));
+  return { value: { annotations, resolved: parsed.value, given }, errors };
 }
 
 const A = AutoscalingAnnotations;
