@@ -48,6 +48,8 @@ const LOCK = '/run/kservice-real-node.lock';
 /** Where the kubelet links container logs whatever its podLogsDir (kubelet's ContainerLogsDir). */
 const CONTAINER_LOG_LINKS = '/var/log/containers';
 const NETNS_DIR = '/var/run/netns';
+/** The runc shim's fixed state root (runc state per namespace, shim sockets), created on first use. */
+const CONTAINERD_RUN_DIR = '/run/containerd';
 /**
  * Kernel settings the kubelet writes at start unless `protectKernelDefaults` (which instead refuses
  * to start when they differ, as they do here): kubernetes pkg/kubelet/cm/container_manager_linux.go
@@ -413,7 +415,9 @@ async function drainNode(cp: ControlPlane): Promise<void> {
   for (const pod of await onNode()) {
     await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 1 }).catch(() => undefined);
   }
-  await waitFor('no pod left on the real node', async () => (await onNode()).length === 0, { timeoutMs: 60_000, intervalMs: 500 });
+  // A container that ignores SIGTERM (e.g. a PID 1 without a handler) holds its pod until the grace
+  // period the pod had before; past this wait, stop() kills what is left through containerd.
+  await waitFor('no pod left on the real node', async () => (await onNode()).length === 0, { timeoutMs: 20_000, intervalMs: 500 });
 }
 
 /** Starts containerd, imports the images, then the kubelet and kube-scheduler; waits for Node Ready. */
@@ -424,6 +428,7 @@ export async function startRealNode(cp: ControlPlane, opts: RealNodeOptions = {}
   const started: ManagedProcess[] = [];
   const sysctls = readSysctls();
   const netnsBefore = netnsNames();
+  const runDirBefore = existsSync(CONTAINERD_RUN_DIR);
   const { socket } = containerdPaths(dir);
   const ctr = ctrRunner(bins, socket);
   const cleanup = async (keepDir: boolean): Promise<void> => {
@@ -446,6 +451,8 @@ export async function startRealNode(cp: ControlPlane, opts: RealNodeOptions = {}
     for (const ns of netnsNames()) if (!netnsBefore.has(ns) && ns.startsWith('cni-')) await quiet('ip', 'netns', 'delete', ns);
     removeCgroups();
     removeLogLinks(dir);
+    // Only when this run created it: a host containerd of its own would keep its state there.
+    if (!runDirBefore) rmSync(CONTAINERD_RUN_DIR, { recursive: true, force: true });
     restoreSysctls(sysctls);
     await quiet('ip', 'link', 'del', BRIDGE);
     if (keepDir) process.stderr.write(`real node files kept in ${dir}\n`);

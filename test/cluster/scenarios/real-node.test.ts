@@ -6,26 +6,24 @@
 // queue-proxy on scale-down, and a restart after a crash.
 //
 // The compiled Deployment is applied as it is, with one test tuning: the queue-proxy's drain is
-// 2 s instead of 30 s (QUEUE_DRAIN_SECONDS), so a scale-down completes in seconds.
+// 2 s instead of 30 s (QUEUE_DRAIN_SECONDS), so a scale-down completes in seconds
+// (harness/real-node-revision.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Chart } from 'cdk8s';
-import { AppsV1Api, CoreV1Api, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { QUEUE_CONTAINER_NAME } from '../../../lib/contract/constants';
 import { Names } from '../../../lib/contract/naming';
-import { KService } from '../../../lib/constructs/kservice';
-import { ServingSystem } from '../../../lib/constructs/serving-system';
 import { IMAGE_TARBALL, ensureRuntimeImage } from '../../support/runtime-image';
 import { startControlPlane, waitFor, type ControlPlane } from '../harness';
 import { realNodeFootprint, startRealNode, type ImportedImage, type RealNode } from '../harness/real-node';
+import { compiledRevisionDeployment, revisionName } from '../harness/real-node-revision';
 import { buildTestAppImage } from '../harness/test-app-image';
 import { get } from '../harness/http';
 import { Timeline } from './support/watch';
 
 const NS = 'real-node';
-const REV = 'hello-00001';
+const REV = revisionName('hello');
 const DEPLOYMENT = Names.deployment(REV);
 const USER = 'user-container';
 /** The image's user (scripts/build-image.mjs NONROOT). */
@@ -40,23 +38,6 @@ const cluster = (): Node => {
   if (!env) throw new Error('real node not started (beforeAll failed?)');
   return env;
 };
-
-/** The revision's Deployment as the compiler emits it, pinned to the imported images' digests. */
-function compiledDeployment(runtime: ImportedImage, appImage: ImportedImage): V1Deployment {
-  const config = { runtimeImage: runtime.ref };
-  const app = new App({ outdir: '/nonexistent-not-written' });
-  const chart = new Chart(app, 'real-node');
-  new ServingSystem(chart, 'system', { config });
-  new KService(chart, 'hello', {
-    namespace: NS, config, containers: [{ image: appImage.ref, env: { START_DELAY_MS: String(APP_START_DELAY_MS) } }],
-    autoscaling: { minScale: 1 },
-  });
-  const objects = parseAllDocuments(app.synthYaml()).map((d) => d.toJS() as KubernetesObject);
-  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === DEPLOYMENT) as V1Deployment;
-  const queue = deployment.spec!.template.spec!.containers.find((c) => c.name === QUEUE_CONTAINER_NAME)!;
-  queue.env = [...(queue.env ?? []), { name: 'QUEUE_DRAIN_SECONDS', value: '2' }];
-  return deployment;
-}
 
 interface PodView {
   name: string;
@@ -132,7 +113,9 @@ describe('a compiled revision on a real node (kubelet, containerd, runc, CNI bri
   it('schedules the pod to the node, whose readiness probe keeps it unready until the app listens', async () => {
     const c = cluster();
     await c.cp.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }], 'real-node-test');
-    const deployment = compiledDeployment(c.runtime, c.app);
+    const deployment = compiledRevisionDeployment({
+      namespace: NS, service: 'hello', runtime: c.runtime, app: c.app, appEnv: { START_DELAY_MS: String(APP_START_DELAY_MS) },
+    });
     const list = () => c.core.listNamespacedPod({ namespace: NS });
     // One watch per pod name is what Timeline records; the pod's name is known after creation.
     await c.cp.applyObjects([deployment as KubernetesObject], 'kservice');
