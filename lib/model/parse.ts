@@ -57,34 +57,27 @@ export function compileServiceSpec(props: KServiceProps, defaultName: string): S
 function parseWithConfig(props: KServiceProps, defaultName: string, config: ServingConfig): Parsed<ServiceSpec> {
   const name = props.name ?? defaultName;
   const namespace = props.namespace ?? DEFAULT_NAMESPACE;
-  const currentName = props.revisionName ?? Names.revision(name, props.generation ?? 1);
+  const generation = props.generation ?? 1;
+  const currentName = props.revisionName ?? Names.revision(name, generation);
   const ctx: RevisionContext = { serviceName: name, namespace, config, dataPlane: serviceDataPlane(props) };
-  const current = parseRevision(props, currentName, props.generation ?? 1, [], ctx);
+  const current = parseRevision(props, currentName, generation, [], ctx);
   const earlier = parseEarlierRevisions(props, name, currentName, ctx);
-  const known = new Set([currentName, ...(props.revisions ?? []).map((r) => r.name)]);
+  const known = new Set([currentName, ...earlier.value.map((r) => r.spec.name)]);
   const traffic = parseTraffic(props.traffic, currentName, known);
   const routed = new Set(traffic.value.map((t) => t.revisionName));
-  const kept = earlier.value.filter((r, i) => routed.has(r.name) || props.revisions?.[i].retain === true);
-  const route = parseRoute(props, name, namespace, config, [current.value, ...earlier.value], traffic.value);
-  const errors = metadataErrors(props, name).also(current.errors, earlier.errors, traffic.errors.via('traffic'), route.errors);
+  const kept = earlier.value.filter((r) => routed.has(r.spec.name) || r.retain).map((r) => r.spec);
+  const clusterLocal = parseVisibility(props, config);
+  const route = parseRoute(props, name, namespace, config, clusterLocal.value, [current.value, ...earlier.value.map((r) => r.spec)], traffic.value);
+  const errors = metadataErrors(props, name).also(clusterLocal.errors, current.errors, earlier.errors, traffic.errors.via('traffic'), route.errors);
   return { value: { name, namespace, revisions: uniqueByName([current.value, ...kept]), route: route.value, config }, errors };
 }
 
-/** The service's own fields: name, namespace, visibility, labels, annotations, generation, revisionName. */
+/** The service's own fields: name, namespace, annotations, generation, revisionName. */
 function metadataErrors(props: KServiceProps, name: string): FieldErrors {
   let errors = FieldErrors.none;
   if (!isDns1035Label(name)) errors = errors.also(FieldErrors.of(`"${name}" must be ${DNS1035_LABEL_HINT}`, 'name'));
   if (props.namespace !== undefined && !isDns1123Label(props.namespace)) {
     errors = errors.also(FieldErrors.of(`"${props.namespace}" must be a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters)`, 'namespace'));
-  }
-  if (props.visibility !== undefined && !Object.values(Visibility).includes(props.visibility)) {
-    errors = errors.also(FieldErrors.of(`must be one of ${Object.values(Visibility).join(', ')}, got "${props.visibility}"`, 'visibility'));
-  }
-  // Knative reads only cluster-local from this label (knative/serving
-  // pkg/reconciler/route/visibility/visibility.go); any other value would silently mean external.
-  const visibilityLabel = props.labels?.[Labels.VISIBILITY];
-  if (visibilityLabel !== undefined && visibilityLabel !== VISIBILITY_CLUSTER_LOCAL) {
-    errors = errors.also(FieldErrors.of(`must be ${VISIBILITY_CLUSTER_LOCAL} (omit the label for external visibility)`, 'labels', Labels.VISIBILITY));
   }
   errors = errors.also(...serviceAnnotationProblems(props.annotations ?? {}).map(({ key, message }) => FieldErrors.of(message, 'annotations', key)));
   if (props.generation !== undefined && !(Number.isInteger(props.generation) && props.generation >= 1)) {
@@ -103,8 +96,13 @@ function revisionNameErrors(revisionName: string, serviceName: string): FieldErr
   );
 }
 
-/** `revisions`: each one's name (valid, unique) and template. */
-function parseEarlierRevisions(props: KServiceProps, serviceName: string, currentName: string, ctx: RevisionContext): Parsed<RevisionSpec[]> {
+/** `revisions`: each one's name (valid, unique), template and whether it is kept unrouted. */
+function parseEarlierRevisions(
+  props: KServiceProps,
+  serviceName: string,
+  currentName: string,
+  ctx: RevisionContext,
+): Parsed<{ readonly spec: RevisionSpec; readonly retain: boolean }[]> {
   const seen = new Map<string, string>([[currentName, 'the current template\'s revision']]);
   let errors = FieldErrors.none;
   const value = (props.revisions ?? []).map((rev, i) => {
@@ -114,7 +112,7 @@ function parseEarlierRevisions(props: KServiceProps, serviceName: string, curren
     const duplicate = earlier === undefined ? undefined : FieldErrors.of(`two revisions are named "${rev.name}" (also ${earlier})`);
     const parsed = parseRevision(rev, rev.name, generationOfRevisionName(serviceName, rev.name), at, ctx);
     errors = errors.also(revisionNameErrors(rev.name, serviceName).also(duplicate).via(...at, 'name'), parsed.errors);
-    return parsed.value;
+    return { spec: parsed.value, retain: rev.retain === true };
   });
   return { value, errors };
 }
@@ -124,9 +122,24 @@ function uniqueByName(revisions: RevisionSpec[]): RevisionSpec[] {
   return revisions.filter((r) => !seen.has(r.name) && seen.add(r.name));
 }
 
-export function isClusterLocal(props: Pick<KServiceProps, 'visibility' | 'labels'>, config: ServingConfig): boolean {
-  if (props.visibility !== undefined) return props.visibility === VISIBILITY_CLUSTER_LOCAL;
-  return props.labels?.[Labels.VISIBILITY] === VISIBILITY_CLUSTER_LOCAL || config.domain === CLUSTER_LOCAL_DOMAIN;
+/**
+ * Whether the service is cluster-local: `visibility`, else the Knative label, else a config domain
+ * of svc.cluster.local. Knative reads only cluster-local from the label (knative/serving
+ * pkg/reconciler/route/visibility/visibility.go); any other value would silently mean external.
+ */
+function parseVisibility(props: Pick<KServiceProps, 'visibility' | 'labels'>, config: ServingConfig): Parsed<boolean> {
+  let errors = FieldErrors.none;
+  if (props.visibility !== undefined && !Object.values(Visibility).includes(props.visibility)) {
+    errors = errors.also(FieldErrors.of(`must be one of ${Object.values(Visibility).join(', ')}, got "${props.visibility}"`, 'visibility'));
+  }
+  const label = props.labels?.[Labels.VISIBILITY];
+  if (label !== undefined && label !== VISIBILITY_CLUSTER_LOCAL) {
+    errors = errors.also(FieldErrors.of(`must be ${VISIBILITY_CLUSTER_LOCAL} (omit the label for external visibility)`, 'labels', Labels.VISIBILITY));
+  }
+  const clusterLocal = props.visibility !== undefined
+    ? props.visibility === VISIBILITY_CLUSTER_LOCAL
+    : label === VISIBILITY_CLUSTER_LOCAL || config.domain === CLUSTER_LOCAL_DOMAIN;
+  return { value: clusterLocal, errors };
 }
 
 /**
@@ -140,10 +153,10 @@ function parseRoute(
   name: string,
   namespace: string,
   config: ServingConfig,
+  clusterLocal: boolean,
   revisions: readonly RevisionSpec[],
   targets: readonly TrafficTarget[],
 ): Parsed<RouteSpec> {
-  const clusterLocal = isClusterLocal(props, config);
   const byName = new Map(revisions.map((r) => [r.name, r]));
   let errors = FieldErrors.none;
   const render = (template: string, field: 'domainTemplate' | 'tagTemplate', fields: Record<string, string>) => {
@@ -164,7 +177,8 @@ function parseRoute(
   });
   for (const { tag, hostName } of names) {
     if (!tag || !isDns1035Label(tag)) continue;
-    const index = (props.traffic ?? []).findIndex((t) => t.tag === tag);
+    // The targets are in the order written, so this is the first target with the tag.
+    const index = targets.findIndex((t) => t.tag === tag);
     if (hostName.length > MAX_NAME_LENGTH) {
       errors = errors.also(FieldErrors.of(`host name "${hostName}" would be ${hostName.length} characters long; at most ${MAX_NAME_LENGTH} are allowed`, 'traffic', index, 'tag'));
     } else if (!isDns1123Label(hostName)) {
