@@ -24,7 +24,7 @@ export interface BenchOptions {
   readonly loadCpus: string;
 }
 
-export const SECTIONS = ['dataplane', 'synthesis', 'coldstart', 'memory', 'scale'] as const;
+export const SECTIONS = ['dataplane', 'synthesis', 'coldstart', 'realnode', 'memory', 'scale'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 const FULL: Omit<BenchOptions, 'quick' | 'sections' | 'partial' | 'reportOnly'> = {

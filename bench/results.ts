@@ -1,5 +1,6 @@
 /** The shape of bench/results/latest.json. Every section says whether it ran and, if not, why. */
 import { ColdStartResult } from './coldstart/run';
+import type { RealNodeColdStartResult } from './realnode/coldstart';
 import { DataplaneResult } from './dataplane/run';
 import { MemoryResult } from './memory';
 import { ScaleResult } from './scale/run';
@@ -29,6 +30,8 @@ export interface BenchResults {
     dataplane?: DataplaneResult;
     synthesis?: SynthesisResult;
     coldstart?: ColdStartResult;
+    /** Cold start on the real node (kubelet + containerd): bench/realnode/coldstart.ts. */
+    realnode?: RealNodeColdStartResult;
     memory?: MemoryResult;
     scale?: ScaleResult;
   };

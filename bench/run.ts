@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { coldStartModes, startColdStart } from './coldstart/run';
+import { runRealNodeColdStart } from './realnode/coldstart';
 import { runDataplane } from './dataplane/run';
 import { installCleanupHandlers, setMeasuredNiceness, stopAllChildren } from './lib/children';
 import { BenchOptions, parseOptions, RESULTS_FILES, runOutputs, SectionName, SECTIONS, USAGE, UsageError } from './options';
@@ -70,6 +71,13 @@ async function main(): Promise<void> {
       console.log(`coldstart: mode ${m.mode}: overhead p50 ${m.overheadP50Ms ?? '–'} ms, p95 ${m.overheadP95Ms ?? '–'} ms (${m.samples.length} samples)`);
       for (const h of m.hops ?? []) console.log(`coldstart: mode ${m.mode}: ${h.from} → ${h.to} (${h.owner}): median ${h.medianMs ?? '–'} ms, ${h.medianSharePercent ?? '–'} % (${h.samples} samples)`);
     }
+  }
+
+  // The same cold start on a real node (kubelet, containerd, runc): its own control plane, after the others stopped.
+  if (wanted('realnode')) {
+    sections.realnode = await timed('realnode', () => runRealNodeColdStart(options.coldStartSamples));
+    for (const p of sections.realnode.split ?? []) console.log(`realnode: ${p.part}: p50 ${p.p50Ms} ms, p95 ${p.p95Ms} ms`);
+    if (sections.realnode.skipped || sections.realnode.error) console.log(`realnode: ${sections.realnode.skipped ?? sections.realnode.error}`);
   }
 
   // Last: it loads both cores for minutes, and nothing else measures meanwhile.

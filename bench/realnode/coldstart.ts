@@ -1,0 +1,179 @@
+/**
+ * Cold start on the real node (issue 19): a compiled revision (queue-proxy + the test app, images
+ * imported into containerd) scaled from 0 to 1 on kubelet + containerd + runc + CNI bridge, as the
+ * autoscaler does (the Deployment's scale subresource), then back to 0. Each sample is a timeline
+ * seen from the scale write (t = 0), read from a watch on the pod (ms clock of this process, the
+ * API server on 127.0.0.1) and from the containers' own logs:
+ *
+ *   created      the ReplicaSet controller created the pod            (control plane)
+ *   scheduled    kube-scheduler bound it (spec.nodeName)              (control plane)
+ *   sandbox      pod IP set: pause container + CNI bridge done        (node: kubelet, containerd, CNI)
+ *   running      both containers running                              (node: kubelet, containerd, runc)
+ *                (the kubelet reports the pod IP and the running containers in one status write,
+ *                so these two coincide as seen from the API)
+ *   queueProxy   queue-proxy's "listening" log line                   (ours: queue-proxy start)
+ *   appListens   test app's "ready" log line                          (the app)
+ *   firstByte    first 200 from the queue-proxy at podIP:8012         (ours + app)
+ *   ready        pod Ready (the kubelet's probe of the queue-proxy)   (node: probe period)
+ *
+ * Only the revision pod runs on the node (no activator/autoscaler pods: those need the cluster's
+ * Service network, not yet on the real node), so firstByte is the queue-proxy's, not through the
+ * activator. Root, the control-plane and node binaries are needed; otherwise the section is skipped
+ * with the reason.
+ *
+ * Standalone: `npx tsx bench/realnode/coldstart.ts [samples]`; in `npm run bench` as section `realnode`.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { startControlPlane } from '../../test/cluster/harness/control-plane';
+import { findNodeBinaries, nodeVersions } from '../../test/cluster/harness/node-binaries';
+import { startRealNode, type RealNode } from '../../test/cluster/harness/real-node';
+import { compiledRevisionDeployment, revisionName } from '../../test/cluster/harness/real-node-revision';
+import { buildTestAppImage } from '../../test/cluster/harness/test-app-image';
+import { waitFor } from '../../test/cluster/harness/wait';
+import { ensureRuntimeImage } from '../../test/support/runtime-image';
+import { percentile, round } from '../lib/stats';
+
+const NS = 'bench-realnode';
+const SERVICE = 'cold';
+const PHASES = ['created', 'scheduled', 'sandbox', 'running', 'queueProxy', 'appListens', 'firstByte', 'ready'] as const;
+type Phase = (typeof PHASES)[number];
+export type RealNodeSample = Partial<Record<Phase, number>>;
+
+export interface RealNodeColdStartResult {
+  readonly skipped?: string;
+  readonly error?: string;
+  readonly versions?: Record<string, string>;
+  readonly samples?: readonly RealNodeSample[];
+  /** Per phase, ms after the scale write: p50 and p95 over the samples. */
+  readonly phases?: readonly { phase: Phase; p50Ms: number; p95Ms: number }[];
+  /** Node (scale → containers running, less the control plane's part), ours (queue-proxy start), app, probe. */
+  readonly split?: readonly { part: string; p50Ms: number; p95Ms: number }[];
+}
+
+function unavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, cgroups, containerd)';
+  try {
+    findNodeBinaries();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}
+
+/** First `ready`/`listening` time (epoch ms) in a container's log under the kubelet's podLogsDir. */
+function logTime(node: RealNode, pod: V1Pod, container: string, pattern: RegExp): number | undefined {
+  const dir = join(node.dir, 'pod-logs', `${NS}_${pod.metadata!.name}_${pod.metadata!.uid}`, container);
+  try {
+    for (const file of readdirSync(dir).sort()) {
+      for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+        // CRI log format: "<RFC3339Nano> stdout F <message>"; the kubelet's timestamp of the line.
+        if (pattern.test(line)) return Date.parse(line.split(' ')[0]);
+      }
+    }
+  } catch {
+    // not written yet
+  }
+  return undefined;
+}
+
+async function oneSample(core: CoreV1Api, apps: AppsV1Api, node: RealNode): Promise<RealNodeSample> {
+  const deployment = `${revisionName(SERVICE)}-deployment`;
+  const sample: RealNodeSample = {};
+  const t0 = Date.now();
+  await apps.replaceNamespacedDeploymentScale({
+    name: deployment, namespace: NS,
+    body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: deployment, namespace: NS }, spec: { replicas: 1 } },
+  });
+  const mark = (phase: Phase, when = Date.now()): void => {
+    if (sample[phase] === undefined) sample[phase] = when - t0;
+  };
+  let pod: V1Pod | undefined;
+  await waitFor('first byte and Ready on the real node', async () => {
+    pod = (await core.listNamespacedPod({ namespace: NS })).items.find((p) => !p.metadata?.deletionTimestamp);
+    if (!pod) return false;
+    mark('created');
+    if (pod.spec?.nodeName) mark('scheduled');
+    const ip = pod.status?.podIP;
+    if (ip) mark('sandbox');
+    const statuses = pod.status?.containerStatuses ?? [];
+    if (statuses.length === 2 && statuses.every((s) => s.state?.running)) mark('running');
+    if (ip && sample.firstByte === undefined) {
+      const ok = await fetch(`http://${ip}:8012/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
+      if (ok) mark('firstByte');
+    }
+    if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) mark('ready');
+    return sample.firstByte !== undefined && sample.ready !== undefined;
+  }, { timeoutMs: 120_000, intervalMs: 10 });
+  const qp = logTime(node, pod!, 'queue-proxy', /"msg":"listening"/);
+  const app = logTime(node, pod!, 'user-container', / ready \d+ port=/);
+  if (qp) sample.queueProxy = qp - t0;
+  if (app) sample.appListens = app - t0;
+  await apps.replaceNamespacedDeploymentScale({
+    name: deployment, namespace: NS,
+    body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: deployment, namespace: NS }, spec: { replicas: 0 } },
+  });
+  await waitFor('the pod gone', async () => (await core.listNamespacedPod({ namespace: NS })).items.length === 0, { timeoutMs: 120_000 });
+  return sample;
+}
+
+function summarize(samples: readonly RealNodeSample[]): Pick<RealNodeColdStartResult, 'phases' | 'split'> {
+  const stat = (values: number[]) => ({ p50Ms: round(percentile(values, 50)), p95Ms: round(percentile(values, 95)) });
+  const phases = PHASES.map((phase) => ({ phase, values: samples.map((s) => s[phase]).filter((v): v is number => v !== undefined) }))
+    .filter((p) => p.values.length > 0).map((p) => ({ phase: p.phase, ...stat(p.values) }));
+  const diff = (a: Phase, b: Phase) => samples.filter((s) => s[a] !== undefined && s[b] !== undefined).map((s) => s[b]! - s[a]!);
+  const split = [
+    { part: 'control plane: scale write → pod bound', values: samples.map((s) => s.scheduled).filter((v): v is number => v !== undefined) },
+    { part: 'node: bound → both containers running (kubelet, CNI, containerd, runc)', values: diff('scheduled', 'running') },
+    { part: 'ours: containers running → queue-proxy listening', values: diff('running', 'queueProxy') },
+    { part: 'app: containers running → app listening', values: diff('running', 'appListens') },
+    { part: 'first byte after app listening (queue-proxy readiness + proxy)', values: diff('appListens', 'firstByte') },
+    { part: 'node: first byte → Ready (kubelet probe period)', values: diff('firstByte', 'ready') },
+  ].filter((p) => p.values.length > 0).map((p) => ({ part: p.part, ...stat(p.values) }));
+  return { phases, split };
+}
+
+export async function runRealNodeColdStart(samples: number): Promise<RealNodeColdStartResult> {
+  const skipped = unavailable();
+  if (skipped) return { skipped };
+  const cp = await startControlPlane();
+  let node: RealNode | undefined;
+  try {
+    const tar = ensureRuntimeImage();
+    const appTar = buildTestAppImage(tar, join(cp.dir, 'images'));
+    node = await startRealNode(cp, { images: [tar, appTar.path] });
+    const runtime = await node.importImage(tar);
+    const app = await node.importImage(appTar.path);
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    await cp.applyObjects([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }], 'bench');
+    const deployment = compiledRevisionDeployment({ namespace: NS, service: SERVICE, runtime, app });
+    deployment.spec!.replicas = 0;
+    await cp.applyObjects([deployment as never], 'kservice');
+    const taken: RealNodeSample[] = [];
+    for (let i = 0; i < samples; i++) {
+      taken.push(await oneSample(core, apps, node));
+      console.log(`realnode: sample ${i + 1}/${samples}: ${JSON.stringify(taken.at(-1))}`);
+    }
+    const v = nodeVersions();
+    const versions = { kubelet: v.kubernetes, containerd: v.containerd, runc: v.runc, cni: v.cni };
+    return { versions, samples: taken, ...summarize(taken) };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    await node?.stop();
+    await cp.stop();
+  }
+}
+
+if (require.main === module) {
+  const samples = Number(process.argv[2] ?? 5);
+  runRealNodeColdStart(samples).then((r) => {
+    console.log(JSON.stringify({ ...r, samples: undefined }, null, 2));
+    process.exit(r.error ? 1 : 0);
+  }, (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
