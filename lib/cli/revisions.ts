@@ -9,7 +9,7 @@ import type { PathSegments } from '../problems';
 import { Diagnostic } from './diagnostics';
 import { HistoryService, RevisionHistory, findService, firstEntry, normalize, planRevision, sameRevisionTemplate } from './history';
 import { Names } from '../contract/naming';
-import { unknownRevisionProblem } from '../model/knative-rules';
+import { unknownRevisionMessage } from '../model/knative-rules';
 import type { ResolvedRevisions } from './knative-to-props';
 import type { KnativeRevision, KnativeRevisionTemplate, KnativeService } from './knative-types';
 import { namespaceOf } from './knative-types';
@@ -87,7 +87,7 @@ export function resolveLineup(
     ok = false;
     // The model's message (the constructs say the same), plus where the CLI finds revisions.
     diagnostics.push(diagnosticAt(serviceDoc, ['spec', 'traffic', i, 'revisionName'],
-      `${unknownRevisionProblem(wanted, [current.name, ...known.keys()])} (add it as a Revision document or keep it in --history)`));
+      `${unknownRevisionMessage(wanted, [current.name, ...known.keys()])} (add it as a Revision document or keep it in --history)`));
   });
   if (!ok) return undefined;
   return {

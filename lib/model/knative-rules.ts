@@ -1,8 +1,8 @@
 /**
  * Knative webhook rules of single values, written once here for the one parse (parse.ts,
  * parse-revision.ts), which both front ends use: the KService construct and the CLI (Services and
- * Revision documents alike). Each returns the message for its value (or nothing); the parse puts
- * it at the value's path.
+ * Revision documents alike). Each returns the FieldErrors of the value it is given (paths relative
+ * to it); the parse puts them under the value's path with `via`.
  */
 import { AUTOSCALING_ANNOTATION_PREFIX } from '../contract/autoscaling';
 import { Annotations } from '../contract/constants';
@@ -10,6 +10,7 @@ import { QUEUE_SIDECAR_QUANTITY_ANNOTATIONS, QueueSidecarAnnotations } from '../
 import { generationOfRevisionName } from '../contract/naming';
 import { GO_DURATION } from './schema/builders';
 import { isQuantity } from '../contract/quantity';
+import { FieldErrors } from '../problems';
 
 /** What a name that must be a DNS-1035 label (service names, tags) may be, in words. */
 export const DNS1035_LABEL_HINT = 'a DNS-1035 label: lowercase letters, digits and "-", starting with a letter, at most 63 characters';
@@ -19,12 +20,12 @@ export const DNS1035_LABEL_HINT = 'a DNS-1035 label: lowercase letters, digits a
  * (knative/serving pkg/apis/serving/v1/revision_validation.go validateTimeoutSeconds). Knative
  * bounds neither responseStartTimeoutSeconds nor idleTimeoutSeconds by it.
  */
-export function timeoutSecondsProblem(timeoutSeconds: number | undefined, maxRevisionTimeoutSeconds: number): string | undefined {
-  if (timeoutSeconds === undefined || timeoutSeconds === 0) return undefined;
+export function timeoutSecondsErrors(timeoutSeconds: number | undefined, maxRevisionTimeoutSeconds: number): FieldErrors {
+  if (timeoutSeconds === undefined || timeoutSeconds === 0) return FieldErrors.none;
   if (timeoutSeconds < 0 || timeoutSeconds > maxRevisionTimeoutSeconds) {
-    return `must be between 0 and ${maxRevisionTimeoutSeconds} (max-revision-timeout-seconds), got ${timeoutSeconds}`;
+    return FieldErrors.of(`must be between 0 and ${maxRevisionTimeoutSeconds} (max-revision-timeout-seconds), got ${timeoutSeconds}`);
   }
-  return undefined;
+  return FieldErrors.none;
 }
 
 /**
@@ -33,18 +34,18 @@ export function timeoutSecondsProblem(timeoutSeconds: number | undefined, maxRev
  * (`kmeta.ChildName(service, "-00001")`) are exempt: for a service name of 58 to 63 characters
  * they are shortened with a hash and no longer start with the service name.
  */
-export function revisionNamePrefixProblem(serviceName: string, revisionName: string): string | undefined {
-  if (generationOfRevisionName(serviceName, revisionName) !== undefined) return undefined;
+export function revisionNamePrefixErrors(serviceName: string, revisionName: string): FieldErrors {
+  if (generationOfRevisionName(serviceName, revisionName) !== undefined) return FieldErrors.none;
   const prefix = `${serviceName}-`;
-  if (revisionName.startsWith(prefix) && revisionName.length > prefix.length) return undefined;
-  return `"${revisionName}" must start with the service name and a dash ("${prefix}") followed by a suffix`;
+  if (revisionName.startsWith(prefix) && revisionName.length > prefix.length) return FieldErrors.none;
+  return FieldErrors.of(`"${revisionName}" must start with the service name and a dash ("${prefix}") followed by a suffix`);
 }
 
 /**
  * A traffic target names a revision that is neither the current template's nor a known earlier one
  * (knative/serving pkg/reconciler/route/traffic/traffic.go reports a missing target as not ready).
  */
-export function unknownRevisionProblem(revisionName: string, known: Iterable<string>): string {
+export function unknownRevisionMessage(revisionName: string, known: Iterable<string>): string {
   return `revision "${revisionName}" is not known; known revisions: ${[...new Set(known)].sort().join(', ')}`;
 }
 
@@ -61,12 +62,12 @@ const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
  * (tag.go, digest.go, repository.go, registry.go) step by step; there is no npm package with its
  * exact rules (distribution's grammar is stricter about separators, ggcr only checks characters).
  */
-export function imageReferenceProblem(image: string): string | undefined {
-  if (image === '') return 'is required';
-  if (tagReferenceError(image) === undefined || digestReferenceError(image) === undefined) return undefined;
+export function imageErrors(image: unknown): FieldErrors {
+  if (!image || typeof image !== 'string') return FieldErrors.of('is required');
+  if (tagReferenceError(image) === undefined || digestReferenceError(image) === undefined) return FieldErrors.none;
   // Explain with the form the user meant.
   const error = image.includes('@') ? digestReferenceError(image) : tagReferenceError(image);
-  return `"${image}" is not an image reference Knative accepts: ${error}`;
+  return FieldErrors.of(`"${image}" is not an image reference Knative accepts: ${error}`);
 }
 
 function tagReferenceError(name: string): string | undefined {
@@ -116,12 +117,10 @@ function repositoryError(name: string): string | undefined {
  * and secure-pod-defaults both "disabled"; with secure-pod-defaults only ["NET_BIND_SERVICE"]
  * would pass), knative/serving pkg/apis/serving/fieldmask.go CapabilitiesMask.
  */
-export function addedCapabilitiesProblem(add: readonly string[] | undefined): string | undefined {
-  if (add === undefined || add.length === 0) return undefined;
-  return `must not be set: Knative's default features (kubernetes.containerspec-addcapabilities: disabled) do not allow adding capabilities, got [${add.join(', ')}]`;
+export function addedCapabilitiesErrors(add: readonly string[] | undefined): FieldErrors {
+  if (add === undefined || add.length === 0) return FieldErrors.none;
+  return FieldErrors.of(`must not be set: Knative's default features (kubernetes.containerspec-addcapabilities: disabled) do not allow adding capabilities, got [${add.join(', ')}]`);
 }
-
-type AnnotationProblem = { key: string; message: string };
 
 const PROBE_HANDLERS = ['httpGet', 'tcpSocket', 'exec', 'grpc'] as const;
 
@@ -130,11 +129,11 @@ const PROBE_HANDLERS = ['httpGet', 'tcpSocket', 'exec', 'grpc'] as const;
  * validateProbe). None is allowed only where Knative's defaulting adds one: the serving
  * container's readiness probe gets a tcpSocket (pkg/apis/serving/v1/revision_defaults.go).
  */
-export function probeHandlerProblem(probe: object | undefined, defaultsHandler: boolean): string | undefined {
-  if (probe === undefined) return undefined;
+export function probeHandlerErrors(probe: object | undefined, defaultsHandler: boolean): FieldErrors {
+  if (probe === undefined) return FieldErrors.none;
   const handlers = PROBE_HANDLERS.filter((h) => (probe as Record<string, unknown>)[h] !== undefined);
-  if (handlers.length === 1 || (handlers.length === 0 && defaultsHandler)) return undefined;
-  return `must set exactly one of ${PROBE_HANDLERS.join(', ')}, got ${handlers.length === 0 ? 'none' : handlers.join(' and ')}`;
+  if (handlers.length === 1 || (handlers.length === 0 && defaultsHandler)) return FieldErrors.none;
+  return FieldErrors.of(`must set exactly one of ${PROBE_HANDLERS.join(', ')}, got ${handlers.length === 0 ? 'none' : handlers.join(' and ')}`);
 }
 
 const GO_DURATION_PATTERN = new RegExp(GO_DURATION);
@@ -146,15 +145,13 @@ const DURATION_HINT = 'must be a duration such as 30s, 5m or 1h';
  * validateProgressDeadlineAnnotation); http-full-duplex is Enabled or Disabled (the queue-proxy
  * reads nothing else).
  */
-export function templateAnnotationProblems(annotations: Readonly<Record<string, string>>): AnnotationProblem[] {
-  const problems: AnnotationProblem[] = [];
+export function templateAnnotationErrors(annotations: Readonly<Record<string, string>>): FieldErrors {
   const deadline = annotations[Annotations.PROGRESS_DEADLINE];
-  if (deadline !== undefined && !GO_DURATION_PATTERN.test(deadline)) problems.push({ key: Annotations.PROGRESS_DEADLINE, message: DURATION_HINT });
   const duplex = annotations[Annotations.HTTP_FULL_DUPLEX];
-  if (duplex !== undefined && duplex !== 'Enabled' && duplex !== 'Disabled') {
-    problems.push({ key: Annotations.HTTP_FULL_DUPLEX, message: 'must be Enabled or Disabled' });
-  }
-  return problems;
+  return FieldErrors.none.also(
+    deadline !== undefined && !GO_DURATION_PATTERN.test(deadline) ? FieldErrors.of(DURATION_HINT, Annotations.PROGRESS_DEADLINE) : undefined,
+    duplex !== undefined && duplex !== 'Enabled' && duplex !== 'Disabled' ? FieldErrors.of('must be Enabled or Disabled', Annotations.HTTP_FULL_DUPLEX) : undefined,
+  );
 }
 
 /**
@@ -162,33 +159,30 @@ export function templateAnnotationProblems(annotations: Readonly<Record<string, 
  * pkg/apis/serving/metadata_validation.go ValidateRolloutDurationAnnotation), and autoscaling
  * annotations are refused there (ValidateHasNoAutoscalingAnnotation): they act on revisions only.
  */
-export function serviceAnnotationProblems(annotations: Readonly<Record<string, string>>): AnnotationProblem[] {
-  const problems: AnnotationProblem[] = [];
+export function serviceAnnotationErrors(annotations: Readonly<Record<string, string>>): FieldErrors {
   const rollout = annotations[Annotations.ROLLOUT_DURATION];
-  if (rollout !== undefined && !GO_DURATION_PATTERN.test(rollout)) problems.push({ key: Annotations.ROLLOUT_DURATION, message: DURATION_HINT });
-  for (const key of Object.keys(annotations)) {
-    if (key.startsWith(AUTOSCALING_ANNOTATION_PREFIX)) {
-      problems.push({ key, message: 'autoscaling annotations must be put under spec.template.metadata.annotations (props: templateAnnotations or autoscaling) to take effect' });
-    }
-  }
-  return problems;
+  return FieldErrors.none.also(
+    rollout !== undefined && !GO_DURATION_PATTERN.test(rollout) ? FieldErrors.of(DURATION_HINT, Annotations.ROLLOUT_DURATION) : undefined,
+    ...Object.keys(annotations)
+      .filter((key) => key.startsWith(AUTOSCALING_ANNOTATION_PREFIX))
+      .map((key) => FieldErrors.of('autoscaling annotations must be put under spec.template.metadata.annotations (props: templateAnnotations or autoscaling) to take effect', key)),
+  );
 }
 
 /**
  * The queue-proxy resource annotations: quantities, and a percentage in 0.1..100
  * (knative/serving pkg/apis/serving/v1/revision_validation.go validateQueueSidecarResourceAnnotations).
  */
-export function queueSidecarAnnotationProblems(annotations: Readonly<Record<string, string>>): AnnotationProblem[] {
-  const problems: AnnotationProblem[] = [];
-  for (const { key } of QUEUE_SIDECAR_QUANTITY_ANNOTATIONS) {
+export function queueSidecarValueErrors(annotations: Readonly<Record<string, string>>): FieldErrors {
+  const quantities = QUEUE_SIDECAR_QUANTITY_ANNOTATIONS.map(({ key }) => {
     const v = annotations[key];
-    if (v !== undefined && !isQuantity(v)) problems.push({ key, message: `must be a Kubernetes quantity such as 100m or 256Mi, got "${v}"` });
-  }
-  for (const key of QueueSidecarAnnotations.RESOURCE_PERCENTAGE) {
+    return v !== undefined && !isQuantity(v) ? FieldErrors.of(`must be a Kubernetes quantity such as 100m or 256Mi, got "${v}"`, key) : undefined;
+  });
+  const percentages = QueueSidecarAnnotations.RESOURCE_PERCENTAGE.map((key) => {
     const v = annotations[key];
-    if (v === undefined) continue;
+    if (v === undefined) return undefined;
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < 0.1 || n > 100) problems.push({ key, message: `must be a number from 0.1 to 100, got "${v}"` });
-  }
-  return problems;
+    return v.trim() === '' || !Number.isFinite(n) || n < 0.1 || n > 100 ? FieldErrors.of(`must be a number from 0.1 to 100, got "${v}"`, key) : undefined;
+  });
+  return FieldErrors.none.also(...quantities, ...percentages);
 }

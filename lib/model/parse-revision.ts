@@ -25,12 +25,12 @@ import { FieldErrors, type Parsed, type PathSegments } from '../problems';
 import { chooseDataPlane, dataPlaneErrors, type ChosenDataPlane } from './data-plane';
 import { clone, compact, sortedRecord, type Json } from './json';
 import {
-  addedCapabilitiesProblem,
-  imageReferenceProblem,
-  probeHandlerProblem,
-  queueSidecarAnnotationProblems,
-  templateAnnotationProblems,
-  timeoutSecondsProblem,
+  addedCapabilitiesErrors,
+  imageErrors,
+  probeHandlerErrors,
+  queueSidecarValueErrors,
+  templateAnnotationErrors,
+  timeoutSecondsErrors,
 } from './knative-rules';
 import type { AutoscalingProps, ContainerProps, Probe, RevisionTemplateProps } from './kservice-props';
 import { canonicalContainerQuantities, canonicalPodQuantities } from './quantities';
@@ -114,15 +114,14 @@ function containerConcurrencyErrors(cc: number | undefined): FieldErrors {
 
 /**
  * The three timeouts, checked (whole seconds, at least 0; timeout at most
- * max-revision-timeout-seconds, knative-rules.ts timeoutSecondsProblem) and defaulted from config.
+ * max-revision-timeout-seconds, knative-rules.ts timeoutSecondsErrors) and defaulted from config.
  */
 function parseTimeouts(t: RevisionTemplateProps, config: ServingConfig): Parsed<ReturnType<typeof defaultRevisionTimeouts>> {
   const timeout = parseDuration(t.timeout);
   const responseStart = parseDuration(t.responseStartTimeout);
   const idle = parseDuration(t.idleTimeout);
-  const bound = timeoutSecondsProblem(timeout.value, config.maxRevisionTimeoutSeconds);
-  const errors = timeout.errors.also(bound ? FieldErrors.of(bound) : undefined).via('timeout').also(
-    // Knative bounds neither by the timeout (knative-rules.ts timeoutSecondsProblem).
+  const errors = timeout.errors.also(timeoutSecondsErrors(timeout.value, config.maxRevisionTimeoutSeconds)).via('timeout').also(
+    // Knative bounds neither by the timeout (knative-rules.ts timeoutSecondsErrors).
     responseStart.errors.via('responseStartTimeout'),
     idle.errors.via('idleTimeout'),
   );
@@ -149,9 +148,7 @@ export function seconds(d: { toSeconds(opts?: { integral?: boolean }): number } 
 }
 
 function annotationErrors(annotations: Readonly<Record<string, string>>): FieldErrors {
-  return FieldErrors.none.also(
-    ...[...queueSidecarAnnotationProblems(annotations), ...templateAnnotationProblems(annotations)].map(({ key, message }) => FieldErrors.of(message, key)),
-  );
+  return queueSidecarValueErrors(annotations).also(templateAnnotationErrors(annotations));
 }
 
 function progressDeadline(annotations: Readonly<Record<string, string>>): number {
@@ -235,15 +232,10 @@ function containerErrors(containers: readonly ContainerProps[], servingIndex: nu
 }
 
 function oneContainerErrors(c: ContainerProps, serving: boolean, duplicateName: boolean): FieldErrors {
-  const image = !c.image || typeof c.image !== 'string' ? 'is required' : imageReferenceProblem(c.image);
-  const capabilities = addedCapabilitiesProblem(c.securityContext?.capabilities?.add);
   return FieldErrors.none.also(
-    image ? FieldErrors.of(image, 'image') : undefined,
-    capabilities ? FieldErrors.of(capabilities, 'securityContext', 'capabilities', 'add') : undefined,
-    ...(['readinessProbe', 'livenessProbe', 'startupProbe'] as const).map((kind) => {
-      const probe = probeHandlerProblem(c[kind], kind === 'readinessProbe' && serving);
-      return probe ? FieldErrors.of(probe, kind) : undefined;
-    }),
+    imageErrors(c.image).via('image'),
+    addedCapabilitiesErrors(c.securityContext?.capabilities?.add).via('securityContext', 'capabilities', 'add'),
+    ...(['readinessProbe', 'livenessProbe', 'startupProbe'] as const).map((kind) => probeHandlerErrors(c[kind], kind === 'readinessProbe' && serving).via(kind)),
     c.name === undefined ? undefined : containerNameErrors(c.name, duplicateName).via('name'),
     c.port === undefined ? undefined : portErrors(c.port).via('port'),
     c.portName !== undefined && c.portName !== 'http1' && c.portName !== 'h2c' ? FieldErrors.of(`must be "http1" or "h2c", got "${c.portName}"`, 'portName') : undefined,

@@ -15,7 +15,7 @@ import { generationOfRevisionName, isDns1035Label, isDns1123Label, MAX_NAME_LENG
 import { FieldErrors, formatPath, type Parsed, type PathSegments, type Problem } from '../problems';
 import { serviceDataPlane } from './data-plane';
 import { sortedRecord } from './json';
-import { DNS1035_LABEL_HINT, revisionNamePrefixProblem, serviceAnnotationProblems } from './knative-rules';
+import { DNS1035_LABEL_HINT, revisionNamePrefixErrors, serviceAnnotationErrors } from './knative-rules';
 import { Visibility, type KServiceProps } from './kservice-props';
 import { parseRevision, type RevisionContext } from './parse-revision';
 import { checkPropsShape } from './props-shape';
@@ -79,7 +79,7 @@ function metadataErrors(props: KServiceProps, name: string): FieldErrors {
   if (props.namespace !== undefined && !isDns1123Label(props.namespace)) {
     errors = errors.also(FieldErrors.of(`"${props.namespace}" must be a DNS-1123 label (lowercase letters, digits and "-", at most 63 characters)`, 'namespace'));
   }
-  errors = errors.also(...serviceAnnotationProblems(props.annotations ?? {}).map(({ key, message }) => FieldErrors.of(message, 'annotations', key)));
+  errors = errors.also(serviceAnnotationErrors(props.annotations ?? {}).via('annotations'));
   if (props.generation !== undefined && !(Number.isInteger(props.generation) && props.generation >= 1)) {
     errors = errors.also(FieldErrors.of(`must be a whole number of at least 1, got ${props.generation}`, 'generation'));
   }
@@ -89,10 +89,9 @@ function metadataErrors(props: KServiceProps, name: string): FieldErrors {
 function revisionNameErrors(revisionName: string, serviceName: string): FieldErrors {
   // A generated name is as valid as the service name, which is checked (and reported) once, there.
   if (generationOfRevisionName(serviceName, revisionName) !== undefined) return FieldErrors.none;
-  const prefix = revisionNamePrefixProblem(serviceName, revisionName);
   return FieldErrors.none.also(
     isDns1123Label(revisionName) ? undefined : FieldErrors.of(`"${revisionName}" must be a DNS-1123 label (lowercase letters, digits and "-", at most ${MAX_NAME_LENGTH} characters)`),
-    prefix ? FieldErrors.of(prefix) : undefined,
+    revisionNamePrefixErrors(serviceName, revisionName),
   );
 }
 

@@ -6,7 +6,7 @@
  */
 import { isDns1035Label } from '../contract/naming';
 import { FieldErrors, type Parsed } from '../problems';
-import { DNS1035_LABEL_HINT, unknownRevisionProblem } from './knative-rules';
+import { DNS1035_LABEL_HINT, unknownRevisionMessage } from './knative-rules';
 import type { TrafficTargetProps } from './kservice-props';
 import type { TrafficName, TrafficSplit, TrafficTarget } from './spec';
 
@@ -45,7 +45,7 @@ function targetErrors(t: TrafficTargetProps, i: number, known: ReadonlySet<strin
   } else if (t.revisionName === undefined && t.latestRevision === false) {
     errors = errors.also(FieldErrors.of('may only be false when revisionName is set', 'latestRevision'));
   }
-  if (t.revisionName !== undefined && !known.has(t.revisionName)) errors = errors.also(FieldErrors.of(unknownRevisionProblem(t.revisionName, known), 'revisionName'));
+  if (t.revisionName !== undefined && !known.has(t.revisionName)) errors = errors.also(FieldErrors.of(unknownRevisionMessage(t.revisionName, known), 'revisionName'));
   if (t.tag !== undefined) errors = errors.also(tagErrors(t.tag, i, firstWithTag).via('tag'));
   return errors;
 }

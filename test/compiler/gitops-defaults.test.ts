@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { buildDeployment } from '../../lib/builders/deployment';
-import { imageReferenceProblem, revisionNamePrefixProblem } from '../../lib/model/knative-rules';
+import { imageErrors, revisionNamePrefixErrors } from '../../lib/model/knative-rules';
+
+const messages = (errors: { problems: readonly { message: string }[] }) => errors.problems.map((p) => p.message).join('\n');
 import { Names } from '../../lib/contract/naming';
 import { revisionSpec } from './support/spec';
 import { removeDir, tempDir } from '../cli/helpers';
@@ -83,21 +85,21 @@ describe('Knative rules shared by the constructs and the CLI', () => {
   it.each([
     'nginx', 'ghcr.io/knative/helloworld-go:latest', 'localhost:5000/app', 'registry.example:5000/team/app:v1.2',
     `gcr.io/a/b@sha256:${'a'.repeat(64)}`, `gcr.io/a/b:v1@sha256:${'0'.repeat(64)}`, '[::1]:5000/app',
-  ])('accepts the image %s', (image) => expect(imageReferenceProblem(image)).toBeUndefined());
+  ])('accepts the image %s', (image) => expect(imageErrors(image).empty).toBe(true));
 
   it.each([
     'docker.io/{username}/app', 'x', 'App', 'nginx:bad tag', 'gcr.io/a/b@sha256:short', 'gcr.io/a/b@md5:abc', 'a@b@c', 'user@host/app',
-  ])('rejects the image %s', (image) => expect(imageReferenceProblem(image)).toMatch(/is not an image reference Knative accepts/));
+  ])('rejects the image %s', (image) => expect(messages(imageErrors(image))).toMatch(/is not an image reference Knative accepts/));
 
   it('a generated (hashed) revision name of a 58-63 character service is not held to the prefix rule', () => {
     for (const length of [57, 58, 60, 63]) {
       const service = 's'.repeat(length);
-      expect(revisionNamePrefixProblem(service, Names.revision(service, 1))).toBeUndefined();
-      expect(revisionNamePrefixProblem(service, Names.revision(service, 12))).toBeUndefined();
+      expect(revisionNamePrefixErrors(service, Names.revision(service, 1)).empty).toBe(true);
+      expect(revisionNamePrefixErrors(service, Names.revision(service, 12)).empty).toBe(true);
     }
     expect(Names.revision('s'.repeat(60), 1).startsWith('s'.repeat(60))).toBe(false);
-    expect(revisionNamePrefixProblem('hello', 'world-1')).toMatch(/must start with the service name/);
-    expect(revisionNamePrefixProblem('hello', 'hello-')).toMatch(/must start with the service name/);
+    expect(messages(revisionNamePrefixErrors('hello', 'world-1'))).toMatch(/must start with the service name/);
+    expect(messages(revisionNamePrefixErrors('hello', 'hello-'))).toMatch(/must start with the service name/);
   });
 });
 
