@@ -105,7 +105,7 @@ export const SYSTEM_NAMESPACE = 'knative-serving';
 /**
  * Env vars the platform sets on every serving container (knative/serving
  * pkg/reconciler/revision/resources/env_var.go and deploy.go): lib/builders/user-container.ts sets
- * them, and lib/model/validate-props.ts refuses them as user env (they are reserved).
+ * them, and lib/model/parse-revision.ts refuses them as user env (they are reserved).
  */
 export const UserContainerEnv = {
   PORT: 'PORT',

@@ -8,7 +8,7 @@
  * Hand-written rather than a JSON schema: the props hold class instances (cdk8s Duration,
  * AutoscalingClass/Metric) that a schema validator cannot describe, and the few shapes below read
  * like the interfaces in kservice-props.ts they mirror. Only types are checked here; values and
- * Knative's rules stay in validate-props.ts. Kubernetes objects passed through as they are
+ * Knative's rules are in parse.ts and parse-revision.ts. Kubernetes objects passed through as they are
  * (resources, probes, volumes, affinity, ...) are then checked against the same pod spec schema
  * the CLI uses for Knative YAML (lib/model/schema/podspec.ts), so both accept the same objects.
  */
@@ -66,7 +66,7 @@ const number = expect('a number', (v) => typeof v === 'number');
 const boolean = expect('true or false', (v) => typeof v === 'boolean');
 const object = expect('an object', isPlainObject);
 const list = expect('a list', Array.isArray);
-/** A cdk8s Duration (anything with toSeconds, as resolve.ts reads it). */
+/** A cdk8s Duration (anything with toSeconds, as parse-revision.ts reads it). */
 const duration = expect('a Duration (cdk8s Duration.seconds(...) etc.)', (v) => isPlainOrClassObject(v) && typeof (v as { toSeconds?: unknown }).toSeconds === 'function');
 /** AutoscalingClass / AutoscalingMetric: an object carrying a string `value`. */
 const valueHolder = (what: string) => expect(what, (v) => isPlainOrClassObject(v) && typeof (v as { value?: unknown }).value === 'string');
@@ -148,6 +148,7 @@ const autoscaling = shape({
   targetBurstCapacity: number,
 });
 
+/** The type check of each RevisionTemplateProps field (shared by the service and its earlier revisions). */
 /** The type check of each RevisionTemplateProps field (shared by the service and its earlier revisions). */
 const REVISION_TEMPLATE_CHECKS: Record<string, Check> = {
   containers: listOf(container),

@@ -4,7 +4,7 @@
  * validation) as summarised in the reference (sections 1, 6, 7, 11). Unknown fields are errors.
  * The schema states types, required and unknown fields; the value rules the construct props can
  * also carry (name formats, ranges, reserved ports and names, percents, tags, annotation values)
- * are the model's (lib/model/validate-props.ts), run on the props the CLI builds, so both front
+ * are the model's (lib/model/parse.ts, parse-revision.ts), run on the props the CLI builds, so both front
  * ends give one message. What only a document can say is in ../knative-checks.ts.
  */
 import { revisionAnnotationsSchema, serviceAnnotationsSchema } from './annotations';

@@ -117,7 +117,7 @@ const probe = object({
 
 const envVar = object(
   {
-    // Reserved names (PORT, K_SERVICE, ...) are a model rule: lib/model/validate-props.ts validateEnv.
+    // Reserved names (PORT, K_SERVICE, ...) are a model rule: lib/model/parse-revision.ts envErrors.
     name: { type: 'string', minLength: 1 },
     value: string(),
     valueFrom: object({
@@ -133,7 +133,7 @@ const envVar = object(
 const envFromSource = object({ prefix: string(), configMapRef: localObjectRef, secretRef: localObjectRef });
 
 // Knative reads the protocol from the port name and serves TCP only. The port's range, the
-// reserved ports and the protocol names are model rules (lib/model/validate-props.ts validatePort),
+// reserved ports and the protocol names are model rules (lib/model/parse-revision.ts portErrors),
 // checked on the props the CLI builds, so both front ends say the same.
 const containerPort = object(
   {
