@@ -149,7 +149,6 @@ const autoscaling = shape({
 });
 
 /** The type check of each RevisionTemplateProps field (shared by the service and its earlier revisions). */
-/** The type check of each RevisionTemplateProps field (shared by the service and its earlier revisions). */
 const REVISION_TEMPLATE_CHECKS: Record<string, Check> = {
   containers: listOf(container),
   containerConcurrency: number,
