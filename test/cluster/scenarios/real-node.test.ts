@@ -138,7 +138,7 @@ describe('a compiled revision on a real node (kubelet, containerd, runc, CNI bri
     expect(reported).toEqual(expect.arrayContaining(['kubelet/Started', 'default-scheduler/Scheduled']));
   }, 180_000);
 
-  it('runs the image from containerd as uid 65532 with a read-only root filesystem, and serves through the queue-proxy', async () => {
+  it('runs the image from containerd as uid 65532 with a read-only root filesystem and the pod-bound token, and serves through the queue-proxy', async () => {
     const c = cluster();
     const pod = await c.core.readNamespacedPod({ name: podName, namespace: NS });
     const queue = pod.status!.containerStatuses!.find((s) => s.name === QUEUE_CONTAINER_NAME)!;
@@ -149,6 +149,11 @@ describe('a compiled revision on a real node (kubelet, containerd, runc, CNI bri
     const rootMount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[4] === '/');
     expect(rootMount?.[5]?.split(',')).toContain('ro');
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('queue-proxy');
+    // The kubelet's projected ServiceAccount token, as the container sees it: bound to this pod.
+    const token = readFileSync(`/proc/${pid}/root/var/run/secrets/kubernetes.io/serviceaccount/token`, 'utf8');
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { sub: string; 'kubernetes.io': { pod: { name: string } } };
+    expect(claims.sub).toBe(`system:serviceaccount:${NS}:default`);
+    expect(claims['kubernetes.io'].pod.name).toBe(podName);
     const res = await get(`http://${pod.status!.podIP}:8012/`);
     expect(res).toEqual({ status: 200, body: 'Hello World!\n' });
   }, 60_000);
