@@ -7,12 +7,13 @@
  *
  *   created      the ReplicaSet controller created the pod            (control plane)
  *   scheduled    kube-scheduler bound it (spec.nodeName)              (control plane)
- *   sandbox      pod IP set: pause container + CNI bridge done        (node: kubelet, containerd, CNI)
- *   running      both containers running                              (node: kubelet, containerd, runc)
- *                (the kubelet reports the pod IP and the running containers in one status write,
- *                so these two coincide as seen from the API)
+ *   sandbox      the pause container's task started                   (node: kubelet, CNI, containerd, runc)
+ *   qpStarted    the queue-proxy's task started                       (node: image, create, runc)
+ *   appStarted   the user container's task started                    (node)
  *   queueProxy   queue-proxy's "listening" log line                   (ours: queue-proxy start)
  *   appListens   test app's "ready" log line                          (the app)
+ * Task starts come from containerd's event stream (`ctr events`, /tasks/start, ns resolution):
+ * the API shows them late and together (the kubelet writes pod status in batches).
  *   firstByte    first 200 from the queue-proxy at podIP:8012         (ours + app)
  *   ready        pod Ready (the kubelet's probe of the queue-proxy)   (node: probe period)
  *
@@ -28,6 +29,7 @@ import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startControlPlane } from '../../test/cluster/harness/control-plane';
 import { findNodeBinaries, nodeVersions } from '../../test/cluster/harness/node-binaries';
+import { startProcess, type ManagedProcess } from '../../test/cluster/harness/processes';
 import { startRealNode, type RealNode } from '../../test/cluster/harness/real-node';
 import { compiledRevisionDeployment, revisionName } from '../../test/cluster/harness/real-node-revision';
 import { buildTestAppImage } from '../../test/cluster/harness/test-app-image';
@@ -37,7 +39,7 @@ import { percentile, round } from '../lib/stats';
 
 const NS = 'bench-realnode';
 const SERVICE = 'cold';
-const PHASES = ['created', 'scheduled', 'sandbox', 'running', 'queueProxy', 'appListens', 'firstByte', 'ready'] as const;
+const PHASES = ['created', 'scheduled', 'sandbox', 'qpStarted', 'appStarted', 'queueProxy', 'appListens', 'firstByte', 'ready'] as const;
 type Phase = (typeof PHASES)[number];
 export type RealNodeSample = Partial<Record<Phase, number>>;
 
@@ -78,9 +80,10 @@ function logTime(node: RealNode, pod: V1Pod, container: string, pattern: RegExp)
   return undefined;
 }
 
-async function oneSample(core: CoreV1Api, apps: AppsV1Api, node: RealNode): Promise<RealNodeSample> {
+async function oneSample(core: CoreV1Api, apps: AppsV1Api, node: RealNode, events: ManagedProcess): Promise<RealNodeSample> {
   const deployment = `${revisionName(SERVICE)}-deployment`;
   const sample: RealNodeSample = {};
+  const before = podAddresses(node);
   const t0 = Date.now();
   await apps.replaceNamespacedDeploymentScale({
     name: deployment, namespace: NS,
@@ -89,23 +92,32 @@ async function oneSample(core: CoreV1Api, apps: AppsV1Api, node: RealNode): Prom
   const mark = (phase: Phase, when = Date.now()): void => {
     if (sample[phase] === undefined) sample[phase] = when - t0;
   };
+  // The first byte is polled apart from the API (a slow list call on the loaded machine must not
+  // delay it): the pod's address is read from host-local's IPAM files as soon as CNI assigned it.
+  const firstByte = (async () => {
+    const ip = await waitFor('the pod address from host-local', () => newPodAddress(node, before), { timeoutMs: 120_000, intervalMs: 5 });
+    await waitFor('the first byte from the queue-proxy', () =>
+      fetch(`http://${ip}:8012/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false), { timeoutMs: 120_000, intervalMs: 5 });
+    mark('firstByte');
+  })();
   let pod: V1Pod | undefined;
-  await waitFor('first byte and Ready on the real node', async () => {
+  await waitFor('Ready on the real node', async () => {
     pod = (await core.listNamespacedPod({ namespace: NS })).items.find((p) => !p.metadata?.deletionTimestamp);
     if (!pod) return false;
     mark('created');
     if (pod.spec?.nodeName) mark('scheduled');
-    const ip = pod.status?.podIP;
-    if (ip) mark('sandbox');
-    const statuses = pod.status?.containerStatuses ?? [];
-    if (statuses.length === 2 && statuses.every((s) => s.state?.running)) mark('running');
-    if (ip && sample.firstByte === undefined) {
-      const ok = await fetch(`http://${ip}:8012/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
-      if (ok) mark('firstByte');
-    }
     if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) mark('ready');
-    return sample.firstByte !== undefined && sample.ready !== undefined;
+    return sample.ready !== undefined;
   }, { timeoutMs: 120_000, intervalMs: 10 });
+  await firstByte;
+  const starts = taskStarts(events, t0);
+  const idOf = (name: string) => pod!.status?.containerStatuses?.find((c) => c.name === name)?.containerID?.replace(/^containerd:\/\//, '');
+  const qpId = idOf('queue-proxy');
+  const appId = idOf('user-container');
+  const sandbox = [...starts].find(([id]) => id !== qpId && id !== appId);
+  if (sandbox) sample.sandbox = sandbox[1] - t0;
+  if (qpId && starts.has(qpId)) sample.qpStarted = starts.get(qpId)! - t0;
+  if (appId && starts.has(appId)) sample.appStarted = starts.get(appId)! - t0;
   const qp = logTime(node, pod!, 'queue-proxy', /"msg":"listening"/);
   const app = logTime(node, pod!, 'user-container', / ready \d+ port=/);
   if (qp) sample.queueProxy = qp - t0;
@@ -118,6 +130,34 @@ async function oneSample(core: CoreV1Api, apps: AppsV1Api, node: RealNode): Prom
   return sample;
 }
 
+/** Addresses host-local has handed out (one file per address in its data dir). */
+function podAddresses(node: RealNode): Set<string> {
+  const dir = join(node.dir, 'cni', 'ipam', 'kservice-real-node');
+  try {
+    return new Set(readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)));
+  } catch {
+    return new Set();
+  }
+}
+
+function newPodAddress(node: RealNode, before: ReadonlySet<string>): string | undefined {
+  return [...podAddresses(node)].find((a) => !before.has(a));
+}
+
+/** Task start times (epoch ms) after t0 by container ID, from the `ctr events` log. */
+function taskStarts(events: ManagedProcess, t0: number): Map<string, number> {
+  const starts = new Map<string, number>();
+  for (const line of readFileSync(events.logFile, 'utf8').split('\n')) {
+    // "2026-12-07 16:40:01.123456789 +0000 UTC k8s.io /tasks/start {"container_id":"…","pid":123}"
+    const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)? \+0000 UTC \S+ \/tasks\/start (\{.*\})$/.exec(line);
+    if (!m) continue;
+    const at = Date.parse(`${m[1]}T${m[2]}${(m[3] ?? '').slice(0, 4)}Z`);
+    const id = (JSON.parse(m[4]) as { container_id?: string }).container_id;
+    if (id && at >= t0 && !starts.has(id)) starts.set(id, at);
+  }
+  return starts;
+}
+
 function summarize(samples: readonly RealNodeSample[]): Pick<RealNodeColdStartResult, 'phases' | 'split'> {
   const stat = (values: number[]) => ({ p50Ms: round(percentile(values, 50)), p95Ms: round(percentile(values, 95)) });
   const phases = PHASES.map((phase) => ({ phase, values: samples.map((s) => s[phase]).filter((v): v is number => v !== undefined) }))
@@ -125,9 +165,11 @@ function summarize(samples: readonly RealNodeSample[]): Pick<RealNodeColdStartRe
   const diff = (a: Phase, b: Phase) => samples.filter((s) => s[a] !== undefined && s[b] !== undefined).map((s) => s[b]! - s[a]!);
   const split = [
     { part: 'control plane: scale write → pod bound', values: samples.map((s) => s.scheduled).filter((v): v is number => v !== undefined) },
-    { part: 'node: bound → both containers running (kubelet, CNI, containerd, runc)', values: diff('scheduled', 'running') },
-    { part: 'ours: containers running → queue-proxy listening', values: diff('running', 'queueProxy') },
-    { part: 'app: containers running → app listening', values: diff('running', 'appListens') },
+    { part: 'node: bound → pause task started (kubelet, CNI, containerd, runc)', values: diff('scheduled', 'sandbox') },
+    { part: 'node: pause started → queue-proxy task started', values: diff('sandbox', 'qpStarted') },
+    { part: 'node: pause started → user container task started', values: diff('sandbox', 'appStarted') },
+    { part: 'ours: queue-proxy task started → listening', values: diff('qpStarted', 'queueProxy') },
+    { part: 'app: user container task started → listening', values: diff('appStarted', 'appListens') },
     { part: 'first byte after app listening (queue-proxy readiness + proxy)', values: diff('appListens', 'firstByte') },
     { part: 'node: first byte → Ready (kubelet probe period)', values: diff('firstByte', 'ready') },
   ].filter((p) => p.values.length > 0).map((p) => ({ part: p.part, ...stat(p.values) }));
@@ -151,11 +193,13 @@ export async function runRealNodeColdStart(samples: number): Promise<RealNodeCol
     const deployment = compiledRevisionDeployment({ namespace: NS, service: SERVICE, runtime, app });
     deployment.spec!.replicas = 0;
     await cp.applyObjects([deployment as never], 'kservice');
+    const events = startProcess('ctr-events', node.binaries.ctr, ['--address', node.containerdSocket, '-n', 'k8s.io', 'events'], join(node.dir, 'ctr-events.log'));
     const taken: RealNodeSample[] = [];
     for (let i = 0; i < samples; i++) {
-      taken.push(await oneSample(core, apps, node));
+      taken.push(await oneSample(core, apps, node, events));
       console.log(`realnode: sample ${i + 1}/${samples}: ${JSON.stringify(taken.at(-1))}`);
     }
+    await events.stop();
     const v = nodeVersions();
     const versions = { kubelet: v.kubernetes, containerd: v.containerd, runc: v.runc, cni: v.cni };
     return { versions, samples: taken, ...summarize(taken) };

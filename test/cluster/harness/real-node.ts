@@ -72,6 +72,8 @@ export interface RealNode {
   readonly podSubnet: string;
   readonly dir: string;
   readonly binaries: NodeBinaries;
+  /** containerd's gRPC socket (for `ctr --address`, e.g. a `ctr events` stream). */
+  readonly containerdSocket: string;
   readonly processes: { readonly containerd: ManagedProcess; readonly kubelet: ManagedProcess; readonly scheduler: ManagedProcess };
   /** `ctr -n k8s.io --address <this containerd> ARGS...`, stdout. */
   ctr(...args: string[]): Promise<string>;
@@ -495,7 +497,7 @@ export async function startRealNode(cp: ControlPlane, opts: RealNodeOptions = {}
   const [containerd, kubelet, scheduler] = started;
   let stopped = false;
   return {
-    name: REAL_NODE_NAME, ip: REAL_NODE_IP, podSubnet: REAL_POD_SUBNET, dir, binaries: bins,
+    name: REAL_NODE_NAME, ip: REAL_NODE_IP, podSubnet: REAL_POD_SUBNET, dir, binaries: bins, containerdSocket: socket,
     processes: { containerd, kubelet, scheduler },
     ctr,
     importImage: (tar) => importImage(ctr, tar),
