@@ -45,6 +45,12 @@ const BRIDGE = 'ksvcrn0';
 const CGROUP_ROOT = 'kservice-real-node';
 const CGROUP_FS = '/sys/fs/cgroup';
 const LOCK = '/run/kservice-real-node.lock';
+/**
+ * What stop() must put back, kept on disk while the node runs so the next run can do it when this
+ * one dies: the kernel settings from before the kubelet, and whether the run created /run/containerd.
+ */
+const SAVED_STATE = '/run/kservice-real-node.state.json';
+interface SavedState { sysctls: Record<string, string>; createdRunDir: boolean }
 /** Where the kubelet links container logs whatever its podLogsDir (kubelet's ContainerLogsDir). */
 const CONTAINER_LOG_LINKS = '/var/log/containers';
 const NETNS_DIR = '/var/run/netns';
@@ -407,6 +413,70 @@ export function realNodeFootprint(): { cgroups: string[]; bridge: boolean; lock:
   return { cgroups, bridge: existsSync(`/sys/class/net/${BRIDGE}`), lock: existsSync(LOCK) };
 }
 
+const DIR_PREFIX = 'kservice-realnode-';
+
+/** PIDs of every process in the kubelet's cgroup tree (pods' containers), from the pids hierarchy. */
+function cgroupPids(): number[] {
+  const pids: number[] = [];
+  const walk = (path: string): void => {
+    if (!existsSync(path)) return;
+    for (const e of readdirSync(path, { withFileTypes: true })) if (e.isDirectory()) walk(join(path, e.name));
+    pids.push(...readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
+  };
+  walk(join(CGROUP_FS, 'pids', CGROUP_ROOT));
+  return pids;
+}
+
+/**
+ * What a run that died without stop() (test process SIGKILLed) left: containerd and its shims
+ * outlive it (the shims are not its children), so do the containers. Called with the host lock
+ * held, so all of it belongs to a dead run: processes whose command line names a node dir, and
+ * every process in the kubelet's cgroup tree, are killed by PID; mounts under those dirs are
+ * unmounted (the dirs stay, for inspection); cgroups, log links and the bridge go as in stop().
+ */
+async function reapDeadRun(): Promise<void> {
+  const prefix = join(tmpdir(), DIR_PREFIX);
+  const victims = new Set<number>(cgroupPids());
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(prefix))) victims.add(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  for (const pid of victims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  // A killed process whose parent is gone may stay a zombie here (PID 1 need not reap): not running.
+  const running = (pid: number): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  if (victims.size > 0) {
+    await waitFor('a dead run\'s processes gone', () => [...victims].every((p) => !running(p)), { timeoutMs: 10_000, intervalMs: 100 })
+      .catch((e: Error) => process.stderr.write(`real node: ${e.message}; going on\n`));
+  }
+  for (const dir of readdirSync(tmpdir()).filter((d) => d.startsWith(DIR_PREFIX))) {
+    await unmountAll(join(tmpdir(), dir));
+    removeLogLinks(join(tmpdir(), dir));
+  }
+  if (existsSync(SAVED_STATE)) {
+    const saved = JSON.parse(readFileSync(SAVED_STATE, 'utf8')) as SavedState;
+    restoreSysctls(saved.sysctls);
+    if (saved.createdRunDir) rmSync(CONTAINERD_RUN_DIR, { recursive: true, force: true });
+    rmSync(SAVED_STATE, { force: true });
+  }
+  removeCgroups();
+}
+
 /**
  * Deletes every pod bound to the node (grace 1 s: preStop hooks start, nothing waits long) and waits
  * until the API has none left, i.e. the kubelet has stopped their containers and sandboxes.
@@ -426,11 +496,13 @@ async function drainNode(cp: ControlPlane): Promise<void> {
 export async function startRealNode(cp: ControlPlane, opts: RealNodeOptions = {}): Promise<RealNode> {
   const bins = findNodeBinaries();
   await takeLock();
-  const dir = mkdtempSync(join(tmpdir(), 'kservice-realnode-'));
+  await reapDeadRun();
+  const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
   const started: ManagedProcess[] = [];
   const sysctls = readSysctls();
   const netnsBefore = netnsNames();
   const runDirBefore = existsSync(CONTAINERD_RUN_DIR);
+  writeFileSync(SAVED_STATE, JSON.stringify({ sysctls, createdRunDir: !runDirBefore } satisfies SavedState));
   const { socket } = containerdPaths(dir);
   const ctr = ctrRunner(bins, socket);
   const cleanup = async (keepDir: boolean): Promise<void> => {
@@ -456,6 +528,7 @@ export async function startRealNode(cp: ControlPlane, opts: RealNodeOptions = {}
     // Only when this run created it: a host containerd of its own would keep its state there.
     if (!runDirBefore) rmSync(CONTAINERD_RUN_DIR, { recursive: true, force: true });
     restoreSysctls(sysctls);
+    rmSync(SAVED_STATE, { force: true });
     await quiet('ip', 'link', 'del', BRIDGE);
     if (keepDir) process.stderr.write(`real node files kept in ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
