@@ -62,7 +62,7 @@ export class ScrapeClient {
     const conn = kept ?? new Connection(host, port, () => {
       if (this.idle.get(target) === conn) this.idle.delete(target);
     });
-    exchange.onDone = (reusable) => (reusable ? this.keep(target, conn) : conn.socket.destroy());
+    exchange.onDone = (outcome) => (outcome === 'reusable' ? this.keep(target, conn) : outcome === 'server closes' ? conn.awaitClose() : conn.socket.destroy());
     // A kept connection the server closed meanwhile: the same request once more on a new one.
     exchange.onUnanswered = kept && mayRetry ? () => this.send(target, host, port, request, exchange, false) : undefined;
     conn.start(exchange, request);
@@ -103,6 +103,17 @@ class Connection {
     this.socket.write(request, 'latin1');
   }
 
+  /**
+   * The server said it closes the connection after this answer: let it close first, so that it,
+   * not this process, holds the closed connection's TIME_WAIT. Closing first here left tens of
+   * thousands of sockets in TIME_WAIT on the autoscaler's side at a few thousand scrapes a
+   * second, and the API requests of the same process then waited seconds for a connection.
+   */
+  awaitClose(): void {
+    this.socket.unref();
+    setTimeout(() => this.socket.destroy(), SERVER_CLOSE_GRACE_MS).unref();
+  }
+
   private end(err: Error): void {
     const exchange = this.exchange;
     this.exchange = undefined;
@@ -111,13 +122,16 @@ class Connection {
   }
 }
 
+/** How long a server that announced `Connection: close` gets to close before the connection is dropped here. */
+const SERVER_CLOSE_GRACE_MS = 2000;
+
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
 
 /** One request's response, parsed as its bytes arrive. */
 class Exchange {
   timer: NodeJS.Timeout | undefined;
-  onDone: (reusable: boolean) => void = () => undefined;
+  onDone: (outcome: 'reusable' | 'server closes' | 'failed') => void = () => undefined;
   onUnanswered: (() => void) | undefined;
   detach: () => void = () => undefined;
   private settled = false;
@@ -178,7 +192,7 @@ class Exchange {
   fail(err: Error): void {
     if (this.settled) return;
     this.settle();
-    this.onDone(false);
+    this.onDone('failed');
     this.reject(err);
   }
 
@@ -237,7 +251,7 @@ class Exchange {
   private finish(clean: boolean): void {
     if (this.settled) return;
     this.settle();
-    this.onDone(clean && this.keepAlive);
+    this.onDone(!clean ? 'failed' : this.keepAlive ? 'reusable' : 'server closes');
     const body = this.parts.length === 1 ? this.parts[0].toString('utf8') : Buffer.concat(this.parts).toString('utf8');
     this.resolve({ status: this.status, body });
   }

@@ -115,6 +115,24 @@ describe('ScrapeClient', () => {
     expect(c.idleSockets).toBe(0);
   });
 
+  it('after an answer with Connection: close, waits for the server to close first (its side, not ours, keeps the TIME_WAIT)', async () => {
+    const events: string[] = [];
+    const server = net.createServer((socket) => {
+      socket.on('end', () => events.push('client closed'));
+      socket.on('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+        setTimeout(() => (events.push('server closes'), socket.end()), 300);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const c = client();
+    expect((await c.get('127.0.0.1', (server.address() as AddressInfo).port, '/metrics', 2000)).body).toBe('ok');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(events).toEqual(['server closes', 'client closed']); // ours only in answer to theirs
+    expect(c.idleSockets).toBe(0);
+  });
+
   it('reads chunks with extensions and trailers, and the status of a non-200 answer', async () => {
     const port = await rawServer('HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n', false);
     const c = client();
