@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { isDns1123Label } from '../contract/naming';
+import { GRAPH_FORMATS, type GraphFormat, type GraphOptions } from './draw/command';
 
 export const MAIN_HELP = `Usage: kservice <command> [options]
 
@@ -13,6 +14,8 @@ Istio or Gateway API objects Knative would create for them, plus the runtime tha
 Commands:
   compile FILE_OR_DIR... [-o OUT_DIR] [-n NAMESPACE] [--config FILE] [--history FILE [--frozen-history]]
                  Compile Services and Revisions; pass every other document through.
+  graph FILE_OR_DIR... [-o FILE] [--format mermaid|svg|dot]
+                 Draw each service's request path (Knative YAML or synthesized manifests).
   krm            Run as a KRM function (kustomize, kpt): a ResourceList on stdin and stdout.
   help [COMMAND] Show help for a command.
 
@@ -94,6 +97,29 @@ Exit status: 0 on success; 1 when the input is invalid (every problem is reporte
 FILE:LINE:COL PATH: MESSAGE and nothing is written); 2 on a usage error.
 `;
 
+export const GRAPH_HELP = `Usage: kservice graph FILE_OR_DIR... [-o FILE] [--format mermaid|svg|dot] [-n NAMESPACE] [--config FILE] [--history FILE]
+
+Draws the request path of every service in the input, read from the compiled objects:
+ExternalName Service -> gateway -> routes (weights, tags) -> public Service -> Endpoints (the
+activator or the pods, as the runtime flips them) -> private Service -> Deployment and its
+containers, with each revision's data-plane mode. The input is what 'kservice compile' reads
+(Knative YAML is compiled first, with the same options and errors) or manifests already compiled
+or synthesized ('cdk8s synth' output: a file or a directory). Output is deterministic.
+
+Options:
+  -o, --output FILE     Write the picture to FILE (replaced in one rename; a failed run leaves it
+                        as it was). Default: stdout.
+      --format FORMAT   mermaid (a flowchart for READMEs and pull requests), svg (laid out by
+                        Graphviz) or dot (Graphviz source). Default: from the -o file's
+                        extension (.svg, .dot or .gv), else mermaid.
+  -n, --namespace NAMESPACE, --config FILE, --history FILE
+                        As for 'kservice compile'; the --history file is only read.
+  -h, --help            Show this help.
+
+Exit status: 0 on success; 1 when the input is invalid (FILE:LINE:COL PATH: MESSAGE) or holds no
+service; 2 on a usage error.
+`;
+
 export interface CompileOptions {
   readonly inputs: string[];
   readonly outDir?: string;
@@ -109,6 +135,7 @@ export type Command =
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'version' }
   | { readonly kind: 'compile'; readonly options: CompileOptions }
+  | { readonly kind: 'graph'; readonly options: GraphOptions }
   | { readonly kind: 'krm' };
 
 /** A mistake in how the tool was called; answered with exit code 2 and the help text. */
@@ -119,7 +146,7 @@ export class UsageError extends Error {
   }
 }
 
-const HELP_BY_COMMAND: Record<string, string> = { compile: COMPILE_HELP, krm: KRM_HELP };
+const HELP_BY_COMMAND: Record<string, string> = { compile: COMPILE_HELP, graph: GRAPH_HELP, krm: KRM_HELP };
 
 export function parseCommand(argv: readonly string[]): Command {
   const [first, ...rest] = argv;
@@ -128,6 +155,7 @@ export function parseCommand(argv: readonly string[]): Command {
   if (first === '-v' || first === '--version') return { kind: 'version' };
   if (first === 'help') return helpFor(rest[0]);
   if (first === 'compile') return parseCompile(rest);
+  if (first === 'graph') return parseGraph(rest);
   if (first === 'krm') return parseKrm(rest);
   const what = first.startsWith('-') ? `unknown option '${first}'` : `unknown command '${first}'`;
   throw new UsageError(what, MAIN_HELP);
@@ -175,6 +203,48 @@ function parseCompile(args: string[]): Command {
     kind: 'compile',
     options: { inputs: positionals, outDir: values.output, configFile: values.config, historyFile: values.history, frozenHistory, namespace: values.namespace },
   };
+}
+
+function parseGraph(args: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        format: { type: 'string' },
+        config: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        history: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(plainParseError(error as Error), GRAPH_HELP);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help', text: GRAPH_HELP };
+  if (positionals.length === 0) throw new UsageError('graph needs at least one FILE_OR_DIR (or - for stdin)', GRAPH_HELP);
+  if (positionals.filter((p) => p === '-').length > 1) throw new UsageError("'-' (stdin) may be given only once", GRAPH_HELP);
+  for (const [name, value] of [['--output', values.output], ['--config', values.config], ['--history', values.history]] as const) {
+    if (value === '') throw new UsageError(`${name} needs a non-empty value`, GRAPH_HELP);
+  }
+  if (values.namespace !== undefined && !isDns1123Label(values.namespace)) {
+    throw new UsageError(`--namespace '${values.namespace}' must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)`, GRAPH_HELP);
+  }
+  if (values.format !== undefined && !(GRAPH_FORMATS as readonly string[]).includes(values.format)) {
+    throw new UsageError(`--format '${values.format}' must be one of ${GRAPH_FORMATS.join(', ')}`, GRAPH_HELP);
+  }
+  const compile: CompileOptions = { inputs: positionals, configFile: values.config, historyFile: values.history, namespace: values.namespace };
+  return { kind: 'graph', options: { compile, format: (values.format as GraphFormat | undefined) ?? formatOfFile(values.output), outFile: values.output } };
+}
+
+/** The format an output file's extension names; mermaid for any other (.mmd, .md). */
+function formatOfFile(file: string | undefined): GraphFormat {
+  if (file?.endsWith('.svg')) return 'svg';
+  return file?.endsWith('.dot') || file?.endsWith('.gv') ? 'dot' : 'mermaid';
 }
 
 /** `krm` takes its input on stdin and its settings from the functionConfig: no arguments but --help. */

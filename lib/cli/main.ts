@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { CompileOptions, UsageError, parseCommand } from './args';
 import { compile } from './compile';
 import { DiagnosticError, formatDiagnostics } from './diagnostics';
+import { runGraph } from './draw/command';
 import { runKrm } from './krm/function';
 import { OutputDirError, toYamlStream, writeAll } from './output';
 
@@ -34,6 +35,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return ExitCode.OK;
       case 'compile':
         await runCompile(command.options, io);
+        return ExitCode.OK;
+      case 'graph':
+        await runGraph(command.options, io);
         return ExitCode.OK;
       case 'krm':
         return await runKrm(io);
