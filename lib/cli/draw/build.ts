@@ -161,9 +161,9 @@ function virtualServiceTargets(route: ObjectReader, tagOfHost: (host: string) =>
     const via = routeVia(matches, tagOfHost);
     const destinations = route.list(['spec', 'http', i, 'route']);
     return destinations.flatMap((__, k) => {
+      const weight = route.optionalNumber(['spec', 'http', i, 'route', k, 'weight']) ?? (destinations.length === 1 ? 100 : 0);
       const host = route.requiredString(['spec', 'http', i, 'route', k, 'destination', 'host']);
       if (host === undefined) return [];
-      const weight = route.optionalNumber(['spec', 'http', i, 'route', k, 'weight']) ?? (destinations.length === 1 ? 100 : 0);
       const [revision, namespace] = host.split('.');
       return [{ revision, namespace: namespace ?? route.namespace, label: `${via}${weight}%` }];
     });
@@ -178,9 +178,9 @@ function httpRouteTargets(route: ObjectReader, tagOfHost: (host: string) => stri
     const via = routeVia(matches.length > 0 ? matches : [{ host: hosts[0], header: undefined }], tagOfHost);
     const refs = route.list(['spec', 'rules', i, 'backendRefs']);
     return refs.flatMap((__, k) => {
+      const weight = route.optionalNumber(['spec', 'rules', i, 'backendRefs', k, 'weight']) ?? (refs.length === 1 ? 100 : 1);
       const name = route.requiredString(['spec', 'rules', i, 'backendRefs', k, 'name']);
       if (name === undefined) return [];
-      const weight = route.optionalNumber(['spec', 'rules', i, 'backendRefs', k, 'weight']) ?? (refs.length === 1 ? 100 : 1);
       const namespace = route.optionalString(['spec', 'rules', i, 'backendRefs', k, 'namespace']) ?? route.namespace;
       return [{ revision: name, namespace, label: `${via}${weight}%` }];
     });

@@ -10,7 +10,7 @@ import type { DrawCluster, DrawGraph, DrawNode, NodeShape } from './model';
 const SHAPES: Record<NodeShape, string> = { box: 'shape=box', round: 'shape=box, style="rounded"', diamond: 'shape=diamond' };
 
 export function toDot(graph: DrawGraph): string {
-  const lines = ['digraph kservice {', '  rankdir=LR;', '  node [fontname="Helvetica", fontsize=11];', '  edge [fontname="Helvetica", fontsize=10];'];
+  const lines = ['digraph kservice {', '  rankdir=LR;', '  graph [fontname="Helvetica", fontsize=12];', '  node [fontname="Helvetica", fontsize=11];', '  edge [fontname="Helvetica", fontsize=10];'];
   const emit = (cluster: DrawCluster | undefined, indent: string) => {
     for (const node of graph.nodes.filter((n) => n.cluster === cluster?.id)) lines.push(`${indent}${nodeText(node)}`);
     for (const child of graph.clusters.filter((c) => c.parent === cluster?.id)) {
