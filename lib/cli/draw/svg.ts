@@ -4,7 +4,6 @@
  * CommonJS build can require, Graphviz's own `dot` layout). The DOT text is exported too, for
  * users who render with their own Graphviz.
  */
-import { instance } from '@viz-js/viz';
 import type { DrawCluster, DrawGraph, DrawNode, NodeShape } from './model';
 
 const SHAPES: Record<NodeShape, string> = { box: 'shape=box', round: 'shape=box, style="rounded"', diamond: 'shape=diamond' };
@@ -30,6 +29,9 @@ export function toDot(graph: DrawGraph): string {
 }
 
 export async function toSvg(graph: DrawGraph): Promise<string> {
+  // Loaded only here: the module embeds Graphviz's wasm (about 1.6 MB of JavaScript), which no
+  // other command should pay for at start-up.
+  const { instance } = await import('@viz-js/viz');
   const viz = await instance();
   return viz.renderString(toDot(graph), { format: 'svg', engine: 'dot' });
 }
