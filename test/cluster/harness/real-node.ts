@@ -477,6 +477,17 @@ async function reapDeadRun(): Promise<void> {
   removeCgroups();
 }
 
+/** Cleans up after a real node whose process died (see reapDeadRun), without starting one. */
+export async function reapDeadRealNode(): Promise<void> {
+  await takeLock();
+  try {
+    await reapDeadRun();
+    await quiet('ip', 'link', 'del', BRIDGE);
+  } finally {
+    releaseLock();
+  }
+}
+
 /**
  * Deletes every pod bound to the node (grace 1 s: preStop hooks start, nothing waits long) and waits
  * until the API has none left, i.e. the kubelet has stopped their containers and sandboxes.
