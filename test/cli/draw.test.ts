@@ -61,6 +61,16 @@ describe('kservice graph: the examples', () => {
     expect(mermaid).not.toContain('Endpoints_modes_edge_00001');
   });
 
+  it('clients: outside ones through the external gateway, in-cluster ones by the ExternalName alias; a cluster-local service has no outside client', async () => {
+    const hello = await graph(path.join(synthDir, 'hello.k8s.yaml'));
+    expect(hello).toContain('Client_outside --> Gateway_knative_serving_knative_ingress_gateway');
+    expect(hello).toContain('Client_in_cluster --> Service_default_hello\n');
+    expect(hello).not.toMatch(/Client_outside --> Gateway_knative_serving_knative_local_gateway/);
+    const clusterLocal = await graph(path.join(synthDir, 'cluster-local.k8s.yaml'));
+    expect(clusterLocal).not.toContain('Client_outside');
+    expect(clusterLocal).toContain('Client_in_cluster --> Service_backend_internal_api\n');
+  });
+
   it('gateway-api: HTTPRoutes under their Gateways', async () => {
     const mermaid = await graph(path.join(synthDir, 'gateway-api.k8s.yaml'));
     expect(mermaid).toMatch(/\(\["Gateway<br\/>istio-system\/knative-local-gateway"\]\)/);

@@ -8,7 +8,7 @@
  * pkg/apis/serving/register.go; networking.internal.knative.dev/serviceType from
  * knative.dev/networking pkg/apis/networking/register.go).
  */
-import { ACTIVATOR, Labels, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../../contract/constants';
+import { ACTIVATOR, Gateways, Labels, QUEUE_CONTAINER_NAME, SYSTEM_NAMESPACE } from '../../contract/constants';
 import { DATA_PLANE_ANNOTATION, DataPlaneModes, isDataPlaneMode, selectsPods, type DataPlaneMode } from '../../contract/data-plane';
 import type { Diagnostic } from '../diagnostics';
 import { GraphBuilder, type DrawGraph } from './model';
@@ -18,6 +18,8 @@ import { ObjectReader, type SourcedObject } from './objects';
 const TAG_HEADER = 'Knative-Serving-Tag';
 /** net-istio and net-gateway-api record each tag's hosts here (knative.dev/networking pkg/apis/networking/register.go TagToHostAnnotationKey). */
 const TAG_TO_HOST = 'networking.internal.knative.dev/tag-to-host';
+/** Istio's name for the sidecars of the mesh as a VirtualService gateway. */
+const MESH = Gateways.MESH;
 
 export interface DrawResult {
   readonly graph: DrawGraph;
@@ -39,8 +41,34 @@ export function drawObjects(objects: readonly SourcedObject[]): DrawResult {
   const index = new ObjectIndex(readers);
   const builder = new GraphBuilder();
   const services = index.serviceKeys();
-  for (const key of services) drawService(builder, index, key);
+  const entries: Entries = { gateways: new Set(), aliased: new Set(), aliases: [] };
+  for (const key of services) drawService(builder, index, key, entries);
+  drawClients(builder, entries);
   return { graph: builder.build(), services: services.length, problems };
+}
+
+/** Where requests come in: the gateways, which of them an ExternalName aliases, and those ExternalNames. */
+interface Entries {
+  readonly gateways: Set<string>;
+  readonly aliased: Set<string>;
+  readonly aliases: string[];
+}
+
+/**
+ * In-cluster clients reach a service by its ExternalName (a DNS alias of the local gateway) or,
+ * with a sidecar, through the mesh; a gateway no ExternalName aliases faces clients outside.
+ */
+function drawClients(builder: GraphBuilder, entries: Entries): void {
+  const mesh = builder.idFor(`Gateway/${MESH}`);
+  const outside = [...entries.gateways].filter((g) => g !== mesh && !entries.aliased.has(g));
+  if (outside.length > 0) {
+    const client = builder.node('Client/outside', ['client'], 'round');
+    for (const gateway of outside) builder.edge(client, gateway);
+  }
+  if (entries.aliases.length === 0 && !entries.gateways.has(mesh)) return;
+  const inner = builder.node('Client/in-cluster', ['in-cluster client'], 'round');
+  for (const alias of entries.aliases) builder.edge(inner, alias);
+  if (entries.gateways.has(mesh)) builder.edge(inner, mesh, 'with a sidecar', true);
 }
 
 /** The objects a picture needs, found by kind and Knative's labels. */
@@ -89,7 +117,7 @@ function isExternalName(o: ObjectReader): boolean {
   return o.kind === 'Service' && o.apiVersion === 'v1' && o.at(['spec', 'type']) === 'ExternalName';
 }
 
-function drawService(builder: GraphBuilder, index: ObjectIndex, key: string): void {
+function drawService(builder: GraphBuilder, index: ObjectIndex, key: string, entries: Entries): void {
   const cluster = builder.cluster(`service/${key}`, `service ${key}`);
   const routes = index.ofService(key, isRoute);
   const gatewayIds = new Map<string, string>();
@@ -99,11 +127,16 @@ function drawService(builder: GraphBuilder, index: ObjectIndex, key: string): vo
     for (const gateway of gatewaysOf(route)) {
       const gatewayId = builder.node(`Gateway/${gateway.key}`, gateway.lines, 'round');
       gatewayIds.set(gateway.name, gatewayId);
+      entries.gateways.add(gatewayId);
       builder.edge(gatewayId, routeId);
     }
     for (const target of targetsOf(route)) targets.push({ route: routeId, target });
   }
-  for (const ext of index.ofService(key, isExternalName)) drawExternalName(builder, ext, cluster, gatewayIds);
+  for (const ext of index.ofService(key, isExternalName)) {
+    const { alias, target } = drawExternalName(builder, ext, cluster, gatewayIds);
+    entries.aliases.push(alias);
+    entries.aliased.add(target);
+  }
   const revisions = new Map<string, string>();
   for (const pub of index.ofService(key, (o) => index.isPublic(o))) revisions.set(`${pub.namespace}/${pub.name}`, pub.namespace);
   for (const { target } of targets) revisions.set(`${target.namespace}/${target.revision}`, target.namespace);
@@ -116,12 +149,13 @@ function drawService(builder: GraphBuilder, index: ObjectIndex, key: string): vo
 }
 
 /** An ExternalName Service is a DNS alias of the local gateway's Service (knative/serving pkg/reconciler/route/resources/service.go). */
-function drawExternalName(builder: GraphBuilder, ext: ObjectReader, cluster: string, gatewayIds: ReadonlyMap<string, string>): void {
+function drawExternalName(builder: GraphBuilder, ext: ObjectReader, cluster: string, gatewayIds: ReadonlyMap<string, string>): { alias: string; target: string } {
   const host = ext.optionalString(['spec', 'externalName']) ?? '';
-  const id = builder.node(`Service/${ext.namespace}/${ext.name}`, [`Service ${ext.name}`, 'type ExternalName', `→ ${host}`], 'box', cluster);
+  const alias = builder.node(`Service/${ext.namespace}/${ext.name}`, [`Service ${ext.name}`, 'type ExternalName', `→ ${host}`], 'box', cluster);
   // The gateway's Service carries the gateway's name (knative-local-gateway.istio-system...).
-  const gateway = gatewayIds.get(host.split('.')[0]);
-  builder.edge(id, gateway ?? builder.node(`Host/${host}`, [host], 'round'));
+  const target = gatewayIds.get(host.split('.')[0]) ?? builder.node(`Host/${host}`, [host], 'round');
+  builder.edge(alias, target);
+  return { alias, target };
 }
 
 interface GatewayRef {
@@ -135,7 +169,7 @@ function gatewaysOf(route: ObjectReader): GatewayRef[] {
     return route.list(['spec', 'gateways']).map((_, i) => route.optionalString(['spec', 'gateways', i]) ?? '').filter(Boolean).map((g) => ({
       key: g,
       name: g.split('/').pop()!,
-      lines: g === 'mesh' ? ['mesh', 'Istio sidecars'] : ['Istio Gateway', g],
+      lines: g === MESH ? [MESH, 'Istio sidecars'] : ['Istio Gateway', g],
     }));
   }
   return route.list(['spec', 'parentRefs']).flatMap((_, i) => {
