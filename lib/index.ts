@@ -25,11 +25,16 @@ export type { IRoute } from './constructs/route';
 export type {
   AutoscalingProps,
   ContainerProps,
+  ExecProbeAction,
+  GrpcProbeAction,
+  HttpGetProbeAction,
   KServiceProps,
   PortName,
   Probe,
+  ProbeHttpHeader,
   RevisionProps,
   RevisionTemplateProps,
+  TcpSocketProbeAction,
   TrafficTargetProps,
 } from './model/kservice-props';
 

@@ -13,12 +13,8 @@ import type { IHostAlias } from 'kubernetes-models/v1/HostAlias';
 import type { ILocalObjectReference } from 'kubernetes-models/v1/LocalObjectReference';
 import type { IPodDNSConfig } from 'kubernetes-models/v1/PodDNSConfig';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
-import type { IGRPCAction } from 'kubernetes-models/v1/GRPCAction';
-import type { IHTTPGetAction } from 'kubernetes-models/v1/HTTPGetAction';
-import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
-import type { ITCPSocketAction } from 'kubernetes-models/v1/TCPSocketAction';
 import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { ITopologySpreadConstraint } from 'kubernetes-models/v1/TopologySpreadConstraint';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
@@ -74,17 +70,79 @@ export enum DataPlane {
   STATIC = 'static',
 }
 
-/** Makes `port` optional in a probe handler. */
-type PortOptional<T extends { port: unknown }> = Omit<T, 'port'> & { port?: T['port'] };
+/** One HTTP header a probe sends (Kubernetes `HTTPHeader`). */
+export interface ProbeHttpHeader {
+  /** Header name; case-variant names are the same header. */
+  readonly name: string;
+  /** Header value. */
+  readonly value: string;
+}
+
+/**
+ * An HTTP GET probe (Kubernetes `HTTPGetAction`) whose `port` may be left out.
+ */
+export interface HttpGetProbeAction {
+  /** @default the pod IP */
+  readonly host?: string;
+  /** Headers to send; HTTP allows repeated headers. @default none */
+  readonly httpHeaders?: readonly ProbeHttpHeader[];
+  /** @default '/' (Kubernetes) */
+  readonly path?: string;
+  /** Port number (1..65535) or IANA_SVC_NAME. @default the user port (Knative) */
+  readonly port?: number | string;
+  /** @default 'HTTP' */
+  readonly scheme?: 'HTTP' | 'HTTPS';
+}
+
+/** A TCP probe (Kubernetes `TCPSocketAction`) whose `port` may be left out. */
+export interface TcpSocketProbeAction {
+  /** @default the pod IP */
+  readonly host?: string;
+  /** Port number (1..65535) or IANA_SVC_NAME. @default the user port (Knative) */
+  readonly port?: number | string;
+}
+
+/** A gRPC health probe (Kubernetes `GRPCAction`) whose `port` may be left out. */
+export interface GrpcProbeAction {
+  /** Port number, 1..65535. @default the user port (Knative) */
+  readonly port?: number;
+  /** The service named in the gRPC HealthCheckRequest. @default gRPC's default (the server) */
+  readonly service?: string;
+}
+
+/** A command run in the container (Kubernetes `ExecAction`); exit status 0 is healthy. */
+export interface ExecProbeAction {
+  /** The command line, exec'd without a shell. @default none */
+  readonly command?: readonly string[];
+}
 
 /**
  * A Kubernetes probe whose httpGet/tcpSocket/grpc `port` may be left out: Knative defaults it to
- * the user port (knative/serving pkg/apis/serving/v1/revision_defaults.go), so `{ httpGet: { path: '/healthz' } }` is a complete probe.
+ * the user port (knative/serving pkg/apis/serving/v1/revision_defaults.go), so
+ * `{ httpGet: { path: '/healthz' } }` is a complete probe. The fields are Kubernetes' `Probe`
+ * (k8s.io/api core/v1 types.go), written out rather than derived so the type has no mapped types.
  */
-export interface Probe extends Omit<IProbe, 'httpGet' | 'tcpSocket' | 'grpc'> {
-  httpGet?: PortOptional<IHTTPGetAction>;
-  tcpSocket?: PortOptional<ITCPSocketAction>;
-  grpc?: PortOptional<IGRPCAction>;
+export interface Probe {
+  /** @default none */
+  readonly exec?: ExecProbeAction;
+  /** @default none */
+  readonly httpGet?: HttpGetProbeAction;
+  /** @default none */
+  readonly tcpSocket?: TcpSocketProbeAction;
+  /** @default none */
+  readonly grpc?: GrpcProbeAction;
+  /** Seconds after the container started before the first probe. @default 0 */
+  readonly initialDelaySeconds?: number;
+  /** Seconds between probes, >= 1. @default 10 (Kubernetes) */
+  readonly periodSeconds?: number;
+  /** Seconds after which a probe times out, >= 1. @default 1 (Kubernetes) */
+  readonly timeoutSeconds?: number;
+  /** Consecutive successes to count as healthy after a failure; 1 for liveness and startup. @default 1 */
+  readonly successThreshold?: number;
+  /** Consecutive failures to count as failed. @default 3 (Kubernetes) */
+  readonly failureThreshold?: number;
+  /** Grace period on probe failure (liveness, startup). @default the pod's terminationGracePeriodSeconds */
+  readonly terminationGracePeriodSeconds?: number;
 }
 
 /** The HTTP protocol the user container speaks on its port (knative/serving pkg/reconciler/revision/resources/queue.go). */
@@ -115,7 +173,7 @@ export interface ContainerProps {
    * (valueFrom allowed).
    * @default none
    */
-  readonly env?: Record<string, string> | readonly IEnvVar[];
+  readonly env?: { readonly [key: string]: string } | readonly IEnvVar[];
   /** @default none */
   readonly envFrom?: readonly IEnvFromSource[];
   /** @default the image's entrypoint */
@@ -236,13 +294,13 @@ export interface RevisionTemplateProps {
    */
   readonly dataPlane?: DataPlane;
   /** `spec.template.metadata.labels`. @default none */
-  readonly templateLabels?: Record<string, string>;
+  readonly templateLabels?: { readonly [key: string]: string };
   /**
    * `spec.template.metadata.annotations`, raw; autoscaling annotations and their camelCase
    * aliases are accepted here as in Knative.
    * @default none
    */
-  readonly templateAnnotations?: Record<string, string>;
+  readonly templateAnnotations?: { readonly [key: string]: string };
   /** @default the namespace's default ServiceAccount */
   readonly serviceAccountName?: string;
   /** @default none */
@@ -250,7 +308,7 @@ export interface RevisionTemplateProps {
   /** @default none */
   readonly volumes?: readonly IVolume[];
   /** @default none */
-  readonly nodeSelector?: Record<string, string>;
+  readonly nodeSelector?: { readonly [key: string]: string };
   /** @default none */
   readonly tolerations?: readonly IToleration[];
   /** @default preferred anti-affinity spreading the revision's pods over nodes */
@@ -309,9 +367,9 @@ export interface KServiceProps extends RevisionTemplateProps {
   /** @default 'default' */
   readonly namespace?: string;
   /** Service labels, copied onto the graph as Knative copies them. @default none */
-  readonly labels?: Record<string, string>;
+  readonly labels?: { readonly [key: string]: string };
   /** Service annotations. @default none */
-  readonly annotations?: Record<string, string>;
+  readonly annotations?: { readonly [key: string]: string };
   /**
    * @default Visibility.EXTERNAL, or CLUSTER_LOCAL when `labels` carry
    * `networking.knative.dev/visibility: cluster-local`

@@ -298,14 +298,14 @@ function envList(env: ContainerProps['env']): IEnvVar[] | undefined {
 }
 
 function defaultReadinessProbe(probe: Probe | undefined): Probe {
-  const p: Probe = { ...(probe ?? {}) };
-  if (!p.tcpSocket && !p.httpGet && !p.exec && !p.grpc) p.tcpSocket = { port: 0 };
-  p.successThreshold = p.successThreshold || 1;
-  if (p.periodSeconds) {
-    p.failureThreshold = p.failureThreshold || 3;
-    p.timeoutSeconds = p.timeoutSeconds || 1;
-  }
-  return p;
+  const p = probe ?? {};
+  const hasHandler = p.tcpSocket || p.httpGet || p.exec || p.grpc;
+  return {
+    ...p,
+    ...(hasHandler ? {} : { tcpSocket: { port: 0 } }),
+    successThreshold: p.successThreshold || 1,
+    ...(p.periodSeconds ? { failureThreshold: p.failureThreshold || 3, timeoutSeconds: p.timeoutSeconds || 1 } : {}),
+  };
 }
 
 /** Pod-level fields Knative allows, passed through as written (quantities in canonical form). */
