@@ -7,7 +7,7 @@ import { type CancelForward, type ForwardResult, forward, type UpstreamOptions }
 import { answerRaw, forwardUpgrade, type HeldUpgradeClient, holdUpgradeClient } from '../shared/proxy-upgrade';
 import type { RevisionRegistry } from './registry';
 import type { RevisionBackend } from './revision-backend';
-import { sidecarlessHeaders, sidecarlessTimeouts, startAppDeadlines } from './sidecarless';
+import { appHeaders, appTimeouts, startAppDeadlines } from './sidecarless';
 import { UPSTREAM_DROPPED_HEADERS } from '../shared/headers';
 import { type Deadlines, firstAnswerDeadline, type TimeoutGuard, TIMEOUT_MESSAGE } from '../shared/timeouts';
 import { NoPodAcceptedError, type Reservation, type ReservationClient } from './throttler';
@@ -106,7 +106,7 @@ interface HeaderPolicy {
 /** Knative's routing headers stop at the activator. */
 const ROUTING_HEADERS: ReadonlySet<string> = new Set([REVISION, NAMESPACE]);
 const TO_QUEUE_PROXY: HeaderPolicy = { drop: ROUTING_HEADERS, complete: activatorHeaders };
-const TO_APP: HeaderPolicy = { drop: UPSTREAM_DROPPED_HEADERS, complete: sidecarlessHeaders };
+const TO_APP: HeaderPolicy = { drop: UPSTREAM_DROPPED_HEADERS, complete: appHeaders };
 
 const NO_POD_TRIED: ReadonlySet<string> = new Set();
 
@@ -169,7 +169,7 @@ abstract class ActivatorRequest implements ReservationClient, UpstreamOptions {
     this.reservation = reservation;
     this.host = reservation.pod.host;
     this.port = reservation.pod.port;
-    this.policy = this.backend.info.sidecarless ? TO_APP : TO_QUEUE_PROXY;
+    this.policy = this.backend.info.activatorAlwaysInPath ? TO_APP : TO_QUEUE_PROXY;
     this.dropHeaders = this.policy.drop;
     const cancel = this.startForward();
     if (this.reservation === reservation) this.cancel = cancel;
@@ -256,7 +256,7 @@ abstract class ActivatorRequest implements ReservationClient, UpstreamOptions {
 
 /** A plain request (HTTP/1, or h2c forwarded as HTTP/1.1), answered on its ServerResponse. */
 class HttpRequest extends ActivatorRequest {
-  /** Sidecar-less revisions: the response-start and idle deadlines (sidecarless.ts). */
+  /** Revisions whose activator is always in the path (mode `activator`): the response-start and idle deadlines (sidecarless.ts). */
   private appDeadlines: Deadlines | undefined;
   /** Assigned, not a class-field arrow: see HttpExchange in proxy-forward.ts. */
   private readonly onClientClose: () => void;
@@ -280,9 +280,9 @@ class HttpRequest extends ActivatorRequest {
   }
 
   protected startForward(): CancelForward {
-    const sidecarless = this.backend.info.sidecarless;
+    const activatorAlwaysInPath = this.backend.info.activatorAlwaysInPath;
     // The 504 or cut-off follows from the deadlines; stopping the forward frees the slots.
-    if (sidecarless) this.appDeadlines = startAppDeadlines(this.res, sidecarless, () => this.stop());
+    if (activatorAlwaysInPath) this.appDeadlines = startAppDeadlines(this.res, activatorAlwaysInPath, () => this.stop());
     return forward(this.req, this.res, this, (result) => this.forwarded(result));
   }
 
@@ -339,9 +339,9 @@ class UpgradeRequest extends ActivatorRequest {
   }
 
   protected startForward(): CancelForward {
-    const sidecarless = this.backend.info.sidecarless;
-    if (sidecarless) {
-      this.appDeadline = firstAnswerDeadline(sidecarlessTimeouts(sidecarless));
+    const activatorAlwaysInPath = this.backend.info.activatorAlwaysInPath;
+    if (activatorAlwaysInPath) {
+      this.appDeadline = firstAnswerDeadline(appTimeouts(activatorAlwaysInPath));
       this.appDeadline.signal.addEventListener('abort', () => this.stop(), { once: true });
     }
     return forwardUpgrade(this.req, this.socket, this.head, this, (result) => this.forwarded(result));

@@ -48,7 +48,7 @@ export async function startKubeRevisionSource(
         containerConcurrency: r.containerConcurrency,
         timeoutSeconds: r.timeoutSeconds,
         podPort: r.podPort,
-        sidecarless: r.sidecarless,
+        activatorAlwaysInPath: r.activatorAlwaysInPath,
       });
       const privateName = Names.privateService(r.revision);
       privateNames.set(objectKey(namespace, privateName), r.revision);

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { Headers, ProbeUserAgents, ProbeValues } from '../../contract/constants';
-import type { SidecarlessSettings } from '../kube/revision-deployment';
+import type { ActivatorAlwaysInPathSettings } from '../kube/revision-deployment';
 import { probeOnce } from '../shared/readiness';
 import { PodAddress, formatAddress } from './revision';
 
@@ -165,6 +165,6 @@ export function probeQueueProxy(address: PodAddress, timeoutMs: number): Promise
  * the pod's own port (static config). Each call is one try: the prober paces them (the queue-proxy's
  * 50 ms aggressive retries would only add load while the prober's 25 ms start gap already runs).
  */
-export function appProbe(probe: SidecarlessSettings['probe']): (address: PodAddress, timeoutMs: number) => Promise<boolean> {
+export function appProbe(probe: ActivatorAlwaysInPathSettings['probe']): (address: PodAddress, timeoutMs: number) => Promise<boolean> {
   return (address, timeoutMs) => probeOnce({ ...probe, host: address.host, port: probe.port === 0 ? address.port : probe.port }, timeoutMs);
 }

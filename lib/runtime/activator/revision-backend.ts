@@ -48,8 +48,8 @@ export class RevisionBackend {
       onChange: (healthy) => this.onProbeChange(healthy),
       // Read per probe: an updated Deployment may change the app's probe.
       probe: (address, timeoutMs) => {
-        const sidecarless = this.infoNow.sidecarless;
-        return sidecarless ? appProbe(sidecarless.probe)(address, timeoutMs) : probeQueueProxy(address, timeoutMs);
+        const activatorAlwaysInPath = this.infoNow.activatorAlwaysInPath;
+        return activatorAlwaysInPath ? appProbe(activatorAlwaysInPath.probe)(address, timeoutMs) : probeQueueProxy(address, timeoutMs);
       },
     });
   }
@@ -69,7 +69,7 @@ export class RevisionBackend {
 
   /** A revision's containerConcurrency (or data-plane mode) never changes in Knative; if it does here, start afresh. */
   updateInfo(info: RevisionInfo): void {
-    const changed = info.containerConcurrency !== this.infoNow.containerConcurrency || !info.sidecarless !== !this.infoNow.sidecarless;
+    const changed = info.containerConcurrency !== this.infoNow.containerConcurrency || !info.activatorAlwaysInPath !== !this.infoNow.activatorAlwaysInPath;
     this.infoNow = info;
     if (changed) {
       this.throttlerNow = this.newThrottler();
@@ -136,7 +136,7 @@ export class RevisionBackend {
       queueDepth: this.options.queueDepth,
       // With a queue-proxy in each pod, an overlap while the activators learn of a change is held
       // there, as in Knative; without one, the handover keeps it from reaching the app.
-      handoverMs: this.infoNow.sidecarless ? this.options.handoverMs : undefined,
+      handoverMs: this.infoNow.activatorAlwaysInPath ? this.options.handoverMs : undefined,
       onRefused: (pod) => this.onRefused(pod),
     });
     if (this.activators !== undefined) throttler.updateActivators(this.activators, this.options.selfIp);

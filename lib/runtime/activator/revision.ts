@@ -1,4 +1,4 @@
-import type { SidecarlessSettings } from '../kube/revision-deployment';
+import type { ActivatorAlwaysInPathSettings } from '../kube/revision-deployment';
 
 /** What the activator needs to know about one revision. */
 export interface RevisionInfo {
@@ -18,7 +18,7 @@ export interface RevisionInfo {
    * and idle timeouts, probes the app itself, and passes requests on as the queue-proxy would
    * (original Host). Absent in mode `full`.
    */
-  readonly sidecarless?: SidecarlessSettings;
+  readonly activatorAlwaysInPath?: ActivatorAlwaysInPathSettings;
 }
 
 export function revisionKey(namespace: string, revision: string): string {

@@ -1,6 +1,6 @@
 import type * as http from 'node:http';
 import { Headers, PROXY_REQUEST_ACTIVATOR } from '../../contract/constants';
-import type { SidecarlessSettings } from '../kube/revision-deployment';
+import type { ActivatorAlwaysInPathSettings } from '../kube/revision-deployment';
 import { completeUpstreamHeaders } from '../shared/headers';
 import { type Deadlines, type TimeoutKind, type TimeoutSettings, startDeadlines } from '../shared/timeouts';
 
@@ -21,7 +21,7 @@ const PROXY_REQUEST = Headers.PROXY_REQUEST.toLowerCase();
  * Host (or the K-Original-Host an earlier hop set), the Forwarded header the queue-proxy adds,
  * and `K-Proxy-Request: activator` as in mode `full`.
  */
-export function sidecarlessHeaders(h: http.OutgoingHttpHeaders, req: http.IncomingMessage): void {
+export function appHeaders(h: http.OutgoingHttpHeaders, req: http.IncomingMessage): void {
   h[PROXY_REQUEST] = PROXY_REQUEST_ACTIVATOR;
   // An HTTP/2 request has :authority (dropped as a pseudo-header) instead of Host.
   if (h.host === undefined && req.headers[':authority'] !== undefined) h.host = String(req.headers[':authority']);
@@ -37,13 +37,13 @@ export function sidecarlessHeaders(h: http.OutgoingHttpHeaders, req: http.Incomi
  */
 export function startAppDeadlines(
   res: http.ServerResponse,
-  settings: SidecarlessSettings,
+  settings: ActivatorAlwaysInPathSettings,
   onExpire: (kind: TimeoutKind) => void,
 ): Deadlines | undefined {
-  return startDeadlines(res, sidecarlessTimeouts(settings), onExpire);
+  return startDeadlines(res, appTimeouts(settings), onExpire);
 }
 
 /** The deadlines the activator runs for the app (the total one is its own, from arrival). */
-export function sidecarlessTimeouts(settings: SidecarlessSettings): TimeoutSettings {
+export function appTimeouts(settings: ActivatorAlwaysInPathSettings): TimeoutSettings {
   return { totalMs: 0, responseStartMs: settings.responseStartTimeoutSeconds * 1000, idleMs: settings.idleTimeoutSeconds * 1000 };
 }

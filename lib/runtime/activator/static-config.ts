@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { DataPlaneModes } from '../../contract/data-plane';
 import { Ports, RevisionDefaults } from '../../contract/constants';
-import type { SidecarlessSettings } from '../kube/revision-deployment';
+import type { ActivatorAlwaysInPathSettings } from '../kube/revision-deployment';
 import { ProbeParseError, defaultProbe, parseProbe } from '../shared/readiness';
 import { PodAddress, RevisionInfo, parseAddress } from './revision';
 
@@ -123,7 +123,7 @@ function toStaticRevision(raw: RawRevision, at: (field: string) => string): Stat
       containerConcurrency: raw.containerConcurrency ?? RevisionDefaults.CONTAINER_CONCURRENCY,
       timeoutSeconds: raw.timeoutSeconds ?? RevisionDefaults.TIMEOUT_SECONDS,
       podPort: raw.queuePort ?? Ports.QUEUE_HTTP,
-      sidecarless: sidecarlessOf(raw, at),
+      activatorAlwaysInPath: activatorAlwaysInPathOf(raw, at),
     },
     // The schema's pattern admits only host:port, so parseAddress succeeds (port range aside).
     pods: raw.pods.map((p) => {
@@ -136,7 +136,7 @@ function toStaticRevision(raw: RawRevision, at: (field: string) => string): Stat
 }
 
 /** The settings of a `dataPlane: activator` revision; the sidecar-less fields are refused on others. */
-function sidecarlessOf(raw: RawRevision, at: (field: string) => string): SidecarlessSettings | undefined {
+function activatorAlwaysInPathOf(raw: RawRevision, at: (field: string) => string): ActivatorAlwaysInPathSettings | undefined {
   if (raw.dataPlane !== DataPlaneModes.ACTIVATOR) {
     const misplaced = SIDECARLESS_FIELDS.find((f) => raw[f] !== undefined);
     if (misplaced) throw new StaticConfigError(`${at(misplaced)} applies only with "dataPlane": "${DataPlaneModes.ACTIVATOR}"`);
@@ -150,7 +150,7 @@ function sidecarlessOf(raw: RawRevision, at: (field: string) => string): Sidecar
 }
 
 /** Port 0 = each pod's own port (pods of one revision may listen on different local ports here). */
-function staticProbe(probe: Record<string, unknown> | undefined, at: (field: string) => string): SidecarlessSettings['probe'] {
+function staticProbe(probe: Record<string, unknown> | undefined, at: (field: string) => string): ActivatorAlwaysInPathSettings['probe'] {
   if (probe === undefined) return defaultProbe(0).handler;
   if (probe.exec !== undefined || probe.grpc !== undefined) {
     throw new StaticConfigError(`${at('readinessProbe')}: the activator runs only httpGet and tcpSocket probes`);

@@ -28,7 +28,7 @@ export interface RevisionDeployment {
   /** Where the activator sends a request on a pod: `queuePort` in mode `full`, the app's port in mode `activator`. */
   readonly podPort: number;
   /** Mode `activator` only: the queue-proxy's remaining work, done by the activator. */
-  readonly sidecarless?: SidecarlessSettings;
+  readonly activatorAlwaysInPath?: ActivatorAlwaysInPathSettings;
   /** spec.replicas (Kubernetes defaults it to 1). */
   readonly replicas: number;
   readonly progressDeadlineSeconds: number;
@@ -45,7 +45,7 @@ export interface RevisionDeployment {
  * What the queue-proxy would enforce and probe in a pod, for a revision without one (mode
  * `activator`). 0 turns a timeout off, as REVISION_*_TIMEOUT_SECONDS in the queue-proxy's env.
  */
-export interface SidecarlessSettings {
+export interface ActivatorAlwaysInPathSettings {
   readonly responseStartTimeoutSeconds: number;
   readonly idleTimeoutSeconds: number;
   /**
@@ -81,12 +81,12 @@ export function readRevisionDeployment(d: V1Deployment): RevisionDeployment {
     generation: d.metadata?.generation ?? 1,
   };
   const containers = d.spec?.template?.spec?.containers ?? [];
-  if (dataPlane === DataPlaneModes.ACTIVATOR) return { ...common, ...readSidecarless(where, annotations, containers) };
+  if (dataPlane === DataPlaneModes.ACTIVATOR) return { ...common, ...readActivatorAlwaysInPath(where, annotations, containers) };
   if (dataPlane === DataPlaneModes.DIRECT) return { ...common, ...DIRECT_REQUEST_SETTINGS };
   return { ...common, ...readQueueProxy(where, containers) };
 }
 
-type RequestSettings = Pick<RevisionDeployment, 'containerConcurrency' | 'timeoutSeconds' | 'queuePort' | 'podPort' | 'sidecarless'>;
+type RequestSettings = Pick<RevisionDeployment, 'containerConcurrency' | 'timeoutSeconds' | 'queuePort' | 'podPort' | 'activatorAlwaysInPath'>;
 
 /** Nothing of ours is in a `direct` revision's request path; these values are never used. */
 const DIRECT_REQUEST_SETTINGS: RequestSettings = {
@@ -118,7 +118,7 @@ function readQueueProxy(where: string, containers: readonly V1Container[]): Requ
  * and tcpSocket probes: the compiler refuses the others, so meeting one here means a hand-edited
  * Deployment, reported rather than guessed at).
  */
-function readSidecarless(where: string, annotations: Readonly<Record<string, string>>, containers: readonly V1Container[]): RequestSettings {
+function readActivatorAlwaysInPath(where: string, annotations: Readonly<Record<string, string>>, containers: readonly V1Container[]): RequestSettings {
   const number = (key: string, fallback: number, min = 0) => parseSetting(where, `annotation ${key}`, annotations[key], fallback, min);
   const serving = servingContainer(containers);
   if (!serving) throw new RevisionDeploymentError(where, 'has no containers');
@@ -136,7 +136,7 @@ function readSidecarless(where: string, annotations: Readonly<Record<string, str
     // The activator listens on 8012 (8013 h2c); h2c apps were refused above.
     queuePort: Ports.QUEUE_HTTP,
     podPort: appPort,
-    sidecarless: {
+    activatorAlwaysInPath: {
       responseStartTimeoutSeconds: number(RevisionAnnotations.RESPONSE_START_TIMEOUT_SECONDS, 0),
       idleTimeoutSeconds: number(RevisionAnnotations.IDLE_TIMEOUT_SECONDS, 0),
       probe: appProbe(where, serving, appPort),

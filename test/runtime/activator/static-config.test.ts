@@ -6,7 +6,7 @@ describe('static config (standalone mode)', () => {
     const parsed = parseStaticConfig(JSON.stringify([{ namespace: 'ns', revision: 'r1', pods: ['127.0.0.1:8012', '[::1]:9000'] }]));
     expect(parsed).toEqual([
       {
-        info: { namespace: 'ns', revision: 'r1', containerConcurrency: 0, timeoutSeconds: 300, podPort: 8012, sidecarless: undefined },
+        info: { namespace: 'ns', revision: 'r1', containerConcurrency: 0, timeoutSeconds: 300, podPort: 8012, activatorAlwaysInPath: undefined },
         pods: [
           { host: '127.0.0.1', port: 8012 },
           { host: '::1', port: 9000 },
@@ -56,12 +56,12 @@ describe('static config (standalone mode)', () => {
         { namespace: 'ns', revision: 'tcp', dataPlane: 'activator', pods: [] },
       ]),
     );
-    expect(http.info.sidecarless).toEqual({
+    expect(http.info.activatorAlwaysInPath).toEqual({
       responseStartTimeoutSeconds: 2,
       idleTimeoutSeconds: 1.5,
       probe: { kind: 'http', host: '127.0.0.1', port: 0, path: '/ready', scheme: 'http', headers: [['X-Probe', '1']] },
     });
-    expect(tcp.info.sidecarless).toEqual({ responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0, probe: { kind: 'tcp', host: '127.0.0.1', port: 0 } });
+    expect(tcp.info.activatorAlwaysInPath).toEqual({ responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0, probe: { kind: 'tcp', host: '127.0.0.1', port: 0 } });
   });
 
   it.each([

@@ -26,7 +26,7 @@ describe('readRevisionDeployment', () => {
     {
       what: 'full (no annotation): the queue-proxy env',
       d: deployment([app({ ports: [{ containerPort: 8080 }] }), queueProxy({ CONTAINER_CONCURRENCY: '4', REVISION_TIMEOUT_SECONDS: '30' })]),
-      want: { dataPlane: 'full', containerConcurrency: 4, timeoutSeconds: 30, queuePort: 8012, podPort: 8012, sidecarless: undefined },
+      want: { dataPlane: 'full', containerConcurrency: 4, timeoutSeconds: 30, queuePort: 8012, podPort: 8012, activatorAlwaysInPath: undefined },
     },
     {
       what: 'full, h2c: the queue-proxy h2c port is where the activator sends',
@@ -36,12 +36,12 @@ describe('readRevisionDeployment', () => {
     {
       what: 'static: read like full (its queue-proxy is there)',
       d: deployment([app(), queueProxy({ CONTAINER_CONCURRENCY: '2' })], { [DATA_PLANE_ANNOTATION]: 'static' }),
-      want: { dataPlane: 'static', containerConcurrency: 2, sidecarless: undefined },
+      want: { dataPlane: 'static', containerConcurrency: 2, activatorAlwaysInPath: undefined },
     },
     {
       what: 'direct: only the mode matters (no queue-proxy needed)',
       d: deployment([app({ ports: [{ containerPort: 9000 }] })], { [DATA_PLANE_ANNOTATION]: 'direct' }),
-      want: { dataPlane: 'direct', replicas: 2, sidecarless: undefined },
+      want: { dataPlane: 'direct', replicas: 2, activatorAlwaysInPath: undefined },
     },
     {
       what: 'activator: annotations, app port, Knative default probe (TCP on the port)',
@@ -60,7 +60,7 @@ describe('readRevisionDeployment', () => {
         timeoutSeconds: 30,
         queuePort: 8012,
         podPort: 9000,
-        sidecarless: { responseStartTimeoutSeconds: 10, idleTimeoutSeconds: 5, probe: { kind: 'tcp', host: '127.0.0.1', port: 9000 } },
+        activatorAlwaysInPath: { responseStartTimeoutSeconds: 10, idleTimeoutSeconds: 5, probe: { kind: 'tcp', host: '127.0.0.1', port: 9000 } },
       },
     },
     {
@@ -70,7 +70,7 @@ describe('readRevisionDeployment', () => {
         containerConcurrency: 0,
         timeoutSeconds: 300,
         podPort: 8080,
-        sidecarless: { responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0, probe: { kind: 'tcp', host: '127.0.0.1', port: 8080 } },
+        activatorAlwaysInPath: { responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0, probe: { kind: 'tcp', host: '127.0.0.1', port: 8080 } },
       },
     },
     {
@@ -88,7 +88,7 @@ describe('readRevisionDeployment', () => {
       ),
       want: {
         podPort: 8081,
-        sidecarless: {
+        activatorAlwaysInPath: {
           responseStartTimeoutSeconds: 0,
           idleTimeoutSeconds: 0,
           probe: { kind: 'http', host: '127.0.0.1', port: 9001, path: '/ready', scheme: 'http', headers: [['X-Probe', 'yes']] },
@@ -98,13 +98,13 @@ describe('readRevisionDeployment', () => {
     {
       what: 'activator: a tcpSocket probe without a port probes the app port',
       d: deployment([app({ ports: [{ containerPort: 7000 }], readinessProbe: { tcpSocket: {} as never } })], activatorMode()),
-      want: { sidecarless: { responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0, probe: { kind: 'tcp', host: '127.0.0.1', port: 7000 } } },
+      want: { activatorAlwaysInPath: { responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0, probe: { kind: 'tcp', host: '127.0.0.1', port: 7000 } } },
     },
   ])('$what', ({ d, want }) => {
-    const { sidecarless, ...rest } = want as typeof want & { sidecarless?: unknown };
+    const { activatorAlwaysInPath, ...rest } = want as typeof want & { activatorAlwaysInPath?: unknown };
     const read = readRevisionDeployment(d);
     expect(read).toMatchObject({ namespace: 'ns', revision: 'hello-00001', deploymentName: 'hello-00001-deployment', ...rest });
-    if ('sidecarless' in want) expect(read.sidecarless).toEqual(sidecarless);
+    if ('activatorAlwaysInPath' in want) expect(read.activatorAlwaysInPath).toEqual(activatorAlwaysInPath);
   });
 
   it.each([
