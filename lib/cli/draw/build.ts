@@ -140,12 +140,16 @@ function drawService(builder: GraphBuilder, index: ObjectIndex, key: string, ent
   const revisions = new Map<string, string>();
   for (const pub of index.ofService(key, (o) => index.isPublic(o))) revisions.set(`${pub.namespace}/${pub.name}`, pub.namespace);
   for (const { target } of targets) revisions.set(`${target.namespace}/${target.revision}`, target.namespace);
-  const publicIds = new Map<string, string>();
+  // The routes' edges come first (the request path in reading order); the nodes they reach are declared in drawRevision.
+  for (const { route, target } of targets) builder.edge(route, builder.idFor(publicKey(target.namespace, target.revision)), target.label);
   for (const revisionKey of [...revisions.keys()].sort(byCodeUnit)) {
     const [namespace, revision] = revisionKey.split('/');
-    publicIds.set(revisionKey, drawRevision(builder, index, namespace, revision, cluster));
+    drawRevision(builder, index, namespace, revision, cluster);
   }
-  for (const { route, target } of targets) builder.edge(route, publicIds.get(`${target.namespace}/${target.revision}`)!, target.label);
+}
+
+function publicKey(namespace: string, revision: string): string {
+  return `Service/${namespace}/${revision}`;
 }
 
 /** An ExternalName Service is a DNS alias of the local gateway's Service (knative/serving pkg/reconciler/route/resources/service.go). */
@@ -258,22 +262,23 @@ function tagsByHost(route: ObjectReader): (host: string) => string | undefined {
   return (host) => entries.find(([, hosts]) => Array.isArray(hosts) && hosts.some((h) => h === host || (typeof h === 'string' && h.startsWith(`${host}.`))))?.[0];
 }
 
-/** One revision's cluster; returns its public Service's node, the routes' target. */
-function drawRevision(builder: GraphBuilder, index: ObjectIndex, namespace: string, revision: string, parent: string): string {
+/** One revision's cluster, from its public Service (the routes' target) to its containers. */
+function drawRevision(builder: GraphBuilder, index: ObjectIndex, namespace: string, revision: string, parent: string): void {
   const deployment = index.find(namespace, (o) => o.kind === 'Deployment' && o.label(Labels.REVISION) === revision);
   const mode = deployment ? modeOf(deployment) : DataPlaneModes.FULL;
   const cluster = builder.cluster(`revision/${namespace}/${revision}`, `revision ${revision} · data plane ${mode}`, parent);
   const pub = index.find(namespace, (o) => index.isPublic(o) && o.name === revision);
   const selects = pub?.at(['spec', 'selector']) !== undefined;
-  const publicId = builder.node(`Service/${namespace}/${revision}`, [`Service ${revision}`, pub ? `public, ${selects ? 'selects the pods' : 'no selector'}` : 'not in the input'], 'box', cluster);
+  const publicId = builder.node(publicKey(namespace, revision), [`Service ${revision}`, pub ? `public, ${selects ? 'selects the pods' : 'no selector'}` : 'not in the input'], 'box', cluster);
   const priv = index.find(namespace, (o) => o.kind === 'Service' && o.label(Labels.SERVICE_TYPE) === 'Private' && o.label(Labels.SERVERLESS_SERVICE) === revision);
   const privateId = priv ? builder.node(`Service/${namespace}/${priv.name}`, [`Service ${priv.name}`, 'private, selects the pods'], 'box', cluster) : undefined;
-  const deploymentId = deployment ? drawDeployment(builder, deployment, cluster) : undefined;
+  // Declared before its edges so the request path reads in order: Service, Endpoints, Deployment, containers.
+  const deploymentId = deployment ? builder.node(`Deployment/${namespace}/${deployment.name}`, [`Deployment ${deployment.name}`], 'box', cluster) : undefined;
   const endpoints = index.find(namespace, (o) => o.kind === 'Endpoints' && o.name === revision);
   if (endpoints && !selects) drawFlippedEndpoints(builder, { namespace, revision, mode, publicId, privateId, cluster });
   else if (deploymentId && (selects || selectsPods(mode))) builder.edge(publicId, deploymentId, 'selector');
   if (privateId && deploymentId) builder.edge(privateId, deploymentId, 'selector');
-  return publicId;
+  if (deployment && deploymentId) drawContainers(builder, deployment, deploymentId, cluster);
 }
 
 /**
@@ -304,9 +309,8 @@ function modeOf(deployment: ObjectReader): DataPlaneMode {
   return DataPlaneModes.FULL;
 }
 
-/** The Deployment and its containers: the queue-proxy first when there is one, then the containers that take requests (those with ports). */
-function drawDeployment(builder: GraphBuilder, deployment: ObjectReader, cluster: string): string {
-  const id = builder.node(`Deployment/${deployment.namespace}/${deployment.name}`, [`Deployment ${deployment.name}`], 'box', cluster);
+/** A Deployment's containers: the queue-proxy first when there is one, then the containers that take requests (those with ports). */
+function drawContainers(builder: GraphBuilder, deployment: ObjectReader, id: string, cluster: string): void {
   const containersPath = ['spec', 'template', 'spec', 'containers'];
   const containers = deployment.list(containersPath).map((_, i) => ({
     name: deployment.requiredString([...containersPath, i, 'name']) ?? `#${i}`,
@@ -327,7 +331,6 @@ function drawDeployment(builder: GraphBuilder, deployment: ObjectReader, cluster
     if (serving.includes(c)) builder.edge(first ?? id, cid);
     else builder.edge(id, cid, 'sidecar', true);
   }
-  return id;
 }
 
 function byCodeUnit(a: string, b: string): number {
