@@ -4,6 +4,7 @@
 // here: the node agent runs the runtime pods from it.
 import { ensureRuntimeImage, unpackImage } from '../../support/runtime-image';
 import { ensureBinaries } from './binaries';
+import { ensureCertManagerController } from './cert-manager';
 import { ensureNetBinaries } from './net-binaries';
 import { ensureNodeBinaries } from './node-binaries';
 
@@ -13,6 +14,8 @@ export default async function setup(): Promise<void> {
   // kube-proxy, CoreDNS and Traefik for test/cluster/network-path*.test.ts (scripts/build-net-components.sh).
   const net = await ensureNetBinaries();
   process.stderr.write(`network components: ${Object.values(net).join(', ')}\n`);
+  // cert-manager's controller for test/cluster/cert-manager.test.ts (scripts/build-cert-manager.sh).
+  process.stderr.write(`cert-manager controller: ${await ensureCertManagerController()}\n`);
   // kubelet, kube-scheduler, containerd, runc, CNI plugins, pause image for the real node (scripts/build-node.sh).
   const node = await ensureNodeBinaries();
   process.stderr.write(`real node: ${node.kubelet}, ${node.containerd}, ${node.runc}\n`);

@@ -186,6 +186,8 @@ export interface TraefikOptions {
   /** Address of its `web` entry point; a Gateway listener on `port` is served there. */
   bindIp: string;
   port: number;
+  /** A second entry point `websecure` on bindIp, for HTTPS listeners (TLS terminated by Traefik). */
+  httpsPort?: number;
   dir: string;
 }
 
@@ -202,6 +204,7 @@ export async function startTraefik(o: TraefikOptions): Promise<NetProcess> {
     '--global.checkNewVersion=false',
     '--global.sendAnonymousUsage=false',
     `--entryPoints.web.address=${o.bindIp}:${o.port}`,
+    ...(o.httpsPort === undefined ? [] : [`--entryPoints.websecure.address=${o.bindIp}:${o.httpsPort}`]),
     `--entryPoints.traefik.address=127.0.0.1:${admin}`,
     '--ping=true',
     '--providers.kubernetesGateway=true',
