@@ -131,19 +131,27 @@ function encodeFrame(opcode, payload) {
 
 // --- start ---
 
+// The server once listening; until then a SIGTERM has nothing to drain.
+let server;
+
+// Installed before the start delay: as PID 1 in a container the process gets no default SIGTERM
+// action, so without a handler a pod deleted while still starting would wait out its whole
+// termination grace period before the kubelet's SIGKILL.
+function stop() {
+  if (!server) process.exit(0);
+  server.close(() => process.exit(0));
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 1000).unref();
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
 function listen() {
-  const server = PROTOCOL === 'h2c' ? http2.createServer(handle) : http.createServer(handle);
+  server = PROTOCOL === 'h2c' ? http2.createServer(handle) : http.createServer(handle);
   if (PROTOCOL !== 'h2c') server.on('upgrade', onUpgrade);
   server.listen(PORT, HOST, () => {
     console.log(`ready ${Date.now()} port=${server.address().port} protocol=${PROTOCOL}`);
   });
-  const stop = () => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections?.();
-    setTimeout(() => process.exit(0), 1000).unref();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
 if (START_DELAY_MS > 0) setTimeout(listen, START_DELAY_MS);
