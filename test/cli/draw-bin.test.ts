@@ -1,10 +1,12 @@
 /**
  * `kservice graph` as users run it: `node bin/kservice.js` as a child process, Knative YAML on
- * stdin, an SVG written with -o, and a positioned error (exit 1, no stack, nothing written).
+ * stdin, an SVG written with -o, a positioned error (exit 1, no stack, nothing written), and
+ * Graphviz kept out of the image's KRM bundle.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { HELLO, workDirs } from './helpers';
 
@@ -49,5 +51,12 @@ describe('bin/kservice.js graph', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`${path.join(dir, 'route.yaml')}:10:11 spec.rules[0].backendRefs[0].name: is required to draw the route\nkservice: 1 problem found; nothing was written\n`);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it("leaves Graphviz out of the image's KRM bundle, which bundles lib/cli/main.ts (scripts/build-runtime.mjs)", async () => {
+    const krm = await build({ entryPoints: [path.join(__dirname, '..', '..', 'lib', 'cli', 'krm', 'main.ts')], bundle: true, platform: 'node', format: 'cjs', write: false, metafile: true, logLevel: 'silent' });
+    const inputs = Object.keys(krm.metafile.inputs);
+    expect(inputs.some((i) => i.includes('lib/cli/draw/svg.ts'))).toBe(true);
+    expect(inputs.filter((i) => i.includes('@viz-js'))).toEqual([]);
   });
 });

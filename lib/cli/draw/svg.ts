@@ -6,6 +6,14 @@
  */
 import type { DrawCluster, DrawGraph, DrawNode, NodeShape } from './model';
 
+/**
+ * Loaded only when SVG is asked for, by a name a bundler does not follow: the module embeds
+ * Graphviz's wasm (1.2 MB of JavaScript), which no other command should load at start-up, and the
+ * image's KRM bundle (scripts/build-runtime.mjs bundles lib/cli/main.ts) should not carry.
+ * `kservice graph --format svg` runs from the npm package, whose node_modules has it.
+ */
+const GRAPHVIZ_MODULE: string = '@viz-js/viz';
+
 const SHAPES: Record<NodeShape, string> = { box: 'shape=box', round: 'shape=box, style="rounded"', diamond: 'shape=diamond' };
 
 export function toDot(graph: DrawGraph): string {
@@ -29,9 +37,7 @@ export function toDot(graph: DrawGraph): string {
 }
 
 export async function toSvg(graph: DrawGraph): Promise<string> {
-  // Loaded only here: the module embeds Graphviz's wasm (about 1.6 MB of JavaScript), which no
-  // other command should pay for at start-up.
-  const { instance } = await import('@viz-js/viz');
+  const { instance } = (await import(GRAPHVIZ_MODULE)) as typeof import('@viz-js/viz');
   const viz = await instance();
   return viz.renderString(toDot(graph), { format: 'svg', engine: 'dot' });
 }
