@@ -1,7 +1,7 @@
 // cert-manager in the real control plane: its controller (scripts/build-cert-manager.sh) issues a
 // CA from a self-signed ClusterIssuer, a CA Issuer signs a certificate for a Knative-style route
 // host, and Traefik terminates HTTPS for that host with the issued Secret on a Gateway API listener
-// (`certificateRefs`). This is the infrastructure of issue 22's TLS feature: the Certificate and the
+// (`certificateRefs`), redirecting plain HTTP to HTTPS. This is the infrastructure of issue 22's TLS feature: the Certificate and the
 // HTTPS listener are written by hand here; the compiler will emit them later.
 // The client is the test process on 127.0.0.1 (Traefik's entry points), trusting only the CA.
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
@@ -20,6 +20,7 @@ import { waitFor } from './harness/wait';
 import { installGatewayApiCrds } from './crds/gateway-api-crds';
 import { useNodeCluster } from './node-agent/cluster';
 import { testAppImage } from './node-agent/images';
+import { httpTry } from './scenarios/support/http';
 import { TEST_IMAGE } from './scenarios/support/serving';
 
 const NS = 'default';
@@ -37,6 +38,7 @@ let dir: string;
 let certManager: CertManagerProcess | undefined;
 let traefik: NetProcess | undefined;
 let httpsPort: number;
+let httpPort: number;
 let failed = false;
 
 type Manifest = KubernetesObject & { spec: object };
@@ -64,7 +66,7 @@ function issuers(): Manifest[] {
 }
 
 /** An HTTPS listener for the host that terminates TLS with the issued Secret, and its route (by hand). */
-function httpsGateway(port: number): Manifest[] {
+function httpsGateway(port: number, httpPort: number): Manifest[] {
   return [
     { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: TRAEFIK_GATEWAY_CONTROLLER } },
     {
@@ -75,12 +77,22 @@ function httpsGateway(port: number): Manifest[] {
           name: 'https', protocol: 'HTTPS', port, hostname: HOST,
           tls: { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: LEAF.secret }] },
           allowedRoutes: { namespaces: { from: 'Same' } },
+        }, {
+          name: 'http', protocol: 'HTTP', port: httpPort, hostname: HOST, allowedRoutes: { namespaces: { from: 'Same' } },
         }],
       },
     },
     {
       apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'hello', namespace: NS },
       spec: { parentRefs: [{ name: 'external', sectionName: 'https' }], hostnames: [HOST], rules: [{ backendRefs: [{ name: BACKEND.name, port: 80 }] }] },
+    },
+    {
+      // Plain HTTP only redirects to HTTPS (what Knative's `http-option: Redirected` asks for).
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'hello-redirect', namespace: NS },
+      spec: {
+        parentRefs: [{ name: 'external', sectionName: 'http' }], hostnames: [HOST],
+        rules: [{ filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', port, statusCode: 301 } }] }],
+      },
     },
   ];
 }
@@ -138,8 +150,9 @@ beforeAll(async () => {
   await cp.applyObjects(issuers(), 'kservice-tests');
   await cp.applyObjects(testAppBackend(NS, BACKEND.name, BACKEND.bytes), 'kservice-tests');
   httpsPort = await freePort();
-  traefik = await startTraefik({ kubeconfigPath: cp.kubeconfigPath, bindIp: '127.0.0.1', port: await freePort(), httpsPort, dir });
-  await cp.applyObjects(httpsGateway(httpsPort), 'kservice-tests');
+  httpPort = await freePort();
+  traefik = await startTraefik({ kubeconfigPath: cp.kubeconfigPath, bindIp: '127.0.0.1', port: httpPort, httpsPort, dir });
+  await cp.applyObjects(httpsGateway(httpsPort, httpPort), 'kservice-tests');
 }, 300_000);
 
 afterEach((ctx) => {
@@ -202,5 +215,15 @@ describe('cert-manager issues a certificate for a route host', () => {
     expect(answer.peer.fingerprint256).toBe(leaf.fingerprint256);
     // Without the CA the same certificate is not trusted: the verification above is real.
     await expect(httpsGet(undefined)).rejects.toThrow(/unable to verify|self[- ]signed|issuer certificate/i);
+  });
+
+  it('redirects plain HTTP for the host to HTTPS (301)', async () => {
+    const redirect = await waitFor('a redirect from http://' + HOST + '/', async () => {
+      const r = await httpTry(`http://127.0.0.1:${httpPort}/`, { headers: { host: HOST }, timeoutMs: 5_000 });
+      return r.status === 301 ? r : undefined;
+    }, { timeoutMs: 60_000 });
+    expect(redirect.headers.location).toBe(`https://${HOST}:${httpsPort}/`);
+    // Another host matches neither listener's hostname: no redirect.
+    expect((await httpTry(`http://127.0.0.1:${httpPort}/`, { headers: { host: 'other.example.com' }, timeoutMs: 5_000 })).status).toBe(404);
   });
 });
