@@ -6,6 +6,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { toMermaid } from '../../lib/cli/draw/mermaid';
+import type { DrawGraph } from '../../lib/cli/draw/model';
+import { toDot } from '../../lib/cli/draw/svg';
 import { synthExamples, toYaml } from '../compiler/support/synth';
 import { HELLO, run, snapshotTree, workDirs } from './helpers';
 
@@ -125,6 +128,27 @@ describe('kservice graph: Knative YAML and formats', () => {
     expect(mermaid).toContain('VirtualService_t_web_ingress -->|"100%"| Service_t_web_00001');
     expect(mermaid).toContain('HTTPRoute_t_web_example_com -->|"Knative-Serving-Tag: blue → 100%"| Service_t_web_00002');
     expect(mermaid).toContain('"Service web-00002<br/>not in the input"');
+  });
+});
+
+describe('kservice graph: the renderers quote what a hand-written manifest may hold', () => {
+  const graph: DrawGraph = {
+    nodes: [{ id: 'a', lines: ['say "hi"', '<b>\\x'], shape: 'box', cluster: 'c' }, { id: 'b', lines: ['b'], shape: 'diamond' }],
+    edges: [{ from: 'a', to: 'b', label: '"50%"', dashed: true }],
+    clusters: [{ id: 'c', label: 'the "c"' }],
+  };
+
+  it('Mermaid: entity codes for quotes and angle brackets', () => {
+    expect(toMermaid(graph)).toBe(
+      'flowchart LR\n  b{"b"}\n  subgraph c["the #quot;c#quot;"]\n    a["say #quot;hi#quot;<br/>#lt;b#gt;\\x"]\n  end\n  a -.->|"#quot;50%#quot;"| b\n',
+    );
+  });
+
+  it('DOT: backslashes and quotes escaped, lines joined with \\n', () => {
+    const dot = toDot(graph);
+    expect(dot).toContain('a [label="say \\"hi\\"\\n<b>\\\\x", shape=box];');
+    expect(dot).toContain('subgraph cluster_c {\n    label="the \\"c\\"";');
+    expect(dot).toContain('a -> b [label="\\"50%\\"", style=dashed];');
   });
 });
 
