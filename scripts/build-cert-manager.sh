@@ -92,6 +92,13 @@ build_controller() {
   rm -rf "$dir/src" "$dir/cert-manager" && mkdir -p "$dir/src"
   # A copy of the verified module (Go refuses to build edited files inside its module cache).
   cp -r "$(module_dir)" "$dir/cert-manager" && chmod -R u+w "$dir/cert-manager"
+  # The suite installs the committed CRDs: they must be this version's (a bump without `crds` would
+  # run the controller against another release's schemas).
+  local f
+  for f in "$dir"/cert-manager/deploy/crds/*.yaml; do
+    cmp -s "$f" "$crds_dir/$(basename "$f")" || {
+      log "test/cluster/crds/cert-manager/$(basename "$f") is not ${CERT_MANAGER_VERSION}'s: run scripts/build-cert-manager.sh crds"; return 1; }
+  done
   cp -r "$command_src/main.go" "$command_src/app" "$dir/src/"
   patch_out_venafi "$dir/cert-manager" "$dir/src"
   # The module's go.mod decides every dependency's version (as it does for upstream's release);
