@@ -48,14 +48,14 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
 
   const sorted = sortDocuments(inNamespace(input.documents, options.namespace));
   const services = validServices(sorted.services, diagnostics);
-  const revisionsByService = validRevisions(sorted.revisions, sorted.services, config.config, diagnostics);
+  const revisions = validRevisions(sorted.revisions, sorted.services, diagnostics);
 
   const graphServices: GraphService[] = [];
   const historyEntries: PlannedEntry[] = [];
   for (const doc of services) {
     const service = doc.value as KnativeService;
     const key = serviceKey(namespaceOf(service.metadata), service.metadata.name);
-    const lineup = resolveLineup(doc, loaded.history, revisionsByService.get(key) ?? [], diagnostics);
+    const lineup = resolveLineup(doc, loaded.history, revisions.byService.get(key) ?? [], diagnostics);
     if (!lineup) continue;
     historyEntries.push({ entry: lineup.historyEntry, current: lineup.revisions.current, doc });
     graphServices.push({ doc, origins: lineup.origins, props: serviceToProps(service, lineup.revisions, config.props) });
@@ -65,6 +65,10 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   // with a broken --config, whose problems would only be repeated for each service.
   const graph = config.diagnostics.length === 0 ? buildGraph(graphServices, config.props) : undefined;
   diagnostics.push(...(graph?.diagnostics ?? []));
+  // A Revision document the graph built (as a service's `revisions[i]`) had its model rules
+  // applied there; every other one is checked alone, so it is parsed once either way.
+  const parsedInGraph = new Set(graph ? graphServices.flatMap((s) => s.origins.map((o) => o.doc)) : []);
+  for (const doc of revisions.valid) if (!parsedInGraph.has(doc)) diagnostics.push(...checkRevisionDocument(doc, config.config));
   // A history that could not be read would make every service look new: its own problems say enough.
   const frozen = options.frozenHistory && options.historyFile && loaded.diagnostics.length === 0
     ? frozenHistoryProblems(loaded.history, options.historyFile, historyEntries)
@@ -224,13 +228,15 @@ function validServices(docs: readonly SourceDocument[], diagnostics: Diagnostic[
   return valid;
 }
 
-/** Revision documents, grouped by the service they belong to. */
-function validRevisions(
-  docs: readonly SourceDocument[],
-  services: readonly SourceDocument[],
-  config: Parameters<typeof checkRevisionDocument>[1],
-  diagnostics: Diagnostic[],
-): Map<string, SourceDocument[]> {
+interface ValidRevisions {
+  /** Every Revision document that passes the schema (the model's rules are applied later, once). */
+  readonly valid: readonly SourceDocument[];
+  /** Those that also name a Service of the input, uniquely, grouped by that service. */
+  readonly byService: ReadonlyMap<string, SourceDocument[]>;
+}
+
+/** Revision documents that pass the schema and the document-only rules, grouped by service. */
+function validRevisions(docs: readonly SourceDocument[], services: readonly SourceDocument[], diagnostics: Diagnostic[]): ValidRevisions {
   // Every Service document counts, valid or not, so an invalid Service does not also make its
   // Revisions look orphaned.
   const known = new Set(services.map((d) => {
@@ -239,15 +245,15 @@ function validRevisions(
   }));
   const byService = new Map<string, SourceDocument[]>();
   const names = new Map<string, SourceDocument>();
+  const valid: SourceDocument[] = [];
   for (const doc of docs) {
     const schemaProblems = validateDocument(doc, revisionSchema);
     if (schemaProblems.length > 0) {
       diagnostics.push(...schemaProblems);
       continue;
     }
+    valid.push(doc);
     const revision = doc.value as KnativeRevision;
-    const problems = checkRevisionDocument(doc, config);
-    diagnostics.push(...problems);
     const owner = ownerOf(revision);
     const namespace = namespaceOf(revision.metadata);
     const nameKey = serviceKey(namespace, revision.metadata.name);
@@ -259,14 +265,14 @@ function validRevisions(
       diagnostics.push(diagnosticAt(doc, ['metadata', 'name'], `must start with "${owner}-" (the name of its Service)`));
     } else if (names.has(nameKey)) {
       diagnostics.push(diagnosticAt(doc, ['metadata', 'name'], `Revision ${nameKey} is already defined at ${where(names.get(nameKey)!)}`));
-    } else if (problems.length === 0) {
+    } else {
       names.set(nameKey, doc);
       const list = byService.get(serviceKey(namespace, owner)) ?? [];
       list.push(doc);
       byService.set(serviceKey(namespace, owner), list);
     }
   }
-  return byService;
+  return { valid, byService };
 }
 
 function where(doc: SourceDocument): string {

@@ -33,7 +33,8 @@ export function checkService(doc: SourceDocument): Diagnostic[] {
 
 /**
  * Checks a Revision document with the model's parse of a revision (the one the constructs apply to
- * each revision: template, autoscaling and data-plane rules), even when no traffic names it.
+ * each revision: template, autoscaling and data-plane rules). For the documents no built service
+ * routes (compile.ts): a routed one is parsed as that service's `revisions[i]` instead.
  */
 export function checkRevisionDocument(doc: SourceDocument, config: ServingConfig): Diagnostic[] {
   const revision = doc.value as KnativeRevision;

@@ -184,6 +184,16 @@ const cases: Case[] = [
     stderr: ['b.yaml:4:9 metadata.name: Service default/hello is already defined at a.yaml:1:1'] },
   { name: 'Revision of a Service not in the input', files: { 'hello.yaml': `${HELLO}---\napiVersion: serving.knative.dev/v1\nkind: Revision\nmetadata:\n  name: world-00001\n  labels:\n    serving.knative.dev/service: world\nspec:\n  containers:\n    - image: ghcr.io/example/world:1\n` },
     stderr: ['hello.yaml:16:5 metadata.labels: names Service default/world, which is not in the input'] },
+  // A routed Revision document is parsed once, as the service's revisions[i]: its problems are
+  // reported where they are, the traffic target still finds it, and the service's own problems
+  // are reported in the same run.
+  { name: 'routed Revision document with a bad field', files: { 'hello.yaml': `apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: hello\nspec:\n  template:\n    metadata:\n      annotations:\n        autoscaling.knative.dev/min-scale: "-1"\n    spec:\n      containers:\n        - image: ghcr.io/example/hello:2\n  traffic:\n    - latestRevision: true\n      percent: 50\n    - revisionName: hello-00002\n      percent: 50\n---\napiVersion: serving.knative.dev/v1\nkind: Revision\nmetadata:\n  name: hello-00002\n  labels:\n    serving.knative.dev/service: hello\nspec:\n  containerConcurrency: 5000\n  containers:\n    - image: ghcr.io/example/hello:1\n` },
+    stderr: [
+      'hello.yaml:9:44 spec.template.metadata.annotations["autoscaling.knative.dev/min-scale"]: must be at least 0, got -1',
+      'hello.yaml:26:25 spec.containerConcurrency: must be a whole number from 0 to 1000, got 5000',
+    ] },
+  { name: 'unrouted Revision document with a bad field', files: { 'hello.yaml': `${HELLO}---\napiVersion: serving.knative.dev/v1\nkind: Revision\nmetadata:\n  name: hello-00002\n  labels:\n    serving.knative.dev/service: hello\nspec:\n  containerConcurrency: 5000\n  containers:\n    - image: ghcr.io/example/hello:1\n` },
+    stderr: ['hello.yaml:18:25 spec.containerConcurrency: must be a whole number from 0 to 1000, got 5000'] },
 
   // --- config file
   { name: 'config with an unknown field and a bad domain',
