@@ -86,6 +86,12 @@ describe('kservice graph: the README picture', () => {
     const mermaid = await graph(path.join(synthDir, 'hello.k8s.yaml'));
     expect(readFileSync(README_PICTURE, 'utf8')).toBe(mermaid);
   });
+
+  it('the README shows that picture under Request path', () => {
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const requestPath = readme.slice(readme.indexOf('## Request path'), readme.indexOf('## Set-up on a fresh machine'));
+    expect(requestPath).toContain('```mermaid\n' + readFileSync(README_PICTURE, 'utf8') + '```');
+  });
 });
 
 describe('kservice graph: Knative YAML and formats', () => {
