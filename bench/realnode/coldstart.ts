@@ -24,7 +24,9 @@
  *
  * Standalone: `npx tsx bench/realnode/coldstart.ts [samples]`; in `npm run bench` as section `realnode`.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startControlPlane } from '../../test/cluster/harness/control-plane';
@@ -39,8 +41,20 @@ import { percentile, round } from '../lib/stats';
 
 const NS = 'bench-realnode';
 const SERVICE = 'cold';
-const PHASES = ['created', 'scheduled', 'sandbox', 'qpStarted', 'appStarted', 'queueProxy', 'appListens', 'firstByte', 'ready'] as const;
-type Phase = (typeof PHASES)[number];
+export const PHASES = ['created', 'scheduled', 'sandbox', 'qpStarted', 'appStarted', 'queueProxy', 'appListens', 'firstByte', 'ready'] as const;
+export type Phase = (typeof PHASES)[number];
+/** What each phase is and whose it is, for the report (the table at the top of this file). */
+export const PHASE_MEANING: Readonly<Record<Phase, { readonly what: string; readonly whose: string }>> = {
+  created: { what: 'the ReplicaSet controller created the pod', whose: 'control plane' },
+  scheduled: { what: 'kube-scheduler bound it (spec.nodeName)', whose: 'control plane' },
+  sandbox: { what: "the pause container's task started", whose: 'node: kubelet, CNI, containerd, runc' },
+  qpStarted: { what: "the queue-proxy's task started", whose: 'node: image, create, runc' },
+  appStarted: { what: "the user container's task started", whose: 'node' },
+  queueProxy: { what: 'queue-proxy\'s "listening" log line', whose: 'ours: queue-proxy start' },
+  appListens: { what: 'test app\'s "ready" log line', whose: 'the app' },
+  firstByte: { what: 'first 200 from the queue-proxy at podIP:8012', whose: 'ours + app' },
+  ready: { what: "pod Ready (the kubelet's probe of the queue-proxy)", whose: 'node: probe period' },
+};
 export type RealNodeSample = Partial<Record<Phase, number>>;
 
 export interface RealNodeColdStartResult {
@@ -48,10 +62,15 @@ export interface RealNodeColdStartResult {
   readonly error?: string;
   readonly versions?: Record<string, string>;
   readonly samples?: readonly RealNodeSample[];
+  /** When and at which commit the samples were taken, and the machine's load around them. */
+  readonly measured?: {
+    readonly startedAt: string; readonly finishedAt: string; readonly commit: string;
+    readonly loadAverageAtStart: readonly number[]; readonly loadAverageAtEnd: readonly number[];
+  };
   /** Per phase, ms after the scale write: p50 and p95 over the samples. */
-  readonly phases?: readonly { phase: Phase; p50Ms: number; p95Ms: number }[];
+  readonly phases?: readonly { phase: Phase; p50Ms: number; p95Ms: number; samples?: number }[];
   /** Node (scale → containers running, less the control plane's part), ours (queue-proxy start), app, probe. */
-  readonly split?: readonly { part: string; p50Ms: number; p95Ms: number }[];
+  readonly split?: readonly { part: string; p50Ms: number; p95Ms: number; samples?: number }[];
 }
 
 function unavailable(): string | undefined {
@@ -159,7 +178,7 @@ function taskStarts(events: ManagedProcess, t0: number): Map<string, number> {
 }
 
 function summarize(samples: readonly RealNodeSample[]): Pick<RealNodeColdStartResult, 'phases' | 'split'> {
-  const stat = (values: number[]) => ({ p50Ms: round(percentile(values, 50)), p95Ms: round(percentile(values, 95)) });
+  const stat = (values: number[]) => ({ p50Ms: round(percentile(values, 50)), p95Ms: round(percentile(values, 95)), samples: values.length });
   const phases = PHASES.map((phase) => ({ phase, values: samples.map((s) => s[phase]).filter((v): v is number => v !== undefined) }))
     .filter((p) => p.values.length > 0).map((p) => ({ phase: p.phase, ...stat(p.values) }));
   const diff = (a: Phase, b: Phase) => samples.filter((s) => s[a] !== undefined && s[b] !== undefined).map((s) => s[b]! - s[a]!);
@@ -176,9 +195,21 @@ function summarize(samples: readonly RealNodeSample[]): Pick<RealNodeColdStartRe
   return { phases, split };
 }
 
+const loadAverage = () => loadavg().map((l) => Number(l.toFixed(2)));
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: join(__dirname, '..', '..'), encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 export async function runRealNodeColdStart(samples: number): Promise<RealNodeColdStartResult> {
   const skipped = unavailable();
   if (skipped) return { skipped };
+  const startedAt = new Date().toISOString();
+  const loadAverageAtStart = loadAverage();
   const cp = await startControlPlane();
   let node: RealNode | undefined;
   try {
@@ -202,7 +233,8 @@ export async function runRealNodeColdStart(samples: number): Promise<RealNodeCol
     await events.stop();
     const v = nodeVersions();
     const versions = { kubelet: v.kubernetes, containerd: v.containerd, runc: v.runc, cni: v.cni };
-    return { versions, samples: taken, ...summarize(taken) };
+    const measured = { startedAt, finishedAt: new Date().toISOString(), commit: gitCommit(), loadAverageAtStart, loadAverageAtEnd: loadAverage() };
+    return { versions, measured, samples: taken, ...summarize(taken) };
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   } finally {

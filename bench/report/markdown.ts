@@ -6,6 +6,7 @@ import { coldStartModes, type ColdStartModeResult } from '../coldstart/run';
 import { COLD_START_MODES } from '../coldstart/samples';
 import { TIMELINE_EVENTS, type TimelineEvent } from '../coldstart/timeline';
 import { PathSummary } from '../dataplane/run';
+import { realNodeReadmeText, realNodeText } from '../realnode/report';
 import { BenchResults } from '../results';
 import { scaleText } from '../scale/report';
 import { CHART_FILES } from './charts';
@@ -213,6 +214,10 @@ export function benchmarksMarkdown(results: BenchResults): string {
     '',
     'Overhead = request-to-response time of the cold request minus the app\'s own process-start-to-ready time (13-byte body, so first byte ≈ last byte). Measured for each data-plane mode that scales from zero (`full`: queue-proxy sidecar, activator at low scale; `activator`: no sidecar, activator always in the path), the same number of samples each, taking turns on one cluster; the two services differ only in `dataPlane` (and mode `full`\'s target-burst-capacity 0, which mode `activator` does not accept).',
     '',
+    '## Cold start on the real node (kubelet, containerd, runc)',
+    '',
+    realNodeText(results),
+    '',
     '## Memory',
     '',
     memoryText(results),
@@ -245,6 +250,8 @@ export function readmeSection(results: BenchResults): string {
     modesTable(results),
     '',
     synthesisTable(results),
+    '',
+    realNodeReadmeText(results),
     '',
     scaleText(results),
     '',
