@@ -25,16 +25,23 @@ export type { IRoute } from './constructs/route';
 export type {
   AutoscalingProps,
   ContainerProps,
+  EnvFromSource,
+  EnvSourceReference,
   ExecProbeAction,
   GrpcProbeAction,
+  HostAlias,
   HttpGetProbeAction,
   KServiceProps,
+  LocalObjectReference,
+  PodDnsConfig,
+  PodDnsConfigOption,
   PortName,
   Probe,
   ProbeHttpHeader,
   RevisionProps,
   RevisionTemplateProps,
   TcpSocketProbeAction,
+  Toleration,
   TrafficTargetProps,
 } from './model/kservice-props';
 

@@ -7,15 +7,10 @@
 import type { Duration } from 'cdk8s';
 import type { IAffinity } from 'kubernetes-models/v1/Affinity';
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import type { IEnvFromSource } from 'kubernetes-models/v1/EnvFromSource';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
-import type { IHostAlias } from 'kubernetes-models/v1/HostAlias';
-import type { ILocalObjectReference } from 'kubernetes-models/v1/LocalObjectReference';
-import type { IPodDNSConfig } from 'kubernetes-models/v1/PodDNSConfig';
 import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
-import type { IToleration } from 'kubernetes-models/v1/Toleration';
 import type { ITopologySpreadConstraint } from 'kubernetes-models/v1/TopologySpreadConstraint';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
@@ -145,6 +140,68 @@ export interface Probe {
   readonly terminationGracePeriodSeconds?: number;
 }
 
+/** A ConfigMap or Secret by name (Kubernetes `ConfigMapEnvSource`, `SecretEnvSource`). */
+export interface EnvSourceReference {
+  /** The ConfigMap's or Secret's name. */
+  readonly name?: string;
+  /** Start the container even when it does not exist. @default false */
+  readonly optional?: boolean;
+}
+
+/** Environment variables from every key of a ConfigMap or Secret (Kubernetes `EnvFromSource`). */
+export interface EnvFromSource {
+  /** @default none */
+  readonly configMapRef?: EnvSourceReference;
+  /** @default none */
+  readonly secretRef?: EnvSourceReference;
+  /** Prepended to each variable name (a C_IDENTIFIER). @default none */
+  readonly prefix?: string;
+}
+
+/** An object in the pod's namespace by name (Kubernetes `LocalObjectReference`), e.g. a pull secret. */
+export interface LocalObjectReference {
+  /** The object's name. */
+  readonly name?: string;
+}
+
+/** A taint the pods tolerate (Kubernetes `Toleration`). */
+export interface Toleration {
+  /** The taint key; empty matches every key (with operator Exists). @default all keys */
+  readonly key?: string;
+  /** @default 'Equal' */
+  readonly operator?: 'Equal' | 'Exists';
+  /** The taint value (empty with Exists). @default none */
+  readonly value?: string;
+  /** @default all effects */
+  readonly effect?: 'NoExecute' | 'NoSchedule' | 'PreferNoSchedule';
+  /** With effect NoExecute: how long the pod stays after the taint appears. @default forever */
+  readonly tolerationSeconds?: number;
+}
+
+/** An /etc/hosts entry of the pods (Kubernetes `HostAlias`). */
+export interface HostAlias {
+  readonly ip: string;
+  /** @default none */
+  readonly hostnames?: readonly string[];
+}
+
+/** One resolver option of `PodDnsConfig` (Kubernetes `PodDNSConfigOption`). */
+export interface PodDnsConfigOption {
+  readonly name?: string;
+  /** @default none */
+  readonly value?: string;
+}
+
+/** DNS settings merged with those of `dnsPolicy` (Kubernetes `PodDNSConfig`). */
+export interface PodDnsConfig {
+  /** @default none */
+  readonly nameservers?: readonly string[];
+  /** @default none */
+  readonly searches?: readonly string[];
+  /** @default none */
+  readonly options?: readonly PodDnsConfigOption[];
+}
+
 /** The HTTP protocol the user container speaks on its port (knative/serving pkg/reconciler/revision/resources/queue.go). */
 export type PortName = 'http1' | 'h2c';
 
@@ -175,7 +232,7 @@ export interface ContainerProps {
    */
   readonly env?: { readonly [key: string]: string } | readonly IEnvVar[];
   /** @default none */
-  readonly envFrom?: readonly IEnvFromSource[];
+  readonly envFrom?: readonly EnvFromSource[];
   /** @default the image's entrypoint */
   readonly command?: readonly string[];
   /** @default the image's cmd */
@@ -304,13 +361,13 @@ export interface RevisionTemplateProps {
   /** @default the namespace's default ServiceAccount */
   readonly serviceAccountName?: string;
   /** @default none */
-  readonly imagePullSecrets?: readonly ILocalObjectReference[];
+  readonly imagePullSecrets?: readonly LocalObjectReference[];
   /** @default none */
   readonly volumes?: readonly IVolume[];
   /** @default none */
   readonly nodeSelector?: { readonly [key: string]: string };
   /** @default none */
-  readonly tolerations?: readonly IToleration[];
+  readonly tolerations?: readonly Toleration[];
   /** @default preferred anti-affinity spreading the revision's pods over nodes */
   readonly affinity?: IAffinity;
   /** @default none */
@@ -324,11 +381,11 @@ export interface RevisionTemplateProps {
   /** @default Kubernetes' default */
   readonly automountServiceAccountToken?: boolean;
   /** @default none */
-  readonly hostAliases?: readonly IHostAlias[];
+  readonly hostAliases?: readonly HostAlias[];
   /** @default Kubernetes' default (ClusterFirst) */
   readonly dnsPolicy?: string;
   /** @default none */
-  readonly dnsConfig?: IPodDNSConfig;
+  readonly dnsConfig?: PodDnsConfig;
   /** Passed through as written. @default none */
   readonly initContainers?: readonly IContainer[];
   /** @default none */

@@ -33,7 +33,10 @@ export interface ParsedService {
 
 /**
  * Parses the props of a KService (`defaultName`: the construct id, used when `name` is unset).
- * The serving config is `props.config`, as the construct and the CLI both pass it.
+ * The serving config is `props.config`, not an argument of its own: it is a prop of the public
+ * API (KServiceProps.config), both front ends reach this parse through `new KService` with it in
+ * the props (the CLI puts --config there), the shape check covers it with the rest, and its
+ * problems keep their props path (`config.domainTemplate`, which the CLI reports as --config's).
  */
 export function parseService(props: KServiceProps, defaultName: string): ParsedService {
   const types = checkPropsShape(props);
