@@ -220,8 +220,8 @@ describe('the owner of an Endpoints object the runtime created', () => {
 
 describe('an Endpoints object the runtime created, then the compiled one applied over it', () => {
   const ways: Array<{ way: string; apply: (cp: ControlPlane) => Promise<unknown> }> = [
-    { way: 'client-side kubectl apply (three-way merge, last-applied annotation)', apply: (cp) => clientSideApply(cp.kubeConfig, [compiledEndpoints('reapplied')]) },
-    { way: 'client-side kubectl apply again', apply: (cp) => clientSideApply(cp.kubeConfig, [compiledEndpoints('reapplied')]) },
+    { way: 'client-side kubectl apply (three-way merge, last-applied annotation)', apply: (cp) => clientSideApply(cp, [compiledEndpoints('reapplied')]) },
+    { way: 'client-side kubectl apply again', apply: (cp) => clientSideApply(cp, [compiledEndpoints('reapplied')]) },
     { way: 'server-side apply without force (kubectl --server-side)', apply: (cp) => cp.applyObjects([compiledEndpoints('reapplied')], 'kubectl') },
     { way: 'server-side apply with force as Flux does (kustomize-controller)', apply: (cp) => cp.applyObjects([compiledEndpoints('reapplied')], 'kustomize-controller', { force: true }) },
   ];

@@ -4,7 +4,8 @@
 // another to 3, then the whole graph is re-applied three ways: server-side apply without force
 // (kubectl --server-side, Argo CD ServerSideApply=true, Flux), the same with force
 // (--force-conflicts), and client-side apply's three-way merge with the
-// kubectl.kubernetes.io/last-applied-configuration annotation. None may fail with a conflict,
+// kubectl.kubernetes.io/last-applied-configuration annotation, by the real kubectl (v1.36.3, the
+// control plane's version) with a kubeconfig for the suite's API server. None may fail with a conflict,
 // none may change replicas or Endpoints, and the runtime keeps owning what it wrote.
 import { type KubernetesObject, type V1Deployment, type V1EndpointSubset, type V1Endpoints } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,8 +139,8 @@ describe('re-applying the graph keeps what the runtime wrote', () => {
     { way: 'server-side apply by the original applier, no force', apply: (c) => c.controlPlane.applyObjects(graph(c), 'kservice') },
     { way: 'server-side apply by another tool (argocd-controller), no force', apply: (c) => c.controlPlane.applyObjects(graph(c), 'argocd-controller') },
     { way: 'server-side apply with force (kubectl --server-side --force-conflicts)', apply: (c) => c.controlPlane.applyObjects(graph(c), 'kubectl', { force: true }) },
-    { way: 'client-side kubectl apply, first time (no last-applied annotation yet)', apply: (c) => clientSideApply(c.controlPlane.kubeConfig, graph(c)) },
-    { way: 'client-side kubectl apply again (three-way merge against last-applied)', apply: (c) => clientSideApply(c.controlPlane.kubeConfig, graph(c)) },
+    { way: 'client-side kubectl apply, first time (no last-applied annotation yet)', apply: (c) => clientSideApply(c.controlPlane, graph(c)) },
+    { way: 'client-side kubectl apply again (three-way merge against last-applied)', apply: (c) => clientSideApply(c.controlPlane, graph(c)) },
   ];
 
   for (const { way, apply } of ways) {
@@ -148,13 +149,17 @@ describe('re-applying the graph keeps what the runtime wrote', () => {
       const c = cluster();
       const t0 = Date.now();
       const sent = await apply(c);
-      if (way.includes('again')) {
-        // The second client-side apply has last-applied to diff against: nothing of ours in it.
-        for (const { name, patch } of sent as Awaited<ReturnType<typeof clientSideApply>>) {
-          const text = JSON.stringify(patch);
-          expect(text, name).not.toContain('"replicas"');
-          expect(text, name).not.toContain('"subsets"');
-        }
+      if (way.includes('client-side')) {
+        const applied = sent as Awaited<ReturnType<typeof clientSideApply>>;
+        expect(applied.map((a) => a.name), 'kubectl applied every object of the graph once').toHaveLength(graph(c).length);
+        // The first time kubectl adds its last-applied annotation to objects that all exist; the
+        // second time it diffs against that annotation and the live objects, and finds nothing to
+        // send: what the runtime wrote is in neither the manifests nor last-applied. Except for
+        // PodDisruptionBudgets: their spec.selector has patch strategy "replace" (k8s.io/api
+        // policy/v1 types.go), so kubectl's strategic merge patch always re-sends the selector
+        // (seen here with kubectl 1.36.3; also Azure/eno#246).
+        const expected = (name: string) => (way.includes('again') && !name.startsWith('poddisruptionbudget.policy/') ? 'unchanged' : 'configured');
+        expect(applied.filter((a) => a.operation !== expected(a.name)), `kubectl output: ${JSON.stringify(applied)}`).toEqual([]);
       }
       // Give the autoscaler (2 s ticks) and the Deployment controller time to react to anything
       // the apply might have changed, then compare: nothing moved, not even for a moment.

@@ -96,7 +96,7 @@ export function argoCd(name: string, mode: ArgoMode, destinationNamespace: strin
       }),
     async sync(cp, objects, opts = {}) {
       const rendered = this.rendered(objects);
-      if (mode === 'client-side') await clientSideApply(cp.kubeConfig, rendered, ARGO_CD_MANAGER);
+      if (mode === 'client-side') await clientSideApply(cp, rendered, ARGO_CD_MANAGER);
       else await cp.applyObjects(rendered, ARGO_CD_MANAGER, { force: opts.force ?? true });
     },
     tracks: (live) => (live.metadata?.annotations?.[ARGO_CD_TRACKING_ANNOTATION] ?? '').startsWith(`${name}:`),
