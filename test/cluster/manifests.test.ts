@@ -2,17 +2,19 @@
 // examples/charts.ts) and the output of `kservice compile` on every CLI golden input is accepted by
 // server-side apply with strict field validation (Istio and Gateway API CRDs installed first), and so
 // is a Gateway-API-mode synthesis (examples/charts.ts buildGatewayApiApp); re-applying keeps
-// the addresses the runtime wrote into the public Endpoints; broken objects are rejected.
+// the addresses the runtime wrote into the public Endpoints; broken objects are rejected. The
+// installed CRDs are read back whole: their `x-kubernetes-*` keys (CEL rules, list types,
+// preserve-unknown-fields) must have reached the API server.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, type KubernetesObject, type V1Endpoints } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Endpoints } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildExamplesApp, buildGatewayApiApp } from '../../examples/charts';
-import { installGatewayApiCrds } from './crds/gateway-api-crds';
-import { useControlPlane } from './harness';
+import { gatewayApiCrdObjects, installGatewayApiCrds } from './crds/gateway-api-crds';
+import { istioCrdObjects, useControlPlane } from './harness';
 import { REPO_ROOT } from './node-agent/images';
 import { applyOrder, missingNamespaces } from './scenarios/support/serving';
 import { StrictApplier, type ApplyError } from './scenarios/support/strict-apply';
@@ -94,6 +96,35 @@ afterAll(() => {
   for (const dir of work) rmSync(dir, { recursive: true, force: true });
 });
 
+type CrdVersions = { spec: { versions: Array<{ name: string; schema?: unknown }> } };
+
+/** The CRD as stored, as raw JSON: client-node's typed reader would rename `x-kubernetes-*` keys. */
+async function storedCrd(name: string): Promise<CrdVersions> {
+  const api = controlPlane().kubeConfig.makeApiClient(CustomObjectsApi);
+  return (await api.getClusterCustomObject({ group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', name })) as CrdVersions;
+}
+
+describe('installed CRDs keep their full schemas', () => {
+  it.each([...istioCrdObjects(), ...gatewayApiCrdObjects()].map((c) => [c.metadata!.name!, c] as const))('%s: stored schemas equal the committed file', async (name, crd) => {
+    const schemas = (c: CrdVersions) => c.spec.versions.map((v) => ({ name: v.name, schema: v.schema }));
+    // An empty `properties: {}` (the generated Istio CRDs have some) is not stored: JSONSchemaProps
+    // marshals it with omitempty (k8s.io/apiextensions-apiserver pkg/apis/apiextensions/v1/types_jsonschema.go).
+    const withoutEmptyProperties = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (key, value: unknown) =>
+      key === 'properties' && typeof value === 'object' && value !== null && Object.keys(value).length === 0 ? undefined : value)) as unknown;
+    expect(schemas(await storedCrd(name))).toEqual(withoutEmptyProperties(schemas(crd as unknown as CrdVersions)));
+  });
+
+  it('the stored HTTPRoute CRD carries the CEL rules on spec.parentRefs and on Service backendRefs', async () => {
+    const messages: string[] = [];
+    JSON.stringify(await storedCrd('httproutes.gateway.networking.k8s.io'), (key, value: unknown) => {
+      if (key === 'x-kubernetes-validations') messages.push(...(value as Array<{ message: string }>).map((r) => r.message));
+      return value;
+    });
+    expect(messages).toContain('sectionName must be unique when parentRefs includes 2 or more references to the same parent');
+    expect(messages).toContain('Must have port for Service reference');
+  });
+});
+
 describe('compiled manifests on a real API server', () => {
   it('accepts every example (applied for real)', async () => {
     const objects = exampleObjects();
@@ -165,6 +196,14 @@ describe('compiled manifests on a real API server', () => {
         delete route.spec.rules[0].backendRefs[0].port;
         return route;
       }, /Must have port for Service reference/],
+      ['an HTTPRoute naming the same Gateway twice without sectionName (Gateway API CRD CEL rule on spec.parentRefs)', () => {
+        // A rule outside any `items` schema: client-node's CRD model kept `items` subtrees raw, so
+        // the backendRef rule above survived the old install path, this one did not.
+        const route = structuredClone(gatewayApiObjects().find((o) => o.kind === 'HTTPRoute')) as KubernetesObject & { spec: { parentRefs: unknown[] } };
+        route.metadata!.name = 'twice-same-parent.example.com';
+        route.spec.parentRefs = [route.spec.parentRefs[0], route.spec.parentRefs[0]];
+        return route;
+      }, /sectionName must be unique when parentRefs includes 2 or more references to the same parent/],
       ['an HTTPRoute with a field the Gateway API does not know (strict field validation)', () => {
         const route = structuredClone(gatewayApiObjects().find((o) => o.kind === 'HTTPRoute')) as KubernetesObject & { spec: Record<string, unknown> };
         route.metadata!.name = 'unknown-field.example.com';

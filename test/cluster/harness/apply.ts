@@ -9,8 +9,9 @@ export interface ApplyOptions {
 }
 
 /**
- * Applies objects in order (put Namespaces and CRDs first) and returns what
- * the API server stored.
+ * Applies objects in order (put Namespaces first) and returns what the API
+ * server stored. Not for CRDs: KubernetesObjectApi drops their schemas'
+ * `x-kubernetes-*` keys (installCrds in crds.ts sends them raw).
  */
 export async function applyObjects(
   kc: KubeConfig,

@@ -8,9 +8,8 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ApiextensionsV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { StrictApplier } from '../scenarios/support/strict-apply';
-import { crdObjectsFromFiles } from './crds';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { crdObjectsFromFiles, installCrds } from './crds';
 import { get } from './http';
 import { freePort } from './ports';
 import { startProcess, type ManagedProcess } from './processes';
@@ -73,27 +72,9 @@ export function certManagerCrdObjects(): KubernetesObject[] {
   return crdObjectsFromFiles(files.map((f) => join(CERT_MANAGER_CRDS_DIR, f)));
 }
 
-/**
- * Applies the six cert-manager CRDs (as admin, server-side, strict) and waits until each is
- * Established. Sent as raw JSON (StrictApplier), not through client-node's KubernetesObjectApi: its
- * model serializer drops every `x-kubernetes-*` key of a plain-YAML schema (it reads
- * `x_kubernetes_preserve_unknown_fields`), and the Challenge CRD's free-form webhook `config` is
- * only valid with `x-kubernetes-preserve-unknown-fields`.
- */
-export async function installCertManagerCrds(kc: KubeConfig): Promise<string[]> {
-  const applier = new StrictApplier(kc);
-  const crds = certManagerCrdObjects();
-  for (const crd of crds) {
-    const rejected = await applier.apply(crd, 'kservice-test-harness');
-    if (rejected) throw new Error(`${rejected.object}: HTTP ${rejected.status}: ${rejected.message}`);
-  }
-  const api = kc.makeApiClient(ApiextensionsV1Api);
-  const names = crds.map((c) => c.metadata!.name!);
-  for (const name of names) {
-    await waitFor(`CRD ${name} Established`, async () =>
-      (await api.readCustomResourceDefinition({ name })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'));
-  }
-  return names;
+/** Applies the six cert-manager CRDs (as admin) and waits until each is Established. */
+export function installCertManagerCrds(kc: KubeConfig): Promise<string[]> {
+  return installCrds(kc, certManagerCrdObjects());
 }
 
 export interface CertManagerOptions {
