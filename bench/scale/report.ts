@@ -162,13 +162,13 @@ function scrapeCostText(s: ScaleResult): string {
   if (!s.scrapeCost || s.scrapeCost.length === 0) return '_Scrape cost not measured._';
   const need = GOAL_REVISIONS * SCRAPES_PER_REVISION;
   const rows = s.scrapeCost.map(
-    (c) => `| ${c.connections} | ${c.revisions} × ${c.podsPerRevision} | ${int(c.podScrapesPerSecond)} of ${int(c.podScrapesNeededPerSecond)} | ${f(c.cpuCores, 3)} | ${f(c.cpuMicrosPerScrape, 1)} | ${int(c.scrapesPerCoreSecond)} | ${f(need / c.scrapesPerCoreSecond, 1)} |`,
+    (c) => `| ${c.client ?? 'hand-written'} | ${c.connections} | ${c.revisions} × ${c.podsPerRevision} | ${int(c.podScrapesPerSecond)} of ${int(c.podScrapesNeededPerSecond)} | ${f(c.cpuCores, 3)} | ${f(c.cpuMicrosPerScrape, 1)} | ${int(c.scrapesPerCoreSecond)} | ${f(need / c.scrapesPerCoreSecond, 1)} | ${c.rssMiB === undefined ? '' : f(c.rssMiB, 0)} |`,
   );
   return [
     'Scrape cost in isolation (bench/scale/scrape-cost.ts: the working tree\'s collector in the bench process, one round a second, against fake queue-proxies in a child process):',
     '',
-    `| connections | revisions × pods | pod scrapes/s (needed) | CPU cores | µs CPU per scrape | scrapes/s per core | cores for ${int(GOAL_REVISIONS)} revisions × 10 pods (${int(need)} scrapes/s) |`,
-    '|---|---:|---:|---:|---:|---:|---:|',
+    `| client | connections | revisions × pods | pod scrapes/s (needed) | CPU cores | µs CPU per scrape | scrapes/s per core | cores for ${int(GOAL_REVISIONS)} revisions × 10 pods (${int(need)} scrapes/s) | RSS MiB |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }

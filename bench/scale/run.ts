@@ -25,7 +25,7 @@ import type { BenchOptions } from '../options';
 import { type ActivatorPageResult, measureActivatorPage } from './activator-page';
 import { FakeApiServer, type KubeObject } from './fake-api-server';
 import { type Bundle, bundleHead, startBundledRuntime } from './runtime';
-import { measureScrapeCost, type ScrapeCostRun } from './scrape-cost';
+import { measureScrapeCost, SCRAPE_CLIENTS, type ScrapeCostRun } from './scrape-cost';
 import { activatorIp, listsActivators, namespaceOf, PODS_PER_REVISION, populate, revisionName, setActivators } from './topology';
 
 export interface ScaleOptions {
@@ -184,13 +184,16 @@ export async function runScale(options: BenchOptions, workDir: string): Promise<
     }
   }
   const scrapeCost: ScrapeCostRun[] = [];
+  // Each mode with each client back to back: the runtime's and undici (why the runtime has its own, ./scrape-cost.ts).
   for (const connections of ['keep-alive', 'close'] as const) {
-    try {
-      const cost = await measureScrapeCost(connections);
-      console.log(`scale: scrape cost (${connections}): ${cost.cpuMicrosPerScrape} µs CPU per pod scrape, ${cost.scrapesPerCoreSecond} scrapes/s per core (${cost.podScrapesPerSecond} scrapes/s at ${cost.cpuCores} cores)`);
-      scrapeCost.push(cost);
-    } catch (err) {
-      errors.push(`scrape cost (${connections}): ${(err as Error).message.split('\n')[0]}`);
+    for (const client of SCRAPE_CLIENTS) {
+      try {
+        const cost = await measureScrapeCost(connections, undefined, undefined, client);
+        console.log(`scale: scrape cost (${client}, ${connections}): ${cost.cpuMicrosPerScrape} µs CPU per pod scrape, ${cost.scrapesPerCoreSecond} scrapes/s per core (${cost.podScrapesPerSecond} scrapes/s at ${cost.cpuCores} cores, ${cost.rssMiB} MiB RSS)`);
+        scrapeCost.push(cost);
+      } catch (err) {
+        errors.push(`scrape cost (${client}, ${connections}): ${(err as Error).message.split('\n')[0]}`);
+      }
     }
   }
   const measured = { startedAt, finishedAt: new Date().toISOString(), loadAverageAtStart, loadAverageAtEnd: loadAverage() };

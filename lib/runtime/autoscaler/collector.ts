@@ -3,6 +3,7 @@ import type { Logger } from '../shared/logger';
 import type { Sample } from '../shared/prom-text';
 import type { ClusterView } from './controller';
 import type { MetricSample } from './kpa';
+import type { MetricsClient } from './scrape-client';
 import type { RevisionStagger, ScrapeLimiter } from './scrape-limiter';
 import { activatorStats, queueProxyStat, QueueProxyStat, revisionSample, sampleSize, scrapeMetrics, scrapeOrder, scrapeSample } from './scraper';
 
@@ -29,6 +30,8 @@ export interface CollectorProps {
   readonly stagger?: RevisionStagger;
   /** For tests: the shuffle of the pods' scrape order. */
   readonly random?: () => number;
+  /** The HTTP client of the scrapes; none: the replica's shared one (./scraper.ts). For bench/scale/scrape-cost.ts. */
+  readonly client?: MetricsClient;
 }
 
 /** What every activator said this round; `complete` only if every ready activator answered. */
@@ -168,8 +171,8 @@ export class MetricCollector {
     if (this.inFlight.has(target)) throw new Error(`${target}: previous scrape still under way`);
     this.inFlight.add(target);
     try {
-      const { limiter, timeoutMs } = this.props;
-      const run = () => scrapeMetrics(host, port, timeoutMs);
+      const { limiter, timeoutMs, client } = this.props;
+      const run = () => scrapeMetrics(host, port, timeoutMs, client);
       return await (limiter && limited ? limiter.run(run) : run());
     } finally {
       this.inFlight.delete(target);

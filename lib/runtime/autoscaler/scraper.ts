@@ -1,6 +1,6 @@
 import { parsePromText, Sample } from '../shared/prom-text';
 import type { MetricSample } from './kpa';
-import { ScrapeClient, ScrapeResponse } from './scrape-client';
+import { MetricsClient, ScrapeClient, ScrapeResponse } from './scrape-client';
 
 /**
  * Scrapes the queue-proxies and the activators (Prometheus text on :9090, docs/runtime-metrics.md)
@@ -171,7 +171,7 @@ const defaultClient = new ScrapeClient({ maxIdleSockets: MAX_IDLE_SCRAPE_CONNECT
  * value, a body over MAX_SCRAPE_BYTES, or when the whole exchange takes longer than `timeoutMs`
  * (a deadline, not an idle timeout: an endpoint trickling a byte a second is cut off too).
  */
-export async function scrapeMetrics(host: string, port: number, timeoutMs = SCRAPE_TIMEOUT_MS, client: ScrapeClient = defaultClient): Promise<Sample[]> {
+export async function scrapeMetrics(host: string, port: number, timeoutMs = SCRAPE_TIMEOUT_MS, client: MetricsClient = defaultClient): Promise<Sample[]> {
   const where = `GET ${host}:${port}/metrics`;
   let res: ScrapeResponse;
   try {
