@@ -189,14 +189,7 @@ function parseCompile(args: string[]): Command {
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help', text: COMPILE_HELP };
-  if (positionals.length === 0) throw new UsageError('compile needs at least one FILE_OR_DIR (or - for stdin)', COMPILE_HELP);
-  if (positionals.filter((p) => p === '-').length > 1) throw new UsageError("'-' (stdin) may be given only once", COMPILE_HELP);
-  for (const [name, value] of [['--output', values.output], ['--config', values.config], ['--history', values.history]] as const) {
-    if (value === '') throw new UsageError(`${name} needs a non-empty value`, COMPILE_HELP);
-  }
-  if (values.namespace !== undefined && !isDns1123Label(values.namespace)) {
-    throw new UsageError(`--namespace '${values.namespace}' must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)`, COMPILE_HELP);
-  }
+  checkCompileInputs('compile', positionals, values, COMPILE_HELP);
   const frozenHistory = values['frozen-history'] === true;
   if (frozenHistory && values.history === undefined) throw new UsageError('--frozen-history needs --history FILE (the lockfile to check)', COMPILE_HELP);
   return {
@@ -226,19 +219,32 @@ function parseGraph(args: string[]): Command {
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help', text: GRAPH_HELP };
-  if (positionals.length === 0) throw new UsageError('graph needs at least one FILE_OR_DIR (or - for stdin)', GRAPH_HELP);
-  if (positionals.filter((p) => p === '-').length > 1) throw new UsageError("'-' (stdin) may be given only once", GRAPH_HELP);
-  for (const [name, value] of [['--output', values.output], ['--config', values.config], ['--history', values.history]] as const) {
-    if (value === '') throw new UsageError(`${name} needs a non-empty value`, GRAPH_HELP);
-  }
-  if (values.namespace !== undefined && !isDns1123Label(values.namespace)) {
-    throw new UsageError(`--namespace '${values.namespace}' must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)`, GRAPH_HELP);
-  }
+  checkCompileInputs('graph', positionals, values, GRAPH_HELP);
   if (values.format !== undefined && !(GRAPH_FORMATS as readonly string[]).includes(values.format)) {
     throw new UsageError(`--format '${values.format}' must be one of ${GRAPH_FORMATS.join(', ')}`, GRAPH_HELP);
   }
   const compile: CompileOptions = { inputs: positionals, configFile: values.config, historyFile: values.history, namespace: values.namespace };
   return { kind: 'graph', options: { compile, format: (values.format as GraphFormat | undefined) ?? formatOfFile(values.output), outFile: values.output } };
+}
+
+/** What `compile` and `graph` both take: the inputs, -o, --config, --history and -n. */
+interface CompileInputValues {
+  readonly output?: string;
+  readonly config?: string;
+  readonly history?: string;
+  readonly namespace?: string;
+}
+
+/** The usage rules `compile` and `graph` share, so both commands reject the same mistakes the same way. */
+function checkCompileInputs(command: string, positionals: string[], values: CompileInputValues, help: string): void {
+  if (positionals.length === 0) throw new UsageError(`${command} needs at least one FILE_OR_DIR (or - for stdin)`, help);
+  if (positionals.filter((p) => p === '-').length > 1) throw new UsageError("'-' (stdin) may be given only once", help);
+  for (const [name, value] of [['--output', values.output], ['--config', values.config], ['--history', values.history]] as const) {
+    if (value === '') throw new UsageError(`${name} needs a non-empty value`, help);
+  }
+  if (values.namespace !== undefined && !isDns1123Label(values.namespace)) {
+    throw new UsageError(`--namespace '${values.namespace}' must be a DNS-1123 label (lower-case letters, digits and '-', at most 63)`, help);
+  }
 }
 
 /** The format an output file's extension names; mermaid for any other (.mmd, .md). */
