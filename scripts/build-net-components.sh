@@ -33,14 +33,6 @@ log() { echo "[build-net-components $(date +%H:%M:%S)] $*" >&2; }
 # shellcheck source=go-build-common.sh
 source "$here/go-build-common.sh"
 
-quiet() {
-  local logfile="$1"; shift
-  if ! nice -n 19 "$@" >"$logfile" 2>&1; then
-    log "$* FAILED:"; tail -n 40 "$logfile" >&2
-    return 1
-  fi
-}
-
 # kube-proxy: the same generated go.mod as build-control-plane.sh's build_kubernetes
 # (go-build-common.sh), so the packages it shares with kube-apiserver come from Go's build cache.
 build_kube_proxy() {

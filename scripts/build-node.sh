@@ -37,14 +37,6 @@ log() { echo "[build-node $(date +%H:%M:%S)] $*" >&2; }
 # shellcheck source=go-build-common.sh
 source "$here/go-build-common.sh"
 
-quiet() {
-  local logfile="$1"; shift
-  if ! nice -n 19 "$@" >"$logfile" 2>&1; then
-    log "$* FAILED:"; tail -n 40 "$logfile" >&2
-    return 1
-  fi
-}
-
 # A go.mod that only requires MODULE@VERSION (for modules without replace directives).
 plain_go_mod() {
   local dir="$1" name="$2" module="$3" version="$4"

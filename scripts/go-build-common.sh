@@ -42,6 +42,16 @@ kubernetes_ldflags() {
 # Runs "$@" with output in LOGFILE, printing a heartbeat every 30 s (elapsed time and packages
 # compiled so far, from `go build -v`, out of TOTAL when known) so CI logs show progress.
 # Usage: run_with_progress WHAT LOGFILE TOTAL_OR_EMPTY COMMAND...
+# Runs a command under `nice -n 19` with its output in LOGFILE; on failure, shows the log's end.
+# Usage: quiet LOGFILE COMMAND... (the caller defines log()).
+quiet() {
+  local logfile="$1"; shift
+  if ! nice -n 19 "$@" >"$logfile" 2>&1; then
+    log "$* FAILED:"; tail -n 40 "$logfile" >&2
+    return 1
+  fi
+}
+
 run_with_progress() {
   local what="$1" logfile="$2" total="$3"; shift 3
   local of="${total:+/${total}}"
