@@ -75,8 +75,9 @@ export class Reservation {
   release(): void {
     if (this.released) return;
     this.released = true;
+    const outsideSlice = this.tracker.inFlight > this.tracker.capacity;
     this.tracker.inFlight--;
-    this.throttler.podSlotFreed();
+    this.throttler.podSlotFreed(this.tracker, outsideSlice);
     this.releaseRevision();
   }
 }
@@ -111,6 +112,22 @@ export class RevisionThrottler {
   private readonly policy: LbPolicy;
   private readonly podCapacity: number;
   private pods: PodTracker[] = [];
+  /**
+   * Pods gone from the usable list that still have requests in flight (capacity 0): kept so the
+   * pod keeps one in-flight count if it comes back before they end.
+   */
+  private readonly draining = new Map<string, PodTracker>();
+  /**
+   * Requests in flight beyond their pod's current slots: on pods that left this activator's slice
+   * (or shrank in it, or left the revision) since they were sent. They finish normally; the
+   * breaker counts them on top of the slice, so they do not hold back waiting requests from the
+   * slots the new slice has free (knative/serving pkg/activator/net/throttler.go `updateCapacity`
+   * keeps the breaker's waiting queue when capacity changes; here the waiters also get the new
+   * slots at once).
+   */
+  private outsideSlice = 0;
+  /** Slots of this activator's current slice (the breaker's capacity less `outsideSlice`). */
+  private sliceCapacity = 0;
   /** The pods this activator sends to: those it has slots on. */
   private assigned: PodTracker[] = [];
   private readonly slicer: PodSlicer;
@@ -141,8 +158,9 @@ export class RevisionThrottler {
     return this.breaker.waiting;
   }
 
+  /** This activator's slots on the revision now (not counting requests still in flight outside them). */
   get capacity(): number {
-    return this.breaker.capacity;
+    return this.sliceCapacity;
   }
 
   /** This activator's slots per pod id (0 for pods of other activators). */
@@ -150,10 +168,19 @@ export class RevisionThrottler {
     return new Map(this.pods.map((p) => [p.id, p.capacity]));
   }
 
-  /** Replaces the usable pods; trackers (and their in-flight counts) of pods that stay are kept. */
+  /**
+   * Replaces the usable pods; trackers (and their in-flight counts) of pods that stay, or come
+   * back while requests are still in flight to them, are kept.
+   */
   updatePods(addresses: readonly PodAddress[]): void {
-    const existing = new Map(this.pods.map((p) => [p.id, p]));
+    const existing = new Map([...this.draining, ...this.pods.map((p): [string, PodTracker] => [p.id, p])]);
     this.pods = addresses.map((a) => existing.get(formatAddress(a)) ?? new PodTracker(a, 0));
+    this.draining.clear();
+    for (const p of this.pods) existing.delete(p.id);
+    for (const gone of existing.values()) {
+      gone.capacity = 0;
+      if (gone.inFlight > 0) this.draining.set(gone.id, gone);
+    }
     this.reslice();
   }
 
@@ -174,16 +201,21 @@ export class RevisionThrottler {
     this.slicer.update(this.pods.map((p) => p.id), this.activators, this.self, nowMs);
     const shares = this.slicer.ownShares(nowMs);
     let total = 0;
+    let outside = 0;
     for (const p of this.pods) {
       p.capacity = shares === ALL_PODS ? this.podCapacity : (shares.get(p.id) ?? 0);
       total += p.capacity;
+      outside += Math.max(0, p.inFlight - p.capacity);
     }
+    for (const p of this.draining.values()) outside += p.inFlight;
     this.assigned = this.pods.filter((p) => p.capacity > 0);
-    const n = this.pods.length;
-    this.breaker.setCapacity(cc === 0 ? (n > 0 ? Infinity : 0) : total);
+    this.sliceCapacity = cc === 0 ? (this.pods.length > 0 ? Infinity : 0) : total;
+    this.outsideSlice = outside;
+    this.breaker.setCapacity(this.sliceCapacity + outside);
     this.scheduleHandoverEnd(nowMs);
     this.wakeSlotWaiters();
   }
+
 
   /** The slots held back during a handover come back when it ends. */
   private scheduleHandoverEnd(nowMs: number): void {
@@ -256,8 +288,17 @@ export class RevisionThrottler {
     this.slotWaiters.delete(waiter);
   }
 
-  /** A pod slot was given back: requests waiting for one try again. */
-  podSlotFreed(): void {
+  /**
+   * A pod slot was given back (before its revision slot): requests waiting for one try again.
+   * One in flight outside the slice gives its revision slot back for good, so the breaker's
+   * capacity shrinks by one first and the revision slot it frees goes to no one.
+   */
+  podSlotFreed(tracker: PodTracker, outsideSlice: boolean): void {
+    if (outsideSlice) {
+      this.outsideSlice--;
+      if (tracker.inFlight === 0 && this.draining.get(tracker.id) === tracker) this.draining.delete(tracker.id);
+      this.breaker.setCapacity(this.sliceCapacity + this.outsideSlice);
+    }
     this.wakeSlotWaiters();
   }
 

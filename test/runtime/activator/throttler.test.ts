@@ -280,4 +280,90 @@ describe('RevisionThrottler across several activators', () => {
     vi.advanceTimersByTime(1);
     expect(held.map((r) => r.podId)).toEqual(['127.0.0.1:5001']);
   });
+  // Requests waiting in this activator's queue when its slice shrinks stay queued and are granted
+  // from the new slice as soon as it has room, while those in flight on the pods it lost finish
+  // (the old breaker counted them against the new slice: waiters stalled behind them, past the
+  // handover, until they ended or the revision's timeout failed the waiters).
+  it('slice shrinks while requests wait: none fails, each is served once its new slice has room, none above a pod\'s share', () => {
+    vi.useFakeTimers();
+    const cc = 2;
+    const four = pods(4);
+    const view = (activators: string[]) =>
+      activators.map((self) => {
+        const t = new RevisionThrottler({ containerConcurrency: cc, queueDepth: 100, handoverMs: 2000 });
+        t.updateActivators(activators, self);
+        t.updatePods(four);
+        return t;
+      });
+    const [, t] = view(ACTIVATORS.slice(0, 2));
+    vi.advanceTimersByTime(2000);
+    expect(t.capacity).toBe(4); // 5002 and 5003
+    const held: Reservation[] = [];
+    const failures: Error[] = [];
+    const inFlight = new Map<string, number>();
+    const client = {
+      reserved: (r: Reservation) => {
+        const n = (inFlight.get(r.podId) ?? 0) + 1;
+        expect(n, r.podId).toBeLessThanOrEqual(t.podCapacities.get(r.podId) ?? 0); // granted only within its share
+        inFlight.set(r.podId, n);
+        held.push(r);
+      },
+      failed: (e: Error) => failures.push(e),
+    };
+    const release = (r: Reservation) => {
+      inFlight.set(r.podId, inFlight.get(r.podId)! - 1);
+      r.release();
+    };
+    for (let i = 0; i < 8; i++) t.reserve(new Set(), client);
+    expect(held.map((r) => r.podId).sort()).toEqual(['127.0.0.1:5002', '127.0.0.1:5002', '127.0.0.1:5003', '127.0.0.1:5003']);
+    expect(t.waiting).toBe(4);
+
+    // A third activator: this one keeps only 5001 (activator 0's until now), after the handover.
+    t.updateActivators(ACTIVATORS, ACTIVATORS[1]);
+    expect(t.capacity).toBe(0);
+    vi.advanceTimersByTime(1999);
+    expect(held).toHaveLength(4);
+    vi.advanceTimersByTime(1);
+    expect([...t.podCapacities]).toEqual([['127.0.0.1:5000', 0], ['127.0.0.1:5001', 2], ['127.0.0.1:5002', 0], ['127.0.0.1:5003', 0]]);
+    // The shares of every pod add up to CC again, across the three activators.
+    for (const [id, n] of sumPerPod(view(ACTIVATORS))) expect(n, id).toBe(cc);
+    // The four on the lost pods are still in flight; two waiters get 5001 at once.
+    expect(held.slice(4).map((r) => r.podId)).toEqual(['127.0.0.1:5001', '127.0.0.1:5001']);
+    expect(t.waiting).toBe(2);
+
+    // A request ending on a lost pod frees nothing this activator may use.
+    release(held[0]);
+    expect(held).toHaveLength(6);
+    // Ones ending on 5001 let the last waiters in, there.
+    release(held[4]);
+    release(held[5]);
+    expect(held.slice(6).map((r) => r.podId)).toEqual(['127.0.0.1:5001', '127.0.0.1:5001']);
+    expect(t.waiting).toBe(0);
+    expect(failures).toEqual([]);
+    for (const r of held.slice(1)) release(r);
+    expect(t.inFlight).toBe(0);
+    // Back to the slice alone: 2 slots, and a third request waits.
+    for (let i = 0; i < 3; i++) t.reserve(new Set(), client);
+    expect(t.inFlight).toBe(2);
+    expect(t.waiting).toBe(1);
+  });
+
+  it('a pod that leaves the revision with requests in flight and comes back is counted once', () => {
+    const t = new RevisionThrottler({ containerConcurrency: 1, queueDepth: 10 });
+    t.updatePods(pods(2));
+    const held: Reservation[] = [];
+    const client = { reserved: (r: Reservation) => held.push(r), failed: (e: Error) => expect.fail(e.message) };
+    t.reserve(new Set(), client);
+    t.reserve(new Set(), client);
+    const on5000 = held.find((r) => r.podId === '127.0.0.1:5000')!;
+    t.updatePods([pod(5001)]); // 5000 goes while its request runs
+    t.updatePods(pods(2)); // and comes back before it ends
+    t.reserve(new Set(), client);
+    expect(held).toHaveLength(2); // 5000 still holds its request: CC 1
+    expect(t.waiting).toBe(1);
+    on5000.release();
+    expect(held.map((r) => r.podId)).toEqual(expect.arrayContaining(['127.0.0.1:5000', '127.0.0.1:5001']));
+    expect(held[2].podId).toBe('127.0.0.1:5000');
+    expect(t.inFlight).toBe(2);
+  });
 });
