@@ -33,6 +33,7 @@ type HttpRouteRule = NonNullable<IHTTPRoute['spec']['rules']>[number];
 type HttpRouteFilter = NonNullable<HttpRouteRule['filters']>[number];
 type HttpBackendRef = NonNullable<HttpRouteRule['backendRefs']>[number];
 type HttpHeader = NonNullable<NonNullable<HttpRouteFilter['requestHeaderModifier']>['set']>[number];
+type HttpHeaderMatch = NonNullable<NonNullable<HttpRouteRule['matches']>[number]['headers']>[number];
 
 export function buildHttpRoute(route: RouteSpec, rule: IngressRule): IHTTPRoute {
   const gatewayApi = route.gatewayApi ?? DEFAULT_GATEWAY_API_CONFIG;
@@ -50,7 +51,7 @@ export function buildHttpRoute(route: RouteSpec, rule: IngressRule): IHTTPRoute 
     spec: {
       parentRefs: [{ group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: gateway.namespace, name: gateway.name }],
       hostnames: [...rule.hosts],
-      rules: [httpRouteRule(route.namespace, rule, gatewayApi)],
+      rules: httpRouteRules(route.namespace, rule, gatewayApi),
     },
   };
 }
@@ -65,7 +66,7 @@ export function longestHost(hosts: readonly string[]): string {
  * visibility ('' for external, as net-gateway-api writes it) and, on a tag's routes, the tag.
  */
 function httpRouteLabels(route: RouteSpec, rule: IngressRule): Record<string, string> {
-  const tag = tagOf(route, rule);
+  const tag = rule.tag;
   return sortedRecord({
     ...route.labels,
     [Labels.ROUTE]: route.name,
@@ -76,19 +77,31 @@ function httpRouteLabels(route: RouteSpec, rule: IngressRule): Record<string, st
   });
 }
 
-/** The tag whose hosts the rule serves ('' for the route's own name), found by host as net-gateway-api does. */
-function tagOf(route: RouteSpec, rule: IngressRule): string {
-  const served = (host: string | undefined) => host !== undefined && rule.hosts.includes(host);
-  const name = route.names.find((n) => served(`${n.hostName}.${route.namespace}.svc.cluster.local`) || served(n.externalHost));
-  return name?.tag ?? '';
+/**
+ * One HTTPRoute rule per KIngress path (net-gateway-api makeHTTPRouteRule): the tag-header paths
+ * (tag-header-based routing) with an exact `Knative-Serving-Tag` header match, then the rule's own.
+ */
+function httpRouteRules(namespace: string, rule: IngressRule, gatewayApi: ServingConfig['gatewayApi']): HttpRouteRule[] {
+  return [
+    ...rule.tagHeaderPaths.map((p) =>
+      httpRouteRule(namespace, p.splits, {}, gatewayApi, [{ type: 'Exact', name: Headers.ROUTE_TAG, value: p.tag }]),
+    ),
+    httpRouteRule(namespace, rule.splits, rule.appendHeaders, gatewayApi),
+  ];
 }
 
 /** One rule: every path (`/`), the runtime-only headers removed, the weighted revisions. */
-function httpRouteRule(namespace: string, rule: IngressRule, gatewayApi: ServingConfig['gatewayApi']): HttpRouteRule {
+function httpRouteRule(
+  namespace: string,
+  splits: readonly TrafficSplit[],
+  appendHeaders: Readonly<Record<string, string>>,
+  gatewayApi: ServingConfig['gatewayApi'],
+  headers?: HttpHeaderMatch[],
+): HttpRouteRule {
   return {
-    matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-    filters: [{ type: REQUEST_HEADER_MODIFIER, requestHeaderModifier: ruleHeaderModifier(namespace, rule) }],
-    backendRefs: rule.splits.map((s) => weightedBackend(namespace, s)),
+    matches: [{ path: { type: 'PathPrefix', value: '/' }, ...(headers ? { headers } : {}) }],
+    filters: [{ type: REQUEST_HEADER_MODIFIER, requestHeaderModifier: ruleHeaderModifier(namespace, splits, appendHeaders) }],
+    backendRefs: splits.map((s) => weightedBackend(namespace, s)),
     // net-gateway-api: `request: 0s` (no gateway timeout) when the Gateway supports HTTPRouteRequestTimeout.
     ...(gatewayApi.requestTimeoutSupported ? { timeouts: { request: '0s' } } : {}),
   };
@@ -102,10 +115,17 @@ function httpRouteRule(namespace: string, rule: IngressRule, gatewayApi: Serving
  * and without the headers the activator answers 404. With one backend the rule's headers are that
  * backend's, so setting them twice is the same request; a split keeps them per backend only.
  */
-function ruleHeaderModifier(namespace: string, rule: IngressRule): HttpRouteFilter['requestHeaderModifier'] {
-  const only = rule.splits.length === 1 ? rule.splits[0] : undefined;
+function ruleHeaderModifier(
+  namespace: string,
+  splits: readonly TrafficSplit[],
+  appendHeaders: Readonly<Record<string, string>>,
+): HttpRouteFilter['requestHeaderModifier'] {
+  const only = splits.length === 1 ? splits[0] : undefined;
+  // The path's appendHeaders are net-gateway-api's rule-level `set` (sorted by name, as it sorts them).
+  const appended = Object.entries(appendHeaders).map(([name, value]) => ({ name, value }));
+  const set = [...appended, ...(only ? revisionHeaders(namespace, only) : [])].sort((a, b) => a.name.localeCompare(b.name));
   return {
-    ...(only ? { set: revisionHeaders(namespace, only) } : {}),
+    ...(set.length > 0 ? { set } : {}),
     remove: [...RUNTIME_ONLY_HEADERS],
   };
 }
@@ -135,14 +155,12 @@ function weightedBackend(namespace: string, split: TrafficSplit): HttpBackendRef
  * a name's objects when the name appears.
  */
 export function buildHttpRouteFor(route: RouteSpec, tag: string, visibility: IngressVisibility): IHTTPRoute {
-  const names = route.names.filter((n) => n.tag === tag);
-  const rule = ingressRules({ ...route, names }).find((r) => r.visibility === visibility);
+  const rule = ingressRules(route).find((r) => r.tag === tag && r.visibility === visibility);
   if (!rule) throw new Error(`route "${route.name}" has no ${visibility} rule for traffic name "${tag}"`);
   return buildHttpRoute(route, rule);
 }
 
 /** The visibilities a traffic name gets a rule (so an HTTPRoute) for, as ingressRules decides. */
 export function visibilitiesOf(route: RouteSpec, tag: string): IngressVisibility[] {
-  const names = route.names.filter((n) => n.tag === tag);
-  return ingressRules({ ...route, names }).map((r) => r.visibility);
+  return ingressRules(route).filter((r) => r.tag === tag).map((r) => r.visibility);
 }

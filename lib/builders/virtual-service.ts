@@ -22,25 +22,60 @@ type HttpRouteDestination = NonNullable<VirtualServiceHttpRoute['route']>[number
 
 export type IngressVisibility = 'ClusterLocal' | 'ExternalIP';
 
+/** A path tried before the rule's own: requests with `Knative-Serving-Tag: TAG` go to that tag's splits. */
+export interface TagHeaderPath {
+  readonly tag: string;
+  readonly splits: readonly TrafficSplit[];
+}
+
 /** One KIngress rule: hosts of one visibility for one traffic name, and its weighted splits. */
 export interface IngressRule {
   readonly visibility: IngressVisibility;
+  /** The traffic name ('' or a tag) whose hosts the rule serves. */
+  readonly tag: string;
   readonly hosts: readonly string[];
   readonly splits: readonly TrafficSplit[];
+  /** Header-matched paths before the rule's own (tag-header-based routing, default rule only). */
+  readonly tagHeaderPaths: readonly TagHeaderPath[];
+  /** Headers the rule's own path sets on the request (tag-header-based routing). */
+  readonly appendHeaders: Readonly<Record<string, string>>;
 }
 
 /** Knative's KIngress rules: per traffic name (sorted), a ClusterLocal rule, then ExternalIP unless cluster-local. */
 export function ingressRules(route: RouteSpec): IngressRule[] {
   return route.names.flatMap((name) => {
-    const splits = name.splits.filter((s) => s.percent > 0);
+    const splits = positive(name.splits);
+    const tagRouting = tagHeaderRouting(route, name.tag);
     const local: IngressRule = {
       visibility: 'ClusterLocal',
+      tag: name.tag,
       hosts: expandedHosts(`${name.hostName}.${route.namespace}${CLUSTER_LOCAL_SUFFIX}`),
       splits,
+      ...tagRouting,
     };
     if (route.clusterLocal || !name.externalHost) return [local];
-    return [local, { visibility: 'ExternalIP', hosts: [name.externalHost], splits }];
+    return [local, { ...local, visibility: 'ExternalIP', hosts: [name.externalHost] }];
   });
+}
+
+function positive(splits: readonly TrafficSplit[]): TrafficSplit[] {
+  return splits.filter((s) => s.percent > 0);
+}
+
+/**
+ * Tag-header-based routing (knative.dev/serving pkg/reconciler/route/resources/ingress.go
+ * MakeIngressSpec, config-features `tag-header-based-routing`): the default rule gets, first, one
+ * path per tag matching `Knative-Serving-Tag: TAG` exactly, and its own path sets
+ * `Knative-Serving-Default-Route: true`; a tag's rule sets `Knative-Serving-Tag: TAG`, so a
+ * request reaching a tag by its host carries the header as one routed by it.
+ */
+function tagHeaderRouting(route: RouteSpec, tag: string): Pick<IngressRule, 'tagHeaderPaths' | 'appendHeaders'> {
+  if (!route.tagHeaderBasedRouting) return { tagHeaderPaths: [], appendHeaders: {} };
+  if (tag !== '') return { tagHeaderPaths: [], appendHeaders: { [Headers.ROUTE_TAG]: tag } };
+  return {
+    tagHeaderPaths: route.names.filter((n) => n.tag !== '').map((n) => ({ tag: n.tag, splits: positive(n.splits) })),
+    appendHeaders: { [Headers.DEFAULT_ROUTE]: 'true' },
+  };
 }
 
 /** `h.ns.svc.cluster.local` → `[h.ns, h.ns.svc, h.ns.svc.cluster.local]`; other hosts stay as they are. */
@@ -56,7 +91,7 @@ export function buildIngressVirtualService(route: RouteSpec): IVirtualService {
   return virtualService(route, Names.ingressVirtualService(route.name), {
     hosts: sortedUnique(rules.flatMap((r) => r.hosts)),
     gateways: sortedUnique(rules.flatMap(gatewaysOf)),
-    http: rules.map((r) => httpRoute(route, r, gatewaysOf(r))),
+    http: rules.flatMap((r) => httpRoutes(route, r, gatewaysOf(r))),
   });
 }
 
@@ -65,7 +100,7 @@ export function buildMeshVirtualService(route: RouteSpec): IVirtualService {
   return virtualService(route, Names.meshVirtualService(route.name), {
     hosts: sortedUnique(rules.flatMap((r) => r.hosts)),
     gateways: [Gateways.MESH],
-    http: rules.map((r) => httpRoute(route, r, [Gateways.MESH])),
+    http: rules.flatMap((r) => httpRoutes(route, r, [Gateways.MESH])),
   });
 }
 
@@ -84,16 +119,32 @@ function virtualService(route: RouteSpec, name: string, spec: VirtualServiceSpec
 }
 
 /**
- * One HTTPRoute per rule: authority-prefix matches, weighted routes, no retries, no timeout, and
- * the headers only the runtime may set removed from the client's request. net-istio does not
- * remove them; here the route is the one place every client request passes (the activator and
- * the probes reach pods without it), so it is where they are stripped.
+ * The rule's HTTP routes: its tag-header paths, then its own path. Each route has authority-prefix
+ * matches, weighted destinations, no retries, no timeout, and the headers only the runtime may
+ * set removed from the client's request. net-istio does not remove them; here the route is the
+ * one place every client request passes (the activator and the probes reach pods without it), so
+ * it is where they are stripped.
  */
-function httpRoute(route: RouteSpec, rule: IngressRule, gateways: readonly string[]): VirtualServiceHttpRoute {
+function httpRoutes(route: RouteSpec, rule: IngressRule, gateways: readonly string[]): VirtualServiceHttpRoute[] {
+  return [
+    ...rule.tagHeaderPaths.map((p) => httpRoute(route, rule.hosts, gateways, p.splits, {}, { [Headers.ROUTE_TAG]: { exact: p.tag } })),
+    httpRoute(route, rule.hosts, gateways, rule.splits, rule.appendHeaders),
+  ];
+}
+
+function httpRoute(
+  route: RouteSpec,
+  hosts: readonly string[],
+  gateways: readonly string[],
+  splits: readonly TrafficSplit[],
+  appendHeaders: Readonly<Record<string, string>>,
+  matchHeaders?: Record<string, { exact: string }>,
+): VirtualServiceHttpRoute {
+  const set = Object.keys(appendHeaders).length > 0 ? { set: { ...appendHeaders } } : {};
   return {
-    match: hostPrefixes(rule.hosts).map((prefix) => ({ authority: { prefix }, gateways: [...gateways] })),
-    route: rule.splits.map((s) => weightedDestination(route.namespace, s)),
-    headers: { request: { remove: [...RUNTIME_ONLY_HEADERS] } },
+    match: hostPrefixes(hosts).map((prefix) => ({ authority: { prefix }, gateways: [...gateways], ...(matchHeaders ? { headers: matchHeaders } : {}) })),
+    route: splits.map((s) => weightedDestination(route.namespace, s)),
+    headers: { request: { ...set, remove: [...RUNTIME_ONLY_HEADERS] } },
     retries: {},
   };
 }

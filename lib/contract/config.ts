@@ -60,6 +60,12 @@ export interface ServingConfigProps {
    * @default DEFAULT_QUEUE_SIDECAR_RESOURCES
    */
   readonly queueSidecarResources?: QueueSidecarResourcesProps;
+  /**
+   * config-features `tag-header-based-routing` (Enabled = true): a request on a route's own hosts
+   * carrying `Knative-Serving-Tag: TAG` goes to that tag's targets (knative.dev/serving
+   * pkg/reconciler/route/resources/ingress.go MakeIngressSpec). @default false (Knative: Disabled)
+   */
+  readonly tagHeaderBasedRouting?: boolean;
 }
 
 /** Which ingress implementation the routes are compiled for (Knative's config-network `ingress-class`). */
@@ -257,6 +263,7 @@ export const DEFAULT_SERVING_CONFIG: ServingConfig = {
   containerConcurrency: RevisionDefaults.CONTAINER_CONCURRENCY,
   autoscaler: DEFAULT_AUTOSCALER_CONFIG,
   queueSidecarResources: DEFAULT_QUEUE_SIDECAR_RESOURCES,
+  tagHeaderBasedRouting: false,
 };
 
 export function resolveServingConfig(props: ServingConfigProps = {}): ServingConfig {

@@ -69,6 +69,10 @@ export const Headers = {
   PROXY_REQUEST: 'K-Proxy-Request',
   NETWORK_PROBE: 'K-Network-Probe',
   NETWORK_HASH: 'K-Network-Hash',
+  /** The tag a request asks for (tag-header-based routing) or was routed by (knative.dev/networking RouteTagKey). */
+  ROUTE_TAG: 'Knative-Serving-Tag',
+  /** Set to "true" on the default route when tag-header-based routing is on (knative.dev/networking DefaultRouteKey). */
+  DEFAULT_ROUTE: 'Knative-Serving-Default-Route',
 } as const;
 
 /**

@@ -200,6 +200,7 @@ function parseRoute(
     localGatewayService: config.ingress === Ingress.GATEWAY_API ? config.gatewayApi.localGatewayService : config.localGatewayService,
     ingress: config.ingress,
     gatewayApi: config.gatewayApi,
+    tagHeaderBasedRouting: config.tagHeaderBasedRouting,
   };
   return { value: route, errors };
 }

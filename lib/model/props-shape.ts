@@ -197,6 +197,7 @@ const config = shape({
   localGateway: string,
   localGatewayService: string,
   ingress: string,
+  tagHeaderBasedRouting: boolean,
   gatewayApi: shape({
     externalGateway: string,
     localGateway: string,

@@ -112,6 +112,8 @@ export interface RouteSpec {
   readonly ingress?: ServingConfig['ingress'];
   /** config `gatewayApi`, resolved; read only when `ingress` is gateway-api. */
   readonly gatewayApi?: ServingConfig['gatewayApi'];
+  /** config `tagHeaderBasedRouting`: the tags' header-matched paths on the default hosts. @default false when absent */
+  readonly tagHeaderBasedRouting?: boolean;
 }
 
 /** A whole KService: its synthesized revisions (current one first) and its route. */

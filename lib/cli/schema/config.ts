@@ -72,6 +72,7 @@ export const configSchema: Schema = object({
   localGatewayService: string(),
   ingress: string(),
   gatewayApi,
+  tagHeaderBasedRouting: boolean,
   runtimeImage: string({ minLength: 1 }),
   revisionTimeoutSeconds: integer(),
   maxRevisionTimeoutSeconds: integer(),

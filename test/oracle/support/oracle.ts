@@ -77,6 +77,7 @@ export function configMapsFor(props: ServingConfigProps, settings: Record<string
   if (props.domain !== undefined) data['config-domain'] = { [props.domain]: '' };
   put('config-network', 'domain-template', props.domainTemplate);
   put('config-network', 'tag-template', props.tagTemplate);
+  put('config-features', 'tag-header-based-routing', props.tagHeaderBasedRouting, (on: boolean) => (on ? 'Enabled' : 'Disabled'));
   put('config-defaults', 'revision-timeout-seconds', props.revisionTimeoutSeconds);
   put('config-defaults', 'max-revision-timeout-seconds', props.maxRevisionTimeoutSeconds);
   put('config-defaults', 'container-concurrency', props.containerConcurrency);
