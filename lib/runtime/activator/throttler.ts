@@ -9,8 +9,10 @@ import { ALL_PODS, PodSlicer } from './subsetting';
  * requests in a bounded FIFO queue while there is no room; each admitted request then reserves a
  * slot on one of this activator's pods, picked by the LB policy. With several activators in the
  * revision's public Endpoints, each takes its slice of the pods' containerConcurrency
- * (./subsetting.ts). A pod that refuses the connection is skipped and the request tries the next
- * one (nothing was sent, so a retry is safe).
+ * (./subsetting.ts). When the slice changes, waiting requests stay queued and take the new
+ * slice's free slots (within their deadline, the revision's timeout), and those in flight on pods
+ * the slice lost finish there, counted on top of the new slice. A pod that refuses the connection
+ * is skipped and the request tries the next one (nothing was sent, so a retry is safe).
  */
 
 /** Every usable pod refused the connection. */

@@ -1,3 +1,4 @@
+import { fc, test } from '@fast-check/vitest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QueueFullError } from '../../../lib/runtime/shared/breaker';
 import { PodAddress } from '../../../lib/runtime/activator/revision';
@@ -365,5 +366,85 @@ describe('RevisionThrottler across several activators', () => {
     expect(held.map((r) => r.podId)).toEqual(expect.arrayContaining(['127.0.0.1:5000', '127.0.0.1:5001']));
     expect(held[2].podId).toBe('127.0.0.1:5000');
     expect(t.inFlight).toBe(2);
+  });
+});
+
+// The slicing churns (activators and pods come and go, time passes) while requests arrive and end,
+// on one activator with a handover: no request ever fails, no grant goes above this activator's
+// share of a pod, a request waits only while the slice is full (not behind requests still in
+// flight on pods the slice lost), the breaker's count is exactly the requests on pods (no revision
+// slot leaked or lost when requests end outside the slice), and once the views settle every waiter is served.
+describe('RevisionThrottler under churn (property)', () => {
+  const SELF = '10.0.0.2';
+  const ACTIVATOR_POOL = ['10.0.0.1', SELF, '10.0.0.3'];
+  const POD_POOL = [5000, 5001, 5002, 5003];
+  const step = fc.oneof(
+    // More arrivals than anything else, so queues build up before the views change.
+    { arbitrary: fc.constant({ kind: 'reserve' as const }), weight: 3 },
+    fc.record({ kind: fc.constant('release' as const), index: fc.nat() }),
+    fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3000 }) }),
+    fc.record({
+      kind: fc.constant('view' as const),
+      activators: fc.subarray(ACTIVATOR_POOL, { minLength: 1 }),
+      pods: fc.subarray(POD_POOL),
+    }),
+  );
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test.prop([fc.integer({ min: 1, max: 3 }), fc.array(step, { maxLength: 60 })], { numRuns: 1000 })('no request fails, none above a pod\'s share, every waiter served once the views settle', (cc, steps) => {
+    vi.useFakeTimers();
+    const t = new RevisionThrottler({ containerConcurrency: cc, queueDepth: 1000, handoverMs: 2000 });
+    t.updateActivators(ACTIVATOR_POOL, SELF);
+    t.updatePods(POD_POOL.map(pod));
+    const running: Reservation[] = [];
+    const perPod = new Map<string, number>();
+    let asked = 0;
+    let granted = 0;
+    const client = {
+      reserved: (r: Reservation) => {
+        granted++;
+        const n = (perPod.get(r.podId) ?? 0) + 1;
+        expect(n, r.podId).toBeLessThanOrEqual(t.podCapacities.get(r.podId) ?? 0);
+        perPod.set(r.podId, n);
+        running.push(r);
+      },
+      failed: (e: Error) => expect.fail(e.message),
+    };
+    const release = (index: number) => {
+      const [r] = running.splice(index, 1);
+      perPod.set(r.podId, perPod.get(r.podId)! - 1);
+      r.release();
+    };
+    for (const s of steps) {
+      if (s.kind === 'reserve') {
+        asked++;
+        t.reserve(new Set(), client);
+      } else if (s.kind === 'release') {
+        if (running.length > 0) release(s.index % running.length);
+      } else if (s.kind === 'advance') {
+        vi.advanceTimersByTime(s.ms);
+      } else {
+        t.updateActivators(s.activators, SELF);
+        t.updatePods(s.pods.map(pod));
+      }
+      expect(t.inFlight).toBe(running.length);
+      expect(granted + t.waiting).toBe(asked); // every request is either granted or still waiting
+      // A request waits only while every slot of this activator's slice is taken.
+      if (t.waiting > 0) for (const [id, share] of t.podCapacities) expect(perPod.get(id) ?? 0, id).toBeGreaterThanOrEqual(share);
+    }
+    // The views settle with this activator listed and pods to share; the handover ends.
+    t.updateActivators(ACTIVATOR_POOL, SELF);
+    t.updatePods(POD_POOL.map(pod));
+    vi.advanceTimersByTime(4000);
+    expect(t.capacity).toBeGreaterThan(0);
+    while (running.length > 0) {
+      release(0);
+      expect(t.inFlight).toBe(running.length);
+    }
+    expect(t.waiting).toBe(0);
+    expect(granted).toBe(asked);
   });
 });
