@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import * as http from 'node:http';
 import * as https from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -72,12 +73,22 @@ function keepAliveConfiguration(kubeConfig: KubeConfig, limiter: ClientRateLimit
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig: no current cluster');
   let kept: { agent: https.Agent; tls: string } | undefined;
+  let keptHttp: http.Agent | undefined;
   const auth: SecurityAuthentication = {
     getName: () => kubeConfig.getName(),
     async applySecurityAuthentication(context: RequestContext): Promise<void> {
       await kubeConfig.applySecurityAuthentication(context);
       const fresh = context.getAgent();
-      if (!(fresh instanceof https.Agent)) return; // http: or a proxy agent: left as the client made it
+      if (fresh?.constructor === http.Agent) {
+        // Plain http: (a local API server, the scale bench's fake one) is kept alive too: a new
+        // connection per call would make every Lease renewal depend on the host accepting a new
+        // connection; with conntrack full (many short-lived scrape connections), new SYNs are
+        // dropped and the renewals time out while the kept connections still work.
+        keptHttp ??= new http.Agent({ keepAlive: true, timeout: IDLE_API_SOCKET_MS });
+        context.setAgent(keptHttp);
+        return;
+      }
+      if (!(fresh instanceof https.Agent)) return; // a proxy agent: left as the client made it
       const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = fresh.options;
       const tls = JSON.stringify([ca, cert, key, pfx, passphrase, rejectUnauthorized, servername].map((v) => (v === undefined ? null : String(v))));
       if (kept?.tls !== tls) {

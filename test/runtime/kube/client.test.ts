@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -76,5 +77,43 @@ describe('loadKubeClients', () => {
     config.clusters[0] = { ...config.clusters[0], caFile: undefined, caData: undefined };
     const { apps } = loadKubeClients(config);
     await expect(patchReplicas(apps, 'ns', 'hello-00001-deployment', 1, FieldManagers.AUTOSCALER)).rejects.toThrow(/self[- ]signed|certificate/i);
+  });
+});
+
+/**
+ * Plain http: (a local API server; the scale bench's fake one): the calls share one kept-alive
+ * connection too. With a connection per call, the bench's autoscaler lost every bucket Lease
+ * once the host's conntrack table was full of its scrape connections (new SYNs dropped, Lease
+ * renewals timed out, no write in 50 s after an activator was replaced).
+ */
+describe('loadKubeClients over plain http', () => {
+  it('sends successive calls, Lease and other, over one kept-alive connection', async () => {
+    const connections: number[] = [];
+    const urls: string[] = [];
+    const plain = http.createServer((req, res) => {
+      urls.push(`${req.method} ${req.url}`);
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 1 } })));
+    });
+    plain.on('connection', (socket) => connections.push(socket.remotePort ?? 0));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const config = new KubeConfig();
+      config.loadFromOptions({
+        clusters: [{ name: 'c', server: `http://127.0.0.1:${(plain.address() as AddressInfo).port}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 'autoscaler-0' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const { apps, coordination } = loadKubeClients(config);
+      for (const replicas of [1, 2]) await patchReplicas(apps, 'ns', 'hello-00001-deployment', replicas, FieldManagers.AUTOSCALER);
+      await coordination.readNamespacedLease({ name: 'kservice-autoscaler', namespace: 'knative-serving' }).catch(() => undefined);
+      expect(urls).toHaveLength(3);
+      expect(urls[2]).toBe('GET /apis/coordination.k8s.io/v1/namespaces/knative-serving/leases/kservice-autoscaler');
+      expect(connections).toHaveLength(1);
+    } finally {
+      plain.closeAllConnections();
+      await new Promise((resolve) => plain.close(resolve));
+    }
   });
 });
