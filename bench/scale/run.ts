@@ -10,7 +10,7 @@
  * replica and with the most (each writing the revisions of its buckets). Last, a real activator with many
  * registered revisions serves its stats page (./activator-page.ts).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SYSTEM_NAMESPACE, SystemEnv } from '../../lib/contract/constants';
@@ -102,6 +102,8 @@ export interface ReplacementRun {
   readonly boundSeconds: number;
   readonly timeoutSeconds: number;
   readonly requestsByVerb: Readonly<Record<string, number>>;
+  /** The host's conntrack table at the end (absent when unreadable, and in older results): at its max, new connections were dropped. */
+  readonly conntrackAtEnd?: { readonly count: number; readonly max: number };
 }
 
 export interface ScaleResult {
@@ -198,6 +200,36 @@ export async function runScale(options: BenchOptions, workDir: string): Promise<
   }
   const measured = { startedAt, finishedAt: new Date().toISOString(), loadAverageAtStart, loadAverageAtEnd: loadAverage() };
   return { runtime: bundle.description, measured, options: scale, runs, replacements, activatorPages, scrapeCost, notObservable, errors };
+}
+
+/**
+ * Just the replacement under scrape load: N revisions, one replica scraping, one activator
+ * replaced (`npx tsx bench/scale/replacement.ts [N]`): about a minute instead of the section's 22.
+ * Leaves the replica's log in the work directory.
+ */
+export async function runReplacementUnderScrapeLoad(workDir: string, n = 1000): Promise<ReplacementRun> {
+  const bundle = bundleHead(workDir);
+  console.log(`scale: runtime ${bundle.description}`);
+  const api = new FakeApiServer(API_WRITE_LATENCY_MS);
+  populate(api, n, ACTIVATORS);
+  const server = await api.start();
+  const [podPort, activatorPort] = [await freePort(), await freePort()];
+  const pods = await FakePods.start([podPort], [activatorPort], n * PODS_PER_REVISION);
+  try {
+    const set = await ReplicaSet.start(bundle, api, (identity) => writeKubeconfig(workDir, server, identity), n, 1, [podPort], [activatorPort], {});
+    try {
+      const result = await measureReplacement(api, set, n, true);
+      const logFile = path.join(workDir, 'autoscaler-0.log');
+      writeFileSync(logFile, set.children[0].output());
+      console.log(`scale: the replica's log is in ${logFile}`);
+      return result;
+    } finally {
+      await set.stop();
+    }
+  } finally {
+    await pods.stop();
+    await api.stop();
+  }
 }
 
 /** One N: fake cluster and pods up, each replica count in turn, then the replacement with one replica. */
@@ -366,8 +398,23 @@ async function measureReplacement(api: FakeApiServer, set: ReplicaSet, n: number
     timeoutSeconds,
     requestsByVerb: Object.fromEntries(c.byVerb),
   };
-  console.log(`scale: N = ${n}, ${result.replicas} replica(s), activator replaced (${scraping ? 'scraping' : 'scrapes off'}): ${result.writes} writes for ${changedObjects} objects (${result.perReplica!.map((r) => `${r.identity} ${r.buckets} buckets, ${r.writes} writes`).join('; ')}), peak ${result.peakConcurrentRequests} in flight, peak ${result.peakRequestsPerSecond} req/s, converged ${result.convergedSeconds ?? `not within ${timeoutSeconds}`} s (bound ${result.boundSeconds} s)`);
-  return result;
+  const conntrack = conntrackUse();
+  console.log(`scale: N = ${n}, ${result.replicas} replica(s), activator replaced (${scraping ? 'scraping' : 'scrapes off'}): ${result.writes} writes for ${changedObjects} objects (${result.perReplica!.map((r) => `${r.identity} ${r.buckets} buckets, ${r.writes} writes`).join('; ')}), peak ${result.peakConcurrentRequests} in flight, peak ${result.peakRequestsPerSecond} req/s, converged ${result.convergedSeconds ?? `not within ${timeoutSeconds}`} s (bound ${result.boundSeconds} s)${conntrack ? `; host conntrack table ${conntrack.count}/${conntrack.max}` : ''}`);
+  return conntrack ? { ...result, conntrackAtEnd: conntrack } : result;
+}
+
+/**
+ * The host's netfilter connection table, when readable. Full, the kernel drops the SYN of every
+ * new connection ("nf_conntrack: table full, dropping packet"), the API requests' too: fake pods
+ * that close each scrape's connection open thousands a second, each held 120 s in TIME_WAIT.
+ */
+function conntrackUse(): { count: number; max: number } | undefined {
+  try {
+    const read = (name: string) => Number(readFileSync(`/proc/sys/net/netfilter/${name}`, 'utf8').trim());
+    return { count: read('nf_conntrack_count'), max: read('nf_conntrack_max') };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Until no write reached the API server for 3 s (bounded: 60 s). */

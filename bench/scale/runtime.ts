@@ -24,14 +24,16 @@ export function bundleHead(workDir: string): Bundle {
   const dir = path.join(workDir, 'scale-runtime');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  const archive = execFileSync('git', ['archive', 'HEAD', ...SOURCES], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
+  // SCALE_RUNTIME_TREE: a tree-ish to bundle instead of HEAD (e.g. HEAD plus a fix under test, from `git write-tree` on a scratch index).
+  const treeish = process.env.SCALE_RUNTIME_TREE ?? 'HEAD';
+  const commit = execFileSync('git', ['rev-parse', '--short', treeish], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const archive = execFileSync('git', ['archive', treeish, ...SOURCES], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   execFileSync(process.execPath, [path.join(dir, 'scripts/build-runtime.mjs')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   return {
     entry: path.join(dir, 'dist-runtime/kservice-runtime.js'),
-    description: `HEAD ${commit} bundled by scripts/build-runtime.mjs, run by node ${process.version}`,
+    description: `${treeish === 'HEAD' ? 'HEAD' : 'tree'} ${commit} bundled by scripts/build-runtime.mjs, run by node ${process.version}`,
   };
 }
 
