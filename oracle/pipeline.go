@@ -103,6 +103,7 @@ func run(configFile, historyFile string, files []string) (*result, error) {
 		docs = append(docs, fileDocs...)
 	}
 	services, revisions := o.admit(docs)
+	mappings, mappingDocs := o.admitDomainMappings(docs)
 	if len(o.out.Rejected) > 0 {
 		// kubectl apply of the stream would stop at the rejected documents; nothing to compare.
 		return o.out, nil
@@ -126,6 +127,12 @@ func run(configFile, historyFile string, files []string) (*result, error) {
 		if err := o.route(route); err != nil {
 			// The Route reconciler reports it in the Route's status and configures nothing.
 			o.out.NotReady = append(o.out.NotReady, rejection{Kind: "Route", Name: route.Namespace + "/" + route.Name, Message: err.Error()})
+		}
+	}
+	for i, dm := range mappings {
+		if err := o.domainMapping(dm, services); err != nil {
+			// The DomainMapping reconciler reports it in its status (ReferenceResolved false) and configures nothing.
+			o.out.NotReady = append(o.out.NotReady, o.rejectionOf(mappingDocs[i], err.Error()))
 		}
 	}
 	return o.out, nil

@@ -17,6 +17,9 @@ import { knativeKindOf, namespaceOf } from './knative-types';
 import { OutputFile, PASSTHROUGH_FILE, SYSTEM_FILE } from './output';
 import { ownerOf, resolveLineup } from './revisions';
 import { revisionSchema, serviceSchema } from './schema/knative';
+import { domainMappingSchema, isDomainMapping } from './schema/domain-mapping';
+import { parseDomainMapping, type DomainMappingSpec } from '../model/domain-mapping';
+import { buildDomainMappingRoute, domainMappingIngressName } from '../builders/domain-mapping';
 import { ReadResult, SourceDocument, diagnosticAt, readInputs } from './source';
 import { validateDocument } from './validate';
 
@@ -49,6 +52,7 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   const sorted = sortDocuments(inNamespace(input.documents, options.namespace));
   const services = validServices(sorted.services, diagnostics);
   const revisions = validRevisions(sorted.revisions, sorted.services, diagnostics);
+  const mappings = validDomainMappings(sorted.domainMappings, diagnostics);
 
   const graphServices: GraphService[] = [];
   const historyEntries: PlannedEntry[] = [];
@@ -84,7 +88,8 @@ export async function compile(options: CompileOptions, readStdin: () => Promise<
   }
   files.push({ name: SYSTEM_FILE, documents: graph.system.map(toYaml) });
   for (const service of graph.services) files.push({ name: `${service.namespace}-${service.name}.yaml`, documents: service.objects.map(toYaml) });
-  if (options.outDir !== undefined) assertUniqueFileNames(files, graphServices);
+  for (const m of mappings) files.push({ name: domainMappingFileName(m.spec), documents: [toYaml(buildDomainMappingRoute(m.spec, config.config))] });
+  if (options.outDir !== undefined) assertUniqueFileNames(files, graphServices, mappings);
   // Frozen and unchanged: there is nothing to write, and the checkout may well be read-only.
   const history = options.historyFile && !options.frozenHistory
     ? { file: options.historyFile, content: serializeHistory(withServices(loaded.history, historyEntries.map((p) => p.entry))) }
@@ -135,7 +140,7 @@ function inNamespace(documents: readonly SourceDocument[], namespace: string | u
   if (namespace === undefined) return documents;
   return documents.map((doc) => {
     const metadata = (doc.value as { metadata?: unknown }).metadata;
-    if (knativeKindOf(doc.value) === undefined || !isRecord(metadata) || metadata.namespace !== undefined) return doc;
+    if ((knativeKindOf(doc.value) === undefined && !isDomainMapping(doc.value)) || !isRecord(metadata) || metadata.namespace !== undefined) return doc;
     return { ...doc, value: { ...(doc.value as object), metadata: { ...metadata, namespace } } };
   });
 }
@@ -155,13 +160,15 @@ function passThrough(doc: SourceDocument): string {
 }
 
 /** `NS-NAME.yaml` is ambiguous in theory (a-b/c vs a/b-c); two services must not share a file. */
-function assertUniqueFileNames(files: readonly OutputFile[], services: readonly GraphService[]): void {
+function assertUniqueFileNames(files: readonly OutputFile[], services: readonly GraphService[], mappings: readonly ValidDomainMapping[]): void {
   const seen = new Set<string>();
   const clashes: Diagnostic[] = [];
   files.forEach((file) => {
     if (seen.has(file.name)) {
       const service = services.find((s) => `${s.props.namespace}-${s.props.name}.yaml` === file.name);
-      if (service) clashes.push(diagnosticAt(service.doc, ['metadata', 'name'], `its output file ${file.name} is also another service's; rename one of them`));
+      const mapping = mappings.find((m) => domainMappingFileName(m.spec) === file.name);
+      const doc = service?.doc ?? mapping?.doc;
+      if (doc) clashes.push(diagnosticAt(doc, ['metadata', 'name'], `its output file ${file.name} is also another ${service ? 'service' : 'DomainMapping'}'s; rename one of them`));
     }
     seen.add(file.name);
   });
@@ -189,15 +196,17 @@ function serviceKey(namespace: string, name: string): string {
 interface SortedDocuments {
   readonly services: SourceDocument[];
   readonly revisions: SourceDocument[];
+  readonly domainMappings: SourceDocument[];
   readonly passthrough: SourceDocument[];
 }
 
 function sortDocuments(documents: readonly SourceDocument[]): SortedDocuments {
-  const sorted: SortedDocuments = { services: [], revisions: [], passthrough: [] };
+  const sorted: SortedDocuments = { services: [], revisions: [], domainMappings: [], passthrough: [] };
   for (const doc of documents) {
     const kind = knativeKindOf(doc.value);
     if (kind === 'Service') sorted.services.push(doc);
     else if (kind === 'Revision') sorted.revisions.push(doc);
+    else if (isDomainMapping(doc.value)) sorted.domainMappings.push(doc);
     else sorted.passthrough.push(doc);
   }
   return sorted;
@@ -273,6 +282,50 @@ function validRevisions(docs: readonly SourceDocument[], services: readonly Sour
     }
   }
   return { valid, byService };
+}
+
+interface ValidDomainMapping {
+  readonly doc: SourceDocument;
+  readonly spec: DomainMappingSpec;
+}
+
+/**
+ * A mapping's route file: NS-INGRESS.yaml, the ingress name being the domain (hashed past 63
+ * characters, so the file name stays short). A domain has a dot and a service name none, so a
+ * mapping's file is never a service's.
+ */
+function domainMappingFileName(spec: DomainMappingSpec): string {
+  return `${spec.namespace}-${domainMappingIngressName(spec)}.yaml`;
+}
+
+interface DomainMappingDocument {
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string>; readonly annotations?: Record<string, string> };
+  readonly spec: { readonly ref: { readonly apiVersion?: string; readonly kind?: string; readonly name?: string; readonly namespace?: string } };
+}
+
+/** DomainMapping documents that pass the schema and Knative's rules; a domain mapped twice in a namespace is an error. */
+function validDomainMappings(docs: readonly SourceDocument[], diagnostics: Diagnostic[]): ValidDomainMapping[] {
+  const valid: ValidDomainMapping[] = [];
+  const seen = new Map<string, SourceDocument>();
+  for (const doc of docs) {
+    const schemaProblems = validateDocument(doc, domainMappingSchema);
+    diagnostics.push(...schemaProblems);
+    if (schemaProblems.length > 0) continue;
+    const { metadata, spec } = doc.value as DomainMappingDocument;
+    const parsed = parseDomainMapping({ ...metadata, namespace: namespaceOf(metadata), ref: spec.ref });
+    const problems = parsed.errors.problems.map((p) => diagnosticAt(doc, p.segments, p.message));
+    diagnostics.push(...problems);
+    if (problems.length > 0) continue;
+    const key = serviceKey(parsed.value.namespace, parsed.value.domain);
+    const first = seen.get(key);
+    if (first) {
+      diagnostics.push(diagnosticAt(doc, ['metadata', 'name'], `DomainMapping ${key} is already defined at ${where(first)}`));
+      continue;
+    }
+    seen.set(key, doc);
+    valid.push({ doc, spec: parsed.value });
+  }
+  return valid;
 }
 
 function where(doc: SourceDocument): string {

@@ -45,6 +45,23 @@ function withTraffic(...lines: string[]): string {
   return `${HELLO}  traffic:\n${lines.map((l) => `    ${l}`).join('\n')}\n`;
 }
 
+/**
+ * A DomainMapping in namespace store (metadata.name on line 4, spec.ref from line 7) to the Service
+ * `ref` names; by default the plain Kubernetes Service shop, which Knative resolves without it being
+ * in the input, so what Knative decides is about the mapping alone.
+ */
+function mapping(domain: string, ...refLines: string[]): string {
+  return `apiVersion: serving.knative.dev/v1beta1
+kind: DomainMapping
+metadata:
+  name: ${domain}
+  namespace: store
+spec:
+  ref:
+${(refLines.length > 0 ? refLines : ['apiVersion: v1', 'kind: Service', 'name: shop']).map((l) => `    ${l}`).join('\n')}
+`;
+}
+
 const CHANGED = HELLO.replace('hello:1', 'hello:2');
 
 /** A "billion laughs" document: each level multiplies the one before it by nine. */
@@ -293,6 +310,28 @@ services:
     'b.yaml': HELLO.replace('name: hello', 'name: b-c\n  namespace: a'),
   }, args: ['a.yaml', 'b.yaml'],
     stderr: ["a.yaml:4:9 metadata.name: its output file a-b-c.yaml is also another service's; rename one of them"] },
+
+  // --- DomainMapping (knative/serving pkg/apis/serving/v1beta1/domainmapping_validation.go, KReference.Validate)
+  { name: 'domain mapping name of one label', files: { 'dm.yaml': mapping('shop') },
+    stderr: ['dm.yaml:4:9 metadata.name: invalid name "shop": should be a domain with at least two segments separated by dots'] },
+  { name: 'domain mapping name not a domain', files: { 'dm.yaml': mapping('Shop.example.org') },
+    stderr: ['dm.yaml:4:9 metadata.name: invalid name "Shop.example.org": must be a domain name of lower-case letters, digits, "-" and ".", at most 253 characters'] },
+  { name: 'domain mapping under the cluster-local domain', files: { 'dm.yaml': mapping('shop.store.svc.cluster.local') },
+    stderr: ['dm.yaml:4:9 metadata.name: invalid name "shop.store.svc.cluster.local": must not be a subdomain of cluster local domain "cluster.local"'] },
+  { name: 'domain mapping ref in another namespace', files: { 'dm.yaml': mapping('shop.example.org', 'apiVersion: serving.knative.dev/v1', 'kind: Service', 'name: shop', 'namespace: other') },
+    stderr: ['dm.yaml:11:16 spec.ref.namespace: mismatched namespaces: must be the DomainMapping\'s namespace "store", got "other"'] },
+  { name: 'domain mapping ref to a kind that cannot be resolved', files: { 'dm.yaml': mapping('shop.example.org', 'apiVersion: apps/v1', 'kind: Deployment', 'name: shop') },
+    stderr: ['dm.yaml:9:11 spec.ref.kind: must name a Knative Service (serving.knative.dev/v1 Service) or a Kubernetes Service (v1 Service), got apps/v1 Deployment'] },
+  { name: 'domain mapping ref without a name', files: { 'dm.yaml': mapping('shop.example.org', 'apiVersion: serving.knative.dev/v1', 'kind: Service') },
+    stderr: ['dm.yaml:8:5 spec.ref.name: missing field'] },
+  { name: 'domain mapped twice', files: { 'dm.yaml': `${mapping('shop.example.org')}---\n${mapping('shop.example.org')}` },
+    stderr: ['dm.yaml:15:9 metadata.name: DomainMapping store/shop.example.org is already defined at dm.yaml:1:1'] },
+  { name: 'bad domain mapping next to a good service: nothing is written', files: { 'hello.yaml': HELLO, 'dm.yaml': mapping('shop') },
+    args: ['hello.yaml', 'dm.yaml'],
+    stderr: ['dm.yaml:4:9 metadata.name: invalid name "shop": should be a domain with at least two segments separated by dots'] },
+  { name: 'two domain mappings that would share an output file', files: {
+    'dm.yaml': `${mapping('c.d').replace('namespace: store', 'namespace: a-b')}---\n${mapping('b-c.d').replace('namespace: store', 'namespace: a')}`,
+  }, stderr: ["dm.yaml:4:9 metadata.name: its output file a-b-c.d.yaml is also another DomainMapping's; rename one of them"] },
 
   // --- usage errors (exit 2)
   { name: 'no command', files: {}, argv: [], code: 2, stderr: ['kservice: no command given'] },

@@ -32,6 +32,7 @@ import { configFromDocument } from '../config-file';
 import { Diagnostic, DiagnosticError, formatDiagnostics } from '../diagnostics';
 import { decodeText } from '../encoding';
 import { knativeKindOf } from '../knative-types';
+import { isDomainMapping } from '../schema/domain-mapping';
 import { OutputFile, PASSTHROUGH_FILE } from '../output';
 import { KrmAnnotations, KrmObject, ResourceList, parseResourceList } from './resource-list';
 import { KrmResult, formatResult, toResults } from './results';
@@ -55,7 +56,8 @@ export async function runKrm(io: KrmIo): Promise<number> {
     return 1;
   }
   const list = parsed.list;
-  const knative = list.items.filter((item) => knativeKindOf(item.doc.value) !== undefined);
+  // What compile consumes: Knative Services, Revisions and DomainMappings; everything else passes on.
+  const knative = list.items.filter((item) => knativeKindOf(item.doc.value) !== undefined || isDomainMapping(item.doc.value));
   const config = list.functionConfig ? configFromDocument(list.functionConfig.doc, 'functionConfig') : undefined;
   const historyFile = historyOf(list.functionConfig);
   const options = { inputs: [], historyFile, frozenHistory: historyFile !== undefined };
