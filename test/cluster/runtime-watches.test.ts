@@ -334,7 +334,9 @@ describe('runtime watches across namespaces', () => {
       const resumed = await waitFor(
         'a deployments watch resumed at or after the unrelated change',
         () => proxy.forwarded.find((f) => f.watch && f.path === '/apis/apps/v1/deployments' && rv(f.query.get('resourceVersion')) >= unrelatedRv),
-        { abortIf: alive, timeoutMs: 60_000 },
+        // The API server sends a bookmark only when its watch cache has moved past the watcher's
+        // version; under load that can take more than one watch period, so allow several.
+        { abortIf: alive, timeoutMs: 120_000 },
       );
       // Not from an event: no revision Deployment changed since the unrelated one was created.
       const selected = await apps.listDeploymentForAllNamespaces({ labelSelector: Labels.REVISION });
