@@ -175,14 +175,7 @@ function parseCompile(args: string[]): Command {
       args,
       allowPositionals: true,
       strict: true,
-      options: {
-        output: { type: 'string', short: 'o' },
-        config: { type: 'string' },
-        namespace: { type: 'string', short: 'n' },
-        history: { type: 'string' },
-        'frozen-history': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...COMPILE_INPUT_OPTIONS, 'frozen-history': { type: 'boolean' } },
     });
   } catch (error) {
     throw new UsageError(plainParseError(error as Error), COMPILE_HELP);
@@ -198,6 +191,15 @@ function parseCompile(args: string[]): Command {
   };
 }
 
+/** The options `compile` and `graph` share (checked by checkCompileInputs below). */
+const COMPILE_INPUT_OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  config: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  history: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parseGraph(args: string[]): Command {
   let parsed;
   try {
@@ -205,14 +207,7 @@ function parseGraph(args: string[]): Command {
       args,
       allowPositionals: true,
       strict: true,
-      options: {
-        output: { type: 'string', short: 'o' },
-        format: { type: 'string' },
-        config: { type: 'string' },
-        namespace: { type: 'string', short: 'n' },
-        history: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...COMPILE_INPUT_OPTIONS, format: { type: 'string' } },
     });
   } catch (error) {
     throw new UsageError(plainParseError(error as Error), GRAPH_HELP);
